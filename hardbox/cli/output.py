@@ -1,0 +1,79 @@
+"""Output helpers shared by every subcommand: JSON to stdout, report files, progress.
+
+Conventions (DESIGN.md): listing commands print JSON with ``--json``; report-writing commands
+take ``--json FILE`` etc. where ``-`` is stdout; progress goes to stderr and only on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def print_json(obj: Any) -> None:
+    """Stable JSON on stdout: sorted keys, two-space indent, trailing newline."""
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_output(target: str, text: str) -> None:
+    """Write a report to FILE atomically (temp + rename), or to stdout when FILE is ``-``.
+
+    Nothing is lost on failure: a half-written report never replaces a good one.
+    """
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+class Progress:
+    """A one-line progress indicator on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, label: str, total: int | None = None) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.enabled = stderr_is_tty()
+
+    def advance(self, n: int = 1, note: str = "") -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self.total:
+            text = f"{self.label}: {self.done}/{self.total} {note}"
+        else:
+            text = f"{self.label}: {self.done} {note}"
+        sys.stderr.write("\r\033[K" + text[:120])
+        sys.stderr.flush()
+
+    def finish(self, note: str = "") -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K" + (f"{self.label}: {note}\n" if note else ""))
+            sys.stderr.flush()
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.3g}{unit}"
+        size /= 1000
+    return f"{n}B"

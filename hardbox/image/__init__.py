@@ -1,0 +1,1 @@
+"""Images: references, OCI/Docker models, archive and layout readers/writers, the store."""

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything hardbox and its test suite need on Debian 12, as root:
+# the system packages (kernel-facing tools and the real peers the tests compare against) and
+# a virtualenv at .venv with hardbox installed (editable) plus its dev tools.
+# Safe to run again: apt and pip skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps.sh: run as root (apt-get, namespaces and cgroups need it)" >&2
+    exit 2
+fi
+
+# Debian packages:
+#   python3-venv            the venv hardbox lives in
+#   libseccomp2             the seccomp library pyseccomp binds to
+#   uidmap                  newuidmap/newgidmap for rootless runs
+#   busybox-static          the bundled default image and the tiny test image
+#   umoci skopeo buildah    build, convert and inspect OCI images (fixtures + interop tests)
+#   runc                    peer runtime: bundle tests and the run benchmark
+#   debootstrap             a real Debian minbase root filesystem for tests
+#   secilc                  compiles the SELinux CIL policy hardbox writes
+#   strace                  the minimizer's dynamic trace
+#   golang-go default-jdk-headless  build a Go binary and a jar for the catalogers' tests
+#   chromium                the HTML report is tested in a real headless browser
+#   docker-registry         a real registry on loopback
+#   iproute2 zstd gcc       network namespaces, zstd layers, test binaries
+PACKAGES=(
+    python3 python3-venv python3-dev gcc make git ca-certificates
+    libseccomp2 uidmap iproute2 zstd
+    busybox-static umoci skopeo buildah runc debootstrap secilc strace
+    golang-go default-jdk-headless chromium docker-registry rpm
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# docker-registry starts a system service on install; the tests start their own on loopback.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl stop docker-registry || true
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "hardbox installed: $(.venv/bin/hardbox --version)  (activate with: . .venv/bin/activate)"

@@ -1,0 +1,46 @@
+"""A non-editable install into a fresh venv ships policies/ and templates/ (DESIGN.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_wheel_install_ships_policies_and_templates(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
+    py = venv / "bin" / "python"
+    # --no-deps + system site packages: the dependencies are already installed here; what is
+    # under test is that the package itself carries its data.
+    proc = subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(REPO)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    script = (
+        "import hardbox, hardbox.resources as r, pathlib, sys;"
+        "assert 'site-packages' in hardbox.__file__, hardbox.__file__;"
+        "p = r.policies(); t = r.templates();"
+        "print('\\n'.join(sorted(str(x.relative_to(pathlib.Path(str(p)).parent)) "
+        "for base in (p, t) for x in pathlib.Path(str(base)).rglob('*') if x.is_file())))"
+    )
+    listing = subprocess.run([py, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    installed = {line for line in listing.stdout.splitlines() if "__pycache__" not in line}
+    expected = {
+        str(f.relative_to(REPO))
+        for base in ("policies", "templates")
+        for f in (REPO / base).rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts
+    }
+    assert expected, "policies/ and templates/ hold no files"
+    assert expected <= installed, sorted(expected - installed)
+    # The console script is installed and runs.
+    version = subprocess.run([venv / "bin" / "hardbox", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("hardbox ")

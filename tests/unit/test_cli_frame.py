@@ -1,0 +1,95 @@
+"""The CLI frame: help, version, exit codes and error rendering shared by every command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+import pytest
+
+from hardbox import __version__
+from hardbox.cli import main as cli_main
+from hardbox.errors import HardboxError, ImageNotFound, PolicyFailed
+from tests_helpers import hardbox_cli
+
+
+def test_bare_hardbox_prints_help_and_exits_zero() -> None:
+    proc = hardbox_cli()
+    assert proc.returncode == 0
+    assert "usage: hardbox" in proc.stdout
+    for name in cli_main.COMMANDS:
+        assert name in proc.stdout
+
+
+def test_version() -> None:
+    proc = hardbox_cli("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"hardbox {__version__}"
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    proc = hardbox_cli("no-such-command")
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_registered_command_has_a_module_with_register() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    for name in cli_main.COMMANDS:
+        module = importlib.import_module(f"hardbox.cli.{name}")
+        assert callable(getattr(module, "register", None)), name
+        module.register(sub)
+    # Every subcommand the modules registered has a handler, or subcommands of its own.
+    for name, subparser in sub.choices.items():
+        if subparser.get_default("func") is None and subparser._subparsers is None:
+            pytest.fail(f"subcommand {name!r} registers no handler")
+
+
+def _run_with_handler(handler: object, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    original = cli_main.build_parser
+
+    def build() -> argparse.ArgumentParser:
+        parser = original()
+        parser.set_defaults(func=handler)
+        return parser
+
+    cli_main.build_parser = build  # type: ignore[assignment]
+    try:
+        code = cli_main.main(list(argv))
+    finally:
+        cli_main.build_parser = original  # type: ignore[assignment]
+    return code, capsys.readouterr().err
+
+
+def test_hardbox_error_becomes_one_line_and_its_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(args: argparse.Namespace) -> int:
+        raise ImageNotFound("image 'nope' not found")
+
+    code, err = _run_with_handler(handler, capsys)
+    assert code == 2
+    assert err.splitlines()[0] == "hardbox: image 'nope' not found"
+    assert "hint: list stored images" in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(args: argparse.Namespace) -> int:
+        raise PolicyFailed("policy failed")
+
+    code, err = _run_with_handler(handler, capsys, "--debug")
+    assert code == 1
+    assert "Traceback" in err
+
+
+def test_exit_codes_follow_the_shared_conventions() -> None:
+    from hardbox import errors
+
+    assert errors.UsageError("x").exit_code == 2
+    assert errors.InvalidImage("x").exit_code == 2
+    assert errors.ContainerError("x").exit_code == 125
+    assert errors.CommandNotExecutable("x").exit_code == 126
+    assert errors.CommandNotFound("x").exit_code == 127
+    assert errors.PolicyFailed("x").exit_code == 1
+    assert issubclass(errors.PolicyFailed, HardboxError)
