@@ -1,0 +1,143 @@
+"""The dynamic half of minimization: every path a probe's processes touch, read from strace.
+
+The probe runs under the container runtime, and the runtime runs under Debian's ``strace -f``
+on the host. Tracing from outside needs nothing inside the image (no strace binary, no
+ptrace permission under the container's seccomp filter) and sees every process the probe
+starts. The runtime's own start-up runs in the same process tree, so only what a process does
+after it entered the container root (a successful ``pivot_root`` or ``chroot``), and what its
+children do, is kept. Paths are recorded as the process named them, which after the switch
+are paths inside the image; relative paths are joined to the process's working directory as
+tracked from ``chdir``. /proc, /sys and /dev belong to the runtime, not the image.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardbox.errors import HardboxError
+
+# --pidns-translation: the probe runs in its own pid namespace, where clone() returns the
+# child's pid in that namespace; strace then also prints the pid it traces it by.
+STRACE_ARGS = ("--pidns-translation", "-f", "-qq", "-s", "4096", "-e", "trace=%file,%process,chroot,pivot_root,chdir,fchdir")
+_LINE = re.compile(r"^(\d+)\s+(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
+_RESULT = re.compile(r"\)\s+=\s+(-?\d+|\?)(?: /\* (\d+) in strace's PID NS \*/)?")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_AT_SYSCALLS = {"openat", "openat2", "newfstatat", "fstatat64", "statx", "faccessat", "faccessat2",
+                "readlinkat", "execveat", "mkdirat", "unlinkat", "fchmodat", "fchownat", "utimensat",
+                "name_to_handle_at", "mknodat"}
+_IGNORED_PREFIXES = ("/proc", "/sys", "/dev")
+
+
+class TraceError(HardboxError):
+    """strace is missing or the traced command could not be started."""
+
+
+def _unescape(text: str) -> str:
+    """strace prints C string literals: \\n, \\t, \\", \\\\, \\ooo and \\xNN escapes."""
+    out = bytearray()
+    i = 0
+    raw = text.encode("utf-8", "surrogateescape")
+    while i < len(raw):
+        c = raw[i]
+        if c != 0x5C or i + 1 >= len(raw):
+            out.append(c)
+            i += 1
+            continue
+        nxt = chr(raw[i + 1])
+        simple = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, '"': 34, "\\": 92}
+        if nxt in simple:
+            out.append(simple[nxt])
+            i += 2
+        elif nxt == "x":
+            out.append(int(raw[i + 2:i + 4], 16))
+            i += 4
+        elif nxt.isdigit():
+            j = i + 1
+            while j < len(raw) and j < i + 4 and chr(raw[j]).isdigit():
+                j += 1
+            out.append(int(raw[i + 1:j], 8) & 0xFF)
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+@dataclass
+class _Proc:
+    inside: bool = False
+    cwd: str = "/"
+
+
+@dataclass
+class TraceResult:
+    paths: set[str] = field(default_factory=set)
+    execs: list[str] = field(default_factory=list)
+
+
+def parse_trace(lines: Iterable[str]) -> TraceResult:
+    """Parse ``strace -f`` output into the paths touched inside the container root."""
+    procs: dict[int, _Proc] = {}
+    pending: dict[int, str] = {}
+    result = TraceResult()
+    for raw_line in lines:
+        line = raw_line.rstrip("\n")
+        if line.endswith("<unfinished ...>"):
+            m = re.match(r"^(\d+)\s+(.*)<unfinished \.\.\.>$", line)
+            if m:
+                pending[int(m.group(1))] = m.group(2)
+            continue
+        m = _LINE.match(line)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        if m.group(2):  # "<... name resumed> rest": glue to the unfinished half
+            head = pending.pop(pid, f"{m.group(2)}(")
+            line = f"{pid} {head}{m.group(4)}"
+            m = _LINE.match(line)
+            if not m:
+                continue
+        name, rest = m.group(3), m.group(4)
+        proc = procs.setdefault(pid, _Proc())
+        res = _RESULT.search(rest)
+        ok = res is not None and res.group(1) not in ("?",) and not res.group(1).startswith("-")
+        if name in ("clone", "clone3", "fork", "vfork") and ok and res is not None:
+            child = int(res.group(2) or res.group(1))
+            procs[child] = _Proc(proc.inside, proc.cwd)
+            continue
+        strings = [_unescape(s) for s in _STRING.findall(rest.split(") = ")[0])]
+        if name in ("chroot", "pivot_root") and ok:
+            proc.inside, proc.cwd = True, "/"
+            continue
+        if name == "chdir" and ok and strings:
+            proc.cwd = posixpath.normpath(posixpath.join(proc.cwd, strings[0]))
+            continue
+        if not proc.inside or not strings:
+            continue
+        if name in _AT_SYSCALLS and not rest.startswith("AT_FDCWD") and not strings[0].startswith("/"):
+            continue  # relative to a directory fd we cannot name: skipped
+        path = posixpath.normpath(posixpath.join(proc.cwd, strings[0]))
+        if path.startswith(_IGNORED_PREFIXES) and (len(path) == 4 or path[4] == "/" or path == "/sys"):
+            continue
+        result.paths.add(path)
+        if name in ("execve", "execveat"):
+            result.execs.append(path)
+    return result
+
+
+def trace_command(argv: Sequence[str], out_dir: Path, *, timeout: float = 300) -> tuple[subprocess.CompletedProcess[bytes], TraceResult]:
+    """Run ``argv`` under ``strace -f`` and return its result and the paths it touched."""
+    strace = shutil.which("strace")
+    if strace is None:
+        raise TraceError("the dynamic trace needs strace", hint="apt-get install strace, or pass --no-trace")
+    log = out_dir / "strace.log"
+    proc = subprocess.run([strace, *STRACE_ARGS, "-o", str(log), *argv],
+                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    with open(log, encoding="utf-8", errors="surrogateescape") as fh:
+        return proc, parse_trace(fh)
