@@ -60,13 +60,14 @@ def write_layer(
     inodes: dict[tuple[int, int], str] = {}
     count = total = 0
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-        for path in with_parents([*paths, *overrides]):
+        # The root directory itself comes first, as "./", so its mode survives.
+        for path in ["/", *with_parents([*paths, *overrides])]:
             host = view.host(path)
             try:
                 st = os.lstat(host)
             except FileNotFoundError:
                 continue
-            info = tarfile.TarInfo(path.lstrip("/"))
+            info = tarfile.TarInfo(path.lstrip("/") or ".")
             info.uid, info.gid = st.st_uid, st.st_gid
             info.mode = stat.S_IMODE(st.st_mode)
             info.mtime = int(st.st_mtime)

@@ -78,9 +78,15 @@ def make_plan(
     env_path: str | None,
     user: str,
     traced: Mapping[str, str] | None = None,
+    opened: Iterable[str] = (),
     keep: Iterable[str] = (),
 ) -> Plan:
-    """Combine the static reading, the traced paths (path → reason) and ``--keep`` paths."""
+    """Combine the static reading, the traced paths (path → reason) and ``--keep`` paths.
+
+    A traced path is kept; only those in ``opened`` (read or executed, not merely stat()ed,
+    as ``ls -l`` does to a whole directory) pull in their ELF closure.
+    """
+    opened = set(opened)
     resolver = ElfResolver(view)
     closure = Closure()
     for exe, reason in static_roots(view, commands, env_path):
@@ -92,7 +98,8 @@ def make_plan(
             closure.add(link, reason)
         if resolved.exists:
             closure.add(resolved.path, reason)
-            resolver.closure([resolved.path], reason, closure)
+            if path in opened:
+                resolver.closure([resolved.path], reason, closure)
     for path in keep:
         resolved = view.resolve(path)
         for link in resolved.links:

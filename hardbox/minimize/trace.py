@@ -32,6 +32,8 @@ _AT_SYSCALLS = {"openat", "openat2", "newfstatat", "fstatat64", "statx", "facces
                 "readlinkat", "execveat", "mkdirat", "unlinkat", "fchmodat", "fchownat", "utimensat",
                 "name_to_handle_at", "mknodat"}
 _IGNORED_PREFIXES = ("/proc", "/sys", "/dev")
+# Calls that need a file's content; stat, access and readlink only need it to exist.
+_OPENING = {"open", "openat", "openat2", "creat", "execve", "execveat"}
 
 
 class TraceError(HardboxError):
@@ -77,7 +79,8 @@ class _Proc:
 
 @dataclass
 class TraceResult:
-    paths: set[str] = field(default_factory=set)
+    paths: set[str] = field(default_factory=set)  # every path touched
+    opened: set[str] = field(default_factory=set)  # read or executed, not just looked up
     execs: list[str] = field(default_factory=list)
 
 
@@ -123,21 +126,25 @@ def parse_trace(lines: Iterable[str]) -> TraceResult:
         if name in _AT_SYSCALLS and not rest.startswith("AT_FDCWD") and not strings[0].startswith("/"):
             continue  # relative to a directory fd we cannot name: skipped
         path = posixpath.normpath(posixpath.join(proc.cwd, strings[0]))
-        if path.startswith(_IGNORED_PREFIXES) and (len(path) == 4 or path[4] == "/" or path == "/sys"):
+        if any(path == p or path.startswith(p + "/") for p in _IGNORED_PREFIXES):
             continue
         result.paths.add(path)
+        if name in _OPENING:
+            result.opened.add(path)
         if name in ("execve", "execveat"):
             result.execs.append(path)
     return result
 
 
-def trace_command(argv: Sequence[str], out_dir: Path, *, timeout: float = 300) -> tuple[subprocess.CompletedProcess[bytes], TraceResult]:
+def trace_command(
+    argv: Sequence[str], out_dir: Path, *, timeout: float = 300, env: dict[str, str] | None = None,
+) -> tuple[subprocess.CompletedProcess[bytes], TraceResult]:
     """Run ``argv`` under ``strace -f`` and return its result and the paths it touched."""
     strace = shutil.which("strace")
     if strace is None:
         raise TraceError("the dynamic trace needs strace", hint="apt-get install strace, or pass --no-trace")
     log = out_dir / "strace.log"
     proc = subprocess.run([strace, *STRACE_ARGS, "-o", str(log), *argv],
-                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env)
     with open(log, encoding="utf-8", errors="surrogateescape") as fh:
         return proc, parse_trace(fh)

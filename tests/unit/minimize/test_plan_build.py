@@ -36,17 +36,20 @@ def _chroot(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
 def _minimize(debian_rootfs: Path, out: Path) -> tuple[Path, list[str]]:
     view = RootView(debian_rootfs)
     traced: dict[str, str] = {}
+    opened: set[str] = set()
     for index, argv in enumerate(PROBES, 1):
         _, trace = trace_command(_chroot_argv(debian_rootfs, argv), out)
         traced.update({p: f"probe {index}" for p in trace.paths})
+        opened |= trace.opened
     assert "/usr/bin/ls" in traced  # run by bash -c, seen only by the trace
-    plan = make_plan(view, commands=PROBES, env_path=None, user="", traced=traced)
+    plan = make_plan(view, commands=PROBES, env_path=None, user="", traced=traced, opened=opened)
     assert not plan.missing_libraries
     kept = set(plan.kept)
     edit = truthful_databases(view, kept)
     layer = out / "layer.tar"
-    files, size = write_layer(view, kept | edit.keep, layer, overrides=edit.overrides)
-    assert files == len(tarfile.open(layer).getnames())
+    files, _ = write_layer(view, kept | edit.keep, layer, overrides=edit.overrides)
+    with tarfile.open(layer) as tar:
+        assert files == len(tar.getnames())
     root = out / "root"
     root.mkdir()
     subprocess.run(["tar", "-xpf", str(layer), "-C", str(root), "--xattrs"], check=True)
@@ -81,7 +84,8 @@ def test_ownership_modes_and_setuid_survive(debian_rootfs: Path, tmp_path: Path)
     paths = {"/usr/bin/su", "/etc/shadow", "/tmp", "/usr/bin/chfn"}
     layer = tmp_path / "l.tar"
     write_layer(view, paths, layer)
-    members = {m.name: m for m in tarfile.open(layer).getmembers()}
+    with tarfile.open(layer) as tar:
+        members = {m.name: m for m in tar.getmembers()}
     for path in paths:
         st = (debian_rootfs / path.lstrip("/")).lstat()
         m = members[path.lstrip("/")]

@@ -1,0 +1,81 @@
+"""``hardbox minimize``: write a smaller image that still passes the user's probes."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from hardbox.cli.output import human_size, print_json, write_output
+from hardbox.errors import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "minimize", help="strip the files an image does not need",
+        description="Write a new single-layer image holding only what the image needs: the "
+        "ELF closure of its entrypoint and of every probe's programs (read from the files), "
+        "what glibc and interpreters load by name (NSS, gconv, CA certificates, tzdata, "
+        "account files), and every path the probes touch when traced (strace) under hardbox's "
+        "runtime. Package databases are rewritten to list only what is kept. Every probe is run "
+        "again on the result and must give the same exit status and output; otherwise nothing "
+        "is tagged and the paths it missed are named.",
+        epilog="example: hardbox minimize debian:12 --tag debian:12-min "
+        "--probe 'bash -c \"ls / | wc -l\"' --probe 'getent passwd root' --report min.html",
+    )
+    p.add_argument("image", metavar="IMAGE", help="a stored image")
+    p.add_argument("--tag", required=True, metavar="NEW:TAG", help="name for the minimized image")
+    p.add_argument("--probe", action="append", default=[], metavar="CMD",
+                   help="a command line that must behave the same on the result (repeatable; "
+                   "split as a POSIX shell splits words)")
+    p.add_argument("--keep", action="append", default=[], metavar="PATH",
+                   help="a path (file or directory) to keep whatever the analysis says")
+    p.add_argument("--profile", default="default", help="profile the probes run under (default: default)")
+    p.add_argument("--report", metavar="FILE", help="write the report: HTML, or JSON when FILE ends in .json")
+    p.add_argument("--report-json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
+    p.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    p.set_defaults(func=_minimize)
+
+
+def _minimize(args: argparse.Namespace) -> int:
+    from hardbox.image.store import Store
+    from hardbox.minimize import report
+    from hardbox.minimize.minimizer import (
+        MinimizeOptions,
+        VerificationFailed,
+        describe_missing,
+        minimize,
+    )
+
+    try:
+        probes = tuple(tuple(shlex.split(p)) for p in args.probe)
+    except ValueError as err:
+        raise UsageError(f"--probe: {err}") from None
+    options = MinimizeOptions(args.tag, probes, tuple(args.keep), args.profile)
+    quiet = args.json or args.report_json == "-"
+
+    def say(message: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"minimize: {message}\n")
+
+    if not probes:
+        say("no --probe given: the result is built from static analysis only and not verified")
+    result = minimize(Store.open(), args.image, options, say)
+    if args.report:
+        text = report.to_json(result) if args.report.endswith(".json") else report.to_html(result)
+        write_output(args.report, text)
+    if args.report_json:
+        write_output(args.report_json, report.to_json(result))
+    if args.json:
+        print_json(report.to_dict(result))
+    if result.checks and not result.verified:
+        raise VerificationFailed(
+            "the minimized image does not pass its probes; nothing was tagged\n" + describe_missing(result.checks),
+            hint="add what it needs with --keep PATH, or a probe that exercises it",
+        )
+    if not quiet:
+        ratio = result.before_size / result.after_size if result.after_size else 0
+        print(f"{result.tag}: {human_size(result.before_size)} -> {human_size(result.after_size)} "
+              f"({ratio:.1f}x smaller), {result.before_files} -> {result.after_files} files, "
+              f"{len(result.databases.removed_packages)} packages removed")
+    return 0
