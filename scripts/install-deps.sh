@@ -25,11 +25,12 @@ fi
 #   chromium                the HTML report is tested in a real headless browser
 #   docker-registry         a real registry on loopback
 #   iproute2 zstd gcc       network namespaces, zstd layers, test binaries
+#   rpm libmaven3-core-java version-ordering oracles (rpm's and Maven's own comparison)
 PACKAGES=(
     python3 python3-venv python3-dev gcc make git ca-certificates
     libseccomp2 uidmap iproute2 zstd
     busybox-static umoci skopeo buildah runc debootstrap secilc strace
-    golang-go default-jdk-headless chromium docker-registry rpm
+    golang-go default-jdk-headless chromium docker-registry rpm libmaven3-core-java
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

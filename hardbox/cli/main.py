@@ -21,6 +21,16 @@ from hardbox.errors import HardboxError
 # Registered subcommand modules, in the order `hardbox --help` lists them.
 COMMANDS: tuple[str, ...] = (
     "image",
+    "run",
+    "containers",
+    "profile",
+    "bundle",
+    "sbom",
+    "db",
+    "scan",
+    "lint",
+    "gate",
+    "minimize",
 )
 
 

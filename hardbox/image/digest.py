@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,9 +54,11 @@ class HashingReader:
     """A read-only stream that hashes every byte read through it and, optionally, copies it
     to ``sink``. Lets a layer be verified, stored and unpacked in one pass over its bytes."""
 
-    def __init__(self, raw: BinaryIO, sink: BinaryIO | None = None) -> None:
+    def __init__(self, raw: BinaryIO, sink: BinaryIO | None = None,
+                 on_read: Callable[[int], None] | None = None) -> None:
         self._raw = raw
         self._sink = sink
+        self._on_read = on_read
         self._hash = hashlib.sha256()
         self.count = 0
 
@@ -69,6 +72,8 @@ class HashingReader:
             self.count += len(data)
             if self._sink is not None:
                 self._sink.write(data)
+            if self._on_read is not None:
+                self._on_read(len(data))
         return data
 
     def readinto(self, buf: bytearray | memoryview) -> int:

@@ -67,6 +67,8 @@ class MinimizeResult:
     after_size: int = 0
     after_files: int = 0
     tag: str | None = None
+    scan_before: dict[str, Any] = field(default_factory=dict)
+    scan_after: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verified(self) -> bool:
@@ -142,7 +144,24 @@ def minimize(store: Store, ref: str, options: MinimizeOptions,
             return result
         store.tag(new.id, options.tag)
         result.tag = options.tag
+    say("scanning the original and the result")
+    result.scan_before = scan_summary(store, image.id)
+    result.scan_after = scan_summary(store, new.id)
     return result
+
+
+def scan_summary(store: Store, image_id: str) -> dict[str, Any]:
+    """Packages and vulnerabilities of an image, as ``hardbox scan`` sees them (with the
+    store's vulnerability database when one has been imported)."""
+    from hardbox.scan.scanner import ScanOptions, scan
+    from hardbox.scan.vulndb import default_db_path
+
+    db = default_db_path()
+    result = scan(store.get(image_id), db if db.exists() else None, ScanOptions(secrets=False))
+    vulns = sorted({f"{f.id} {f.package}" for f in result.findings if f.kind.value == "vulnerability"})
+    return {"packages": sorted(f"{p.ecosystem}:{p.name}" for p in result.packages),
+            "vulnerabilities": vulns, "vulnerability_db": result.vuln_db is not None,
+            "findings": len(result.findings)}
 
 
 def _new_config(raw: dict[str, Any], source_id: str, options: MinimizeOptions) -> dict[str, Any]:

@@ -31,6 +31,12 @@ def to_dict(result: MinimizeResult) -> dict[str, Any]:
         ],
         "packages": {"kept": sorted(result.databases.kept_packages),
                      "removed": sorted(result.databases.removed_packages)},
+        "scan": {
+            "before": result.scan_before,
+            "after": result.scan_after,
+            "vulnerabilities_removed": sorted(set(result.scan_before.get("vulnerabilities", []))
+                                              - set(result.scan_after.get("vulnerabilities", []))),
+        },
         "kept": [
             {"path": k.path, "kind": k.kind, "size": k.size, "reasons": list(k.reasons)}
             for k in result.plan.kept.values()

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import InputError
-from hardbox.runtime.profile_options import RunOptions, Weakening, apply_options, parse_bytes
+from hardbox.runtime.profile_options import (
+    ALL_CAPABILITIES,
+    RunOptions,
+    Weakening,
+    apply_options,
+    parse_bytes,
+)
 from hardbox.runtime.profile_yaml import ProfileDocument, read_document
 from hardbox.runtime.seccomp_model import SeccompPolicy
 
@@ -248,6 +254,7 @@ def _build(
         if not seccomp_path.is_file():
             raise where.error(("seccomp",), f"seccomp profile {seccomp_path} does not exist")
         seccomp = SeccompPolicy.load(seccomp_path)
+    _check_values(data, origin, leaf)
     sel = data.get("selinux", {})
     lim = data.get("limits", {})
     memory = lim.get("memory")
@@ -285,6 +292,17 @@ def _build(
         run_as_non_root=data.get("run_as_non_root", False),
         chain=chain,
     )
+
+
+def _check_values(data: dict[str, Any], origin: dict[str, ProfileDocument], leaf: ProfileDocument) -> None:
+    """What the schema cannot say: capability names the kernel knows, soft <= hard."""
+    for i, cap in enumerate(data.get("capabilities", [])):
+        if _cap_name(cap) not in ALL_CAPABILITIES:
+            raise origin.get("capabilities", leaf).error(("capabilities", i), f"unknown capability {cap}")
+    for name, value in data.get("rlimits", {}).items():
+        if value["soft"] > value["hard"]:
+            doc = origin.get("rlimits", leaf)
+            raise doc.error(("rlimits", name), "soft limit is above the hard limit")
 
 
 def _cap_name(name: str) -> str:

@@ -93,7 +93,7 @@ class ArgFilter:
                 raise InputError(f"{where}: args.{label} must be an unsigned 64-bit integer")
         if op not in OPERATORS:
             raise InputError(f"{where}: args.op {op!r} is not one of {sorted(OPERATORS)}")
-        return cls(index=index, value=value, op=op, value_two=value_two)
+        return cls(index=index, value=int(value or 0), op=str(op), value_two=int(value_two))
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "value": self.value, "valueTwo": self.value_two, "op": self.op}
@@ -215,6 +215,17 @@ class SeccompPolicy:
     architectures: tuple[str, ...]
     syscalls: tuple[SyscallRule, ...]
     source: str = ""
+    arch_map: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def arches_for(self, native: str) -> tuple[str, ...]:
+        """The architectures a filter for ``native`` covers (moby seccomp.go: an explicit
+        ``architectures`` list wins, else the ``archMap`` entry of the native arch)."""
+        if self.architectures:
+            return self.architectures
+        for arch, subs in self.arch_map:
+            if arch == native:
+                return (arch, *subs)
+        return (native,)
 
     @classmethod
     def from_json(cls, raw: Any, source: str) -> SeccompPolicy:
@@ -226,22 +237,23 @@ class SeccompPolicy:
         errno_ret = raw.get("defaultErrnoRet")
         if errno_ret is not None and (not isinstance(errno_ret, int) or not 0 < errno_ret < 4096):
             raise InputError(f"{source}: defaultErrnoRet must be an errno number 1..4095")
-        arches: list[str] = list(_strings(raw.get("architectures", []), f"{source}: architectures"))
-        arch_map = raw.get("archMap") or []
-        if not isinstance(arch_map, list):
+        arches = _strings(raw.get("architectures") or [], f"{source}: architectures")
+        arch_map_raw = raw.get("archMap") or []
+        if not isinstance(arch_map_raw, list):
             raise InputError(f"{source}: archMap must be a list")
-        for i, entry in enumerate(arch_map):
+        arch_map: list[tuple[str, tuple[str, ...]]] = []
+        for i, entry in enumerate(arch_map_raw):
             if not isinstance(entry, dict) or not isinstance(entry.get("architecture"), str):
                 raise InputError(f"{source}: archMap[{i}].architecture must be a string")
-            arches.append(entry["architecture"])
-            arches.extend(_strings(entry.get("subArchitectures", []), f"{source}: archMap[{i}]"))
+            subs = _strings(entry.get("subArchitectures") or [], f"{source}: archMap[{i}]")
+            arch_map.append((entry["architecture"], subs))
         rules_raw = raw.get("syscalls") or []
         if not isinstance(rules_raw, list):
             raise InputError(f"{source}: syscalls must be a list")
         rules = tuple(
             SyscallRule.from_json(r, f"{source}: syscalls[{i}]") for i, r in enumerate(rules_raw)
         )
-        return cls(action, errno_ret, tuple(dict.fromkeys(arches)), rules, source)
+        return cls(action, errno_ret, arches, rules, source, tuple(arch_map))
 
     @classmethod
     def load(cls, path: Path) -> SeccompPolicy:
@@ -258,7 +270,12 @@ class SeccompPolicy:
         out: dict[str, Any] = {"defaultAction": self.default_action}
         if self.default_errno_ret is not None:
             out["defaultErrnoRet"] = self.default_errno_ret
-        out["architectures"] = list(self.architectures)
+        if self.architectures:
+            out["architectures"] = list(self.architectures)
+        if self.arch_map:
+            out["archMap"] = [
+                {"architecture": arch, "subArchitectures": list(subs)} for arch, subs in self.arch_map
+            ]
         out["syscalls"] = [r.to_json() for r in self.syscalls]
         return out
 

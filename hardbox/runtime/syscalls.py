@@ -12,12 +12,11 @@ architectures since it was added after the unified table, see include/uapi/asm-g
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
-import platform
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# By soname, not ctypes.util.find_library, which runs `ldconfig -p` (tens of ms per run).
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 # clone/unshare flags, include/uapi/linux/sched.h
 CLONE_NEWNS = 0x00020000
@@ -48,6 +47,7 @@ OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = os.O_CLOEXEC
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
+AT_FDCWD = -100
 MOVE_MOUNT_F_EMPTY_PATH = 0x00000004
 MOUNT_ATTR_RDONLY = 0x00000001
 MOUNT_ATTR_NOSUID = 0x00000002
@@ -103,9 +103,10 @@ class KernelError(OSError):
 def _nr(name: str) -> int:
     if name in _NR_COMMON:
         return _NR_COMMON[name]
-    table = _NR.get(platform.machine())
+    machine = os.uname().machine
+    table = _NR.get(machine)
     if table is None:
-        raise KernelError(errno.ENOSYS, f"{name} (unsupported architecture {platform.machine()})")
+        raise KernelError(errno.ENOSYS, f"{name} (unsupported architecture {machine})")
     return table[name]
 
 
@@ -191,10 +192,11 @@ def capget() -> tuple[int, int, int]:
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     _check(_syscall("capget", ctypes.byref(header), data), "capget")
-    return tuple(  # type: ignore[return-value]
-        getattr(data[0], f) | (getattr(data[1], f) << 32)
+    eff, perm, inh = (
+        int(getattr(data[0], f)) | (int(getattr(data[1], f)) << 32)
         for f in ("effective", "permitted", "inheritable")
     )
+    return eff, perm, inh
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
@@ -229,16 +231,25 @@ def open_tree(path: str | os.PathLike[str], flags: int, dirfd: int = -100) -> in
 
 
 def mount_setattr(
-    fd: int, attr_set: int, *, userns_fd: int = 0, flags: int = AT_EMPTY_PATH, what: str = ""
+    fd: int,
+    attr_set: int,
+    *,
+    userns_fd: int = 0,
+    path: str = "",
+    flags: int = 0,
+    what: str = "",
 ) -> None:
+    """Set mount attributes on ``fd`` itself (``path`` empty) or on ``path`` relative to it."""
     attr = _MountAttr(attr_set, 0, 0, userns_fd)
+    if not path:
+        flags |= AT_EMPTY_PATH
     _check(
         _syscall(
-            "mount_setattr", ctypes.c_int(fd), b"", ctypes.c_uint(flags),
+            "mount_setattr", ctypes.c_int(fd), os.fsencode(path), ctypes.c_uint(flags),
             ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
         ),
         "mount_setattr on",
-        what or f"fd {fd}",
+        what or path or f"fd {fd}",
     )
 
 

@@ -31,7 +31,11 @@ def make_purl(
     and the rest sorted, as the spec's canonical form requires."""
     quals = {k: v for k, v in sorted((qualifiers or {}).items()) if v}
     return PackageURL(
-        type=type_, namespace=namespace or None, name=name, version=version or None, qualifiers=quals
+        type=type_,
+        namespace=namespace or None,
+        name=name,
+        version=version or None,
+        qualifiers=quals,
     ).to_string()
 
 
@@ -80,7 +84,12 @@ class Package:
     def key(self) -> tuple[str, str, str, str]:
         """What makes two findings of a package the same package: ecosystem, name,
         version, and where it was found."""
-        return (self.ecosystem, self.name, self.version, self.locations[0] if self.locations else "")
+        return (
+            self.ecosystem,
+            self.name,
+            self.version,
+            self.locations[0] if self.locations else "",
+        )
 
     def get_property(self, name: str) -> str | None:
         for key, value in self.properties:
@@ -89,4 +98,9 @@ class Package:
         return None
 
     def sort_key(self) -> tuple[str, str, str, str]:
-        return (self.ecosystem, self.name, self.version, self.locations[0] if self.locations else "")
+        return (
+            self.ecosystem,
+            self.name,
+            self.version,
+            self.locations[0] if self.locations else "",
+        )

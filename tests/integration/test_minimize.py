@@ -90,6 +90,13 @@ DEBIAN_PROBES = (
 def test_debian_minbase_bash_coreutils_shrinks_tenfold(hardbox_root: Path, debian_layout: imagebuild.OciImage,
                                                        tmp_path: Path) -> None:
     _import(debian_layout, "deb:12")
+    # An advisory against apt (OSV's published format, written here: no feed is reachable).
+    advisory = {"schema_version": "1.6.0", "id": "DSA-TEST-1", "modified": "2026-01-01T00:00:00Z",
+                "summary": "test advisory for apt", "aliases": ["CVE-2099-0001"],
+                "affected": [{"package": {"ecosystem": "Debian:12", "name": "apt"},
+                              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "99"}]}]}]}
+    (tmp_path / "DSA-TEST-1.json").write_text(json.dumps(advisory))
+    hardbox("db", "import", str(tmp_path / "DSA-TEST-1.json"), check=True)
     report = tmp_path / "r.json"
     args = [a for p in DEBIAN_PROBES for a in ("--probe", p)]
     proc = hardbox("minimize", "deb:12", "--tag", "deb:min", *args, "--report", str(report))
@@ -97,6 +104,11 @@ def test_debian_minbase_bash_coreutils_shrinks_tenfold(hardbox_root: Path, debia
     data = json.loads(report.read_text())
     assert data["source"]["size"] >= 10 * data["result"]["size"], (data["source"], data["result"])
     assert _run("deb:min", "getent", "passwd", "root").stdout.startswith("root:x:0:0:")
+    scanned = data["scan"]
+    # Debian advisories name the source package: both binaries built from apt are gone.
+    assert scanned["vulnerabilities_removed"] == ["DSA-TEST-1 apt", "DSA-TEST-1 libapt-pkg6.0"]
+    assert scanned["after"]["findings"] < scanned["before"]["findings"]
+    assert len(scanned["after"]["packages"]) < len(scanned["before"]["packages"])
     before, after = _packages("deb:12"), _packages("deb:min")
     assert after < before and {"bash", "coreutils", "libc6"} <= after and "apt" not in after
 

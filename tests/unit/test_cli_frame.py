@@ -93,3 +93,22 @@ def test_exit_codes_follow_the_shared_conventions() -> None:
     assert errors.CommandNotFound("x").exit_code == 127
     assert errors.PolicyFailed("x").exit_code == 1
     assert issubclass(errors.PolicyFailed, HardboxError)
+
+
+def test_cli_choices_map_to_real_implementations() -> None:
+    from hardbox.cli import profile as profile_cli
+    from hardbox.runtime import export
+
+    assert profile_cli.EXPORT_FORMATS == export.FORMATS
+
+
+def test_building_the_parser_imports_no_library_code() -> None:
+    """Every `hardbox` start builds the whole parser: it must stay cheap (``hardbox run``)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hardbox.cli.main as m; m.build_parser();"
+            "print(sorted(n for n in sys.modules if n.startswith('hardbox.') "
+            "and not n.startswith(('hardbox.cli', 'hardbox.errors'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -1,0 +1,111 @@
+"""``hardbox ps | logs | stop | rm``: manage containers started by ``hardbox run``.
+
+``ps --json`` prints a list of container states, each with the stable keys of
+``hardbox.runtime.state.ContainerState``: id, name, image, image_id, profile, command,
+created, status (created | running | exited | stale), pid, exit_code, oom_killed, cgroup,
+mounts, skipped, weakenings, log. ``stale`` means the container's recorded PID 1 is gone
+while nothing recorded its end (hardbox was killed); ``hardbox rm`` cleans those up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    ps = subparsers.add_parser(
+        "ps", help="list containers",
+        description="List running and stale containers (-a: exited ones too). A stale container "
+        "was left by a hardbox that was killed; `hardbox rm` cleans its cgroup and state.",
+    )
+    ps.add_argument("-a", "--all", action="store_true", help="include exited containers")
+    ps.add_argument("--json", action="store_true", help="print the container states as JSON")
+    ps.set_defaults(func=_ps, _parser=ps)
+
+    logs = subparsers.add_parser(
+        "logs", help="print a detached container's output",
+        description="Print what a container started with `hardbox run -d` wrote to stdout and stderr.",
+    )
+    logs.add_argument("container", metavar="ID|NAME")
+    logs.set_defaults(func=_logs, _parser=logs)
+
+    stop = subparsers.add_parser(
+        "stop", help="stop a running container",
+        description="Send SIGTERM to the container's PID 1, then SIGKILL after --time seconds "
+        "(a PID 1 without a SIGTERM handler ignores SIGTERM; run it with --init).",
+    )
+    stop.add_argument("-t", "--time", type=float, default=10.0, help="seconds before SIGKILL (default 10)")
+    stop.add_argument("containers", nargs="+", metavar="ID|NAME")
+    stop.set_defaults(func=_stop, _parser=stop)
+
+    rm = subparsers.add_parser(
+        "rm", help="remove containers",
+        description="Remove exited or stale containers: their state, cgroup and any leftover mount.",
+    )
+    rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    rm.add_argument("containers", nargs="+", metavar="ID|NAME")
+    rm.set_defaults(func=_rm, _parser=rm)
+
+
+def _ps(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import print_json
+    from hardbox.runtime.state import StateStore
+
+    # Stale ones are listed too: they hold a cgroup and state until `hardbox rm`.
+    states = [s for s in StateStore.default().all() if args.all or s.status in ("running", "stale")]
+    if args.json:
+        print_json([s.to_dict() for s in states])
+        return 0
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAME")]
+    for s in states:
+        status = s.status
+        if s.status == "exited":
+            status = f"exited ({s.exit_code})" + (" OOM" if s.oom_killed else "")
+        rows.append((s.id[:12], s.image, _short(" ".join(s.command)), _ago(s.created), status, s.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from hardbox.errors import UsageError
+    from hardbox.runtime.state import StateStore
+
+    state = StateStore.default().find(args.container).load()
+    if not state.log:
+        raise UsageError(f"container {state.id[:12]} has no log", "only `hardbox run -d` keeps one")
+    with open(state.log, "rb") as fh:
+        sys.stdout.buffer.write(fh.read())
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from hardbox.runtime.lifecycle import stop
+
+    for key in args.containers:
+        print(stop(key, args.time)[:12])
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from hardbox.runtime.lifecycle import remove
+
+    for key in args.containers:
+        print(remove(key, force=args.force)[:12])
+    return 0
+
+
+def _short(text: str, width: int = 30) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _ago(created: float) -> str:
+    seconds = int(time.time() - created)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"

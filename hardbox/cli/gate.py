@@ -1,0 +1,167 @@
+"""``hardbox gate IMAGE``: the pre-deploy decision in CI — scan, judge by a policy, exit.
+
+Thin: read every input the user named first (policy, exceptions, VEX, Dockerfile, profile),
+so a bad one fails with exit 2 before any work; then open and scan the image, build the
+policy's rules, evaluate, render each requested report and print what failed and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hardbox.gate.evaluate import GateResult
+
+REPORTS = ("json", "sarif", "junit", "markdown")
+
+_DESCRIPTION = """\
+Decide whether IMAGE may ship. The image is scanned (as `hardbox scan` does) and judged by a
+policy: severity thresholds for vulnerabilities (by default only those with a fix count),
+forbidden findings (secrets, running as root, setuid files, an SSH server, ...), required
+labels, a maximum size, allowed base images and OS, allowed and denied licenses (SPDX ids),
+and whether the image can run under a hardbox profile — statically, and with --probe by
+really running a command in it under that profile.
+
+Without --policy the shipped default applies: it fails an image that holds a secret, runs as
+root, or has a critical or high vulnerability with a fix available. Reviewed exceptions (each
+with a reason, an approver and an expiry date) and VEX documents (OpenVEX, CycloneDX) waive
+findings; an expired exception waives nothing and is reported. docs/gate.md is the policy
+reference."""
+
+_EPILOG = """\
+examples:
+  hardbox gate myapp:1.4
+  hardbox gate docker-archive:app.tar --policy policies/gate/example-strict.yaml \\
+      --exceptions gate-exceptions.yaml --vex app.openvex.json --junit gate.xml --sarif gate.sarif
+  hardbox gate myapp:1.4 --dockerfile Dockerfile --markdown "$GITHUB_STEP_SUMMARY"
+  hardbox gate myapp:1.4 --profile strict --probe '/app --self-test'
+
+exit codes: 0 the image passes; 1 it fails the policy (every failed rule is printed with the
+findings behind it); 2 an input is unusable (image, policy, exceptions, VEX, Dockerfile,
+profile) or an option is wrong. Without a vulnerability database a policy with a
+vulnerabilities rule fails (import one with `hardbox db import`)."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "gate", help="decide whether an image may ship (policy, exceptions, VEX; CI reports)",
+        description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("image", metavar="IMAGE",
+                   help="stored image (name, name@digest, id prefix) or docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH, dir:PATH")
+    p.add_argument("--policy", metavar="FILE", help="gate policy YAML (default: the shipped policies/gate/default.yaml)")
+    p.add_argument("--exceptions", metavar="FILE", help="exceptions YAML: reviewed waivers with expiry dates")
+    p.add_argument("--vex", metavar="FILE", action="append", default=[],
+                   help="OpenVEX or CycloneDX VEX JSON; repeat for several")
+    p.add_argument("--db", metavar="PATH", type=Path, help="vulnerability index (default: <store>/db/osv.sqlite)")
+    p.add_argument("--dockerfile", metavar="FILE", help="also lint this Dockerfile; findings at or above the policy's dockerfile.fail_on (default high) fail the gate")
+    p.add_argument("--profile", metavar="NAME", help="check the image against this hardbox profile (overrides the policy's)")
+    p.add_argument("--probe", metavar="CMD", help="run CMD (with /bin/sh -c) in the image under the profile; must exit 0. Needs a stored image")
+    p.add_argument("--json", metavar="FILE", help="the decision as JSON (schema hardbox.gate, docs/gate.md); - for stdout")
+    p.add_argument("--sarif", metavar="FILE", help="SARIF 2.1.0 of the findings behind the decision")
+    p.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per policy rule")
+    p.add_argument("--markdown", metavar="FILE", help="Markdown summary (PR comment, CI job summary)")
+    p.set_defaults(func=handler, _parser=p)
+
+
+def handler(args: argparse.Namespace) -> int:
+    import json
+
+    from hardbox.dockerfile.lint import lint_file
+    from hardbox.errors import UsageError
+    from hardbox.gate import junit, markdown, sarif
+    from hardbox.gate.evaluate import evaluate
+    from hardbox.gate.exceptions import load_exceptions
+    from hardbox.gate.policy import load_policy
+    from hardbox.gate.profile_check import profile_rules
+    from hardbox.gate.rules import GateRule, build_rules
+    from hardbox.gate.subject import Subject
+    from hardbox.gate.vex import load_vex
+    from hardbox.image.source import open_image
+    from hardbox.image.store import Store
+    from hardbox.image.transport import parse_transport
+    from hardbox.scan.scanner import ScanOptions, scan
+    from hardbox.scan.vulndb import default_db_path
+
+    if sum(1 for fmt in REPORTS if getattr(args, fmt) == "-") > 1:
+        raise UsageError("only one report can be written to stdout (-)")
+    # Every named input is read before the image is touched: a bad one is exit 2, no work done.
+    policy = load_policy(args.policy)
+    exceptions = load_exceptions(args.exceptions) if args.exceptions else ()
+    vex = tuple(s for path in args.vex for s in load_vex(path))
+    lint = lint_file(args.dockerfile) if args.dockerfile else None
+    profile_name = args.profile or (policy.profile.name if policy.profile else None)
+    probe = args.probe or (policy.profile.probe if policy.profile else None)
+    if probe and parse_transport(args.image) is not None:
+        raise UsageError(f"a probe runs a stored image; {args.image} is a file",
+                         hint=f"import it first: hardbox image import {args.image}")
+    extra_rules: list[GateRule] = []
+    if profile_name or probe:
+        extra_rules = profile_rules(profile_name or "default", probe, args.image)
+    db: Path | None = args.db
+    if db is None and default_db_path().exists():
+        db = default_db_path()
+    elif db is not None and not db.exists():
+        raise UsageError(f"{db}: no vulnerability database there", hint="create one with `hardbox db import PATH --db PATH`")
+
+    with open_image(args.image, Store.open()) as image:
+        result = scan(image, db, ScanOptions(name=args.image))
+        subject = Subject.from_scan(result, image.config)
+    rules = [*build_rules(policy, lint, vuln_db=result.vuln_db is not None), *extra_rules]
+    decision = evaluate(subject, policy, rules, exceptions, vex, notes=result.notes)
+
+    texts = {
+        "json": lambda: json.dumps(decision.to_dict(), indent=2, sort_keys=True) + "\n",
+        "sarif": lambda: sarif.render(decision),
+        "junit": lambda: junit.render(decision),
+        "markdown": lambda: markdown.render(decision),
+    }
+    to_stdout = write_reports(args, texts)
+    (sys.stderr if to_stdout else sys.stdout).write(summary(decision))
+    return 0 if decision.passed else 1
+
+
+def write_reports(args: argparse.Namespace, texts: dict[str, Callable[[], str]]) -> bool:
+    """Render every requested report, then write them (atomically, ``-`` = stdout): a
+    renderer failing leaves no partial set. True when one went to stdout."""
+    from hardbox.cli.output import write_output
+    from hardbox.errors import InputError
+
+    wanted = {fmt: getattr(args, fmt) for fmt in texts if getattr(args, fmt, None)}
+    rendered = {fmt: texts[fmt]() for fmt in wanted}
+    for fmt, target in wanted.items():
+        try:
+            write_output(target, rendered[fmt])
+        except OSError as err:
+            raise InputError(f"{target}: cannot write the {fmt} report: {err.strerror or err}") from None
+    return "-" in wanted.values()
+
+
+def summary(decision: GateResult) -> str:
+    """What a developer reads in the CI log: each failed rule, the findings behind it, the fix."""
+    verdict = "PASSED" if decision.passed else "FAILED"
+    lines = [f"hardbox gate: {decision.image} {verdict} policy {decision.policy} ({decision.policy_source})"]
+    for rule in decision.rules:
+        lines.append(f"  {'pass' if rule.passed else 'FAIL'}  {rule.description}")
+        for f in rule.failing:
+            pkg = f" {f.package} {f.version or ''}".rstrip() if f.package else ""
+            where = f" at {f.detail}" if f.extra.get("source") == "dockerfile" else (f" at {f.path}" if f.path else "")
+            lines.append(f"          [{f.severity.value}] {f.id}{pkg}: {f.title}{where}")
+            if f.detail and f.detail != f.title and f.extra.get("source") != "dockerfile":
+                lines.append(f"            {' '.join(f.detail.split())[:300]}")
+            if f.fix:
+                lines.append(f"            fix: {f.fix}")
+        for w in rule.excepted:
+            lines.append(f"          waived {w.finding.id}: {w.by}")
+        for w in rule.vex_suppressed:
+            lines.append(f"          not affected {w.finding.id}: {w.by}")
+    for e in decision.expired_exceptions:
+        lines.append(f"  expired exception (not applied): {e.describe()} from {e.source}:{e.line}")
+    lines += [f"  note: {n}" for n in decision.notes]
+    failed = len(decision.failed_rules)
+    lines.append(f"{failed} of {len(decision.rules)} rules failed" if failed else f"all {len(decision.rules)} rules passed")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,211 @@
+"""``hardbox profile``: list, show, validate, diff and export hardening profiles, and write
+a SELinux policy module for an image."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+# The export formats, spelled here so that building the parser imports no runtime code
+# (every `hardbox` start builds it); a test checks they match hardbox.runtime.export.FORMATS.
+EXPORT_FORMATS = ("oci", "docker", "k8s")
+
+_DESCRIPTION = """\
+A profile is the set of hardening steps `hardbox run` applies: user namespace, capabilities,
+no_new_privs, seccomp, SELinux, network, read-only root, masked paths, cgroup limits,
+rlimits. Profiles are YAML (policies/profiles/NAME.yaml, or any file), may `extends:`
+another, and are validated against a schema. See docs/writing-a-profile.md."""
+
+_EPILOG = """\
+examples:
+  hardbox profile list                           the shipped profiles
+  hardbox profile show strict --json             every resolved field, as JSON
+  hardbox profile validate ./web.yaml            check a file; errors name file:line: field
+  hardbox profile diff default strict            what strict changes
+  hardbox profile export strict --format k8s -o deploy/
+                                                 Pod securityContext + Localhost seccomp
+  hardbox profile export default --format docker docker/podman run flags + seccomp JSON
+  hardbox profile export strict --format oci     OCI runtime config.json fragment
+  hardbox profile selinux nginx -o nginx.cil     udica-style CIL module for an image"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "profile",
+        help="list, show, validate, diff and export hardening profiles",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(_parser=parser)
+    sub = parser.add_subparsers(dest="profile_command", metavar="SUBCOMMAND")
+
+    p = sub.add_parser("list", help="list the shipped profiles")
+    p.add_argument("--json", action="store_true", help="print [{name, description, source}] as JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="show a profile with extends resolved")
+    p.add_argument("name", metavar="NAME", help="a shipped profile name or a YAML file path")
+    p.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "validate",
+        help="check a profile file (schema, extends, strict rules, seccomp JSON)",
+        description="Exit 0 and print 'ok' when FILE is a valid profile; otherwise exit 2 "
+        "with one line naming the file, the line and the field.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("diff", help="fields that differ between two profiles")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--json", action="store_true", help="print {field: {a, b}} as JSON")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser(
+        "export",
+        help="export a profile for OCI runtimes, docker/podman or Kubernetes",
+        description="oci: a runtime-spec config.json fragment. docker: `docker run` and "
+        "`podman run` flags plus a Docker-format seccomp JSON. k8s: a Pod with pod and "
+        "container securityContext plus a Localhost seccomp profile (copy it to "
+        "/var/lib/kubelet/seccomp/hardbox/NAME.json on each node).",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    p.add_argument("-o", "--output", metavar="DIR", help="write the files into DIR (default: print them)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "selinux",
+        help="write a udica-style SELinux CIL module for an image",
+        description="Generate a CIL policy module for containers of IMAGE under a profile: "
+        "it inherits hardbox's container templates (policies/selinux/templates.cil) and "
+        "allows the profile's capabilities, the image's exposed ports and the volumes.",
+    )
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--profile", default="default", help="profile name or file (default: default)")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]",
+                   help="a bind mount the container will get (repeatable)")
+    p.add_argument("-o", "--output", default="-", metavar="FILE", help="write here (- = stdout)")
+    p.set_defaults(func=cmd_selinux)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import print_json
+    from hardbox.runtime.profile import list_profiles, load_profile
+
+    profiles = [load_profile(name) for name in list_profiles()]
+    if args.json:
+        print_json([{"name": p.name, "description": p.description, "source": p.source} for p in profiles])
+        return 0
+    width = max(len(p.name) for p in profiles)
+    for p in profiles:
+        sys.stdout.write(f"{p.name:<{width}}  {p.description}\n")
+    return 0
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value and key != "rlimits":
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "(none)"
+    if value is None:
+        return "(unset)"
+    return str(value)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import print_json
+    from hardbox.runtime.profile import load_profile
+
+    profile = load_profile(args.name)
+    data = profile.to_dict()
+    if args.json:
+        print_json(data)
+        return 0
+    for key, value in _flatten(data).items():
+        sys.stdout.write(f"{key:<22} {_fmt(value)}\n")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from hardbox.errors import InputError
+    from hardbox.runtime.profile import load_profile
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputError(f"profile file {path} does not exist or is not a file")
+    profile = load_profile(str(path))
+    sys.stdout.write(f"{path}: ok (profile {profile.name}, extends {' -> '.join(profile.chain)})\n")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import print_json
+    from hardbox.runtime.profile import load_profile
+
+    ignore = {"name", "source", "description", "extends", "weakenings"}
+    a = _flatten(load_profile(args.a).to_dict())
+    b = _flatten(load_profile(args.b).to_dict())
+    changed = {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(a.keys() | b.keys())
+               if k not in ignore and a.get(k) != b.get(k)}
+    if args.json:
+        print_json(changed)
+        return 0
+    for key, values in changed.items():
+        sys.stdout.write(f"{key}:\n  - {args.a}: {_fmt(values['a'])}\n  + {args.b}: {_fmt(values['b'])}\n")
+    if not changed:
+        sys.stdout.write("no differences\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import write_output
+    from hardbox.runtime.export import export
+    from hardbox.runtime.profile import load_profile
+
+    files = export(load_profile(args.name), args.format)
+    if args.output:
+        for name, text in files.items():
+            write_output(str(Path(args.output) / name), text)
+            sys.stderr.write(f"wrote {Path(args.output) / name}\n")
+        return 0
+    for name, text in files.items():
+        if len(files) > 1:
+            sys.stdout.write(f"--- {name}\n")
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_selinux(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import write_output
+    from hardbox.errors import UsageError
+    from hardbox.image.source import open_image
+    from hardbox.image.store import Store
+    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.selinux_cil import Volume, host_path_type, policy_cil
+
+    volumes = []
+    for spec in args.volume:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise UsageError(f"--volume {spec}: expected SRC:DST[:ro|rw]")
+        volumes.append(Volume(parts[0], parts[1], len(parts) == 3 and parts[2] == "ro", host_path_type(parts[0])))
+    profile = load_profile(args.profile)
+    with open_image(args.image, Store.open()) as image:
+        name = image.tags[0] if image.tags else args.image
+        text = policy_cil(image.config, profile, name=name, volumes=volumes)
+    write_output(args.output, text)
+    return 0

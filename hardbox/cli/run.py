@@ -1,0 +1,151 @@
+"""``hardbox run [OPTIONS] IMAGE [CMD [ARG...]]``: start a stored image under a profile.
+
+Thin: parse Docker-named options, fold them into the profile, hand the request to
+``hardbox.runtime.container``. Everything after IMAGE is the container's command (a ``--``
+is accepted, never required). Only what starting needs is imported, and only here, inside
+the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+DESCRIPTION = """\
+Start IMAGE in a new container, hardened by a profile, and pass its exit status through.
+
+Every run gets its own user namespace (container root is an unprivileged host uid), mount,
+pid, uts, ipc, cgroup and network namespaces, an overlay root over the image's layers,
+a masked /proc, a minimal /dev, no_new_privs, exactly the profile's capabilities and its
+seccomp filter (installed last). `--explain` prints all of that without starting anything.
+
+Profiles: `default` (Docker's defaults, hardened) and `strict` (no capabilities, read-only
+root, no network, noexec /tmp; refuses --cap-add, --network host and higher limits), or a
+YAML file (see `hardbox profile list`).
+"""
+EPILOG = """\
+examples:
+  hardbox run busybox echo hi
+  hardbox run --profile strict --rm busybox sh -c 'id; cat /proc/self/status'
+  hardbox run -d --name web -v /srv/site:/www:ro myimage
+  hardbox run --explain --profile strict busybox
+
+exit status: the container's (128+N if killed by signal N); 125 hardbox could not start
+it, 126 the command is not executable, 127 the command was not found.
+"""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run", help="run an image in a hardened container", description=DESCRIPTION,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--profile", default="default", help="profile name or YAML file (default: default)")
+    p.add_argument("--explain", action="store_true", help="print the hardening steps and exit")
+    p.add_argument("--json", action="store_true", help="with --explain: print JSON")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="set an environment variable (NAME alone takes it from hardbox's environment)")
+    p.add_argument("-u", "--user", help="name|uid[:group|gid], from the image's /etc/passwd")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro|rw]",
+                   help="bind-mount a host path (read-only by default under strict)")
+    p.add_argument("--entrypoint", help="override the image's entrypoint ('' clears it)")
+    p.add_argument("--name", default="", help="a name for `hardbox ps`/`stop`/`rm`")
+    p.add_argument("--hostname", help="the container's hostname (default: short id)")
+    p.add_argument("--read-only", action="store_true", help="mount the root read-only")
+    p.add_argument("--network", choices=("none", "private", "host"),
+                   help="none: own namespace, only lo; host: the host's (refused by strict)")
+    p.add_argument("--memory", help="memory limit, e.g. 256m")
+    p.add_argument("--pids-limit", type=int, help="maximum number of tasks")
+    p.add_argument("--cpus", type=float, help="CPU quota, e.g. 0.5")
+    p.add_argument("--cap-add", action="append", default=[], help="add a capability (refused by strict)")
+    p.add_argument("--cap-drop", action="append", default=[], help="drop a capability (ALL for all)")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background; print the id")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a new pty for the container")
+    p.add_argument("--init", action="store_true", help="run a reaping PID 1 that forwards signals")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
+    p.set_defaults(func=handle, _parser=p)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from hardbox.errors import UsageError
+    from hardbox.runtime.profile import apply_options, load_profile
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    _check_options(args)
+    profile, _ = apply_options(load_profile(args.profile), args)
+    if args.json and not args.explain:
+        raise UsageError("--json only goes with --explain")
+    if args.explain:
+        return _explain(profile, args)
+    if args.detach and (args.tty or args.interactive):
+        raise UsageError("-d cannot be combined with -t or -i (hardbox has no attach)")
+    from hardbox.image.store import Store
+    from hardbox.runtime.mounts import Volume
+    from hardbox.runtime.request import ImageInput, RunRequest
+
+    image = Store.open().get(args.image)
+    cfg = image.config
+    request = RunRequest(
+        image=ImageInput(
+            ref=args.image, id=image.id, layers=tuple(layer.path for layer in image.layers),
+            user=cfg.user, env=cfg.env, entrypoint=cfg.entrypoint, cmd=cfg.cmd,
+            working_dir=cfg.working_dir,
+        ),
+        profile=profile,
+        command=tuple(command),
+        entrypoint=args.entrypoint,
+        env=tuple(args.env),
+        user=args.user,
+        workdir=args.workdir,
+        hostname=args.hostname,
+        name=args.name,
+        volumes=tuple(Volume.parse(v, read_only_default=profile.volumes_readonly) for v in args.volume),
+        tty=args.tty,
+        interactive=args.interactive,
+        init=args.init,
+        auto_remove=args.rm,
+    )
+    from hardbox.runtime.lifecycle import run_detached, run_foreground
+
+    if args.detach:
+        print(run_detached(request))
+        return 0
+    return run_foreground(request)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """What can be judged before anything starts: fail with exit 2, not 125 later."""
+    import re
+
+    from hardbox.errors import UsageError
+
+    for item in args.env:
+        if not item.partition("=")[0]:
+            raise UsageError(f"--env {item!r}: empty variable name")
+    # RFC 1123 host name, at most 64 bytes (sethostname(2), HOST_NAME_MAX).
+    if args.hostname is not None and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?", args.hostname):
+        raise UsageError(f"--hostname {args.hostname!r}: not a valid host name (letters, digits, '-', '.'; at most 64)")
+    if args.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", args.name):
+        raise UsageError(f"--name {args.name!r}: use letters, digits, '_', '.', '-'")
+    if args.workdir is not None and not args.workdir.startswith("/"):
+        raise UsageError(f"--workdir {args.workdir!r}: must be an absolute path")
+
+
+def _explain(profile: Any, args: argparse.Namespace) -> int:
+    from hardbox.cli.output import print_json
+    from hardbox.runtime.explain import explain, render
+
+    report = explain(profile, volumes=tuple(args.volume), init=args.init, tty=args.tty)
+    if args.json:
+        print_json(report)
+    else:
+        sys.stdout.write(render(report))
+    return 0
+

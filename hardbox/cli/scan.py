@@ -1,0 +1,200 @@
+"""``hardbox scan IMAGE``: vulnerabilities, misconfigurations and secrets, as reports.
+
+Thin: parse, open the image, call ``hardbox.scan.scanner.scan``, render each requested format
+with its reporter and write the files. Exit 0 whatever is found, unless ``--fail-on`` is given
+(DESIGN.md, "Shared conventions": deciding is ``gate``'s job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hardbox.scan.result import ScanResult
+
+FORMATS = ("json", "html", "sarif", "markdown")
+
+_DESCRIPTION = """\
+Scan IMAGE in one pass over its files: the packages every cataloger finds (as `hardbox sbom`
+does), their known vulnerabilities from the local OSV database (`hardbox db import`),
+misconfigurations (runs as root, SSH exposed, setuid files, keys baked in, files deleted in a
+later layer that still ship in an earlier one, ...) and secrets in files, ENV, labels and build
+history (cloud keys, VCS tokens, private keys, registry auths; values are always redacted).
+Every finding names the layer that brought it. The risk grade (A best to F) is decided by the
+worst findings; the report says how.
+
+With no format flag, prints a summary and writes reports/<image>-<short id>.html and .json
+under the current directory. Each format flag takes a FILE; `-` writes that one format to
+stdout (then the summary goes to stderr)."""
+
+_EPILOG = """\
+examples:
+  hardbox scan bbtest                                summary + reports/bbtest-latest-<id>.html/.json
+  hardbox scan docker-archive:app.tar --html app.html --sarif app.sarif
+  hardbox scan oci:./layout:latest --json - | jq .risk
+  hardbox scan myapp --severity critical,high --ignore-unfixed --fail-on high
+  hardbox scan dir:/srv/rootfs --markdown pr-comment.md --skip-secrets
+
+exit codes: 0 scanned (whatever was found); 1 a listed finding is at or above --fail-on;
+2 the image or an option is unusable. --severity and --ignore-unfixed narrow what is listed
+and what --fail-on sees; the risk grade always counts every finding."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "scan",
+        help="scan an image for vulnerabilities, misconfigurations and secrets",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("image", metavar="IMAGE",
+                        help="stored image (name, name@digest, id prefix), archive/layout path, "
+                             "docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH or dir:PATH")
+    parser.add_argument("--json", metavar="FILE", help="JSON report (schema: docs/report-json.md)")
+    parser.add_argument("--html", metavar="FILE", help="self-contained HTML risk report")
+    parser.add_argument("--sarif", metavar="FILE", help="SARIF 2.1.0 for code-scanning UIs")
+    parser.add_argument("--markdown", metavar="FILE", help="Markdown for a pull-request comment")
+    parser.add_argument("--db", metavar="PATH", type=Path,
+                        help="vulnerability index (default: <store>/db/osv.sqlite); when there "
+                             "is none, vulnerabilities are not matched and the report says so")
+    parser.add_argument("--severity", metavar="LIST",
+                        help="list only these severities, comma-separated "
+                             "(critical,high,medium,low,info)")
+    parser.add_argument("--ignore-unfixed", action="store_true",
+                        help="leave out vulnerabilities that have no fixed version")
+    parser.add_argument("--fail-on", metavar="SEVERITY",
+                        help="exit 1 when a listed finding is this severe or worse")
+    parser.add_argument("--skip-secrets", action="store_true",
+                        help="do not read file contents for secrets (config and history are "
+                             "still checked)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary, no progress")
+    parser.set_defaults(func=handler, _parser=parser)
+
+
+def handler(args: argparse.Namespace) -> int:
+    from hardbox.cli.output import Progress
+    from hardbox.errors import UsageError
+    from hardbox.findings import Severity
+    from hardbox.image.source import open_image
+    from hardbox.image.store import Store
+    from hardbox.report import REPORTERS
+    from hardbox.scan.scanner import ScanOptions, scan
+    from hardbox.scan.vulndb import default_db_path
+
+    targets = {fmt: getattr(args, fmt) for fmt in FORMATS if getattr(args, fmt)}
+    if sum(1 for t in targets.values() if t == "-") > 1:
+        raise UsageError("only one format can be written to stdout (-)")
+    severities = tuple(Severity.parse(s) for s in args.severity.split(",") if s.strip()) \
+        if args.severity else ()
+    fail_on = Severity.parse(args.fail_on) if args.fail_on else None
+    db: Path | None = args.db
+    if db is None and default_db_path().exists():
+        db = default_db_path()
+    elif db is not None and not db.exists():
+        raise UsageError(f"{db}: no vulnerability database there",
+                         hint="create one with `hardbox db import PATH --db PATH`")
+
+    progress = Progress("scan") if not args.quiet else None
+    from hardbox.image.transport import parse_transport
+
+    transport = parse_transport(args.image)
+    options = ScanOptions(name=args.image, secrets=not args.skip_secrets,
+                          config=not (transport is not None and transport.kind == "dir"),
+                          severities=severities, ignore_unfixed=args.ignore_unfixed)
+    with open_image(args.image, Store.open()) as image:
+        result = scan(image, db, options,
+                      progress=(lambda stage: progress.advance(note=stage)) if progress else None)
+    if progress:
+        progress.finish()
+
+    if not targets:
+        stem = Path("reports") / f"{report_stem(args.image)}-{result.image.short_id}"
+        targets = {"html": f"{stem}.html", "json": f"{stem}.json"}
+    # Render everything and check every destination before writing anything: a failure
+    # leaves no partial set of reports.
+    texts = {fmt: REPORTERS[fmt]().render(result) for fmt in targets}
+    for target in targets.values():
+        _check_writable(target)
+    for fmt, target in targets.items():
+        _write(target, texts[fmt])
+
+    if not args.quiet:
+        out = sys.stderr if "-" in targets.values() else sys.stdout
+        out.write(summary(result, [t for t in targets.values() if t != "-"]))
+    if fail_on is not None:
+        worst = [f for f in result.findings if f.severity.rank >= fail_on.rank]
+        if worst:
+            sys.stderr.write(f"hardbox: {len(worst)} findings at or above {fail_on.value} "
+                             f"(--fail-on {fail_on.value})\n")
+            return 1
+    return 0
+
+
+def _check_writable(target: str) -> None:
+    from hardbox.errors import InputError
+
+    if target == "-":
+        return
+    parent = Path(target).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{target}: cannot write the report: {err.strerror}") from None
+    if Path(target).is_dir():
+        raise InputError(f"{target}: cannot write the report: it is a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{target}: cannot write the report: {parent} is not writable")
+
+
+def _write(target: str, text: str) -> None:
+    from hardbox.cli.output import write_output
+    from hardbox.errors import InputError
+
+    try:
+        write_output(target, text)
+    except OSError as err:
+        raise InputError(f"{target}: cannot write the report: {err.strerror}") from None
+
+
+def report_stem(name: str) -> str:
+    """A file-name-safe stem for the default reports: ``bbtest`` -> ``bbtest-latest``,
+    ``docker-archive:/tmp/app.tar`` -> ``app``, ``quay.io/org/app:1.2`` -> ``app-1.2``."""
+    from hardbox.image.transport import parse_transport
+
+    transport = parse_transport(name)
+    if transport is not None:
+        base = transport.path.name or transport.path.resolve().name
+        stem = re.sub(r"\.(tar|tar\.gz|tgz)$", "", base)
+    else:
+        tail = name.split("@", 1)[0].rsplit("/", 1)[-1]
+        repo, _, tag = tail.partition(":")
+        stem = f"{repo}-{tag or 'latest'}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "image"
+
+
+def summary(result: ScanResult, written: list[str]) -> str:
+    from hardbox.report.common import where
+
+    image = result.image
+    os_name = (image.os or {}).get("pretty_name") or (image.os or {}).get("id") or "unknown OS"
+    sev = result.severity_counts()
+    kinds = {k: sum(v.values()) for k, v in result.counts().items()}
+    lines = [
+        f"{image.name} ({image.short_id}): {os_name}, {len(image.layers)} layers, "
+        f"{len(result.packages)} packages",
+        f"risk grade {result.risk.grade}: {result.risk.reason}",
+        "findings: " + ", ".join(f"{n} {s}" for s, n in sev.items())
+        + " (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",
+    ]
+    for f in result.top(5):
+        lines.append(f"  {f.severity.value.upper():8} {f.id:14} {f.title} — {where(f, 50)}")
+    lines += [f"note: {n}" for n in result.notes]
+    if written:
+        lines.append("reports: " + ", ".join(written))
+    return "\n".join(lines) + "\n"

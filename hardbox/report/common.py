@@ -1,0 +1,59 @@
+"""Wording shared by the human-readable reports: where a finding is, in plain words.
+
+A finding points at a file and the layer that brought it, or at the image config, or at a
+build step that made no layer (EXPOSE, ENV). Every report says it the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hardbox.findings import Finding, LayerRef
+
+_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
+_SHELL = re.compile(r"^/bin/sh -c\s+")
+_ARGS = re.compile(r"^\|\d+\s+")
+
+
+def step_text(created_by: str, limit: int = 0) -> str:
+    """A history command as Dockerfile-ish text: ``#(nop) ENV X=1`` -> ``ENV X=1``,
+    ``/bin/sh -c apt-get ...`` -> ``RUN apt-get ...``. Build args are dropped, because they
+    may be secrets (HB-CFG-006 reports them, redacted)."""
+    text = created_by.strip()
+    m = _ARGS.match(text)
+    if m:
+        # `|2 A=1 B=2 /bin/sh -c cmd`: drop the build args (already scrubbed of secrets by
+        # the scan, still noise here) and show the command.
+        rest = text[m.end():]
+        shell = rest.find("/bin/sh -c ")
+        count = int(text[1:m.end()].strip())
+        text = rest[shell:] if shell >= 0 else rest.split(" ", count)[-1]
+    if _NOP.match(text):
+        text = _NOP.sub("", text)
+    elif _SHELL.match(text):
+        text = "RUN " + _SHELL.sub("", text)
+    text = " ".join(text.split())
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def layer_text(layer: LayerRef, limit: int = 60) -> str:
+    step = step_text(layer.created_by, limit)
+    return f"layer {layer.index}" + (f" ({step})" if step else "")
+
+
+def where(finding: Finding, limit: int = 60) -> str:
+    """``/etc/ssh/ssh_host_rsa_key in layer 2 (RUN ssh-keygen -A)``, ``image config``, ..."""
+    parts = []
+    if finding.package:
+        parts.append(f"{finding.package} {finding.version or ''}".strip())
+    if finding.path:
+        parts.append(finding.path)
+    if finding.layer is not None:
+        parts.append(("in " if parts else "") + layer_text(finding.layer, limit))
+    elif "history_index" in finding.extra:
+        parts.append(f"build step {finding.extra['history_index']}")
+    elif not parts:
+        parts.append("image config")
+    return " ".join(parts)

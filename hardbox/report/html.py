@@ -1,0 +1,144 @@
+"""The HTML risk report: one self-contained file a security reviewer opens in any browser.
+
+templates/report.html.j2 is rendered with autoescaping on; the shipped report.css and
+report.js are inlined at render time, so the file makes no request and works offline. A
+Content-Security-Policy allows only those two inline blocks, by hash (CSP Level 3,
+"hash-source"): even a string from the image that slipped past escaping could neither run a
+script nor load anything. Tables are rendered here, so the report reads (and prints) without
+JavaScript; the script only adds filtering and sorting.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from hardbox import __version__
+from hardbox.findings import Finding, Kind, Severity
+from hardbox.report import Reporter
+from hardbox.report.charts import human_bytes, layer_size_chart, severity_chart
+from hardbox.report.common import layer_text, step_text, where
+from hardbox.resources import templates
+from hardbox.scan.result import ScanResult, fixed_version
+from hardbox.scan.risk import METHOD
+
+TEMPLATE = "report.html.j2"
+# Rows of a table displayed before "Show more" (report.js pages the same way): a browser lays
+# out a few hundred rows fast, however many thousand the image has.
+PAGE = 250
+
+
+def _environment() -> jinja2.Environment:
+    root = templates()
+
+    def load(name: str) -> str:
+        return (root / name).read_text(encoding="utf-8")
+
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["bytes"] = human_bytes
+    return env
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+class HtmlReporter(Reporter):
+    format = "html"
+    extension = "html"
+
+    def render(self, result: ScanResult) -> str:
+        env = _environment()
+        root = templates()
+        css = (root / "report.css").read_text(encoding="utf-8")
+        js = (root / "report.js").read_text(encoding="utf-8")
+        if "</" in js or "</" in css:
+            # A closing tag inside the inlined block would end it early; keep them out.
+            raise ValueError("report.css/report.js must not contain '</'")
+        csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; "
+               "img-src data:; base-uri 'none'; form-action 'none'")
+        return env.get_template(TEMPLATE).render(
+            css=Markup(css), js=Markup(js), csp=csp, version=__version__, **_context(result))
+
+
+def _finding_row(f: Finding) -> dict[str, Any]:
+    return {
+        "severity": f.severity.value,
+        "rank": f.severity.rank,
+        "id": f.id,
+        "title": f.title,
+        "detail": f.detail,
+        "fix": f.fix,
+        "package": f.package or "",
+        "version": f.version or "",
+        "fixed": fixed_version(f),
+        "path": f.path or "",
+        "where": where(f, 80),
+        "layer": f.layer.index if f.layer is not None else "",
+        "layer_text": layer_text(f.layer, 80) if f.layer is not None else "",
+        "value": str(f.extra.get("redacted", "")),
+        "aliases": ", ".join(str(a) for a in f.extra.get("aliases", ())),
+    }
+
+
+def _context(result: ScanResult) -> dict[str, Any]:
+    image = result.image
+    summary = {s["index"]: s for s in result.layer_summary()}
+    layers = [{
+        "index": layer.index,
+        "diff_id": layer.diff_id,
+        "size": layer.size,
+        "command": step_text(layer.created_by, 0),
+        "created": layer.created or "",
+        "packages": summary[layer.index]["packages"],
+        "findings": summary[layer.index]["findings"],
+        "shadowed": layer.shadowed_bytes,
+    } for layer in image.layers]
+    history = [{
+        "index": h.index,
+        "command": step_text(h.created_by, 0),
+        "created": h.created or "",
+        "layer": h.layer_index,
+        "size": image.layers[h.layer_index].size if h.layer_index is not None else 0,
+    } for h in reversed(image.history)]
+    packages = [{
+        "name": p.name, "version": p.version, "ecosystem": p.ecosystem, "purl": p.purl,
+        "licenses": ", ".join(p.licenses), "layer": p.layer.index if p.layer else "",
+        "location": p.locations[0] if p.locations else "",
+    } for p in result.packages]
+    counts = result.counts()
+    return {
+        "image": image,
+        "risk": result.risk,
+        "method": METHOD,
+        "severities": [s.value for s in Severity],
+        "kinds": [k.value for k in Kind],
+        "counts": counts,
+        "severity_counts": result.severity_counts(),
+        "total": len(result.findings),
+        "top": [_finding_row(f) for f in result.top(5)],
+        "vulns": [_finding_row(f) for f in result.of_kind(Kind.VULNERABILITY)],
+        "misconfigs": [_finding_row(f) for f in result.of_kind(Kind.MISCONFIGURATION)],
+        "secrets": [_finding_row(f) for f in result.of_kind(Kind.SECRET)],
+        "packages": packages,
+        "layers": layers,
+        "history": history,
+        "catalogers": result.catalogers,
+        "notes": result.notes,
+        "omitted": result.omitted,
+        "filters": result.filters.to_dict(),
+        "vuln_db": result.vuln_db,
+        "page": PAGE,
+        "severity_chart": severity_chart(result.severity_counts()),
+        "layer_chart": layer_size_chart([(la.index, la.size, la.created_by) for la in image.layers]),
+    }

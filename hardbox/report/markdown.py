@@ -1,0 +1,116 @@
+"""The Markdown report, sized for a pull-request comment.
+
+The grade and its reason, counts by kind and severity, the top five findings in words, then
+one table per kind (capped at ``MAX_ROWS`` rows: GitHub rejects comments over 65,536
+characters) and the layers in a collapsed section. Everything taken from the image is
+escaped: GitHub renders inline HTML in comments, and a package named ``<img src=x>`` must
+show as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from hardbox.findings import Finding, Kind, Severity
+from hardbox.report import Reporter
+from hardbox.report.common import step_text, where
+from hardbox.scan.result import ScanResult, fixed_version
+
+MAX_ROWS = 100
+# Inline Markdown that could change meaning inside a line or table cell (GFM spec: emphasis,
+# code spans, links, tables, strikethrough). Line-start syntax (#, +, >) never starts a cell.
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_ICON = {Severity.CRITICAL: "🟥", Severity.HIGH: "🟧", Severity.MEDIUM: "🟨", Severity.LOW: "🟦",
+         Severity.INFO: "⬜"}
+
+
+def md(text: object) -> str:
+    """Escape for a Markdown table cell or line: Markdown punctuation, HTML, newlines."""
+    s = " ".join(str(text).split())
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", s)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _sev(severity: Severity) -> str:
+    return f"{_ICON[severity]} {severity.value}"
+
+
+class MarkdownReporter(Reporter):
+    format = "markdown"
+    extension = "md"
+
+    def render(self, result: ScanResult) -> str:
+        image = result.image
+        out = [
+            f"## hardbox scan: {md(image.name)}",
+            "",
+            f"**Risk grade {result.risk.grade}**: {md(result.risk.reason)}.",
+            "",
+            f"Image id `{image.short_id}` · {_count(len(image.layers), 'layer')} · {image.size} bytes"
+            f" · {_count(len(result.packages), 'package')}"
+            + (f" · {md(image.os['pretty_name'] or image.os['id'])}" if image.os else ""),
+            "",
+            "| | " + " | ".join(s.value for s in Severity) + " |",
+            "|---|" + "---:|" * len(Severity),
+        ]
+        counts = result.counts()
+        for kind in Kind:
+            row = counts[kind.value]
+            out.append(f"| {kind.value} | " + " | ".join(str(row[s.value]) for s in Severity) + " |")
+        out.append("")
+        top = result.top(5)
+        if top:
+            out += ["### Top findings", ""]
+            for i, f in enumerate(top, 1):
+                out.append(f"{i}. **{f.severity.value.upper()}** {md(f.title)} — {md(where(f))}")
+            out.append("")
+        out += _table("Vulnerabilities", result.of_kind(Kind.VULNERABILITY),
+                      ["Severity", "ID", "Package", "Installed", "Fixed", "Title"],
+                      lambda f: [_sev(f.severity), md(f.id), md(f.package or ""),
+                                 md(f.version or ""), md(fixed_version(f)), md(f.title)])
+        out += _table("Misconfigurations", result.of_kind(Kind.MISCONFIGURATION),
+                      ["Severity", "ID", "Title", "Where"],
+                      lambda f: [_sev(f.severity), md(f.id), md(f.title), md(where(f))])
+        out += _table("Secrets", result.of_kind(Kind.SECRET),
+                      ["Severity", "ID", "Title", "Where", "Value"],
+                      lambda f: [_sev(f.severity), md(f.id), md(f.title), md(where(f)),
+                                 md(f.extra.get("redacted", ""))])
+        out += _layers(result)
+        if result.omitted:
+            out.append(f"_{result.omitted} findings left out by filters "
+                       f"({md(result.filters.to_dict())})._")
+            out.append("")
+        if result.notes:
+            out += ["### Notes", ""] + [f"- {md(note)}" for note in result.notes] + [""]
+        return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _table(title: str, findings: list[Finding], head: list[str],
+           cells: Callable[[Finding], list[str]]) -> list[str]:
+    if not findings:
+        return [f"### {title}", "", "None found.", ""]
+    out = [f"### {title} ({len(findings)})", "", "| " + " | ".join(head) + " |",
+           "|" + "---|" * len(head)]
+    for f in findings[:MAX_ROWS]:
+        out.append("| " + " | ".join(cells(f)) + " |")
+    if len(findings) > MAX_ROWS:
+        out.append(f"\n_{len(findings) - MAX_ROWS} more in the JSON and HTML reports._")
+    out.append("")
+    return out
+
+
+def _layers(result: ScanResult) -> list[str]:
+    summary = {s["index"]: s for s in result.layer_summary()}
+    out = ["<details><summary>Layers</summary>", "",
+           "| # | Created by | Size | Packages | Findings |", "|---:|---|---:|---:|---:|"]
+    for layer in result.image.layers:
+        s = summary[layer.index]
+        out.append(f"| {layer.index} | {md(step_text(layer.created_by, 100))} | {layer.size} | "
+                   f"{s['packages']} | {s['findings']} |")
+    out += ["", "</details>", ""]
+    return out

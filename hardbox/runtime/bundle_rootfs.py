@@ -1,0 +1,125 @@
+"""Merging an image's unpacked layers into one plain directory (an OCI bundle's rootfs).
+
+The store keeps layers as overlayfs lower dirs (docs/architecture.md, "Unpacked layer
+format"): a whiteout is a 0/0 character device, an opaque directory carries
+``trusted.overlay.opaque=y`` / ``user.overlay.opaque=y``. Applying the layers oldest first with
+those two rules gives the same tree overlayfs would show. Ownership can be shifted through an
+id map on the way (a runc bundle with a user namespace needs the files owned by the mapped
+host ids, as ``umoci unpack --uid-map`` does); setuid/setgid bits are restored after chown,
+which clears them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hardbox.errors import InvalidImage
+
+_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
+_SKIP_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+
+IdShift = Callable[[int, int], tuple[int, int]]
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(path: str) -> bool:
+    for name in _OPAQUE:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue  # ENODATA: not set; ENOTSUP: the filesystem has no such namespace
+    return False
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _copy_xattrs(src: str, dst: str) -> list[str]:
+    failed = []
+    try:
+        names = os.listxattr(src, follow_symlinks=False)
+    except OSError:
+        return []
+    for name in names:
+        if name.startswith(_SKIP_XATTR_PREFIXES):
+            continue
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False), follow_symlinks=False)
+        except OSError as err:
+            failed.append(f"{dst}: xattr {name}: {err.strerror}")
+    return failed
+
+
+def _finish(src_st: os.stat_result, dst: str, shift: IdShift | None) -> None:
+    uid, gid = src_st.st_uid, src_st.st_gid
+    if shift is not None:
+        uid, gid = shift(uid, gid)
+    os.lchown(dst, uid, gid)
+    if not stat.S_ISLNK(src_st.st_mode):
+        # After chown: chown(2) clears setuid/setgid, so the mode goes on last.
+        os.chmod(dst, stat.S_IMODE(src_st.st_mode))
+        os.utime(dst, ns=(src_st.st_atime_ns, src_st.st_mtime_ns))
+
+
+def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = None) -> list[str]:
+    """Apply ``layers`` (oldest first) into the empty directory ``dest``.
+
+    Returns notes about what could not be reproduced (xattrs the target refuses); a layer
+    that is not a directory is an ``InvalidImage``.
+    """
+    notes: list[str] = []
+    for layer in layers:
+        if not layer.is_dir():
+            raise InvalidImage(f"layer {layer}: unpacked layer directory is missing")
+        links: dict[tuple[int, int], str] = {}
+        dirs: list[tuple[os.stat_result, str]] = []
+        for root, subdirs, files in os.walk(layer):
+            rel_root = os.path.relpath(root, layer)
+            for name in [*subdirs, *files]:
+                src = os.path.join(root, name)
+                dst = os.path.normpath(os.path.join(dest, rel_root, name))
+                st = os.lstat(src)
+                if _is_whiteout(st):
+                    _remove(dst)
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if os.path.lexists(dst) and (os.path.islink(dst) or not os.path.isdir(dst)):
+                        os.unlink(dst)
+                    if os.path.isdir(dst) and _is_opaque(src):
+                        shutil.rmtree(dst)
+                    if not os.path.isdir(dst):
+                        os.mkdir(dst, 0o700)
+                    dirs.append((st, dst))
+                    notes += _copy_xattrs(src, dst)
+                    continue
+                _remove(dst)
+                if stat.S_ISLNK(st.st_mode):
+                    os.symlink(os.readlink(src), dst)
+                elif stat.S_ISREG(st.st_mode):
+                    key = (st.st_dev, st.st_ino)
+                    if st.st_nlink > 1 and key in links:
+                        os.link(links[key], dst)  # a hardlink inside this layer stays one
+                        continue
+                    shutil.copyfile(src, dst, follow_symlinks=False)
+                    links[key] = dst
+                else:  # fifos and the device nodes the layer apply kept
+                    os.mknod(dst, st.st_mode, st.st_rdev)
+                notes += [] if stat.S_ISLNK(st.st_mode) else _copy_xattrs(src, dst)
+                _finish(st, dst, shift)
+        # Directories last, deepest first: their modes may forbid writing into them.
+        for st, dst in reversed(dirs):
+            _finish(st, dst, shift)
+        _finish(os.lstat(layer), str(dest), shift)
+    return notes

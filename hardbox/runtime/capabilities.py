@@ -1,0 +1,112 @@
+"""Linux capabilities: names <-> numbers, and setting all five sets to exactly one list.
+
+A container process gets the profile's capability list in its bounding, permitted,
+effective, inheritable and ambient sets, and nothing else (capabilities(7)). The bounding
+set is dropped first so that no later exec of a file with file capabilities or a setuid-root
+binary can win back what was dropped; ambient is set last because the kernel only accepts an
+ambient capability that is already permitted and inheritable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hardbox.errors import UsageError
+from hardbox.runtime import syscalls
+
+# include/uapi/linux/capability.h, in number order.
+CAPABILITIES: tuple[str, ...] = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+_NUMBER = {name: i for i, name in enumerate(CAPABILITIES)}
+
+
+def normalize(name: str) -> str:
+    """``net_bind_service``, ``NET_BIND_SERVICE`` and ``CAP_NET_BIND_SERVICE`` are one name."""
+    upper = name.strip().upper()
+    full = upper if upper.startswith("CAP_") else f"CAP_{upper}"
+    if full not in _NUMBER:
+        raise UsageError(f"unknown capability {name!r}", "names are as in capabilities(7), e.g. NET_BIND_SERVICE")
+    return full
+
+
+def number(name: str) -> int:
+    return _NUMBER[normalize(name)]
+
+
+def name_of(num: int) -> str:
+    return CAPABILITIES[num] if 0 <= num < len(CAPABILITIES) else f"CAP_{num}"
+
+
+def to_mask(names: Iterable[str]) -> int:
+    mask = 0
+    for name in names:
+        mask |= 1 << number(name)
+    return mask
+
+
+def from_mask(mask: int) -> list[str]:
+    return [name_of(i) for i in range(64) if mask >> i & 1]
+
+
+def last_cap() -> int:
+    """The highest capability this kernel knows (newer kernels may know more than our table)."""
+    # Binary: this runs after pivot_root, where Python can no longer import codecs.
+    with open("/proc/sys/kernel/cap_last_cap", "rb") as fh:
+        return int(fh.read())
+
+
+def drop_bounding(keep: int) -> None:
+    """Drop every capability not in ``keep`` from the bounding set (needs CAP_SETPCAP)."""
+    for cap in range(last_cap() + 1):
+        if not keep >> cap & 1:
+            syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
+
+
+def apply(names: Iterable[str], *, ambient: bool = True) -> None:
+    """Set bounding, permitted, effective, inheritable and ambient to exactly ``names``.
+
+    Call after the final setuid/setgid (with PR_SET_KEEPCAPS set before them), since a uid
+    change away from 0 clears permitted and effective. ``ambient=False`` leaves the ambient
+    set empty: then a non-root user loses permitted and effective at execve, as under
+    Docker/runc, while bounding and inheritable still hold the list (see ``for_user``).
+    """
+    keep = to_mask(names)
+    # setuid away from 0 empties the effective set even with PR_SET_KEEPCAPS; bring back
+    # what is still permitted so CAP_SETPCAP can drop the bounding set.
+    _, permitted, inheritable = syscalls.capget()
+    syscalls.capset(permitted, permitted, inheritable)
+    drop_bounding(keep)
+    syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
+    syscalls.capset(keep, keep, keep)
+    if not ambient:
+        return
+    # Ambient makes the set survive exec for a non-root user without file capabilities.
+    for cap in range(64):
+        if keep >> cap & 1:
+            syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, cap)
+
+
+def for_user(uid: int) -> bool:
+    """Whether the profile's capabilities reach a process running as ``uid`` past execve.
+
+    Container root gets the profile's list in all five sets. An image that chose a non-root
+    ``USER`` (or ``--user``) asked not to be privileged: it keeps the list only in bounding
+    and inheritable, so its programs run with no effective capability (Docker's and
+    Kubernetes' behaviour). Otherwise the default profile would hand CAP_DAC_OVERRIDE to
+    ``nobody`` and let it read /etc/shadow.
+    """
+    return uid == 0
+
+
+def set_no_new_privs() -> None:
+    """PR_SET_NO_NEW_PRIVS: no exec can gain privileges (setuid bits, file caps) from now on."""
+    syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)

@@ -1,0 +1,185 @@
+"""cgroup v1 (legacy and hybrid hosts): one directory per controller hierarchy.
+
+For each of memory, pids and cpu, the container's cgroup is ``hardbox-<name>`` beneath the
+cgroup this process is in *in that hierarchy* (/proc/self/cgroup lists one per controller).
+A true memory limit also caps memory+swap (``memory.memsw.limit_in_bytes``, present when the
+kernel accounts swap), as ``docker run --memory`` without ``--memory-swap`` does not — we
+prefer no swap, so the OOM killer acts at the limit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardbox.runtime.cgroups import (
+    CPU_PERIOD_US,
+    CgroupLimits,
+    CgroupUnavailable,
+    Mount,
+    beneath,
+    cgroup_mounts,
+    check_name,
+    cpu_quota,
+    own_cgroups,
+    write,
+)
+
+CONTROLLERS = ("memory", "pids", "cpu")
+
+
+@dataclass(frozen=True)
+class V1Cgroup:
+    name: str
+    dirs: dict[str, Path]  # controller -> directory
+
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(dict.fromkeys(self.dirs.values()))
+
+    def add(self, pid: int) -> None:
+        for path in self.paths():
+            write(path / "cgroup.procs", str(pid))
+
+    def pids(self) -> tuple[int, ...]:
+        found: set[int] = set()
+        for path in self.paths():
+            try:
+                found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
+            except FileNotFoundError:
+                continue
+        return tuple(sorted(found))
+
+    def _oom_control(self) -> dict[str, int]:
+        path = self.dirs.get("memory")
+        if path is None:
+            return {}
+        try:
+            lines = (path / "memory.oom_control").read_text().splitlines()
+        except FileNotFoundError:
+            return {}
+        return {k: int(v) for k, v in (line.split() for line in lines if len(line.split()) == 2)}
+
+    def oom_killed(self) -> bool:
+        # "oom_kill N" appeared in memory.oom_control in Linux 4.13; before that, a memory
+        # failcnt > 0 with a dead task is the best evidence there is.
+        control = self._oom_control()
+        if "oom_kill" in control:
+            return control["oom_kill"] > 0
+        path = self.dirs.get("memory")
+        return bool(path and int((path / "memory.failcnt").read_text()) > 0)
+
+    def pids_limit_hit(self) -> int:
+        """How often a fork failed at pids.max (v1 has no pids.events counter per-se)."""
+        path = self.dirs.get("pids")
+        if path is None:
+            return 0
+        try:
+            text = (path / "pids.events").read_text()
+        except FileNotFoundError:
+            return 0
+        fields = dict(line.split() for line in text.splitlines() if line.strip())
+        return int(fields.get("max", 0))
+
+    def destroy(self) -> None:
+        """Kill what is left inside (only processes of this cgroup), then remove it."""
+        deadline = time.monotonic() + 10
+        while pids := self.pids():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+            if time.monotonic() > deadline:
+                raise CgroupUnavailable(f"cgroup {self.name}: processes {pids} did not exit after SIGKILL")
+            time.sleep(0.02)
+        for path in self.paths():
+            _rmdir(path)
+
+
+def _rmdir(path: Path) -> None:
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            # EBUSY while the kernel still reaps the last task (zombies count until reaped).
+            if time.monotonic() > deadline:
+                raise CgroupUnavailable(f"rmdir {path}: {err.strerror}") from err
+            time.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class V1Manager:
+    version = 1
+    parents: dict[str, Path]  # controller -> our own cgroup directory in that hierarchy
+
+    @classmethod
+    def discover(cls) -> V1Manager:
+        own = own_cgroups()
+        parents: dict[str, Path] = {}
+        mounts: list[Mount] = [m for m in cgroup_mounts() if m.fstype == "cgroup"]
+        for controller in CONTROLLERS:
+            mount = next((m for m in mounts if controller in m.options), None)
+            if mount is None or controller not in own:
+                continue
+            parents[controller] = beneath(mount, own[controller])
+        if not parents:
+            raise CgroupUnavailable("cgroup v1: none of memory, pids, cpu is mounted")
+        return cls(parents)
+
+    def _dirs(self, name: str) -> dict[str, Path]:
+        return {c: p / f"hardbox-{check_name(name)}" for c, p in self.parents.items()}
+
+    def create(self, name: str, limits: CgroupLimits) -> V1Cgroup:
+        needed = {
+            "memory": limits.memory is not None,
+            "pids": limits.pids is not None,
+            "cpu": limits.cpus is not None,
+        }
+        missing = [c for c, want in needed.items() if want and c not in self.parents]
+        if missing:
+            raise CgroupUnavailable(f"cgroup v1: controller(s) {', '.join(missing)} not mounted")
+        cgroup = V1Cgroup(name, self._dirs(name))
+        created: list[Path] = []
+        try:
+            for path in cgroup.paths():
+                try:
+                    path.mkdir(mode=0o755)
+                except FileExistsError as err:
+                    raise CgroupUnavailable(f"mkdir {path}: a cgroup of that name exists") from err
+                except OSError as err:
+                    raise CgroupUnavailable(f"mkdir {path}: {err.strerror}") from err
+                created.append(path)
+            _apply(cgroup, limits)
+        except BaseException:
+            for path in reversed(created):
+                _rmdir(path)
+            raise
+        return cgroup
+
+    def open(self, name: str) -> V1Cgroup:
+        dirs = {c: p for c, p in self._dirs(name).items() if p.is_dir()}
+        return V1Cgroup(name, dirs)
+
+
+def _apply(cgroup: V1Cgroup, limits: CgroupLimits) -> None:
+    if limits.memory is not None:
+        memory = cgroup.dirs["memory"]
+        write(memory / "memory.limit_in_bytes", str(limits.memory))
+        # memsw must be >= the memory limit, so it is written second.
+        if (memory / "memory.memsw.limit_in_bytes").exists():
+            write(memory / "memory.memsw.limit_in_bytes", str(limits.memory))
+        else:
+            write(memory / "memory.swappiness", "0")
+    if limits.pids is not None:
+        write(cgroup.dirs["pids"] / "pids.max", str(limits.pids))
+    if limits.cpus is not None:
+        cpu = cgroup.dirs["cpu"]
+        write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
+        write(cpu / "cpu.cfs_quota_us", str(cpu_quota(limits.cpus)))

@@ -1,0 +1,165 @@
+"""cgroup v2 (the unified hierarchy): one directory, controllers enabled by the parent.
+
+The container's cgroup is ``hardbox-<name>`` beneath our own cgroup (the ``0::`` line of
+/proc/self/cgroup). The controllers it needs must be listed in our cgroup's
+``cgroup.subtree_control``; we try to enable them, and the kernel refuses (EBUSY) while our
+own cgroup holds processes and is not the root — the "no internal processes" rule of
+Documentation/admin-guide/cgroup-v2.rst. That case is a ``CgroupUnavailable`` naming the file.
+``memory.swap.max = 0`` makes the memory limit a true one; ``cgroup.kill`` (Linux 5.14) ends
+every process inside at once, else each is killed by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardbox.runtime.cgroups import (
+    CPU_PERIOD_US,
+    CgroupLimits,
+    CgroupUnavailable,
+    beneath,
+    cgroup_mounts,
+    check_name,
+    cpu_quota,
+    own_cgroups,
+    write,
+)
+
+
+def read_keyed(path: Path) -> dict[str, int]:
+    """A flat-keyed file (memory.events, pids.events, cpu.stat): ``key value`` per line."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+@dataclass(frozen=True)
+class V2Cgroup:
+    name: str
+    path: Path
+
+    def paths(self) -> tuple[Path, ...]:
+        return (self.path,)
+
+    def add(self, pid: int) -> None:
+        write(self.path / "cgroup.procs", str(pid))
+
+    def pids(self) -> tuple[int, ...]:
+        try:
+            return tuple(sorted(int(p) for p in (self.path / "cgroup.procs").read_text().split()))
+        except FileNotFoundError:
+            return ()
+
+    def oom_killed(self) -> bool:
+        return read_keyed(self.path / "memory.events").get("oom_kill", 0) > 0
+
+    def pids_limit_hit(self) -> int:
+        return read_keyed(self.path / "pids.events").get("max", 0)
+
+    def destroy(self) -> None:
+        if not self.path.is_dir():
+            return
+        kill_file = self.path / "cgroup.kill"
+        if kill_file.exists() and self.pids():
+            write(kill_file, "1")
+        deadline = time.monotonic() + 10
+        while pids := self.pids():
+            if not kill_file.exists():
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        continue
+            if time.monotonic() > deadline:
+                raise CgroupUnavailable(f"cgroup {self.path}: processes {pids} did not exit")
+            time.sleep(0.02)
+        while True:
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError as err:
+                if time.monotonic() > deadline:
+                    raise CgroupUnavailable(f"rmdir {self.path}: {err.strerror}") from err
+                time.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class V2Manager:
+    version = 2
+    parent: Path  # our own cgroup directory
+
+    @classmethod
+    def discover(cls) -> V2Manager:
+        mount = next((m for m in cgroup_mounts() if m.fstype == "cgroup2"), None)
+        own = own_cgroups().get("")
+        if mount is None or own is None:
+            raise CgroupUnavailable("cgroup v2: the unified hierarchy is not mounted")
+        return cls(beneath(mount, own))
+
+    def available(self) -> frozenset[str]:
+        try:
+            return frozenset((self.parent / "cgroup.controllers").read_text().split())
+        except OSError as err:
+            raise CgroupUnavailable(f"read {self.parent / 'cgroup.controllers'}: {err.strerror}") from err
+
+    def _enable(self, needed: set[str]) -> None:
+        missing = needed - self.available()
+        if missing:
+            raise CgroupUnavailable(
+                f"cgroup v2: controller(s) {', '.join(sorted(missing))} not available in "
+                f"{self.parent / 'cgroup.controllers'}"
+            )
+        control = self.parent / "cgroup.subtree_control"
+        enabled = set(control.read_text().split())
+        if needed - enabled:
+            write(control, " ".join(f"+{c}" for c in sorted(needed - enabled)))
+
+    def create(self, name: str, limits: CgroupLimits) -> V2Cgroup:
+        needed = {
+            c
+            for c, want in (("memory", limits.memory), ("pids", limits.pids), ("cpu", limits.cpus))
+            if want is not None
+        }
+        if needed:
+            self._enable(needed)
+        path = self.parent / f"hardbox-{check_name(name)}"
+        try:
+            path.mkdir(mode=0o755)
+        except FileExistsError as err:
+            raise CgroupUnavailable(f"mkdir {path}: a cgroup of that name exists") from err
+        except OSError as err:
+            raise CgroupUnavailable(f"mkdir {path}: {err.strerror}") from err
+        cgroup = V2Cgroup(name, path)
+        try:
+            apply_limits(path, limits)
+        except BaseException:
+            cgroup.destroy()
+            raise
+        return cgroup
+
+    def open(self, name: str) -> V2Cgroup:
+        return V2Cgroup(name, self.parent / f"hardbox-{check_name(name)}")
+
+
+def apply_limits(path: Path, limits: CgroupLimits) -> None:
+    if limits.memory is not None:
+        write(path / "memory.max", str(limits.memory))
+        if (path / "memory.swap.max").exists():
+            write(path / "memory.swap.max", "0")
+    if limits.pids is not None:
+        write(path / "pids.max", str(limits.pids))
+    if limits.cpus is not None:
+        write(path / "cpu.max", f"{cpu_quota(limits.cpus)} {CPU_PERIOD_US}")

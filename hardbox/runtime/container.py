@@ -1,0 +1,415 @@
+"""Starting a container: the one place where the order of the hardening steps lives.
+
+Read ``Container.start`` and then ``_container_pid1`` top to bottom; each line is one step,
+in the order the kernel needs it (compare crun's libcrun/linux.c):
+
+hardbox (host root)            | child (forked)                | PID 1 (forked again)
+-------------------------------|-------------------------------|------------------------------
+state dir, cgroup, SELinux     |                               |
+label, seccomp BPF (cached)    | unshare(user) -> "U"          |
+uid_map/gid_map, join cgroup,  |                               |
+idmap layers, overlay -> "M"   | unshare(mnt pid uts ipc cgroup|
+                               | net), attach root, clone      |
+                               | volumes, setresuid(0), fork,  |
+                               | report PID 1 -> "P", exit     |
+reap child, prlimit, "G"       |                               | lo up, /proc /sys /dev /tmp,
+                               |                               | masks, pivot_root, volumes,
+                               |                               | ro root, hostname, setsid,
+                               |                               | user+env, close fds, nnp,
+                               |                               | setuid, caps, pdeathsig,
+                               |                               | workdir, SELinux, seccomp,
+                               |                               | exec (or --init: fork+reap)
+wait, forward signals, OOM,    |                               |
+clean up                       |                               |
+
+Fail closed: any step that raises stops the start; the error travels back over the
+exec-status pipe (closed by a successful exec) and ``hardbox run`` exits 125/126/127.
+Steps the profile marks ``if-available`` are skipped with a note in ``state.skipped``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
+from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls, tty
+from hardbox.runtime.init import exit_status, run_as_init
+from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan, plan_rlimits
+from hardbox.runtime.state import ContainerState, StateDir, StateStore, now, process_start_time
+from hardbox.runtime.tty import Relay
+
+if TYPE_CHECKING:
+    from hardbox.runtime.cgroups import Cgroup
+    from hardbox.runtime.selinux import Label
+
+
+class Container:
+    """One container, from state dir to exit status (``start``, ``wait``, ``cleanup``)."""
+
+    def __init__(self, request: RunRequest, store: StateStore) -> None:
+        self.request = request
+        self.store = store
+        self.state_dir: StateDir | None = None
+        self.pid = 0
+        self.cgroup: Cgroup | None = None
+        self.relay: Relay | None = None
+        self.skipped: list[str] = list(request.skipped)
+        self._file_label: str | None = None
+        self._lifeline: socket.socket | None = None
+
+    # ---- hardbox side ------------------------------------------------------------------
+    def start(self, state_id: str) -> None:
+        req, profile = self.request, self.request.profile
+        self.state_dir = self.store.create(
+            ContainerState(
+                id=state_id, name=req.name, image=req.image.ref, image_id=req.image.id,
+                profile=profile.name, command=list(req.argv()), created=now(),
+                monitor_pid=os.getpid(), auto_remove=req.auto_remove,
+                weakenings=[str(w) for w in profile.weakenings],
+            )
+        )
+        try:
+            self._start(state_id)
+        except OSError as err:  # a kernel refusal on hardbox's side: crun-style message
+            self.cleanup(remove_state=True)
+            raise ContainerError(str(err)) from err
+        except BaseException:
+            self.cleanup(remove_state=True)
+            raise
+
+    def _start(self, state_id: str) -> None:
+        req, profile = self.request, self.request.profile
+        assert self.state_dir is not None
+        base = self.state_dir.path
+        for d in ("upper", "work", "rootfs"):
+            (base / d).mkdir(mode=0o700)
+        ids = idmap.for_invoking_user() if profile.user_namespace else None
+        _own_upper_like_image(base / "upper", req.image.layers, ids)
+        self.cgroup = self._create_cgroup(state_id)
+        label = self._selinux_label(state_id)
+        self._file_label = label.file_label if label is not None else None
+        plan = make_plan(self.request, state_id, base, label)
+        if network.needs_namespace(profile.network) and profile.network == "private":
+            self.skipped.append("network private: no uplink plumbing in hardbox; only lo is up")
+        self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup))
+
+        # Exec-status pipe: PID 1 writes "code\tmessage" on failure; exec closes it (CLOEXEC).
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+        child = os.fork()
+        if child == 0:
+            parent_sock.close()
+            os.close(status_r)
+            _child_main(plan, child_sock, status_w, ids)
+        child_sock.close()
+        os.close(status_w)
+        try:
+            self._handshake(child, parent_sock, ids)
+        except _ChildFailed:
+            pass  # its reason is on the status pipe
+        except BaseException:
+            parent_sock.close()  # the child sees EOF and gives up
+            os.close(status_r)
+            _reap(child)
+            raise
+        # Kept open while we live: PID 1 reads EOF on it if hardbox died before PID 1 armed
+        # its parent-death signal (see _container_pid1).
+        self._lifeline = parent_sock
+        if req.tty and self.pid:
+            master = tty.receive_master(parent_sock)
+            self.relay = Relay.attach(master) if master is not None else None
+        failure = _read_all(status_r)
+        os.close(status_r)
+        if failure or not self.pid:
+            if self.pid:
+                _reap(self.pid)
+            code, _, message = failure.decode(errors="replace").partition("\t")
+            raise error_for(int(code) if code.isdigit() else 125,
+                            message or "the container process exited during setup")
+        self.state_dir.update(
+            status="running", pid=self.pid, skipped=self.skipped, pid_start=process_start_time(self.pid) or 0,
+            mounts=mounts.describe(plan.mount_template),
+        )
+
+    def _handshake(self, child: int, sock: socket.socket, ids: idmap.IdMap | None) -> None:
+        assert self.state_dir is not None
+        base = self.state_dir.path
+        layers = tuple(reversed(self.request.image.layers))  # overlay wants the newest first
+        if ids is not None:
+            if sock.recv(1) != b"U":
+                _fail_from_child(child)
+            idmap.write_maps(child, ids)
+        if self.cgroup is not None:
+            self.cgroup.add(child)
+        rootfs_fds: list[int] = []
+        if ids is None or not ids.rootless:
+            userns_fd = os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC) if ids else None
+            try:
+                rootfs_fds.append(
+                    mounts.build_rootfs(
+                        layers, base / "upper", base / "work", userns_fd, context=self._file_label
+                    )
+                )
+            finally:
+                if userns_fd is not None:
+                    os.close(userns_fd)
+        socket.send_fds(sock, [b"M"], rootfs_fds)
+        for fd in rootfs_fds:
+            os.close(fd)
+        reply = sock.recv(32)
+        if not reply.startswith(b"P"):
+            _fail_from_child(child)
+        self.pid = int(reply[1:])
+        os.waitpid(child, 0)  # PID 1 is now our child (we are its subreaper)
+        # rlimits are set from here: raising a hard limit needs CAP_SYS_RESOURCE in the
+        # initial user namespace, which the container never has (prlimit(2)).
+        self.skipped += process.set_rlimits(self.pid, plan_rlimits(self.request.profile))
+        sock.send(b"G")
+
+    def _create_cgroup(self, state_id: str) -> Cgroup | None:
+        limits = self.request.profile.limits
+        if limits.memory is None and limits.pids is None and limits.cpus is None:
+            return None
+        from hardbox.runtime.cgroups import CgroupLimits, open_manager
+
+        try:
+            return open_manager().create(
+                cgroup_name(state_id), CgroupLimits(limits.memory, limits.pids, limits.cpus)
+            )
+        except HardboxError as err:
+            if limits.mode == "required":
+                raise ContainerError(f"cgroup limits are required by the profile: {err.message}") from err
+            self.skipped.append(f"cgroup limits: {err.message}")
+            return None
+
+    def _selinux_label(self, state_id: str) -> Label | None:
+        """A unique MCS label where the host has SELinux; else a recorded skip (or refusal)."""
+        settings = self.request.profile.selinux
+        if settings.mode == "disabled":
+            return None
+        from hardbox.runtime.selinux import allocate_label, host_has_selinux
+
+        if host_has_selinux():
+            label = allocate_label(self.store.root, state_id, settings.type, settings.file_type)
+            if settings.level:
+                label = replace(label, level=settings.level)
+            return label
+        if settings.mode == "required":
+            raise ContainerError("selinux: required by the profile but unavailable on this host")
+        self.skipped.append("selinux: unavailable on this host")
+        return None
+
+    def wait(self) -> int:
+        """Wait for PID 1, forwarding signals; record and return the exit status."""
+        assert self.state_dir is not None
+        pid = self.pid
+
+        def forward(signum: int, _frame: object) -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+        try:
+            if self.relay is not None:
+                self.relay.pump(interactive=self.request.interactive)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if self.relay is not None:
+                self.relay.close()
+        code = exit_status(status)
+        oom = bool(self.cgroup is not None and self.cgroup.oom_killed())
+        if oom:
+            sys.stderr.write("hardbox: the container was killed by the OOM killer (memory limit)\n")
+        self.state_dir.update(status="exited", exit_code=code, oom_killed=oom, finished=now())
+        return code
+
+    def cleanup(self, *, remove_state: bool) -> None:
+        """Remove the cgroup and (with --rm or a failed start) the state dir."""
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
+        if self.relay is not None:
+            self.relay.close()
+            self.relay = None
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+            self.cgroup = None
+        if remove_state and self.state_dir is not None and self.state_dir.path.exists():
+            self.state_dir.remove()
+
+
+# ---- the forked side -------------------------------------------------------------------
+
+
+def _child_main(
+    plan: Plan, sock: socket.socket, status_w: int, ids: idmap.IdMap | None
+) -> None:
+    """The first child: enters the user namespace, then the rest, then forks PID 1."""
+    try:
+        if ids is not None:
+            namespaces.unshare_user()
+            sock.send(b"U")
+        _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+        # Still host uid 0 here (the map makes it unmapped, not root): the only moment the
+        # 0700 state dir and the volume sources can be reached. Namespaces first, then the
+        # root attached, the volumes cloned, and only then become the container's root.
+        namespaces.unshare_rest(plan.namespaces)
+        if ids is not None and ids.rootless:
+            # An unprivileged user cannot idmap the store's directories; the layers were
+            # unpacked by that user and are mounted as they are, inside the user namespace.
+            fds = [mounts.build_rootfs(plan.layers, plan.upper, plan.work, None, userxattr=True)]
+        if not fds:
+            raise ContainerError("the root filesystem was not handed over")
+        mounts.attach_rootfs(fds[0], plan.mount_template.root)
+        volume_fds = mounts.clone_volumes(plan.mount_template.volumes)
+        if ids is not None:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        pid1 = os.fork()
+        if pid1 == 0:
+            _container_pid1(plan, fds[0], volume_fds, sock, status_w)
+        sock.send(b"P%d" % pid1)
+        os._exit(0)
+    except BaseException as err:  # report every failure, never run the parent's code
+        _report(status_w, err)
+
+
+def _container_pid1(
+    plan: Plan,
+    rootfs_fd: int,
+    volume_fds: list[tuple[int, mounts.Volume]],
+    sock: socket.socket,
+    status_w: int,
+) -> None:
+    """PID 1 of the new pid namespace: the hardening sequence, in order, then exec."""
+    try:
+        if sock.recv(1) != b"G":
+            os._exit(125)  # hardbox went away before we were adopted
+        if plan.namespaces.network:
+            network.bring_up_loopback()
+        mounts.setup_container_mounts(plan.mount_template, rootfs_fd, volume_fds)
+        syscalls.sethostname(plan.hostname)
+        os.setsid()  # its own session: no controlling terminal of the caller (TIOCSTI)
+        if plan.tty:
+            tty.send_master(sock, tty.open_container_pty())
+        elif not plan.interactive:
+            _stdin_from_dev_null()  # as docker run without -i
+        user = process.resolve_user(plan.user)
+        env = process.build_env(plan.env, plan.extra_env, plan.hostname, user.home)
+        process.close_fds(keep=(0, 1, 2, status_w, sock.fileno()))
+        if plan.no_new_privs:
+            capabilities.set_no_new_privs()
+        process.switch_user(user)
+        capabilities.apply(plan.capabilities, ambient=capabilities.for_user(user.uid))
+        # hardbox dies -> PID 1 dies (and with it the pid namespace). Armed only now because
+        # every credential change above resets it (kernel/cred.c commit_creds); then the
+        # lifeline tells whether hardbox died before it was armed.
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        _exit_if_parent_gone(sock)
+        process.enter_workdir(plan.workdir)
+        exe = process.find_executable(plan.argv[0], env.get("PATH", process.DEFAULT_PATH))
+        if plan.selinux_label is not None:
+            from hardbox.runtime.selinux import apply_exec_label
+
+            apply_exec_label(plan.selinux_label)  # takes effect at execve
+        if plan.seccomp_bpf is not None:
+            from hardbox.runtime.seccomp import install_filter
+
+            install_filter(plan.seccomp_bpf)  # last: everything above may need filtered calls
+        if plan.init:
+            run_as_init(lambda: _exec(exe, plan.argv, env, status_w), close_in_init=(status_w,))
+        _exec(exe, plan.argv, env, status_w)
+    except BaseException as err:
+        _report(status_w, err)
+
+
+def _exit_if_parent_gone(sock: socket.socket) -> None:
+    try:
+        if sock.recv(1, socket.MSG_DONTWAIT) == b"":
+            os._exit(137)  # as if the SIGKILL had come
+    except BlockingIOError:
+        pass  # nothing to read and not closed: hardbox is alive
+    sock.close()
+
+
+def _exec(exe: str, argv: tuple[str, ...], env: dict[str, str], status_w: int) -> None:
+    try:
+        os.execve(exe, list(argv), env)
+    except OSError as err:
+        cls = CommandNotFound if err.errno == 2 else CommandNotExecutable
+        _report(status_w, cls(f"exec {exe}: {err.strerror}"))
+
+
+def _report(status_w: int, err: BaseException) -> None:
+    if isinstance(err, HardboxError):
+        code, message = err.exit_code, err.message
+    elif isinstance(err, OSError):
+        code, message = 125, str(err)
+    else:
+        code, message = 125, f"{type(err).__name__}: {err}"
+    if code not in (125, 126, 127):
+        code = 125
+    try:
+        os.write(status_w, f"{code}\t{message}".encode())
+    finally:
+        os._exit(code)
+
+
+def _stdin_from_dev_null() -> None:
+    fd = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _fail_from_child(child: int) -> None:
+    """The child stopped talking: its error is on the status pipe; reap it and stop."""
+    _reap(child)
+    raise _ChildFailed
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):  # already reaped
+        os.waitpid(pid, 0)
+
+
+class _ChildFailed(Exception):
+    pass
+
+
+def _own_upper_like_image(upper: Path, layers: tuple[Path, ...], ids: idmap.IdMap | None) -> None:
+    """The merged root directory takes the upper dir's owner and mode: make them those of
+    the image's root directory (owner shifted into the container's range). Rootless, the
+    invoking user already is container root and cannot chown; the mode is what matters."""
+    st = os.stat(layers[-1]) if layers else None
+    uid, gid, mode = (st.st_uid, st.st_gid, st.st_mode & 0o7777) if st else (0, 0, 0o755)
+    if ids is not None and not ids.rootless:
+        os.chown(upper, ids.host_uid(uid), ids.host_gid(gid))
+    os.chmod(upper, mode)
+
+
+def cgroup_name(state_id: str) -> str:
+    """The name given to the cgroup manager (which makes the directory ``hardbox-<name>``)."""
+    return state_id[:12]
+
+
+def _cgroup_path(cgroup: Cgroup | None) -> str:
+    return ",".join(str(p) for p in cgroup.paths()) if cgroup is not None else ""
+
+

@@ -1,0 +1,41 @@
+"""Container networking: a fresh network namespace with only the loopback interface up.
+
+``none`` and ``private`` both give the container a new network namespace (the namespace
+itself is unshared in namespaces.py); hardbox has no uplink plumbing (no bridge, no
+slirp/pasta), so ``private`` is today the same isolated namespace as ``none`` and the run
+records that. ``host`` shares the host's namespace and is refused by strict profiles
+(profile.py). A new namespace starts with ``lo`` down; we bring it up with SIOCSIFFLAGS,
+so 127.0.0.1 works inside, without running any binary from the image or the host.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import struct
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = "16sH14x"  # struct ifreq: name, then ifr_flags in the union
+
+
+def needs_namespace(mode: str) -> bool:
+    return mode != "host"
+
+
+def bring_up_loopback() -> None:
+    """Set IFF_UP on ``lo`` in the calling process's network namespace (needs CAP_NET_ADMIN
+    there, which the container's root has in its own user namespace)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        req = struct.pack(_IFREQ, b"lo", 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | IFF_UP))
+
+
+def describe(mode: str) -> str:
+    if mode == "host":
+        return "network: host (shares the host's network namespace)"
+    if mode == "private":
+        return "network: private namespace with lo only (hardbox has no uplink plumbing)"
+    return "network: none (new network namespace, only lo up)"

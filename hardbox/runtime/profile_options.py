@@ -1,0 +1,160 @@
+"""Folding `hardbox run` options into a profile, and naming every weakening they cause.
+
+``apply_options(profile, options)`` takes Docker's option names (``--cap-add``, ``--cap-drop``,
+``--network``, ``--read-only``, ``--memory``, ``--pids-limit``, ``--cpus``) and returns the
+adjusted profile plus the list of ``Weakening``s, which `--explain` and the run's state show.
+Tightening (dropping a capability, a lower limit, ``--read-only``) is never a weakening. A
+``strict`` profile refuses any weakening with a usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from hardbox.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from hardbox.runtime.profile import Profile
+
+# Docker's --memory units are binary (moby/go-units RAMInBytes).
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+# Every capability the kernel knows, in number order (include/uapi/linux/capability.h, 6.x).
+ALL_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+# How open each network mode is; moving up the list is a weakening.
+_NETWORK_OPENNESS = {"none": 0, "private": 1, "host": 2}
+
+
+def parse_bytes(value: int | str) -> int:
+    """``512m``, ``1g``, ``1048576`` -> bytes, as ``docker run --memory`` reads them."""
+    if isinstance(value, bool):
+        raise InputError(f"memory size {value!r} is not a size")
+    if isinstance(value, int):
+        if value <= 0:
+            raise InputError(f"memory size {value} must be positive")
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise InputError(f"memory size {value!r} is not a size like 512m or 1g")
+    number = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if number < 1:
+        raise InputError(f"memory size {value!r} must be positive")
+    return int(number)
+
+
+@dataclass(frozen=True)
+class Weakening:
+    """One place where a run is less isolated than its profile says."""
+
+    field: str  # the profile field, e.g. "capabilities"
+    before: str
+    after: str
+    cause: str  # the option that did it, e.g. "--cap-add NET_ADMIN"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "before": self.before, "after": self.after, "cause": self.cause}
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.before} -> {self.after} ({self.cause})"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The run options a profile cares about; ``None``/empty means "as the profile says".
+    An argparse namespace with the same attribute names works as well."""
+
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    network: str | None = None
+    read_only: bool = False
+    memory: str | int | None = None
+    pids_limit: int | None = None
+    cpus: float | None = None
+
+
+def _cap(name: str) -> str:
+    upper = name.strip().upper()
+    if not re.fullmatch(r"[A-Z_]+", upper):
+        raise UsageError(f"capability {name!r} is not a capability name like NET_ADMIN")
+    return upper if upper.startswith("CAP_") or upper == "ALL" else f"CAP_{upper}"
+
+
+def apply_options(profile: Profile, options: Any) -> tuple[Profile, tuple[Weakening, ...]]:
+    """Fold run options into ``profile``; return it with the weakenings they caused."""
+    weak: list[Weakening] = []
+    changes: dict[str, Any] = {}
+
+    caps = list(profile.capabilities)
+    drops = [_cap(c) for c in getattr(options, "cap_drop", None) or ()]
+    if "ALL" in drops:
+        caps = []
+    caps = [c for c in caps if c not in drops]
+    for raw in getattr(options, "cap_add", None) or ():
+        cap = _cap(raw)
+        added = list(ALL_CAPABILITIES) if cap == "ALL" else [cap]
+        for one in added:
+            if one not in ALL_CAPABILITIES:
+                raise UsageError(f"--cap-add {raw}: unknown capability {one}")
+            if one not in caps:
+                caps.append(one)
+                weak.append(Weakening("capabilities", "-", one, f"--cap-add {raw}"))
+    if tuple(caps) != profile.capabilities:
+        changes["capabilities"] = tuple(caps)
+
+    network = getattr(options, "network", None)
+    if network:
+        if network not in _NETWORK_OPENNESS:
+            raise UsageError(f"--network {network}: choose one of {', '.join(_NETWORK_OPENNESS)}")
+        if _NETWORK_OPENNESS[network] > _NETWORK_OPENNESS[profile.network]:
+            weak.append(Weakening("network", profile.network, network, f"--network {network}"))
+        changes["network"] = network
+
+    if getattr(options, "read_only", False):
+        changes["read_only_root"] = True
+
+    limits = profile.limits
+    memory = getattr(options, "memory", None)
+    if memory is not None:
+        try:
+            new_memory = parse_bytes(memory)
+        except InputError as err:
+            raise UsageError(f"--memory {memory}: {err.message}") from err
+        if limits.memory is not None and new_memory > limits.memory:
+            weak.append(Weakening("limits.memory", str(limits.memory), str(new_memory), f"--memory {memory}"))
+        limits = replace(limits, memory=new_memory)
+    pids = getattr(options, "pids_limit", None)
+    if pids is not None:
+        # Docker: 0 or -1 means unlimited.
+        new_pids = None if pids <= 0 else int(pids)
+        if limits.pids is not None and (new_pids is None or new_pids > limits.pids):
+            weak.append(Weakening("limits.pids", str(limits.pids), str(new_pids or "unlimited"), f"--pids-limit {pids}"))
+        limits = replace(limits, pids=new_pids)
+    cpus = getattr(options, "cpus", None)
+    if cpus is not None:
+        if float(cpus) <= 0:
+            raise UsageError(f"--cpus {cpus}: must be a positive number")
+        if limits.cpus is not None and float(cpus) > limits.cpus:
+            weak.append(Weakening("limits.cpus", str(limits.cpus), str(float(cpus)), f"--cpus {cpus}"))
+        limits = replace(limits, cpus=float(cpus))
+    if limits != profile.limits:
+        changes["limits"] = limits
+
+    if weak and profile.strict:
+        raise UsageError(
+            f"profile {profile.name} is strict and refuses {weak[0].cause} ({weak[0].field})",
+            hint="use --profile default, or write a profile that extends default with the change",
+        )
+    result = tuple(weak)
+    return profile.with_weakenings(result, **changes), result

@@ -1,0 +1,148 @@
+"""A run request and the plan derived from it: what a container will be, before it starts.
+
+``RunRequest`` is what the CLI asks for (image, profile after options, command, volumes,
+terminal); ``make_plan`` turns it into the ``Plan`` the forked container process carries
+out, with everything that can fail or be slow (seccomp compile, path choices) done first.
+``error_for`` maps the status a failed start reports to Docker's 125/126/127 errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
+from hardbox.runtime import mounts, namespaces, network
+
+if TYPE_CHECKING:
+    from hardbox.runtime.profile import Profile
+    from hardbox.runtime.selinux import Label
+
+_ERROR_CLASSES: dict[int, type[ContainerError]] = {
+    125: ContainerError, 126: CommandNotExecutable, 127: CommandNotFound,
+}
+
+
+def error_for(code: int, message: str) -> ContainerError:
+    """The error class of a start failure reported as Docker's 125/126/127."""
+    return _ERROR_CLASSES.get(code, ContainerError)(message)
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """What the runtime needs of a stored image (image/store.py's StoredImage)."""
+
+    ref: str
+    id: str
+    layers: tuple[Path, ...]  # unpacked layer dirs, oldest first
+    user: str = ""
+    env: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    working_dir: str = ""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    image: ImageInput
+    profile: Profile
+    command: tuple[str, ...] = ()
+    entrypoint: str | None = None
+    env: tuple[str, ...] = ()
+    user: str | None = None
+    workdir: str | None = None
+    hostname: str | None = None
+    name: str = ""
+    volumes: tuple[mounts.Volume, ...] = ()
+    tty: bool = False
+    interactive: bool = False
+    init: bool = False
+    auto_remove: bool = False
+    skipped: tuple[str, ...] = field(default=())  # notes from the caller (e.g. --explain-only)
+
+    def argv(self) -> tuple[str, ...]:
+        """Docker's rule: --entrypoint replaces Entrypoint and drops the image's Cmd."""
+        if self.entrypoint is not None:
+            entry: tuple[str, ...] = (self.entrypoint,) if self.entrypoint else ()
+            args = self.command
+        else:
+            entry = self.image.entrypoint
+            args = self.command or self.image.cmd
+        argv = entry + args
+        if not argv:
+            raise ContainerError("no command specified", "give a command after IMAGE")
+        return argv
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything PID 1 needs, computed in hardbox before the fork."""
+
+    argv: tuple[str, ...]
+    env: tuple[str, ...]
+    extra_env: tuple[str, ...]
+    user: str
+    workdir: str
+    hostname: str
+    namespaces: namespaces.NamespaceSet
+    capabilities: tuple[str, ...]
+    no_new_privs: bool
+    seccomp_bpf: bytes | None
+    selinux_label: Label | None
+    tty: bool
+    interactive: bool
+    init: bool
+    layers: tuple[Path, ...]  # newest first, for the rootless overlay
+    upper: Path
+    work: Path
+    mount_template: mounts.MountPlan
+
+
+
+def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -> Plan:
+    """What PID 1 will do, decided in hardbox before the fork (the seccomp filter compiled
+    or taken from the cache, paths fixed), so the forked side only carries it out."""
+    profile = req.profile
+    bpf = None
+    if profile.seccomp is not None:
+        from hardbox.runtime.seccomp import compile_filter
+
+        bpf = compile_filter(profile.seccomp, profile.capabilities)
+    nsset = namespaces.NamespaceSet(
+        user=profile.user_namespace, network=network.needs_namespace(profile.network)
+    )
+    return Plan(
+        argv=req.argv(),
+        env=req.image.env,
+        extra_env=req.env,
+        user=req.user if req.user is not None else req.image.user,
+        workdir=req.workdir or req.image.working_dir or "/",
+        hostname=req.hostname or state_id[:12],
+        namespaces=nsset,
+        capabilities=profile.capabilities,
+        no_new_privs=profile.no_new_privs,
+        seccomp_bpf=bpf,
+        selinux_label=label,
+        tty=req.tty,
+        interactive=req.interactive,
+        init=req.init,
+        layers=tuple(reversed(req.image.layers)),
+        upper=base / "upper",
+        work=base / "work",
+        mount_template=mounts.MountPlan(
+            root=str(base / "rootfs"),
+            read_only_root=profile.read_only_root,
+            tmpfs_noexec=profile.tmpfs_noexec,
+            masked_paths=profile.masked_paths,
+            readonly_paths=profile.readonly_paths,
+            volumes=req.volumes,
+            own_netns=nsset.network,
+            host_tty=os.path.exists("/dev/tty"),
+        ),
+    )
+
+
+def plan_rlimits(profile: Profile) -> tuple[tuple[str, int, int], ...]:
+    return tuple((r.type, r.soft, r.hard) for r in profile.rlimits)

@@ -1,0 +1,141 @@
+"""SELinux for containers: host detection, unique MCS labels, and applying them.
+
+Each container runs as ``system_u:system_r:container_t:s0:cX,cY`` — a category pair no
+running container shares, so MCS keeps containers out of each other's files even when they
+run as the same uid (the model of container-selinux). Allocations are recorded in
+``<store>/containers/selinux-mcs.json`` under an exclusive lock; a pair whose container no
+longer has a state directory is free again. Without SELinux on the host nothing is applied
+and the run records that (the profile's ``selinux.mode`` decides whether that is fatal).
+The policy module generator lives in ``selinux_cil``; ``policy_cil`` is re-exported here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardbox.errors import ContainerError, StoreError
+from hardbox.runtime.selinux_cil import policy_cil
+
+__all__ = ["Label", "allocate_label", "apply_exec_label", "host_has_selinux", "policy_cil", "release_label"]
+
+SELINUXFS = Path("/sys/fs/selinux")
+CATEGORIES = 1024  # c0..c1023, as container-selinux's MCS policy declares
+_ALLOCATIONS = "selinux-mcs.json"
+_LEVEL = re.compile(r"^s0:c(\d+),c(\d+)$")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A process label and the matching file label for its rootfs."""
+
+    user: str
+    role: str
+    type: str
+    level: str
+    file_type: str = "container_file_t"
+
+    def __str__(self) -> str:
+        return f"{self.user}:{self.role}:{self.type}:{self.level}"
+
+    @property
+    def file_label(self) -> str:
+        return f"{self.user}:object_r:{self.file_type}:{self.level}"
+
+    def mount_option(self) -> str:
+        """``context=`` for mounting the rootfs so every file carries the file label."""
+        return f'context="{self.file_label}"'
+
+
+def host_has_selinux() -> bool:
+    """True when the kernel has SELinux enabled (libselinux if installed, else selinuxfs)."""
+    try:
+        import selinux
+
+        return bool(selinux.is_selinux_enabled())
+    except ImportError:
+        return (SELINUXFS / "enforce").exists()
+
+
+def _pair_key(a: int, b: int) -> str:
+    return f"c{a},c{b}"
+
+
+@contextmanager
+def _locked(state_dir: Path) -> Iterator[Path]:
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(state_dir / ".selinux-mcs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield state_dir / _ALLOCATIONS
+
+
+def _read(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise StoreError(f"read {path}: not a valid MCS allocation record ({err})") from err
+    if not isinstance(data, dict):
+        raise StoreError(f"read {path}: not a valid MCS allocation record")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _write(path: Path, data: dict[str, str]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def allocate_label(
+    state_dir: Path,
+    container_id: str,
+    type_: str = "container_t",
+    file_type: str = "container_file_t",
+) -> Label:
+    """A fresh ``s0:cX,cY`` (X < Y) for ``container_id``, unused by any live container.
+
+    ``state_dir`` is the store's containers directory; a container is live while
+    ``state_dir/<id>`` exists, so stale allocations from a killed hardbox free themselves.
+    """
+    with _locked(state_dir) as record:
+        taken = {k: v for k, v in _read(record).items() if (state_dir / v).is_dir() or v == container_id}
+        pairs_total = CATEGORIES * (CATEGORIES - 1) // 2
+        if len(taken) >= pairs_total:
+            raise ContainerError("selinux: every MCS category pair is in use")
+        while True:
+            a, b = sorted(secrets.SystemRandom().sample(range(CATEGORIES), 2))
+            key = _pair_key(a, b)
+            if key not in taken:
+                break
+        taken[key] = container_id
+        _write(record, taken)
+    return Label("system_u", "system_r", type_, f"s0:{key}", file_type)
+
+
+def release_label(state_dir: Path, label: Label) -> None:
+    """Free a container's category pair (also happens by itself once its state dir is gone)."""
+    match = _LEVEL.match(label.level)
+    if not match:
+        return
+    with _locked(state_dir) as record:
+        taken = _read(record)
+        taken.pop(_pair_key(int(match.group(1)), int(match.group(2))), None)
+        _write(record, taken)
+
+
+def apply_exec_label(label: Label | str) -> None:
+    """Make the next execve(2) of this thread run as ``label`` (proc(5): attr/exec)."""
+    path = Path("/proc/thread-self/attr/exec")
+    try:
+        with open(path, "w") as fh:
+            fh.write(str(label))
+    except OSError as err:
+        raise ContainerError(f"selinux: write {label} to {path}: {err.strerror}") from err

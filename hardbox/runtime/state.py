@@ -1,0 +1,188 @@
+"""Container state on disk: ``<store>/containers/<id>/state.json`` and its work dirs.
+
+One directory per container holds ``state.json`` (written atomically), the overlay's
+``upper`` and ``work`` dirs, the ``rootfs`` attach point and, for ``-d``, ``container.log``.
+The state says what was applied and what was skipped ("selinux: unavailable on this host"),
+the cgroup path and the host pids. A container whose recorded status is running but whose
+PID 1 is gone (hardbox was killed) reads back as ``stale``; ``hardbox rm`` cleans it.
+A pid is matched together with its start time, so a recycled pid is not mistaken for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hardbox.errors import ContainerError, UsageError
+
+STATUSES = ("created", "running", "exited", "stale")
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """The stable JSON shape of ``hardbox ps --json`` entries."""
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    profile: str
+    command: list[str]
+    created: float
+    status: str = "created"
+    pid: int = 0  # host pid of the container's PID 1
+    pid_start: int = 0  # its start time (clock ticks since boot), /proc/PID/stat field 22
+    monitor_pid: int = 0  # the hardbox process waiting for it
+    exit_code: int | None = None
+    oom_killed: bool = False
+    finished: float | None = None
+    cgroup: str = ""
+    mounts: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    weakenings: list[str] = field(default_factory=list)
+    log: str = ""
+    auto_remove: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat, or None when the pid does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            data = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) may hold spaces and parens; fields resume after the last ")".
+    return int(data[data.rindex(")") + 2 :].split()[19])
+
+
+class StateDir:
+    """The directory of one container."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def file(self) -> Path:
+        return self.path / "state.json"
+
+    def load(self) -> ContainerState:
+        try:
+            raw = json.loads(self.file.read_text(encoding="utf-8"))
+            return ContainerState(**raw)
+        except FileNotFoundError as err:
+            raise ContainerError(f"container state `{self.file}` is missing") from err
+        except (ValueError, TypeError) as err:
+            raise ContainerError(f"container state `{self.file}` is damaged: {err}") from err
+
+    def save(self, state: ContainerState) -> ContainerState:
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.file)
+        return state
+
+    def update(self, **changes: Any) -> ContainerState:
+        return self.save(replace(self.load(), **changes))
+
+    def live_status(self) -> ContainerState:
+        """The state with ``running`` checked against the kernel."""
+        state = self.load()
+        if state.status in ("running", "created") and not is_alive(state):
+            # Created but never started, or started and lost: nobody will finish it now.
+            monitor_alive = state.monitor_pid and process_start_time(state.monitor_pid) is not None
+            if state.status == "running" or not monitor_alive:
+                return replace(state, status="stale")
+        return state
+
+    def remove(self) -> None:
+        # overlayfs leaves work/work with mode 000; a rootless owner (no CAP_DAC_OVERRIDE)
+        # must open the directories up before it can delete what is inside.
+        for dirpath, dirnames, _ in os.walk(self.path):
+            for name in dirnames:
+                child = os.path.join(dirpath, name)
+                if not os.path.islink(child):
+                    os.chmod(child, 0o700)
+        shutil.rmtree(self.path)
+
+
+def is_alive(state: ContainerState) -> bool:
+    return state.pid > 0 and process_start_time(state.pid) == state.pid_start
+
+
+class StateStore:
+    """``<store root>/containers``: create, find by id prefix or name, list."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def default(cls) -> StateStore:
+        return cls(store_root() / "containers")
+
+    def create(self, state: ContainerState) -> StateDir:
+        if state.name and any(s.name == state.name for s in self.all()):
+            raise UsageError(f"container name {state.name!r} is already in use", "remove it with `hardbox rm`")
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.root / state.id
+        path.mkdir(mode=0o711)
+        d = StateDir(path)
+        d.save(state)
+        return d
+
+    def dirs(self) -> list[StateDir]:
+        if not self.root.is_dir():
+            return []
+        return [StateDir(p) for p in sorted(self.root.iterdir()) if (p / "state.json").is_file()]
+
+    def all(self) -> list[ContainerState]:
+        out = []
+        for d in self.dirs():
+            try:
+                out.append(d.live_status())
+            except ContainerError:
+                continue  # a half-written or damaged state is listed by `ps -a` as missing
+        return sorted(out, key=lambda s: s.created)
+
+    def find(self, key: str) -> StateDir:
+        matches = [
+            d for d in self.dirs()
+            if d.path.name.startswith(key) or _name_of(d) == key
+        ]
+        if not matches:
+            raise UsageError(f"no such container: {key}", "list containers with `hardbox ps -a`")
+        if len(matches) > 1:
+            raise UsageError(f"container id prefix {key!r} is ambiguous", "give more characters")
+        return matches[0]
+
+
+def _name_of(d: StateDir) -> str:
+    try:
+        return d.load().name
+    except ContainerError:
+        return ""
+
+
+def store_root() -> Path:
+    """$HARDBOX_ROOT, else /var/lib/hardbox (root), else ~/.local/share/hardbox (DESIGN.md)."""
+    env = os.environ.get("HARDBOX_ROOT")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/hardbox")
+    return Path.home() / ".local/share/hardbox"
+
+
+def now() -> float:
+    return time.time()

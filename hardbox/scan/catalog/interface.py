@@ -1,0 +1,132 @@
+"""The cataloger seam: what every per-ecosystem cataloger is and reports.
+
+A cataloger is a walk visitor (``name``, ``wants``, ``visit``) that, once the walk is done,
+turns what it read into ``Package``s. Damage in an image is data, not an exception
+(DESIGN.md, "Partial failure is data"): a file a cataloger cannot parse is recorded as a
+problem, and the cataloger's ``CatalogerStatus`` says succeeded, partial or failed with the
+reasons, which the SBOM carries. A fresh instance is made for every walk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import struct
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from hardbox.scan.package import Package
+from hardbox.scan.walk import ImageFile, MergedView
+
+if TYPE_CHECKING:
+    from hardbox.scan.catalog.os_release import OSRelease
+
+# How many problems one cataloger keeps verbatim; past that only the count grows, so an
+# image with a million broken manifests does not make a million-line SBOM.
+_MAX_REASONS = 50
+
+
+class Status(enum.Enum):
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # some input was damaged and skipped; the packages found are listed
+    FAILED = "failed"  # input was there but nothing could be read from it
+    UNSUPPORTED = "unsupported"  # input in a format hardbox cannot read (rpm Berkeley DB)
+
+
+@dataclass(frozen=True)
+class CatalogerStatus:
+    cataloger: str
+    status: Status
+    packages: int = 0
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "cataloger": self.cataloger,
+            "status": self.status.value,
+            "packages": self.packages,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class CatalogContext:
+    """What catalogers need after the walk: the merged view (to resolve a path) and the
+    image's OS release (purl ``distro`` qualifiers for OS packages)."""
+
+    view: MergedView
+    os: OSRelease | None
+
+
+# Errors that mean "this input is damaged", as opposed to a bug in hardbox: caught per file,
+# recorded, and the walk goes on. (json.JSONDecodeError, UnicodeDecodeError and FileTooLarge
+# are ValueErrors; zipfile raises BadZipFile; struct.error comes from binary headers.)
+DAMAGE = (OSError, ValueError, LookupError, EOFError, struct.error, zipfile.BadZipFile)
+
+
+class Cataloger(ABC):
+    """Base of every cataloger. Subclasses set ``name`` ("os/dpkg", "language/python") and
+    ``ecosystem``, implement ``wants``, ``read`` (one wanted file) and ``packages``."""
+
+    name: ClassVar[str]
+    ecosystem: ClassVar[str]
+    # Extra exception types a subclass's parser raises on damaged input (pyelftools' ELFError).
+    damage: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    def __init__(self) -> None:
+        self._reasons: list[str] = []
+        self._problems = 0
+        self._unsupported = False
+
+    @abstractmethod
+    def wants(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def read(self, file: ImageFile) -> None:
+        """Read one wanted file; raise one of ``DAMAGE`` when it is broken."""
+
+    @abstractmethod
+    def packages(self, ctx: CatalogContext) -> list[Package]:
+        """The packages found, built after the walk."""
+
+    def visit(self, file: ImageFile) -> None:
+        caught: tuple[type[BaseException], ...] = (*DAMAGE, *self.damage)
+        try:
+            self.read(file)
+        except caught as err:
+            self.problem(f"{file.path} (layer {file.layer.index}): {err}")
+
+    @contextlib.contextmanager
+    def recording(self, where: str) -> Iterator[None]:
+        """Around building one ``Package``: a value that does not make a valid package (an
+        empty name, a purl that will not form) is recorded as a problem, not raised."""
+        try:
+            yield
+        except ValueError as err:
+            self.problem(f"{where}: {err}")
+
+    def problem(self, reason: str) -> None:
+        self._problems += 1
+        if len(self._reasons) < _MAX_REASONS:
+            self._reasons.append(reason)
+
+    def unsupported(self, reason: str) -> None:
+        self._unsupported = True
+        self.problem(reason)
+
+    def status(self, found: int) -> CatalogerStatus:
+        reasons = list(self._reasons)
+        if self._problems > len(reasons):
+            reasons.append(f"... and {self._problems - len(reasons)} more problems")
+        if not self._problems:
+            state = Status.SUCCEEDED
+        elif found:
+            state = Status.PARTIAL
+        elif self._unsupported:
+            state = Status.UNSUPPORTED
+        else:
+            state = Status.FAILED
+        return CatalogerStatus(self.name, state, found, tuple(reasons))

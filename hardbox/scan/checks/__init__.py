@@ -1,0 +1,174 @@
+"""The checks seam: misconfiguration and secret checks that read an image during the one walk.
+
+A ``Check`` is a walk visitor (``name``, ``wants``, ``visit``; docs/architecture.md, "scan:
+one walk, many readers") that also knows the image's configuration and, once the walk is
+done, returns its findings. Each check family (``config``, ``files``, ``secrets``) lives in
+its own module and declares the ``Rule``s it can report: id, title, severity, why it matters
+and how to fix it. The rules are what SARIF's ``tool.driver.rules`` and docs/adding-a-check.md
+list, so a rule id is defined exactly once.
+
+Every check family is registered in ``CHECKS``; a test fails when one is missing, when two
+rules share an id, or when a rule is not documented. docs/adding-a-check.md is the checklist.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hardbox.findings import Finding, Kind, LayerRef, Severity
+
+if TYPE_CHECKING:
+    from hardbox.image.config import HistoryEntry, ImageConfig
+    from hardbox.scan.walk import ImageFile
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one check reports, independent of any image: the metadata every report shows."""
+
+    id: str
+    title: str
+    severity: Severity
+    kind: Kind
+    why: str
+    fix: str
+
+    def __post_init__(self) -> None:
+        if not self.id.startswith("HB-") or not self.title or not self.why or not self.fix:
+            raise ValueError(f"rule {self.id!r}: needs an HB- id, a title, why and fix")
+
+    def finding(
+        self,
+        detail: str,
+        *,
+        title: str | None = None,
+        path: str | None = None,
+        layer: LayerRef | None = None,
+        severity: Severity | None = None,
+        package: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Finding:
+        """A finding of this rule; ``title`` overrides the rule's for a more specific one."""
+        return Finding(
+            id=self.id,
+            kind=self.kind,
+            severity=severity or self.severity,
+            title=title or self.title,
+            detail=detail,
+            fix=self.fix,
+            package=package,
+            path=path,
+            layer=layer,
+            extra=dict(extra or {}),
+        )
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One build step (a ``history`` entry) with the layer it made, if it made one."""
+
+    index: int
+    created_by: str
+    layer: LayerRef | None
+
+
+@dataclass(frozen=True)
+class ImageContext:
+    """What a check knows about the image besides its files: the name the user gave, its
+    tags, the validated config, its layers (oldest first) and the build history."""
+
+    name: str
+    config: ImageConfig
+    layers: tuple[LayerRef, ...]
+    tags: tuple[str, ...] = ()
+    steps: tuple[HistoryStep, ...] = field(default=())
+
+    @classmethod
+    def build(
+        cls, name: str, config: ImageConfig, layers: tuple[LayerRef, ...], tags: tuple[str, ...] = ()
+    ) -> ImageContext:
+        """The context of an image; the layers' ``created_by`` are scrubbed of secrets, since
+        every finding that points at a layer carries that text into the reports."""
+        from hardbox.scan.checks.config import scrub
+        from hardbox.scan.checks.secrets import load_policy
+
+        policy = load_policy()
+        clean = tuple(replace(layer, created_by=scrub(layer.created_by, policy)) for layer in layers)
+        return cls(name, config, clean, tags, _steps(config.history, clean))
+
+    @property
+    def top_layer(self) -> LayerRef | None:
+        return self.layers[-1] if self.layers else None
+
+
+def _steps(history: tuple[HistoryEntry, ...], layers: tuple[LayerRef, ...]) -> tuple[HistoryStep, ...]:
+    """Pair history entries with layers: the n-th non-empty entry made the n-th layer
+    (image-spec config.md, "history"). Without that correspondence no entry gets a layer."""
+    aligned = sum(1 for h in history if not h.empty_layer) == len(layers)
+    steps: list[HistoryStep] = []
+    next_layer = 0
+    for i, entry in enumerate(history):
+        layer = None
+        if not entry.empty_layer:
+            if aligned:
+                layer = layers[next_layer]
+            next_layer += 1
+        steps.append(HistoryStep(i, entry.created_by, layer))
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Knobs a scan passes to every check."""
+
+    secrets: bool = True  # read file contents for secrets
+    config: bool = True  # the image has a config to check (a dir: root filesystem has none)
+
+
+class Check(ABC):
+    """Base of every check family. Subclasses set ``name`` ("checks/config") and implement
+    ``rules`` and ``findings``; file checks also ``wants``/``visit``. A fresh instance is
+    made for every walk."""
+
+    name: ClassVar[str]
+
+    def __init__(self, image: ImageContext, options: CheckOptions) -> None:
+        self.image = image
+        self.options = options
+
+    @classmethod
+    @abstractmethod
+    def rules(cls) -> tuple[Rule, ...]:
+        """Every rule this family can report."""
+
+    def wants(self, path: str) -> bool:
+        return False
+
+    def visit(self, file: ImageFile) -> None:
+        return None
+
+    @abstractmethod
+    def findings(self) -> list[Finding]:
+        """The findings, once the walk is done."""
+
+
+def _registry() -> tuple[type[Check], ...]:
+    from hardbox.scan.checks.config import ConfigCheck
+    from hardbox.scan.checks.files import FileCheck
+    from hardbox.scan.checks.secrets import SecretCheck
+
+    return (ConfigCheck, FileCheck, SecretCheck)
+
+
+CHECKS: tuple[type[Check], ...] = _registry()
+
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule of every registered check, in registry order."""
+    return tuple(rule for check in CHECKS for rule in check.rules())
+
+
+def rule_index() -> dict[str, Rule]:
+    return {rule.id: rule for rule in all_rules()}

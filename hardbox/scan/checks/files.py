@@ -1,0 +1,212 @@
+"""File checks: what the image's files say about its attack surface.
+
+Read from the one walk (``ImageFile`` gives mode, owner, the layer that brought the file and
+``hidden_by`` when a later layer deleted or replaced it): setuid/setgid binaries,
+world-writable files and directories without the sticky bit, SSH host keys and
+authorized_keys, credential files, files a later layer deleted that still ship in an earlier
+layer (a layer is an immutable tar: ``rm`` in a later step only hides the file), bytes
+shadowed by later layers, and the shells and package managers a minimized image would drop.
+
+Permission checks look at what a container sees (the merged view); key and credential checks
+look at every layer, because a hidden copy is still in the image for anyone who pulls it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import stat
+from collections import defaultdict
+
+from hardbox.findings import Finding, Kind, LayerRef, Severity
+from hardbox.scan.checks import Check, CheckOptions, ImageContext, Rule
+from hardbox.scan.walk import ImageFile
+
+SETUID = Rule(
+    "HB-FILE-001", "Setuid or setgid binary", Severity.MEDIUM, Kind.MISCONFIGURATION,
+    why="A setuid/setgid binary runs with its owner's or group's privileges whoever starts "
+        "it; each is a privilege-escalation path if it has a bug (CVE-2021-4034, pkexec).",
+    fix="Drop the bit in the Dockerfile (`RUN chmod a-s <path>`) or remove the binary; run "
+        "with `no_new_privileges`, which makes the kernel ignore the bit.",
+)
+WORLD_WRITABLE = Rule(
+    "HB-FILE-002", "World-writable file or directory", Severity.MEDIUM, Kind.MISCONFIGURATION,
+    why="Any user in the container can change a world-writable file, or replace files in a "
+        "world-writable directory without the sticky bit: code or config the app trusts can "
+        "be swapped.",
+    fix="`chmod o-w` it; give shared scratch directories the sticky bit (`chmod 1777`).",
+)
+SSH_KEYS = Rule(
+    "HB-FILE-003", "SSH host key or authorized_keys baked in", Severity.HIGH, Kind.MISCONFIGURATION,
+    why="A host key in an image is shared by every container started from it and by everyone "
+        "who pulls it: they can impersonate the server. authorized_keys grants whoever holds "
+        "the matching private key a login.",
+    fix="Generate host keys at first start (or mount them), and mount authorized_keys at run "
+        "time; better, drop sshd from the image.",
+)
+PACKAGE_MANAGER = Rule(
+    "HB-FILE-004", "Package manager present", Severity.INFO, Kind.MISCONFIGURATION,
+    why="A package manager lets an attacker with code execution install tools; a runtime "
+        "image rarely needs one.",
+    fix="Use a multi-stage build and copy only the application into a minimal base, or run "
+        "`hardbox minimize`.",
+)
+SHELL = Rule(
+    "HB-FILE-005", "Shell present", Severity.INFO, Kind.MISCONFIGURATION,
+    why="A shell makes command injection and interactive attack easy; most services never "
+        "exec one.",
+    fix="Ship a distroless or minimized image (`hardbox minimize`) if the app does not need "
+        "a shell.",
+)
+CREDENTIAL_FILE = Rule(
+    "HB-FILE-006", "Private key or credential file", Severity.HIGH, Kind.MISCONFIGURATION,
+    why="Key and credential files (SSH identities, ~/.aws/credentials, .netrc, .pgpass, "
+        "kubeconfig, PKCS#12 bundles) in an image are readable by anyone who pulls it.",
+    fix="Revoke what the file holds, rebuild without it, and mount credentials at run time.",
+)
+DELETED_SHIPPED = Rule(
+    "HB-FILE-007", "Deleted file still ships in an earlier layer", Severity.HIGH,
+    Kind.MISCONFIGURATION,
+    why="Layers are immutable tars: `rm` in a later step only hides a file. A key or "
+        "credential deleted that way is still in the image and extracted with one `tar x`.",
+    fix="Never write secrets in a layer: use a build secret mount, or a multi-stage build "
+        "that copies only the result; then revoke what was exposed.",
+)
+WASTED_SPACE = Rule(
+    "HB-FILE-008", "Space wasted by files later layers hide", Severity.INFO,
+    Kind.MISCONFIGURATION,
+    why="Bytes a later layer deletes or replaces are still downloaded and stored: slower "
+        "pulls, bigger attack surface for forensics, no benefit.",
+    fix="Create and clean up in the same RUN step (`apt-get install ... && rm -rf "
+        "/var/lib/apt/lists/*`), or use a multi-stage build.",
+)
+
+_BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish"})
+_PACKAGE_MANAGERS = frozenset({
+    "apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pip", "pip3",
+    "npm", "yarn", "gem",
+})
+_CREDENTIAL_NAMES = re.compile(
+    r"(?:^|/)(?:\.ssh/id_(?:rsa|dsa|ecdsa|ed25519|ecdsa_sk|ed25519_sk)|\.aws/credentials|"
+    r"\.git-credentials|\.netrc|\.pgpass|\.kube/config|\.vault-token|\.docker/config\.json|"
+    r"[^/]+\.(?:p12|pfx|jks|keystore))$"
+)
+_SSH_HOST_KEY = re.compile(r"^/etc/ssh/ssh_host_[a-z0-9]+_key$")
+_AUTHORIZED_KEYS = re.compile(r"/\.ssh/authorized_keys2?$")
+# Below this a layer's shadowed bytes are noise (a config file rewritten by a later step).
+WASTE_THRESHOLD = 1024 * 1024
+
+
+class FileCheck(Check):
+    """Permission, key, minimization and layer-hygiene checks over every file."""
+
+    name = "checks/files"
+
+    def __init__(self, image: ImageContext, options: CheckOptions) -> None:
+        super().__init__(image, options)
+        self._findings: list[Finding] = []
+        self._shadowed: dict[LayerRef, list[int]] = defaultdict(lambda: [0, 0])
+        self._hidden_by: dict[LayerRef, set[int]] = defaultdict(set)
+
+    @classmethod
+    def rules(cls) -> tuple[Rule, ...]:
+        return (SETUID, WORLD_WRITABLE, SSH_KEYS, PACKAGE_MANAGER, SHELL, CREDENTIAL_FILE,
+                DELETED_SHIPPED, WASTED_SPACE)
+
+    def wants(self, path: str) -> bool:
+        return True
+
+    def visit(self, file: ImageFile) -> None:
+        if file.hidden_by is not None:
+            if file.is_file:
+                counts = self._shadowed[file.layer]
+                counts[0] += file.size
+                counts[1] += 1
+                self._hidden_by[file.layer].add(file.hidden_by.index)
+        else:
+            self._permissions(file)
+            self._minimization(file)
+        self._keys(file)
+
+    def findings(self) -> list[Finding]:
+        out = list(self._findings)
+        for layer, (size, count) in sorted(self._shadowed.items(), key=lambda kv: kv[0].index):
+            if size < WASTE_THRESHOLD:
+                continue
+            later = ", ".join(str(i) for i in sorted(self._hidden_by[layer]))
+            out.append(WASTED_SPACE.finding(
+                f"Layer {layer.index} ships {size} bytes in {count} files that layer(s) {later} "
+                "delete or replace.",
+                title=f"{_mb(size)} in layer {layer.index} hidden by later layers",
+                layer=layer, extra={"bytes": size, "files": count}))
+        return out
+
+    def _permissions(self, file: ImageFile) -> None:
+        mode = file.mode
+        if file.is_file and mode & (stat.S_ISUID | stat.S_ISGID):
+            bits = " and ".join(b for b, m in (("setuid", stat.S_ISUID), ("setgid", stat.S_ISGID))
+                                if mode & m)
+            who = f"uid {file.uid}" if mode & stat.S_ISUID else f"gid {file.gid}"
+            self._add(SETUID.finding(
+                f"{file.path} is {bits} ({who}), mode {stat.filemode(mode)}.",
+                title=f"{bits.capitalize()} binary {file.path}",
+                severity=Severity.MEDIUM if mode & stat.S_ISUID else Severity.LOW,
+                path=file.path, layer=file.layer, extra={"mode": oct(mode & 0o7777)}))
+        writable = mode & stat.S_IWOTH
+        if file.is_file and writable:
+            self._add(WORLD_WRITABLE.finding(
+                f"{file.path} is writable by every user (mode {stat.filemode(mode)}).",
+                title=f"World-writable file {file.path}", path=file.path, layer=file.layer,
+                extra={"mode": oct(mode & 0o7777)}))
+        elif file.is_dir and writable and not mode & stat.S_ISVTX:
+            self._add(WORLD_WRITABLE.finding(
+                f"{file.path} is a world-writable directory without the sticky bit (mode "
+                f"{stat.filemode(mode)}): any user can delete or replace others' files in it.",
+                title=f"World-writable directory {file.path}", path=file.path, layer=file.layer,
+                extra={"mode": oct(mode & 0o7777)}))
+
+    def _minimization(self, file: ImageFile) -> None:
+        directory, base = posixpath.split(file.path)
+        if directory not in _BIN_DIRS or not (file.is_file or file.is_symlink):
+            return
+        if base in _SHELLS:
+            self._add(SHELL.finding(f"{file.path} is a shell.", title=f"Shell {file.path}",
+                                    path=file.path, layer=file.layer))
+        elif base in _PACKAGE_MANAGERS:
+            self._add(PACKAGE_MANAGER.finding(
+                f"{file.path} is a package manager.", title=f"Package manager {file.path}",
+                path=file.path, layer=file.layer))
+
+    def _keys(self, file: ImageFile) -> None:
+        if not file.is_file:
+            return
+        path = file.path
+        if _SSH_HOST_KEY.match(path):
+            rule, what = SSH_KEYS, "an SSH host private key"
+        elif _AUTHORIZED_KEYS.search(path):
+            rule, what = SSH_KEYS, "an SSH authorized_keys file"
+        elif _CREDENTIAL_NAMES.search(path):
+            rule, what = CREDENTIAL_FILE, "a private key or credential file"
+        else:
+            return
+        if file.hidden_by is None:
+            self._add(rule.finding(f"{path} is {what}.", title=f"{rule.title}: {path}",
+                                   path=path, layer=file.layer))
+            return
+        verb = "deleted" if file.deleted else "replaced"
+        self._add(DELETED_SHIPPED.finding(
+            f"{path} is {what}. Layer {file.hidden_by.index} {verb} it, but layer "
+            f"{file.layer.index} still ships it: `tar x` of that layer recovers it.",
+            title=f"{path} {verb} by layer {file.hidden_by.index} still ships in layer "
+                  f"{file.layer.index}",
+            path=path, layer=file.layer,
+            extra={"hidden_by": file.hidden_by.diff_id, "hidden_by_index": file.hidden_by.index,
+                   "deleted": file.deleted}))
+
+    def _add(self, finding: Finding) -> None:
+        self._findings.append(finding)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"

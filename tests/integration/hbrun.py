@@ -1,0 +1,135 @@
+"""Helpers for the `hardbox run` integration tests: a store with real images, the CLI, probes.
+
+Each test module builds one store (module scope) with the busybox image imported by the
+real `hardbox image import`, and drives `hardbox run` as a user would, in a subprocess with
+``HARDBOX_ROOT`` pointing at that store. Small static C probes (compiled by gcc here, from
+the source below) do what busybox cannot, such as TIOCSTI; they reach the container
+through a read-only volume.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hardbox.runtime.cgroups import beneath, cgroup_mounts, own_cgroups
+
+
+@dataclass(frozen=True)
+class RunStore:
+    root: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "HARDBOX_DEBUG"}
+        env["HARDBOX_ROOT"] = str(self.root)
+        env.update(extra)
+        return env
+
+    def hardbox(self, *args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:
+        env = kw.pop("env", None) or self.env()
+        return subprocess.run(  # type: ignore[call-overload, no-any-return]
+            [sys.executable, "-m", "hardbox", *args], capture_output=True, text=True,
+            env=env, timeout=timeout, **kw,
+        )
+
+    def popen(self, *args: str, **kw: object) -> subprocess.Popen[str]:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            [sys.executable, "-m", "hardbox", *args], text=True, env=self.env(), **kw,
+        )
+
+    def containers(self) -> list[str]:
+        d = self.root / "containers"
+        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
+
+
+def make_store(root: Path, layout_ref: str, tag: str = "bbtest") -> RunStore:
+    """Need root, then import the image with the real CLI."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: namespaces, idmapped mounts and cgroups are set up for real")
+    store = RunStore(root)
+    proc = store.hardbox("image", "import", layout_ref, "--tag", tag)
+    if proc.returncode != 0:
+        raise AssertionError(f"hardbox image import {layout_ref} failed: {proc.stderr}")
+    return store
+
+
+def hardbox_cgroups(name_part: str = "hardbox-") -> list[Path]:
+    """Every cgroup directory hardbox may have left, in every hierarchy we can see."""
+    found: list[Path] = []
+    own = own_cgroups()
+    for mount in cgroup_mounts():
+        for ctrl in mount.options:
+            if ctrl in own:
+                base = beneath(mount, own[ctrl])
+                if base.is_dir():
+                    found += [p for p in base.iterdir() if p.is_dir() and p.name.startswith(name_part)]
+    return sorted(set(found))
+
+
+PROBES = {
+    # Push a character into the terminal on fd 0 with TIOCSTI; report what the kernel said.
+    "tiocsti": r"""
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+int main(void) {
+    const char *cmd = "echo INJECTED\n";
+    for (const char *c = cmd; *c; c++) {
+        if (ioctl(0, TIOCSTI, c) != 0) { printf("TIOCSTI: %s\n", strerror(errno)); return 0; }
+    }
+    printf("TIOCSTI: injected\n");
+    return 0;
+}
+""",
+    # Call syscalls the strict filter names (answer EPERM) or leaves out (answer ENOSYS),
+    # with arguments that make each one fail harmlessly even unfiltered as root (the control
+    # test runs it on the host); print "name errno" for each.
+    "syscalls": r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define TRY(name, ...) do { errno = 0; long r = syscall(SYS_##name, __VA_ARGS__); \
+    printf("%s %d\n", #name, r == -1 ? errno : 0); } while (0)
+int main(void) {
+    TRY(keyctl, 0, 0, 0, 0, 0);
+    TRY(add_key, 0, 0, 0, 0, 0);
+    TRY(request_key, 0, 0, 0, 0);
+    TRY(bpf, 0, 0, 0);
+    TRY(perf_event_open, 0, 0, -1, -1, 0);
+    TRY(userfaultfd, 0);
+    TRY(io_uring_setup, 0, 0);
+    TRY(ptrace, 2 /* PEEKDATA of pid 0: ESRCH unfiltered */, 0, 0, 0);
+    TRY(mount, 0, 0, 0, 0, 0);
+    TRY(init_module, 0, 0, 0);
+    TRY(kexec_load, 0, 0, 0, 0xdead0000 /* bad arch: EINVAL, never an unload */);
+    TRY(setns, -1, 0);
+    TRY(unshare, CLONE_NEWUSER);
+    TRY(migrate_pages, 0, 0, 0, 0);
+    TRY(clone3, 0, 0);
+    return 0;
+}
+""",
+}
+
+
+def build_probes(dest: Path) -> Path:
+    """Compile the probes statically into ``dest`` (they run on busybox, which has no libc)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed (scripts/install-deps.sh installs it)")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, source in PROBES.items():
+        src = dest / f"{name}.c"
+        src.write_text(source)
+        subprocess.run(["gcc", "-static", "-O2", "-o", str(dest / name), str(src)], check=True)
+    os.chmod(dest, 0o755)
+    return dest

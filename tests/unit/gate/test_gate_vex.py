@@ -1,0 +1,130 @@
+"""VEX input in both standard formats, as their specs define the documents.
+
+OpenVEX: openvex/spec OPENVEX-SPEC.md v0.2.0 (statements, vulnerability.name, products with
+@id / identifiers / subcomponents, status, justification). CycloneDX: the 1.5 specification's
+vulnerabilities[] with analysis.state and affects[].ref (CycloneDX/bom-examples VEX cases).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hardbox.errors import InputError
+from hardbox.findings import Finding, Kind, Severity
+from hardbox.gate.vex import load_vex
+
+OPENVEX = {
+    "@context": "https://openvex.dev/ns/v0.2.0",
+    "@id": "https://example.com/vex/app-2024-001",
+    "author": "Example Security Team",
+    "timestamp": "2024-05-01T12:00:00Z",
+    "version": 1,
+    "statements": [
+        {
+            "vulnerability": {"name": "CVE-2023-0286", "aliases": ["GHSA-x4qr-2fvf-3mr5"]},
+            "products": [{
+                "@id": "pkg:oci/app@sha256:" + "a" * 64,
+                "subcomponents": [{"@id": "pkg:deb/debian/openssl@3.0.11-1~deb12u1"}],
+            }],
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path",
+        },
+        {
+            "vulnerability": {"name": "CVE-2024-9999"},
+            "products": [{"@id": "pkg:oci/app"}],
+            "status": "affected",
+            "action_statement": "upgrade when a fix ships",
+        },
+    ],
+}
+
+CYCLONEDX = {
+    "bomFormat": "CycloneDX",
+    "specVersion": "1.5",
+    "version": 1,
+    "vulnerabilities": [
+        {
+            "id": "CVE-2022-42889",
+            "source": {"name": "NVD", "url": "https://nvd.nist.gov/vuln/detail/CVE-2022-42889"},
+            "analysis": {"state": "not_affected", "justification": "code_not_reachable",
+                         "response": ["will_not_fix"], "detail": "StringSubstitutor is not used"},
+            "affects": [{"ref": "pkg:maven/org.apache.commons/commons-text@1.9"}],
+        },
+        {
+            "id": "CVE-2021-44228",
+            "analysis": {"state": "exploitable"},
+            "affects": [{"ref": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}],
+        },
+        {
+            "id": "CVE-2020-0001",
+            "analysis": {"state": "false_positive"},
+            "affects": [{"ref": "urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#component-1"}],
+        },
+    ],
+}
+
+
+def write(tmp_path: Path, doc: object, name: str = "vex.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def vuln(id: str, aliases: list[str] | None = None) -> Finding:
+    return Finding(id, Kind.VULNERABILITY, Severity.HIGH, id, extra={"aliases": aliases or []})
+
+
+def test_openvex_not_affected_applies_to_the_named_subcomponent(tmp_path: Path) -> None:
+    first, second = load_vex(write(tmp_path, OPENVEX))
+    assert first.not_affecting and not second.not_affecting
+    openssl = "pkg:deb/debian/openssl@3.0.11-1~deb12u1?arch=amd64&distro=debian-12"
+    # Matched through the finding's alias, with the purl's qualifiers ignored.
+    assert first.applies_to(vuln("DEBIAN-CVE-2023-0286", ["CVE-2023-0286"]), openssl)
+    assert first.applies_to(vuln("GHSA-x4qr-2fvf-3mr5"), openssl)
+    assert not first.applies_to(vuln("CVE-2023-0286"), "pkg:deb/debian/openssl@3.0.9-1")  # other version
+    assert not first.applies_to(vuln("CVE-2023-0286"), "pkg:deb/debian/libssl3@3.0.11-1~deb12u1")
+    assert not first.applies_to(vuln("CVE-2023-0465"), openssl)
+    misconfig = Finding("CVE-2023-0286", Kind.MISCONFIGURATION, Severity.HIGH, "x")
+    assert not first.applies_to(misconfig, openssl)
+
+
+def test_openvex_v0_0_string_vulnerability(tmp_path: Path) -> None:
+    doc = {"@context": "https://openvex.dev/ns", "statements": [
+        {"vulnerability": "CVE-2023-1", "products": ["pkg:apk/alpine/busybox@1.36.1-r2"], "status": "fixed"}]}
+    (st,) = load_vex(write(tmp_path, doc))
+    assert st.not_affecting
+    assert st.applies_to(vuln("CVE-2023-1"), "pkg:apk/alpine/busybox@1.36.1-r2?arch=x86_64")
+
+
+def test_cyclonedx_vex_states(tmp_path: Path) -> None:
+    text, log4j, fp = load_vex(write(tmp_path, CYCLONEDX))
+    assert text.not_affecting and fp.not_affecting and not log4j.not_affecting
+    assert text.applies_to(vuln("GHSA-599f-7c49-w659", ["CVE-2022-42889"]), "pkg:maven/org.apache.commons/commons-text@1.9")
+    assert not text.applies_to(vuln("CVE-2022-42889"), "pkg:maven/org.apache.commons/commons-text@1.10.0")
+    # A bom-ref this file cannot resolve is about the image being judged.
+    assert fp.applies_to(vuln("CVE-2020-0001"), "pkg:pypi/anything@1")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"hello": 1}, "neither OpenVEX"),
+        ([1, 2], "not a JSON object"),
+        ({"@context": "https://openvex.dev/ns/v0.2.0", "statements": {}}, "statements is not a list"),
+        ({"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"status": "fixed"}]}, "statements[0]: vulnerability has no name"),
+        ({"bomFormat": "CycloneDX", "vulnerabilities": [{"analysis": {}}]}, "vulnerabilities[0]: no id"),
+    ],
+)
+def test_bad_vex_documents(tmp_path: Path, doc: object, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_vex(write(tmp_path, doc))
+
+
+def test_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "vex.json"
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="not JSON"):
+        load_vex(path)

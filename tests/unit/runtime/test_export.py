@@ -1,0 +1,153 @@
+"""Profile exports: the OCI fragment carries every hardening field, docker/podman flags say
+the same, and the Kubernetes export of strict meets the Pod Security Standards "restricted"
+level, checked control by control against the documented list
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from hardbox.errors import UsageError
+from hardbox.runtime.export import FORMATS, export
+from hardbox.runtime.profile import load_profile
+from hardbox.runtime.seccomp_model import SeccompPolicy
+
+# PSS baseline "Capabilities" allowed additions, and the restricted-level volume types.
+BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                 "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                           "persistentVolumeClaim", "projected", "secret"}
+SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+
+def pss_restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """Every control of the Baseline and Restricted levels, as the PSS page lists them."""
+    spec = pod["spec"]
+    pod_ctx = spec.get("securityContext", {})
+    bad = []
+    # Baseline
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(field):
+            bad.append(f"host namespaces: {field}")
+    for vol in spec.get("volumes", []):
+        kinds = set(vol) - {"name"}
+        if "hostPath" in kinds:
+            bad.append("hostPath volume")
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            bad.append(f"volume type {kinds}")
+    pod_seccomp = pod_ctx.get("seccompProfile", {}).get("type")
+    if pod_ctx.get("runAsUser") == 0:
+        bad.append("pod runAsUser 0")
+    for sysctl in pod_ctx.get("sysctls", []):
+        bad.append(f"sysctl {sysctl}")
+    for c in spec["containers"] + spec.get("initContainers", []):
+        ctx = c.get("securityContext", {})
+        if ctx.get("windowsOptions", {}).get("hostProcess"):
+            bad.append("hostProcess")
+        if ctx.get("privileged"):
+            bad.append("privileged")
+        add = set(ctx.get("capabilities", {}).get("add", []))
+        if not add <= BASELINE_CAPS:
+            bad.append(f"baseline capabilities {add - BASELINE_CAPS}")
+        for port in c.get("ports", []):
+            if port.get("hostPort"):
+                bad.append("hostPort")
+        se = {**pod_ctx.get("seLinuxOptions", {}), **ctx.get("seLinuxOptions", {})}
+        if se.get("type", "") not in SELINUX_TYPES or se.get("user") or se.get("role"):
+            bad.append(f"selinux {se}")
+        if ctx.get("procMount", "Default") != "Default":
+            bad.append("procMount")
+        seccomp = ctx.get("seccompProfile", {}).get("type", pod_seccomp)
+        # Restricted
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            bad.append(f"seccomp {seccomp}")
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            bad.append("allowPrivilegeEscalation must be false")
+        if ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is not True:
+            bad.append("runAsNonRoot must be true")
+        if ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 0:
+            bad.append("runAsUser 0")
+        caps = ctx.get("capabilities", {})
+        if "ALL" not in caps.get("drop", []):
+            bad.append("capabilities must drop ALL")
+        if not set(caps.get("add", [])) <= {"NET_BIND_SERVICE"}:
+            bad.append(f"restricted capabilities {caps.get('add')}")
+    return bad
+
+
+def k8s_pod(profile_name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    files = export(load_profile(profile_name), "k8s")
+    return yaml.safe_load(files[f"{profile_name}-pod.yaml"]), files
+
+
+def test_strict_k8s_export_meets_pss_restricted() -> None:
+    pod, files = k8s_pod("strict")
+    assert pss_restricted_violations(pod) == []
+    ctx = pod["spec"]["containers"][0]["securityContext"]
+    assert ctx["seccompProfile"] == {"type": "Localhost", "localhostProfile": "hardbox/strict.json"}
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["capabilities"] == {"drop": ["ALL"]}
+    # The Localhost profile is real seccomp JSON the runtime will load.
+    profile = json.loads(files["strict.json"])
+    assert SeccompPolicy.from_json(profile, "strict.json").default_errno_ret == 38
+
+
+def test_the_checker_catches_a_default_export() -> None:
+    # default keeps Docker-like capabilities and runs as root: not "restricted".
+    pod, _ = k8s_pod("default")
+    problems = pss_restricted_violations(pod)
+    assert any("restricted capabilities" in p for p in problems)
+    assert "runAsNonRoot must be true" in problems
+
+
+def test_oci_fragment_carries_every_hardening_field() -> None:
+    config = json.loads(export(load_profile("strict"), "oci")["config.json"])
+    caps = config["process"]["capabilities"]
+    assert set(caps) == {"bounding", "effective", "inheritable", "permitted", "ambient"}
+    assert all(v == [] for v in caps.values())
+    assert config["process"]["noNewPrivileges"] is True
+    assert config["root"]["readonly"] is True
+    linux = config["linux"]
+    assert {n["type"] for n in linux["namespaces"]} == {"pid", "ipc", "uts", "mount", "cgroup", "network", "user"}
+    assert linux["uidMappings"][0]["containerID"] == 0 and linux["uidMappings"][0]["hostID"] > 0
+    assert "/proc/kcore" in linux["maskedPaths"] and "/proc/sys" in linux["readonlyPaths"]
+    assert linux["resources"]["memory"] == {"limit": 1 << 30, "swap": 1 << 30}
+    assert linux["resources"]["pids"] == {"limit": 512}
+    assert linux["resources"]["cpu"] == {"quota": 100000, "period": 100000}
+    seccomp = linux["seccomp"]
+    # OCI format: resolved, so no Docker-only includes/excludes keys remain.
+    assert all("includes" not in r and "excludes" not in r for r in seccomp["syscalls"])
+    assert seccomp["defaultErrnoRet"] == 38
+
+
+def test_default_oci_resolves_seccomp_for_its_capabilities() -> None:
+    config = json.loads(export(load_profile("default"), "oci")["config.json"])
+    names = {n for r in config["linux"]["seccomp"]["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    assert "chroot" in names  # CAP_SYS_CHROOT is in default, so Docker's rule applies
+    assert "mount" not in names
+    assert "network" in {n["type"] for n in config["linux"]["namespaces"]}
+
+
+def test_docker_flags_match_the_profile() -> None:
+    files = export(load_profile("strict"), "docker")
+    docker = files["docker-run.txt"]
+    for flag in ("--cap-drop=ALL", "--security-opt=no-new-privileges", "--read-only",
+                 "--network=none", "--security-opt=seccomp=strict-seccomp.json",
+                 "--tmpfs=/tmp:rw,nosuid,nodev,noexec", "--pids-limit=512"):
+        assert flag in docker
+    assert "--cap-add" not in docker
+    assert "--userns=auto" in files["podman-run.txt"]
+    seccomp = json.loads(files["strict-seccomp.json"])
+    assert seccomp["defaultAction"] == "SCMP_ACT_ERRNO" and "archMap" in seccomp
+    default = export(load_profile("default"), "docker")["docker-run.txt"]
+    assert "--cap-add=CHOWN" in default and "--cap-add=NET_RAW" not in default
+
+
+def test_every_format_is_wired_and_unknown_is_refused() -> None:
+    for fmt in FORMATS:
+        assert export(load_profile("default"), fmt)
+    with pytest.raises(UsageError):
+        export(load_profile("default"), "lxc")

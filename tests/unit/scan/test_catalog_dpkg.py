@@ -1,0 +1,179 @@
+"""dpkg cataloger against dpkg itself: the debootstrap minbase's database is the ground truth,
+and extra layers are made by running the real dpkg on a real overlayfs mount."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import need_tool
+from packageurl import PackageURL
+from scanimage import image_of, in_overlay, write
+
+from hardbox.scan.catalog.interface import Status
+from hardbox.scan.catalog_result import catalog_image
+
+pytestmark = pytest.mark.root
+
+
+def dpkg_query(admindir: Path) -> set[tuple[str, str]]:
+    out = subprocess.run(
+        ["dpkg-query", f"--admindir={admindir}", "-W", "-f", "${Package} ${Version}\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {tuple(line.split(" ", 1)) for line in out.splitlines()}  # type: ignore[misc]
+
+
+def deb_packages(result) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {(p.name, p.version) for p in result.packages if p.ecosystem == "deb"}
+
+
+def test_minbase_matches_dpkg_query(debian_rootfs: Path) -> None:
+    result = catalog_image(image_of(debian_rootfs))
+    truth = dpkg_query(debian_rootfs / "var/lib/dpkg")
+    assert len(truth) > 50
+    assert deb_packages(result) == truth
+    status = {s.cataloger: s for s in result.statuses}["os/dpkg"]
+    assert status.status is Status.SUCCEEDED and status.packages == len(truth)
+    assert result.os is not None and result.os.osv_ecosystem == "Debian:12"
+    libc = next(p for p in result.packages if p.name == "libc6")
+    assert libc.source_name == "glibc"
+    purl = PackageURL.from_string(libc.purl)
+    assert (purl.type, purl.namespace, purl.name, purl.version) == (
+        "deb",
+        "debian",
+        "libc6",
+        libc.version,
+    )
+    assert purl.qualifiers == {"arch": "amd64", "distro": "debian-12"}
+    assert "/lib/x86_64-linux-gnu/libc.so.6" in libc.files  # as dpkg lists it; /lib is a symlink
+    assert all(p.layer is not None and p.layer.index == 0 for p in result.packages)
+
+
+def test_licenses_agree_with_python_debian(debian_rootfs: Path) -> None:
+    """Licenses come from DEP-5 copyright files; python-debian's full parser agrees."""
+    from debian.copyright import Copyright
+
+    result = catalog_image(image_of(debian_rootfs))
+    checked = 0
+    for name in ("adduser", "apt", "dpkg", "gzip", "libc6"):
+        pkg = next(p for p in result.packages if p.name == name)
+        text = (debian_rootfs / f"usr/share/doc/{name}/copyright").read_text()
+        if not text.startswith("Format:"):
+            assert pkg.licenses == ()
+            continue
+        parsed = Copyright(text.splitlines(), strict=False)
+        names = {p.license.synopsis for p in parsed.all_paragraphs() if getattr(p, "license", None)}
+        assert set(pkg.licenses) == names, name
+        checked += 1
+    assert checked >= 3
+
+
+@pytest.fixture(scope="module")
+def probe_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need_tool("dpkg-deb")
+    root = tmp_path_factory.mktemp("deb") / "pkg"
+    write(
+        root,
+        "DEBIAN/control",
+        (
+            "Package: hardbox-probe\nVersion: 1:2.0~rc1-3\nArchitecture: all\n"
+            "Maintainer: hardbox tests <tests@hardbox.invalid>\nSource: hardbox-src (2.0~rc1-2)\n"
+            "Description: a package the tests install with dpkg\n"
+        ),
+    )
+    write(root, "usr/share/hardbox-probe/hello", "hello\n")
+    out = root.parent / "hardbox-probe.deb"
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "--build", str(root), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def test_layers_installed_and_purged_by_real_dpkg(
+    debian_rootfs: Path, probe_deb: Path, tmp_path: Path
+) -> None:
+    l1, l2 = tmp_path / "l1", tmp_path / "l2"
+    install = in_overlay(
+        [debian_rootfs],
+        l1,
+        tmp_path / "w1",
+        f"dpkg --root=$M -i {probe_deb} >/dev/null && dpkg-query --admindir=$M/var/lib/dpkg -W -f '${{Package}} ${{Version}}\\n'",
+    )
+    if install.returncode != 0:
+        pytest.skip(f"cannot run dpkg on an overlayfs mount here: {install.stderr.strip()}")
+    after_install = {tuple(line.split(" ", 1)) for line in install.stdout.splitlines()}
+    purge = in_overlay(
+        [l1, debian_rootfs], l2, tmp_path / "w2", "dpkg --root=$M -P hardbox-probe >/dev/null"
+    )
+    assert purge.returncode == 0, purge.stderr
+
+    two = catalog_image(
+        image_of(debian_rootfs, l1, created_by=("debootstrap", "dpkg -i hardbox-probe"))
+    )
+    assert deb_packages(two) == after_install
+    probe = next(p for p in two.packages if p.name == "hardbox-probe")
+    assert probe.version == "1:2.0~rc1-3"
+    assert (probe.source_name, probe.source_version) == ("hardbox-src", "2.0~rc1-2")
+    assert probe.files == ("/usr/share/hardbox-probe/hello",)
+    assert probe.layer is not None and (probe.layer.index, probe.layer.created_by) == (
+        1,
+        "dpkg -i hardbox-probe",
+    )
+    # Layer 1 rewrote the whole status file, but every other package came with layer 0.
+    others = [p for p in two.packages if p.name != "hardbox-probe"]
+    assert others and all(p.layer is not None and p.layer.index == 0 for p in others)
+
+    three = catalog_image(image_of(debian_rootfs, l1, l2))
+    assert deb_packages(three) == dpkg_query(debian_rootfs / "var/lib/dpkg")
+
+
+def test_distroless_status_d(debian_rootfs: Path, tmp_path: Path) -> None:
+    """Distroless writes one status paragraph per file under status.d/; split minbase's."""
+    layer = tmp_path / "distroless"
+    status = (debian_rootfs / "var/lib/dpkg/status").read_text()
+    for para in status.strip().split("\n\n"):
+        name = para.split("\n", 1)[0].removeprefix("Package: ")
+        write(layer, f"var/lib/dpkg/status.d/{name}", para + "\n")
+        write(
+            layer,
+            f"var/lib/dpkg/status.d/{name}.md5sums",
+            "d41d8cd98f00b204e9800998ecf8427e  usr/x\n",
+        )
+    result = catalog_image(image_of(layer))
+    assert deb_packages(result) == dpkg_query(debian_rootfs / "var/lib/dpkg")
+
+
+def test_damaged_status_is_partial(tmp_path: Path) -> None:
+    layer = tmp_path / "l0"
+    write(
+        layer,
+        "var/lib/dpkg/status",
+        (
+            "Package: good\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\n\n"
+            "Package: no-version\nStatus: install ok installed\n\n"
+            "Package: BAD NAME\nVersion: 1\n\n"
+            "Package: gone\nStatus: deinstall ok config-files\nVersion: 2\n\n"
+            "Package: weird-source\nVersion: 3\nSource: a (b) (c)\n"
+        ),
+    )
+    result = catalog_image(image_of(layer))
+    assert deb_packages(result) == {("good", "1.0-1"), ("weird-source", "3")}
+    status = {s.cataloger: s for s in result.statuses}["os/dpkg"]
+    assert status.status is Status.PARTIAL
+    assert len(status.reasons) == 3
+    assert any("no-version" in r for r in status.reasons)
+
+
+def test_binary_garbage_status_fails_cleanly(tmp_path: Path) -> None:
+    layer = tmp_path / "l0"
+    write(layer, "var/lib/dpkg/status", bytes(range(256)) * 64)
+    result = catalog_image(image_of(layer))
+    status = {s.cataloger: s for s in result.statuses}["os/dpkg"]
+    assert status.status in (Status.FAILED, Status.SUCCEEDED)
+    assert deb_packages(result) == set()

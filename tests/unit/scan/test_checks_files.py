@@ -1,0 +1,177 @@
+"""File checks over real layer directories on disk, read by the real walk.
+
+Each test lays out layers as the store unpacks them (overlay lower dirs: a whiteout is a
+0/0 character device) and runs ``FileCheck`` through ``walk``, exactly as a scan does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import need_root
+
+from hardbox.findings import Severity
+from hardbox.image.config import ImageConfig
+from hardbox.scan.checks import CheckOptions, ImageContext
+from hardbox.scan.checks.files import WASTE_THRESHOLD, FileCheck
+from hardbox.scan.walk import layer_ref, walk
+
+
+@dataclass(frozen=True)
+class Layer:
+    path: Path
+    diff_id: str
+    index: int
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Layers:
+    layers: tuple[Layer, ...]
+
+
+def make_layers(tmp_path: Path, count: int) -> list[Path]:
+    dirs = []
+    for i in range(count):
+        d = tmp_path / f"layer{i}"
+        d.mkdir()
+        dirs.append(d)
+    return dirs
+
+
+def run_check(dirs: list[Path]) -> list:
+    layers = Layers(tuple(
+        Layer(d, "sha256:" + hashlib.sha256(str(d).encode()).hexdigest(), i, f"RUN step {i}")
+        for i, d in enumerate(dirs)))
+    config = ImageConfig.from_obj(
+        {"os": "linux", "architecture": "amd64",
+         "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in layers.layers]}},
+        "test")
+    context = ImageContext.build("test", config, tuple(layer_ref(la) for la in layers.layers))
+    check = FileCheck(context, CheckOptions())
+    walk(layers, [check])
+    return check.findings()
+
+
+def whiteout(path: Path) -> None:
+    """An overlayfs whiteout: what the store writes for a tar ``.wh.`` entry."""
+    need_root()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
+
+
+def by_id(findings: list, check_id: str) -> list:
+    return [f for f in findings if f.id == check_id]
+
+
+def test_setuid_and_setgid_binaries(tmp_path: Path) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    (layer / "usr/bin").mkdir(parents=True)
+    for name, mode in (("su", 0o4755), ("wall", 0o2755), ("ls", 0o755)):
+        shutil.copy2("/bin/busybox", layer / "usr/bin" / name)
+        os.chmod(layer / "usr/bin" / name, mode)
+    found = {f.path: f for f in by_id(run_check([layer]), "HB-FILE-001")}
+    assert set(found) == {"/usr/bin/su", "/usr/bin/wall"}
+    assert found["/usr/bin/su"].severity is Severity.MEDIUM
+    assert found["/usr/bin/wall"].severity is Severity.LOW
+    assert found["/usr/bin/su"].layer is not None and found["/usr/bin/su"].layer.index == 0
+    assert "setuid" in found["/usr/bin/su"].title.lower()
+
+
+def test_world_writable_files_and_directories_without_sticky_bit(tmp_path: Path) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    for d, mode in (("tmp", 0o1777), ("shared", 0o777), ("private", 0o755)):
+        (layer / d).mkdir()
+        os.chmod(layer / d, mode)
+    (layer / "private/open.conf").write_text("x")
+    os.chmod(layer / "private/open.conf", 0o666)
+    (layer / "private/link").symlink_to("open.conf")  # links are always 0777: not a finding
+    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-002")}
+    assert paths == {"/shared", "/private/open.conf"}
+
+
+def test_ssh_host_keys_and_authorized_keys(tmp_path: Path) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    (layer / "etc/ssh").mkdir(parents=True)
+    (layer / "etc/ssh/ssh_host_ed25519_key").write_text("key")
+    (layer / "etc/ssh/ssh_host_ed25519_key.pub").write_text("public, fine")
+    (layer / "root/.ssh").mkdir(parents=True)
+    (layer / "root/.ssh/authorized_keys").write_text("ssh-ed25519 AAAA test")
+    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-003")}
+    assert paths == {"/etc/ssh/ssh_host_ed25519_key", "/root/.ssh/authorized_keys"}
+
+
+def test_credential_files_by_name(tmp_path: Path) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    for rel in ("root/.ssh/id_ed25519", "root/.aws/credentials", "home/u/.netrc",
+                "home/u/.pgpass", "srv/tls/bundle.p12", "root/.ssh/id_ed25519.pub",
+                "usr/share/doc/netrc-example"):
+        (layer / rel).parent.mkdir(parents=True, exist_ok=True)
+        (layer / rel).write_text("x")
+    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-006")}
+    assert paths == {"/root/.ssh/id_ed25519", "/root/.aws/credentials", "/home/u/.netrc",
+                     "/home/u/.pgpass", "/srv/tls/bundle.p12"}
+
+
+def test_deleted_credential_still_ships_in_the_layer_that_wrote_it(tmp_path: Path) -> None:
+    base, secret, cleanup = make_layers(tmp_path, 3)
+    (base / "etc").mkdir()
+    (secret / "root/.aws").mkdir(parents=True)
+    (secret / "root/.aws/credentials").write_text("[default]\n")
+    whiteout(cleanup / "root/.aws/credentials")
+    findings = run_check([base, secret, cleanup])
+    (deleted,) = by_id(findings, "HB-FILE-007")
+    assert deleted.path == "/root/.aws/credentials"
+    assert deleted.layer is not None and deleted.layer.index == 1
+    assert deleted.extra["hidden_by_index"] == 2 and deleted.extra["deleted"] is True
+    assert deleted.severity is Severity.HIGH
+    # Not also reported as a present credential file: the merged view no longer has it.
+    assert not by_id(findings, "HB-FILE-006")
+
+
+def test_wasted_space_counts_bytes_later_layers_hide(tmp_path: Path) -> None:
+    first, second = make_layers(tmp_path, 2)
+    (first / "var/cache").mkdir(parents=True)
+    big = WASTE_THRESHOLD + 4096
+    (first / "var/cache/blob").write_bytes(b"\1" * big)
+    (first / "small").write_bytes(b"\1" * 10)
+    (second / "var/cache").mkdir(parents=True)
+    (second / "var/cache/blob").write_bytes(b"\2")  # replaced, not deleted
+    (second / "small").write_bytes(b"\2")
+    (waste,) = by_id(run_check([first, second]), "HB-FILE-008")
+    assert waste.layer is not None and waste.layer.index == 0
+    assert waste.extra == {"bytes": big + 10, "files": 2}
+
+
+def test_small_shadowed_bytes_are_not_reported(tmp_path: Path) -> None:
+    first, second = make_layers(tmp_path, 2)
+    (first / "etc").mkdir()
+    (first / "etc/motd").write_text("old")
+    (second / "etc").mkdir()
+    (second / "etc/motd").write_text("new")
+    assert not by_id(run_check([first, second]), "HB-FILE-008")
+
+
+@pytest.mark.parametrize(("rel", "check_id"), [
+    ("bin/sh", "HB-FILE-005"), ("usr/bin/bash", "HB-FILE-005"),
+    ("usr/bin/apt-get", "HB-FILE-004"), ("sbin/apk", "HB-FILE-004"),
+])
+def test_shells_and_package_managers_are_info(tmp_path: Path, rel: str, check_id: str) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    (layer / rel).parent.mkdir(parents=True)
+    (layer / rel).symlink_to("/bin/busybox")
+    (found,) = by_id(run_check([layer]), check_id)
+    assert found.path == "/" + rel and found.severity is Severity.INFO
+
+
+def test_a_shell_outside_the_bin_directories_is_not_reported(tmp_path: Path) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    (layer / "opt/tools").mkdir(parents=True)
+    (layer / "opt/tools/sh").write_text("#!/bin/false\n")
+    assert not by_id(run_check([layer]), "HB-FILE-005")

@@ -1,0 +1,193 @@
+"""The secret rule set (policies/secrets/rules.yaml) and the file-content secret check.
+
+Token samples are assembled at run time from their documented formats, so this file does
+not itself look like it leaks anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import need_root
+
+from hardbox.errors import InputError
+from hardbox.image.config import ImageConfig
+from hardbox.scan.checks import CheckOptions, ImageContext
+from hardbox.scan.checks.secrets import SecretCheck, load_policy, redact
+from hardbox.scan.walk import layer_ref, walk
+
+ALNUM = "aB3dE5gH7jK9mN1pQ2rS4tU6vW8xY0zC"
+
+
+def _chars(n: int, alphabet: str = ALNUM) -> str:
+    return (alphabet * (n // len(alphabet) + 1))[:n]
+
+
+PEM = ("-----BEGIN OPENSSH PRIVATE KEY-----\n" + _chars(64) + "\n" + _chars(40)
+       + "\n-----END OPENSSH PRIVATE KEY-----\n")
+SAMPLES = {
+    "HB-SEC-001": ("id = AKIA" + "Z7Q2MXW4RT6YBN3K\n", "AKIAZ7Q2MXW4RT6YBN3K"),
+    "HB-SEC-002": ("aws_secret_access_key = " + _chars(40) + "\n", _chars(40)),
+    "HB-SEC-003": ('{"type": "service_account", "project_id": "p", "private_key": '
+                   '"-----BEGIN PRIVATE KEY-----\\n' + _chars(60) + '\\n-----END PRIVATE KEY-----\\n"}',
+                   _chars(60)),
+    "HB-SEC-004": ("DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + _chars(86) + "==;",
+                   _chars(86)),
+    "HB-SEC-005": ("token: ghp_" + _chars(36) + "\n", "ghp_" + _chars(36)),
+    "HB-SEC-006": ("github_pat_" + _chars(82, ALNUM + "_"), "github_pat_" + _chars(82, ALNUM + "_")),
+    "HB-SEC-007": ("GITLAB=glpat-" + _chars(20), "glpat-" + _chars(20)),
+    "HB-SEC-008": ("SLACK=xoxb-" + "1234567890-" + _chars(24), "xoxb-1234567890-" + _chars(24)),
+    "HB-SEC-009": ("stripe.api_key = 'sk_live_" + _chars(24) + "'", "sk_live_" + _chars(24)),
+    "HB-SEC-010": (PEM, _chars(64)),
+    "HB-SEC-011": ("Authorization: Bearer eyJ" + _chars(20) + ".eyJ" + _chars(30) + "." + _chars(43),
+                   "eyJ" + _chars(20)),
+    "HB-SEC-015": ("DATABASE_URL=postgres://app:" + "S3cr3tPassw0rd" + "@db.internal:5432/app",
+                   "S3cr3tPassw0rd"),
+}
+PATH_SAMPLES = {
+    "HB-SEC-012": ("/root/.docker/config.json",
+                   '{"auths": {"registry.example.com": {"auth": "' + _chars(24) + '"}}}', _chars(24)),
+    "HB-SEC-013": ("/app/.npmrc", "//registry.npmjs.org/:_authToken=npm_" + _chars(36) + "\n",
+                   "npm_" + _chars(36)),
+    "HB-SEC-014": ("/root/.pypirc", "[pypi]\nusername = __token__\npassword = pypi-" + _chars(50),
+                   "pypi-" + _chars(50)),
+}
+
+
+def test_every_rule_has_a_sample_here() -> None:
+    ids = {r.rule.id for r in load_policy().rules}
+    assert ids == set(SAMPLES) | set(PATH_SAMPLES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(SAMPLES))
+def test_rule_finds_its_format_and_redacts_it(rule_id: str) -> None:
+    text, secret = SAMPLES[rule_id]
+    matches = load_policy().find_text(text)
+    assert [m.rule.rule.id for m in matches] == [rule_id]
+    assert secret not in matches[0].redacted
+    assert matches[0].redacted.endswith("chars)")
+
+
+@pytest.mark.parametrize("rule_id", sorted(PATH_SAMPLES))
+def test_path_rules_only_apply_to_their_files(rule_id: str) -> None:
+    path, text, secret = PATH_SAMPLES[rule_id]
+    policy = load_policy()
+    found = policy.find(text.encode(), path)
+    assert rule_id in [m.rule.rule.id for m in found]
+    assert all(secret not in m.redacted for m in found)
+    elsewhere = policy.find(text.encode(), "/srv/notes.txt")
+    assert rule_id not in [m.rule.rule.id for m in elsewhere]
+
+
+@pytest.mark.parametrize("text", [
+    "https://user:${PASSWORD}@example.com/",
+    "postgres://user:password@localhost/db",
+    "see http://example.com:8080/path for docs",
+    "AKIA-is-a-prefix-not-a-key",
+    "aws_secret_access_key = <your key here>",
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+])
+def test_placeholders_and_lookalikes_are_not_secrets(text: str) -> None:
+    assert load_policy().find_text(text) == []
+
+
+def test_a_gcp_key_file_is_one_finding_not_also_a_bare_private_key() -> None:
+    text, _ = SAMPLES["HB-SEC-003"]
+    assert [m.rule.rule.id for m in load_policy().find_text(text)] == ["HB-SEC-003"]
+
+
+def test_redact_keeps_at_most_a_quarter_and_the_length() -> None:
+    assert redact("AKIAZ7Q2MXW4RT6YBN3K") == "AKIA… (20 chars)"
+    assert redact("hunter2") == "h… (7 chars)"
+    assert redact("abc") == "… (3 chars)"
+
+
+def test_scrub_replaces_every_match_in_text() -> None:
+    text = "curl -H 'token: ghp_" + _chars(36) + "' https://api"
+    scrubbed = load_policy().scrub(text)
+    assert "ghp_" + _chars(36) not in scrubbed
+    assert "<redacted:ghp_…(40chars)>" in scrubbed and scrubbed.startswith("curl -H")
+
+
+def test_a_broken_rule_file_is_one_error_naming_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("version: 1\nlimits: {max_file_size: 10, binary_probe: 10, "
+                   "max_findings_per_file: 1}\nrules:\n  - id: HB-SEC-001\n    title: t\n"
+                   "    severity: dreadful\n    keywords: [x]\n    regex: x\n    why: w\n    fix: f\n")
+    with pytest.raises(InputError, match=r"rules\.yaml: rules/0/severity: 'dreadful' is not one of"):
+        load_policy(bad)
+    bad.write_text(bad.read_text().replace("dreadful", "high").replace("regex: x", "regex: '(x'"))
+    with pytest.raises(InputError, match=r"rules/0 \(HB-SEC-001\): bad regex"):
+        load_policy(bad)
+
+
+# The file-content check, through the real walk.
+
+@dataclass(frozen=True)
+class Layer:
+    path: Path
+    diff_id: str
+    index: int
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Layers:
+    layers: tuple[Layer, ...]
+
+
+def scan_layers(dirs: list[Path]) -> SecretCheck:
+    layers = Layers(tuple(
+        Layer(d, "sha256:" + hashlib.sha256(str(d).encode()).hexdigest(), i, f"RUN {i}")
+        for i, d in enumerate(dirs)))
+    config = ImageConfig.from_obj(
+        {"os": "linux", "architecture": "amd64",
+         "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in layers.layers]}}, "test")
+    check = SecretCheck(ImageContext.build("t", config, tuple(layer_ref(la) for la in layers.layers)),
+                        CheckOptions())
+    walk(layers, [check])
+    return check
+
+
+def test_binaries_large_files_and_documentation_are_skipped(tmp_path: Path) -> None:
+    layer = tmp_path / "l0"
+    text, _ = SAMPLES["HB-SEC-005"]
+    (layer / "app").mkdir(parents=True)
+    (layer / "app/config.env").write_text(text)
+    (layer / "app/tool.bin").write_bytes(b"\x7fELF\0\0" + text.encode())
+    limit = load_policy().max_file_size
+    (layer / "app/huge.log").write_bytes(text.encode() + b"x" * limit)
+    (layer / "usr/share/doc/pkg").mkdir(parents=True)
+    (layer / "usr/share/doc/pkg/README").write_text(text)
+    check = scan_layers([layer])
+    assert [f.path for f in check.findings()] == ["/app/config.env"]
+    assert check.skipped["binary"] == 1 and check.skipped["too large"] == 1
+
+
+def test_a_secret_in_a_deleted_file_points_at_the_layer_that_ships_it(tmp_path: Path) -> None:
+    need_root()
+    first, second = tmp_path / "l0", tmp_path / "l1"
+    text, secret = SAMPLES["HB-SEC-002"]
+    (first / "root").mkdir(parents=True)
+    (first / "root/keys.txt").write_text(text)
+    (second / "root").mkdir(parents=True)
+    os.mknod(second / "root/keys.txt", 0o600 | 0o020000, os.makedev(0, 0))
+    (finding,) = scan_layers([first, second]).findings()
+    assert finding.id == "HB-SEC-002" and finding.layer is not None and finding.layer.index == 0
+    assert finding.extra["deleted"] is True and "still ships in layer 0" in finding.detail
+    assert secret not in repr(finding)
+
+
+def test_skip_secrets_turns_file_reading_off(tmp_path: Path) -> None:
+    layer = tmp_path / "l0"
+    layer.mkdir()
+    (layer / "env").write_text(SAMPLES["HB-SEC-005"][0])
+    config = ImageConfig.from_obj({"os": "linux", "architecture": "amd64",
+                                   "rootfs": {"type": "layers", "diff_ids": []}}, "t")
+    check = SecretCheck(ImageContext.build("t", config, ()), CheckOptions(secrets=False))
+    walk(Layers((Layer(layer, "sha256:" + "0" * 64, 0, ""),)), [check])
+    assert check.findings() == []
