@@ -1,11 +1,19 @@
 """Start-to-exit of /bin/true in busybox: `hardbox run --profile strict` against `runc run`.
 
-Both sides get the same hardening: the runc bundle is written by `hardbox bundle --profile
-strict` from the same stored image (user namespace with the same id map, strict seccomp
-filter, no capabilities, no_new_privs, read-only root, new network namespace, masked paths,
-cgroup limits). Each round runs both once, alternating, after a warm-up; medians are
-reported with the Python interpreter's own start (`python -c pass`) as the floor under
-hardbox. Needs root, runc, umoci.
+hardbox is installed as a user would have it: a fresh venv (``python -m venv
+--system-site-packages``, so its dependencies come from the machine) with ``pip install
+--no-deps --no-build-isolation`` of this checkout, and timed through that venv's
+``hardbox`` script. Both sides get the same hardening: the runc bundle is written by
+``hardbox bundle --profile strict`` from the same stored image (user namespace with the same
+id map, strict seccomp filter, no capabilities, no_new_privs, read-only root, new network
+namespace, masked paths, cgroup limits). Each round runs each command once, alternating,
+after warm-up runs (seccomp and profile caches filled, page cache warm); the table gives
+median and best wall time and the median CPU time (user + system of the command and the
+children it waited for, from wait4) — on a shared machine CPU time says more than wall time.
+``python -c pass`` in the same venv is the floor under anything written in Python.
+
+The per-syscall cost of strict's filter against Docker's default is measured by
+``bench/bench_seccomp.py`` (not repeated here). Needs root, runc and umoci.
 
     python bench/bench_run.py [--rounds 20] [--json]
 """
@@ -29,13 +37,35 @@ sys.path.insert(0, str(REPO / "tests"))
 import imagebuild  # noqa: E402
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of ``cmd``; exits the bench if it fails."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - t0
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr}")
-    return elapsed
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def make_venv(work: Path) -> Path:
+    """A fresh venv with this checkout installed the way a user installs it; its bin dir."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
+           "--no-build-isolation", str(REPO)]
+    subprocess.run(pip, check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import hardbox; print(hardbox.__file__)"],
+        check=True, capture_output=True, text=True, cwd=work,
+    ).stdout.strip()
+    if not where.startswith(str(venv)):
+        raise SystemExit(f"the venv imports hardbox from {where}, not from its own install")
+    return venv / "bin"
 
 
 def main() -> int:
@@ -43,49 +73,71 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root (runc and hardbox both set up user namespaces and cgroups)")
     for tool in ("runc", "umoci"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed")
     with tempfile.TemporaryDirectory(prefix="hardbox-bench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)  # runc's user-namespace root must reach the bundle's rootfs
-        env = {**os.environ, "HARDBOX_ROOT": str(work / "store")}
-        hb = [sys.executable, "-m", "hardbox"]
+        bindir = make_venv(work)
+        # A user's shell does not set PYTHONDONTWRITEBYTECODE; the venv's .pyc files are used.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["HARDBOX_ROOT"] = str(work / "store")
+        hb = [str(bindir / "hardbox")]
         layout = imagebuild.busybox_image(work / "img")
         subprocess.run([*hb, "image", "import", layout.ref, "--tag", "hardbox-bench-image"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         bundle = work / "bundle"
-        subprocess.run([*hb, "bundle", "--profile", "strict", "hardbox-bench-image", str(bundle), "/bin/true"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*hb, "bundle", "--profile", "strict", "hardbox-bench-image", str(bundle), "/bin/true"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
         config = json.loads((bundle / "config.json").read_text())
         config["process"]["terminal"] = False
         (bundle / "config.json").write_text(json.dumps(config))
 
-        hardbox_cmd = [*hb, "run", "--rm", "--profile", "strict", "hardbox-bench-image", "/bin/true"]
-        samples: dict[str, list[float]] = {"hardbox": [], "runc": [], "python -c pass": []}
-        for i in range(args.rounds + 2):
-            runc_cmd = ["runc", "run", "--bundle", str(bundle), f"hardbox-bench-{os.getpid()}-{i}"]
-            results = {
-                "hardbox": timed(hardbox_cmd, env),
-                "runc": timed(runc_cmd, env),
-                "python -c pass": timed([sys.executable, "-c", "pass"], env),
-            }
-            if i >= 2:  # the first rounds warm caches (seccomp BPF, page cache, .pyc)
-                for k, v in results.items():
-                    samples[k].append(v)
-    medians = {k: statistics.median(v) for k, v in samples.items()}
+        commands = {
+            "`hardbox run --rm --profile strict` (venv)":
+                [*hb, "run", "--rm", "--profile", "strict", "hardbox-bench-image", "/bin/true"],
+            "`runc run` (bundle from `hardbox bundle --profile strict`)": ["runc", "run", "--bundle", str(bundle)],
+            "`python -c pass` (venv; floor under hardbox)": [str(bindir / "python"), "-c", "pass"],
+        }
+        walls: dict[str, list[float]] = {k: [] for k in commands}
+        cpus: dict[str, list[float]] = {k: [] for k in commands}
+        warmup = 3  # fills the seccomp and profile caches and the page cache
+        for i in range(args.rounds + warmup):
+            for name, cmd in commands.items():
+                if cmd[0] == "runc":
+                    cmd = [*cmd, f"hardbox-bench-{os.getpid()}-{i}"]
+                wall, cpu = timed(cmd, env)
+                if i >= warmup:
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+    names = list(commands)
+    hardbox_name, runc_name = names[0], names[1]
     report = {
         "rounds": args.rounds,
-        "median_seconds": medians,
-        "ratio_hardbox_to_runc": medians["hardbox"] / medians["runc"],
+        "median_wall_seconds": {k: statistics.median(v) for k, v in walls.items()},
+        "best_wall_seconds": {k: min(v) for k, v in walls.items()},
+        "median_cpu_seconds": {k: statistics.median(v) for k, v in cpus.items()},
         "load_average": os.getloadavg(),
     }
+    med = report["median_wall_seconds"]
+    report["ratio_hardbox_to_runc"] = med[hardbox_name] / med[runc_name]
     if args.json:
         print(json.dumps(report, indent=2))
-    else:
-        for k, v in medians.items():
-            print(f"{k:16} {v * 1000:8.1f} ms")
-        print(f"hardbox / runc   {report['ratio_hardbox_to_runc']:8.2f}x  (load {report['load_average'][0]:.1f})")
+        return 0
+    print(f"Start-to-exit of /bin/true in busybox, {args.rounds} rounds, load "
+          f"{report['load_average'][0]:.1f} (1 min)\n")
+    print("| command | median wall ms | best wall ms | median CPU ms | wall vs runc |")
+    print("|---|---:|---:|---:|---:|")
+    for name in names:
+        print(f"| {name} | {med[name] * 1000:.1f} | {report['best_wall_seconds'][name] * 1000:.1f} | "
+              f"{report['median_cpu_seconds'][name] * 1000:.1f} | {med[name] / med[runc_name]:.2f} |")
+    seccomp = Path(__file__).with_name("bench_seccomp.py")
+    if seccomp.is_file():
+        print(f"\nPer-syscall cost of strict's seccomp filter vs Docker's default: "
+              f"`python {seccomp.relative_to(REPO)}`.")
     return 0
 
 

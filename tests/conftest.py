@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import imagebuild  # noqa: E402
+import imagebuild
 
 
 def need_tool(*names: str) -> None:

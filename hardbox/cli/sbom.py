@@ -120,11 +120,13 @@ def _scrubbed(image: StoredImage) -> StoredImage:
     """The image with credentials in its layers' ``created_by`` redacted, as ``hardbox scan``
     does: the SBOM names the layer that brought each package, and a build argument such as
     ``ARG TOKEN`` must not travel with it."""
+    if not image.config.history:
+        return image  # dir: and history-less images: created_by is hardbox's own text
+    # Imported only here: the secret rules cost a third of a second to load and compile,
+    # which a dir: SBOM never needs.
     from hardbox.scan.checks.config import scrub
     from hardbox.scan.checks.secrets import load_policy
 
-    if not image.config.history:
-        return image  # dir: and history-less images: created_by is hardbox's own text
     policy = load_policy()
     layers = tuple(
         dataclasses.replace(layer, created_by=scrub(layer.created_by, policy))

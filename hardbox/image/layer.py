@@ -37,7 +37,6 @@ from hardbox.errors import InvalidImage, StoreError
 from hardbox.image.compression import Compression, CorruptStream, CountingReader, open_decompressed
 from hardbox.image.layer_apply import Applier, SkippedEntry
 from hardbox.image.layer_tar import LayerLimits, LayerReader
-from hardbox.image.layer_writer import WriteFailed
 from hardbox.image.tarsafe import Refused
 
 __all__ = ["DEFAULT_LIMITS", "LayerLimits", "LayerResult", "SkippedEntry", "apply_layer"]
@@ -122,7 +121,6 @@ def apply_layer(
         if reader is not None:
             reader.close()
         if applier is not None:
-            applier.writer.abandon()
             applier.tree.empty()
             applier.tree.close()
         converted = _convert(exc, source, entry, dest)
@@ -146,8 +144,6 @@ def apply_layer(
 def _convert(exc: BaseException, source: str, entry: str | None, dest: Path) -> Exception | None:
     """The one-line hardbox error for a failure, or None to re-raise it unchanged."""
     where = f"layer {source}" + (f": entry {entry!r}" if entry is not None else "")
-    if isinstance(exc, WriteFailed):
-        return StoreError(f"layer {source}: entry {exc.entry!r}: cannot write into {dest}: {exc.error.strerror or exc.error}")
     if isinstance(exc, Refused):
         return InvalidImage(f"{where}: {exc}", hint="the layer is damaged or hostile; it was not imported")
     if isinstance(exc, CorruptStream):

@@ -18,7 +18,8 @@ of the layer may fail"): a link to anything else is refused rather than copied, 
 lower layers are not at hand and guessing would make the layer depend on its neighbours.
 
 Metadata order per entry: chown, then xattrs (chown clears ``security.capability``), then
-chmod (chown clears setuid/setgid), then times. Directory modes and times are applied last,
+chmod (chown clears setuid/setgid), then times; a regular file skips the chown or chmod it
+does not need (``CreationDefaults``). Directory modes and times are applied last,
 deepest first, so writing children neither fails on a read-only directory nor moves its
 mtime.
 """
@@ -34,17 +35,13 @@ from pathlib import Path
 from typing import IO
 
 from hardbox.image.layer_tar import LayerLimits, LayerReader, split_name, times_ns, xattrs
-from hardbox.image.layer_writer import CreationDefaults, FileJob, FileWriter
-from hardbox.image.tarsafe import Cleared, Parts, Refused, RootedTree, show
+from hardbox.image.tarsafe import Cleared, CreationDefaults, Parts, Refused, RootedTree, show
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 AUFS_META_PREFIX = ".wh..wh."
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 _COPY_CHUNK = 1 << 20
-# Files up to this size are read into memory and created on the writer's threads; larger
-# ones are streamed from the tar on the calling thread.
-_SMALL_FILE = 1 << 20
 _MAX_ID = 0xFFFFFFFE  # (uid_t)-1 means "leave unchanged" to chown(2)
 
 
@@ -74,7 +71,6 @@ class Applier:
         self._dirs: dict[Parts, _DirMeta] = {}
         self._opaque: dict[Parts, int] = {}  # directory -> stamp when marked
         self._buffer = memoryview(bytearray(_COPY_CHUNK))
-        self.writer = FileWriter()
         self.skipped: list[SkippedEntry] = []
         self.warnings: list[str] = []
         self.applied = 0
@@ -84,7 +80,6 @@ class Applier:
     def apply(self, member: tarfile.TarInfo) -> None:
         self.tree.trim()
         parts = split_name(member.name, self._limits)
-        self.writer.wait_for(parts[:i] for i in range(1, len(parts)))  # parents being written
         if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
             raise Refused("a whiteout name cannot have entries below it")
         if parts and parts[-1].startswith(WHITEOUT_PREFIX):
@@ -112,9 +107,12 @@ class Applier:
 
     def finish(self) -> None:
         """Opaque markers, then directory modes and times (deepest first)."""
-        self.writer.close()
-        self.warnings.extend(self.writer.warnings)
-        self._chown_denied += self.writer.chown_denied
+        if () not in self._dirs:
+            # A layer without a "./" entry (what most builders write after the first layer,
+            # and what minimize writes) leaves the root as the runtime's merge sees it:
+            # 0755, as Docker's and containerd's unpackers create it, not the 0700 of the
+            # staging directory.
+            os.fchmod(self.tree.root_fd, 0o755)
         for parts, stamp in sorted(self._opaque.items()):
             self.tree.trim()
             if self.tree.alive(parts, stamp):
@@ -147,7 +145,6 @@ class Applier:
         if name in ("", ".", ".."):
             raise Refused("whiteout names no entry (would hide its own directory)")
         target = (*parent, name)
-        self.writer.wait_for([target])
         existing = self.tree.lstat(target)
         if existing is None:
             # Fails closed: with no whiteout, a file a later layer deleted would reappear.
@@ -177,34 +174,18 @@ class Applier:
 
     def _file(self, member: tarfile.TarInfo, parts: Parts) -> None:
         self._clear(parts, keep_dir=False)
-        if member.size <= _SMALL_FILE:
-            uid, gid = self._ids(member)
-            kept, dropped = xattrs(member, self._limits)
-            self.warnings.extend(f"{member.name!r}: {note}" for note in dropped)
-            data = self._reader.data(member).read() if member.size else b""
-            job = FileJob(
-                entry=member.name,
-                parent_fd=os.dup(self.tree.dir_fd(parts[:-1])),
-                name=parts[-1],
-                data=data,
-                uid=uid,
-                gid=gid,
-                xattrs=tuple(kept),
-                mode=member.mode & 0o7777,
-                times_ns=times_ns(member),
-                chown=self._fast is None or (uid, gid) != self._fast.owner,
-                chmod=self._fast is None or bool(member.mode & (0o7000 | self._fast.umask)),
-            )
-            self.writer.submit(parts, job)
-            self.tree.note_created(parts)
-            return
-        fd = self.tree.create_file(parts)
+        uid, gid = self._ids(member)
+        mode = member.mode & 0o7777
+        fast = self._fast
+        fd = self.tree.create_file(parts, mode)
         try:
             if member.size:
                 self._copy(self._reader.data(member), fd)
-            self._chown_fd(fd, member)
+            if fast is None or (uid, gid) != fast.owner:
+                self._chown_fd(fd, member)
             self._xattrs_fd(fd, member)
-            os.fchmod(fd, member.mode & 0o7777)
+            if fast is None or mode & (0o7000 | fast.umask):
+                os.fchmod(fd, mode)
             os.utime(fd, ns=times_ns(member))
         finally:
             os.close(fd)
@@ -223,7 +204,6 @@ class Applier:
         target = split_name(member.linkname, self._limits)
         if not target or target[: len(parts)] == parts:
             raise Refused(f"hardlink to {member.linkname!r} names the entry itself or a directory above it")
-        self.writer.wait_for(target[:i] for i in range(1, len(target) + 1))
         try:
             existing = self.tree.lstat(target)
         except FileNotFoundError:
@@ -258,8 +238,7 @@ class Applier:
     # -- helpers ---------------------------------------------------------------------------
 
     def _clear(self, parts: Parts, *, keep_dir: bool) -> str:
-        self.writer.wait_for([parts])
-        return self.tree.clear(parts, keep_dir=keep_dir, before_rmtree=self.writer.wait_all)
+        return self.tree.clear(parts, keep_dir=keep_dir)
 
     def _mark_opaque(self, parts: Parts) -> None:
         self._opaque[parts] = self.tree.stamp()

@@ -1,8 +1,8 @@
 """Writing beneath one directory without ever following a symbolic link.
 
 A layer is hostile input: an entry ``a -> /etc`` followed by ``a/passwd`` must not write the
-host's ``/etc/passwd`` (the class of bug behind CVE-2018-15664 in Docker and CVE-2019-14271,
-and the reason runc, umoci and containerd grew "securejoin" helpers). Rather than resolving
+host's ``/etc/passwd`` (the class of bug behind CVE-2018-15664 in ``docker cp``, and the
+reason runc, umoci and containerd grew "securejoin" helpers). Rather than resolving
 and re-checking paths, every operation here is an ``*at`` system call relative to a
 directory file descriptor obtained by walking from the root one component at a time with
 ``O_NOFOLLOW | O_DIRECTORY``; a component that is a symlink or a file stops the walk with
@@ -21,6 +21,7 @@ import os
 import shutil
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 Parts = tuple[str, ...]
@@ -44,6 +45,29 @@ class Cleared:
     REMOVED = "removed"
     REMOVED_DIR = "removed-dir"
     REMOVED_REPLACEABLE = "removed-replaceable"
+
+
+@dataclass(frozen=True)
+class CreationDefaults:
+    """What a file created in the tree gets without fchown/fchmod: the process's owner and
+    its umask. Unknown (None) when the root is setgid (new files take its group) or has a
+    default ACL (which replaces the umask); then every file is chowned and chmodded."""
+
+    owner: tuple[int, int]
+    umask: int
+
+    @classmethod
+    def of(cls, root_fd: int) -> CreationDefaults | None:
+        if os.fstat(root_fd).st_mode & stat.S_ISGID or "system.posix_acl_default" in os.listxattr(root_fd):
+            return None
+        try:
+            status = Path("/proc/self/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("Umask:"):
+                return cls((os.geteuid(), os.getegid()), int(line.split()[1], 8))
+        return None
 
 
 def show(parts: Parts) -> str:
@@ -84,8 +108,7 @@ class RootedTree:
         removed = self._removed
         return not removed or all(removed.get(parts[:i], 0) < stamp for i in range(1, len(parts) + 1))
 
-    def note_created(self, parts: Parts) -> None:
-        """Record an entry created at ``parts`` (by this class, or by a writer thread)."""
+    def _created(self, parts: Parts) -> None:
         self._present[parts] = self.stamp()
 
     def exists(self, parts: Parts) -> bool:
@@ -146,7 +169,7 @@ class RootedTree:
         os.mkdir(parts[-1], 0o755, dir_fd=parent)
         fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=parent)
         os.fchmod(fd, 0o755)  # independent of the process umask
-        self.note_created(parts)
+        self._created(parts)
         self._on_implicit_dir(parts, replaced)
         return fd
 
@@ -159,10 +182,9 @@ class RootedTree:
         except FileNotFoundError:
             return None
 
-    def clear(self, parts: Parts, *, keep_dir: bool, before_rmtree: Callable[[], None] | None = None) -> str:
+    def clear(self, parts: Parts, *, keep_dir: bool) -> str:
         """Make room for a new entry at ``parts`` (image-spec "Changeset over existing files"):
-        remove what is there unless both it and the new entry are directories.
-        ``before_rmtree`` runs before a directory tree is removed."""
+        remove what is there unless both it and the new entry are directories."""
         parent = self.dir_fd(parts[:-1])
         if not self.exists(parts):
             return Cleared.ABSENT
@@ -171,8 +193,6 @@ class RootedTree:
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return Cleared.KEPT_DIR
-            if before_rmtree is not None:
-                before_rmtree()
             depth = len(parts)
             for key in [k for k in self._fds if k[:depth] == parts]:
                 os.close(self._fds.pop(key))
@@ -188,22 +208,24 @@ class RootedTree:
 
     # -- creating entries; the caller has cleared the path first -------------------------
 
-    def create_file(self, parts: Parts) -> int:
-        fd = os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=self.dir_fd(parts[:-1]))
-        self.note_created(parts)
+    def create_file(self, parts: Parts, permissions: int = 0o600) -> int:
+        """A new regular file open for writing. A new file's descriptor is writable whatever
+        ``permissions`` say, so giving the final bits here often saves an fchmod."""
+        fd = os.open(parts[-1], _NEW_FILE_FLAGS, permissions & 0o777, dir_fd=self.dir_fd(parts[:-1]))
+        self._created(parts)
         return fd
 
     def mkdir(self, parts: Parts) -> int:
         parent = self.dir_fd(parts[:-1])
         os.mkdir(parts[-1], 0o700, dir_fd=parent)
-        self.note_created(parts)
+        self._created(parts)
         fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=parent)
         self._fds[parts] = fd
         return fd
 
     def symlink(self, parts: Parts, target: str) -> None:
         os.symlink(target, parts[-1], dir_fd=self.dir_fd(parts[:-1]))
-        self.note_created(parts)
+        self._created(parts)
 
     def link(self, parts: Parts, target: Parts) -> None:
         """A hardlink to the existing non-directory ``target`` (linkat without FOLLOW)."""
@@ -215,15 +237,15 @@ class RootedTree:
             dst_dir_fd=self.dir_fd(parts[:-1]),
             follow_symlinks=False,
         )
-        self.note_created(parts)
+        self._created(parts)
 
     def mknod(self, parts: Parts, mode: int, device: int) -> None:
         os.mknod(parts[-1], mode, device, dir_fd=self.dir_fd(parts[:-1]))
-        self.note_created(parts)
+        self._created(parts)
 
     def mkfifo(self, parts: Parts) -> None:
         os.mkfifo(parts[-1], 0o600, dir_fd=self.dir_fd(parts[:-1]))
-        self.note_created(parts)
+        self._created(parts)
 
     # -- metadata of entries that are not open (symlinks, devices, fifos) ----------------
 

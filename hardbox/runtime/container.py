@@ -73,6 +73,7 @@ class Container:
                 profile=profile.name, command=list(req.argv()), created=now(),
                 monitor_pid=os.getpid(), auto_remove=req.auto_remove,
                 weakenings=[str(w) for w in profile.weakenings],
+                layers=[str(p) for p in req.image.layers],
             )
         )
         try:

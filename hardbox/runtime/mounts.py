@@ -2,14 +2,9 @@
 
 Two halves, because they need different privileges:
 
-* ``build_rootfs`` runs in hardbox itself (root in the initial user namespace). Each image
-  layer directory is cloned as a detached mount (open_tree OPEN_TREE_CLONE) and idmapped
-  to the container's user namespace (mount_setattr MOUNT_ATTR_IDMAP), so the container sees
-  files owned as the image gave them while the store keeps them unshifted. The idmapped
-  layers are handed to a new overlayfs by file descriptor (fsconfig ``lowerdir+``, Linux
-  6.13+). The overlay is mounted here, not inside the user namespace, because overlayfs
-  clones each lower mount privately and the kernel only lets the owner of a detached
-  mount's anonymous namespace do that (fs/namespace.c clone_private_mount); the finished
+* ``build_rootfs`` (hardbox/runtime/overlay.py, re-exported here) runs in hardbox itself
+  (root in the initial user namespace): the idmapped overlay over the image's layers, by
+  file descriptor on Linux 6.13+ and through staged paths on 5.19-6.12. The finished
   overlay is a detached mount passed to the container, which attaches it with move_mount.
 * ``setup_container_mounts`` runs in the container's PID 1 (in its user, mount and pid
   namespaces) and mounts /proc, /sys, /dev, tmpfs dirs, masks and read-only paths, then
@@ -30,9 +25,9 @@ import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from hardbox.runtime import syscalls
+from hardbox.runtime.overlay import build_rootfs as build_rootfs
 from hardbox.runtime.syscalls import KernelError
 
 # Docker's masked paths plus the ones the issue names, and Docker's read-only /proc paths.
@@ -77,55 +72,6 @@ class Volume:
         if not parts[1].startswith("/"):
             raise UsageError(f"volume {spec!r}: destination must be an absolute path")
         return cls(source, os.path.normpath(parts[1]), mode == "ro")
-
-
-def build_rootfs(
-    layers: Sequence[Path],
-    upper: Path,
-    work: Path,
-    userns_fd: int | None,
-    *,
-    userxattr: bool = False,
-    context: str | None = None,
-) -> int:
-    """A detached overlay mount of ``layers`` (newest first) with ``upper``/``work``.
-
-    With ``userns_fd`` every layer is idmapped to that user namespace first.
-    """
-    lower_fds: list[int] = []
-    fs_fd = -1
-    try:
-        for layer in layers:
-            fd = syscalls.open_tree(layer, syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC)
-            lower_fds.append(fd)
-            if userns_fd is not None:
-                syscalls.mount_setattr(
-                    fd, syscalls.MOUNT_ATTR_IDMAP, userns_fd=userns_fd, what=str(layer)
-                )
-        fs_fd = syscalls.fsopen("overlay")
-        for fd, layer in zip(lower_fds, layers, strict=True):
-            syscalls.fsconfig_fd(fs_fd, "lowerdir+", fd, str(layer))
-        syscalls.fsconfig_string(fs_fd, "upperdir", str(upper))
-        syscalls.fsconfig_string(fs_fd, "workdir", str(work))
-        # The upper dir dies with the container, so skip overlayfs' syncs of the upper
-        # filesystem: without "volatile" every unmount syncs it (~300 ms on ext4 here).
-        # overlayfs.rst, "Volatile mount"; the upper is never mounted again after a crash.
-        syscalls.fsconfig_string(fs_fd, "volatile")
-        if context is not None:
-            # Every file of the root carries the container's SELinux file label.
-            syscalls.fsconfig_string(fs_fd, "context", context)
-        if userxattr:
-            # Inside a user namespace overlayfs cannot set trusted.* xattrs (overlayfs.rst).
-            syscalls.fsconfig_string(fs_fd, "userxattr")
-        try:
-            syscalls.fsconfig_create(fs_fd, f"overlay on {upper}")
-        except KernelError as err:
-            raise KernelError(err.errno or errno.EIO, "mount overlay on", str(upper)) from err
-        return syscalls.fsmount(fs_fd)
-    finally:
-        for fd in (*lower_fds, fs_fd):
-            if fd >= 0:
-                os.close(fd)
 
 
 def _ensure_dir(path: str, mode: int = 0o755) -> None:

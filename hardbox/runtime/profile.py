@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import InputError
 from hardbox.runtime.profile_options import (
@@ -28,8 +28,11 @@ from hardbox.runtime.profile_options import (
     apply_options,
     parse_bytes,
 )
-from hardbox.runtime.profile_yaml import ProfileDocument, read_document
 from hardbox.runtime.seccomp_model import SeccompPolicy
+
+if TYPE_CHECKING:
+    # profile_yaml imports PyYAML; it is loaded only on a profile-cache miss (profile_cache).
+    from hardbox.runtime.profile_yaml import ProfileDocument
 
 __all__ = [
     "Limits",
@@ -156,13 +159,15 @@ class Profile:
 def profiles_dir() -> Path:
     from hardbox.resources import policies
 
-    return Path(str(policies())) / "profiles"
+    # joinpath first: an installed namespace package is a MultiplexedPath, whose str() is
+    # not a path; its child is a plain Path.
+    return Path(str(policies() / "profiles"))
 
 
 def seccomp_dir() -> Path:
     from hardbox.resources import policies
 
-    return Path(str(policies())) / "seccomp"
+    return Path(str(policies() / "seccomp"))
 
 
 def list_profiles() -> list[str]:
@@ -188,16 +193,33 @@ def locate(name_or_path: str, relative_to: Path | None = None) -> Path:
     return path
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """Load, merge (``extends``), validate and resolve a profile."""
+def load_profile(name_or_path: str, *, cache_dir: Path | None = None) -> Profile:
+    """Load, merge (``extends``), validate and resolve a profile.
+
+    A profile built before from the same bytes (every file of the chain, the schema, the
+    seccomp JSON) comes from the on-disk cache (profile_cache) without YAML or jsonschema.
+    ``cache_dir`` defaults to ``<store root>/cache/profiles``."""
     path = locate(name_or_path)
     stat = path.stat()
-    return _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, cache_dir)
 
 
 @lru_cache(maxsize=32)
-def _load_cached(path: str, _mtime: int, _size: int) -> Profile:
-    chain = _read_chain(Path(path))
+def _load_cached(path: str, _mtime: int, _size: int, cache_dir: Path | None) -> Profile:
+    from hardbox.runtime import profile_cache
+
+    leaf = Path(path)
+    cached = profile_cache.lookup(leaf, cache_dir)
+    if cached is not None:
+        return cached
+    profile, files = _load_uncached(leaf)
+    profile_cache.save(leaf, profile, files, cache_dir)
+    return profile
+
+
+def _load_uncached(path: Path) -> tuple[Profile, list[Path]]:
+    """The profile and every file it was built from (the cache's dependencies)."""
+    chain = _read_chain(path)
     merged: dict[str, Any] = {}
     origin: dict[str, ProfileDocument] = {}
     for doc in chain:
@@ -213,11 +235,16 @@ def _load_cached(path: str, _mtime: int, _size: int) -> Profile:
     name = leaf.data.get("name") or leaf.path.stem
     profile = _build(name, merged, origin, leaf, tuple(d.path.stem for d in chain))
     _check_strict(profile, origin, leaf)
-    return profile
+    files = [d.path for d in chain] + [profiles_dir() / "schema.json"]
+    if profile.seccomp is not None:
+        files.append(Path(profile.seccomp.source))
+    return profile, files
 
 
 def _read_chain(path: Path) -> list[ProfileDocument]:
     """The file and every profile it extends, base first; cycles refused."""
+    from hardbox.runtime.profile_yaml import read_document
+
     seen: list[Path] = []
     docs: list[ProfileDocument] = []
     current: Path | None = path

@@ -56,6 +56,10 @@ class Label:
 
 def host_has_selinux() -> bool:
     """True when the kernel has SELinux enabled (libselinux if installed, else selinuxfs)."""
+    if not (SELINUXFS / "enforce").exists():
+        # No selinuxfs: SELinux is off, and libselinux would only say so more slowly
+        # (importing its bindings is on every `hardbox run`'s start-up path).
+        return False
     try:
         import selinux
 

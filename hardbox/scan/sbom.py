@@ -1,4 +1,7 @@
-"""The CycloneDX 1.6 SBOM of an image, built with cyclonedx-python-lib from a ``CatalogResult``.
+"""The CycloneDX 1.6 SBOM of an image: what it says, decided once here, and ``write_sbom``, which
+hands it to a writer — ``sbom_cdx`` (cyclonedx-python-lib's model: XML, and JSON with
+``--with-vulns``) or ``sbom_json`` (the plain CycloneDX JSON, written directly; its docstring
+says why).
 
 Shape (each ``hardbox:`` property is documented in docs/adding-a-cataloger.md):
 
@@ -19,6 +22,8 @@ Shape (each ``hardbox:`` property is documented in docs/adding-a-cataloger.md):
 
 The serial number is derived from the content, so the same image gives the same SBOM; the
 timestamp is the image's creation time when known (tests redact it otherwise).
+
+Nothing here imports cyclonedx-python-lib's model: the default output never needs it.
 """
 
 from __future__ import annotations
@@ -27,19 +32,10 @@ import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.model import HashAlgorithm, HashType, Property
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
-from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
-from cyclonedx.output import make_outputter
-from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
-from hardbox import __version__
 from hardbox.errors import UsageError
 from hardbox.findings import Finding
 from hardbox.scan.catalog_result import CatalogResult
@@ -49,10 +45,15 @@ from hardbox.scan.walk import LayerSource
 FORMATS: tuple[str, ...] = ("cyclonedx-json", "cyclonedx-xml", "spdx-json")
 OS_ECOSYSTEMS = ("deb", "apk", "rpm")
 # additionalContext of the two kinds of evidence occurrence.
-_READ_FROM = "package metadata read from here"
-_OWNED = "file installed by the package"
+READ_FROM = "package metadata read from here"
+OWNED = "file installed by the package"
 # A fixed namespace for uuid5 serial numbers: same SBOM content, same serial.
 _SERIAL_NAMESPACE = uuid.UUID("6b1f0a52-8a33-4f55-9a57-2f4b3c1d7e90")
+
+# One license of a component, as CycloneDX spells the choice: an SPDX id, an SPDX
+# expression, or a free-text name.
+LicenseKind = Literal["id", "expression", "name"]
+Properties = list[tuple[str, str]]
 
 
 class SbomImage(Protocol):
@@ -83,7 +84,7 @@ def image_created(image: SbomImage) -> datetime | None:
         return None
 
 
-def _oci_purl(image: SbomImage) -> PackageURL | None:
+def oci_purl(image: SbomImage) -> str | None:
     digest = image.manifest_digest
     if not digest or not digest.startswith("sha256:"):
         return None
@@ -95,58 +96,34 @@ def _oci_purl(image: SbomImage) -> PackageURL | None:
             repository, tag = image.tags[0], ""
         name = repository.rsplit("/", 1)[-1]
         qualifiers = {"repository_url": repository, **({"tag": tag} if tag else {})}
-    return PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers)
+    return PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers).to_string()
 
 
-def _root_component(image: SbomImage, result: CatalogResult) -> Component:
-    props = [Property(name="hardbox:image:id", value=image.id)] if image.id else []
+def root_properties(image: SbomImage, result: CatalogResult) -> Properties:
+    props = [("hardbox:image:id", image.id)] if image.id else []
     if image.manifest_digest:
-        props.append(Property(name="hardbox:image:manifest-digest", value=image.manifest_digest))
-    props += [Property(name="hardbox:image:tag", value=tag) for tag in image.tags]
+        props.append(("hardbox:image:manifest-digest", image.manifest_digest))
+    props += [("hardbox:image:tag", tag) for tag in image.tags]
     if result.os is not None:
-        props.append(
-            Property(
-                name="hardbox:image:base-os", value=result.os.pretty_name or result.os.purl_distro
-            )
-        )
-    props += [
-        Property(name=f"hardbox:image:layer:{layer.index}", value=layer.diff_id)
-        for layer in image.layers
-    ]
-    hashes = []
-    if image.id.startswith("sha256:"):
-        hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=image.id.removeprefix("sha256:")))
-    return Component(
-        type=ComponentType.CONTAINER,
-        name=image_name(image),
-        version=image.id or None,
-        bom_ref=image.id or image_name(image),
-        hashes=hashes,
-        purl=_oci_purl(image),
-        properties=props,
-    )
+        props.append(("hardbox:image:base-os", result.os.pretty_name or result.os.purl_distro))
+    props += [(f"hardbox:image:layer:{layer.index}", layer.diff_id) for layer in image.layers]
+    return props
 
 
-def _os_component(result: CatalogResult) -> Component | None:
+def os_properties(result: CatalogResult) -> Properties:
     os_release = result.os
     if os_release is None:
-        return None
-    props = [Property(name="hardbox:os:distro", value=os_release.purl_distro)]
+        return []
+    props = [("hardbox:os:distro", os_release.purl_distro)]
     if os_release.osv_ecosystem:
-        props.append(Property(name="hardbox:os:osv-ecosystem", value=os_release.osv_ecosystem))
+        props.append(("hardbox:os:osv-ecosystem", os_release.osv_ecosystem))
     if os_release.version_codename:
-        props.append(Property(name="hardbox:os:codename", value=os_release.version_codename))
-    return Component(
-        type=ComponentType.OPERATING_SYSTEM,
-        name=os_release.id,
-        version=os_release.version_id or None,
-        description=os_release.pretty_name or None,
-        bom_ref=f"os:{os_release.purl_distro}",
-        evidence=ComponentEvidence(occurrences=[Occurrence(location=os_release.path)])
-        if os_release.path
-        else None,
-        properties=props,
-    )
+        props.append(("hardbox:os:codename", os_release.version_codename))
+    return props
+
+
+def os_ref(result: CatalogResult) -> str:
+    return f"os:{result.os.purl_distro}" if result.os is not None else ""
 
 
 def package_refs(packages: Iterable[Package]) -> dict[Package, str]:
@@ -165,117 +142,81 @@ def package_refs(packages: Iterable[Package]) -> dict[Package, str]:
     return refs
 
 
-_LICENSES = LicenseFactory()
-
-
 @functools.lru_cache(maxsize=4096)
-def _license(text: str, single: bool) -> LicenseExpression | DisjunctiveLicense:
-    # Cached: checking a text against the SPDX list is the slowest step of building a BOM,
-    # and an image repeats the same few license texts hundreds of times.
-    lic = _LICENSES.make_from_string(text)
-    return (
-        _LICENSES.make_with_name(text) if not single and isinstance(lic, LicenseExpression) else lic
-    )
+def _license(text: str, single: bool) -> tuple[LicenseKind, str]:
+    # cyclonedx-python-lib's LicenseFactory.make_from_string rules, from the two functions it
+    # uses (its model classes are not needed to decide): a known SPDX id (case-fixed), else a
+    # valid SPDX expression, else a name. Cached: an image repeats the same few texts.
+    from cyclonedx.spdx import fixup_id, is_expression
+
+    spdx_id = fixup_id(text)
+    if spdx_id is not None:
+        return "id", spdx_id
+    if single and is_expression(text):
+        return "expression", text
+    return "name", text
 
 
-def _licenses(pkg: Package) -> list[LicenseExpression | DisjunctiveLicense]:
+def licenses(pkg: Package) -> list[tuple[LicenseKind, str]]:
     """SPDX ids and expressions where the text is one, names otherwise. CycloneDX allows one
     expression or a list of single licenses, never both: with several, each is one license."""
     texts = [text.strip() for text in pkg.licenses if text.strip()]
     return [_license(text, len(texts) == 1) for text in texts]
 
 
-def _package_component(pkg: Package, ref: str, with_files: bool) -> Component:
-    props: list[Property] = [Property(name="hardbox:cataloger", value=pkg.cataloger)]
+def package_properties(pkg: Package) -> Properties:
+    props = [("hardbox:cataloger", pkg.cataloger)]
     if pkg.layer is not None:
         props += [
-            Property(name="hardbox:layer:diff_id", value=pkg.layer.diff_id),
-            Property(name="hardbox:layer:index", value=str(pkg.layer.index)),
+            ("hardbox:layer:diff_id", pkg.layer.diff_id),
+            ("hardbox:layer:index", str(pkg.layer.index)),
         ]
         if pkg.layer.created_by:
-            props.append(Property(name="hardbox:layer:created_by", value=pkg.layer.created_by))
+            props.append(("hardbox:layer:created_by", pkg.layer.created_by))
     if pkg.source_name:
-        props.append(Property(name="hardbox:source:name", value=pkg.source_name))
+        props.append(("hardbox:source:name", pkg.source_name))
     if pkg.source_version:
-        props.append(Property(name="hardbox:source:version", value=pkg.source_version))
-    props += [Property(name=key, value=value) for key, value in pkg.properties]
-    group, name = None, pkg.name
-    if pkg.ecosystem == "maven" and ":" in pkg.name:
-        group, name = pkg.name.split(":", 1)
-    elif pkg.ecosystem == "npm" and pkg.name.startswith("@") and "/" in pkg.name:
-        group, name = pkg.name.split("/", 1)
-    # Evidence occurrences: where the package was read from, and with ``with_files`` every
-    # file it owns. (Nested ``file`` components would say the same at a hundred times the
-    # cost: cyclonedx-python-lib sorts components by a costly key.)
-    occurrences = [Occurrence(location=loc, additional_context=_READ_FROM) for loc in pkg.locations]
-    if with_files:
-        occurrences += [
-            Occurrence(location=path, additional_context=_OWNED) for path in sorted(set(pkg.files))
-        ]
-    return Component(
-        type=ComponentType.LIBRARY,
-        name=name,
-        group=group,
-        version=pkg.version,
-        purl=PackageURL.from_string(pkg.purl),
-        bom_ref=ref,
-        licenses=_licenses(pkg),
-        evidence=ComponentEvidence(occurrences=occurrences) if occurrences else None,
-        properties=props,
-    )
-
-
-def _status_properties(result: CatalogResult) -> list[Property]:
-    props: list[Property] = []
-    for status in result.statuses:
-        base = f"hardbox:cataloger:{status.cataloger}"
-        props.append(Property(name=f"{base}:status", value=status.status.value))
-        props.append(Property(name=f"{base}:packages", value=str(status.packages)))
-        props += [Property(name=f"{base}:reason", value=reason) for reason in status.reasons]
-    props += [Property(name="hardbox:walk:error", value=error) for error in result.walk_errors]
+        props.append(("hardbox:source:version", pkg.source_version))
+    props += list(pkg.properties)
     return props
 
 
-def build_bom(image: SbomImage, result: CatalogResult, *, with_files: bool = False) -> Bom:
-    """The CycloneDX model of an image's catalog."""
-    root = _root_component(image, result)
-    tool = Component(
-        type=ComponentType.APPLICATION, name="hardbox", version=__version__, bom_ref="tool:hardbox"
-    )
-    metadata = BomMetaData(
-        component=root,
-        timestamp=image_created(image),
-        properties=_status_properties(result),
-    )
-    metadata.tools.components.add(tool)
-    bom = Bom(metadata=metadata)
-    refs = package_refs(result.packages)
-    components = {pkg: _package_component(pkg, refs[pkg], with_files) for pkg in result.packages}
-    os_component = _os_component(result)
-    if os_component is not None:
-        bom.components.add(os_component)
-        bom.register_dependency(
-            os_component, [components[p] for p in result.packages if p.ecosystem in OS_ECOSYSTEMS]
-        )
-    for component in components.values():
-        bom.components.add(component)
-    bom.register_dependency(root, [*([os_component] if os_component else []), *components.values()])
-    bom.serial_number = uuid.uuid5(_SERIAL_NAMESPACE, _fingerprint(image, result, with_files))
-    return bom
+def group_and_name(pkg: Package) -> tuple[str | None, str]:
+    if pkg.ecosystem == "maven" and ":" in pkg.name:
+        group, name = pkg.name.split(":", 1)
+        return group, name
+    if pkg.ecosystem == "npm" and pkg.name.startswith("@") and "/" in pkg.name:
+        group, name = pkg.name.split("/", 1)
+        return group, name
+    return None, pkg.name
 
 
-def _fingerprint(image: SbomImage, result: CatalogResult, with_files: bool) -> str:
+def occurrences(pkg: Package, with_files: bool) -> list[tuple[str, str]]:
+    """(location, additionalContext) of each evidence occurrence: where the package was read
+    from, and with ``with_files`` every file it owns. (Nested ``file`` components would say
+    the same at a hundred times the cost.)"""
+    found = [(loc, READ_FROM) for loc in pkg.locations]
+    if with_files:
+        found += [(path, OWNED) for path in sorted(set(pkg.files))]
+    return found
+
+
+def status_properties(result: CatalogResult) -> Properties:
+    props: Properties = []
+    for status in result.statuses:
+        base = f"hardbox:cataloger:{status.cataloger}"
+        props.append((f"{base}:status", status.status.value))
+        props.append((f"{base}:packages", str(status.packages)))
+        props += [(f"{base}:reason", reason) for reason in status.reasons]
+    props += [("hardbox:walk:error", error) for error in result.walk_errors]
+    return props
+
+
+def serial_number(image: SbomImage, result: CatalogResult, with_files: bool) -> uuid.UUID:
     parts = [image.id, image.manifest_digest, *image.tags, str(with_files)]
     parts += [f"{p.purl}|{p.locations}|{p.layer}" for p in result.packages]
     parts += [f"{s.cataloger}|{s.status.value}|{s.reasons}" for s in result.statuses]
-    return "\n".join(parts)
-
-
-def serialize_cyclonedx(bom: Bom, fmt: str) -> str:
-    """CycloneDX 1.6 as JSON or XML text."""
-    output = OutputFormat.JSON if fmt == "cyclonedx-json" else OutputFormat.XML
-    text = make_outputter(bom, output, SchemaVersion.V1_6).output_as_string(indent=2)
-    return text if text.endswith("\n") else text + "\n"
+    return uuid.uuid5(_SERIAL_NAMESPACE, "\n".join(parts))
 
 
 def write_sbom(
@@ -293,6 +234,13 @@ def write_sbom(
         from hardbox.scan.spdx import spdx_json
 
         return spdx_json(image, result, with_files=with_files)
+    findings = list(findings)
+    if fmt == "cyclonedx-json" and not findings:
+        from hardbox.scan.sbom_json import cyclonedx_json
+
+        return cyclonedx_json(image, result, with_files=with_files)
+    from hardbox.scan.sbom_cdx import build_bom, serialize_cyclonedx
+
     bom = build_bom(image, result, with_files=with_files)
     if findings:
         from hardbox.scan.sbom_vulns import add_vulnerabilities

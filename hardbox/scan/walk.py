@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Protocol
+from typing import BinaryIO, Protocol
 
 from hardbox.findings import LayerRef
 
@@ -197,38 +197,41 @@ def layer_ref(layer: LayerSource) -> LayerRef:
     return LayerRef(diff_id=layer.diff_id, index=layer.index, created_by=layer.created_by)
 
 
-class _Entry(NamedTuple):  # a tuple: the walk makes one per entry of every layer
-    path: str
-    host_path: str
-    st: os.stat_result
-    whiteout: bool
-    opaque: bool
+# One entry of one layer, as the walk reads it: (image path, host path, lstat result,
+# whiteout?, opaque directory?). A plain tuple: the walk makes one per entry of every layer.
+_Entry = tuple[str, str, os.stat_result, bool, bool]
 
 
 def _is_opaque(host_path: str) -> bool:
+    # One listxattr(2) per directory; getxattr(2) only when a marker is there at all.
+    try:
+        names = os.listxattr(host_path, follow_symlinks=False)
+    except OSError:
+        return False  # ENOTSUP: a filesystem without xattrs has no opaque directories
     for name in _OPAQUE_XATTRS:
-        try:
-            if os.getxattr(host_path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            # ENODATA (no such xattr) or ENOTSUP (filesystem without xattrs): not opaque.
-            continue
+        if name in names:
+            try:
+                if os.getxattr(host_path, name, follow_symlinks=False) == b"y":
+                    return True
+            except OSError:
+                continue  # removed since listed: not opaque
     return False
 
 
 _by_name = operator.attrgetter("name")
 
 
-def _scan_layer(root: Path, errors: list[str]) -> Iterator[_Entry]:
+def _scan_layer(root: str, errors: list[str]) -> Iterator[_Entry]:
     """Every entry of one layer directory, parents before children, names sorted so the walk
     is deterministic. Iterative: a hostile image nesting directories thousands deep does not
     exhaust the interpreter's recursion limit."""
-    stack: list[tuple[str, str]] = [(str(root), "/")]
+    stack: list[tuple[str, str]] = [(root, "/")]
     try:
         device = os.stat(root).st_dev
     except OSError as err:
         errors.append(f"/: cannot read layer directory {root}: {err.strerror}")
         return
+    is_dir, is_chr = stat.S_ISDIR, stat.S_ISCHR
     while stack:
         host_dir, image_dir = stack.pop()
         try:
@@ -241,20 +244,24 @@ def _scan_layer(root: Path, errors: list[str]) -> Iterator[_Entry]:
         prefix = image_dir if image_dir == "/" else image_dir + "/"
         for child in children:
             image_path = prefix + child.name
+            host_path = child.path
             try:
                 st = child.stat(follow_symlinks=False)
             except OSError as err:
-                errors.append(f"{image_path}: cannot stat {child.path}: {err.strerror}")
+                errors.append(f"{image_path}: cannot stat {host_path}: {err.strerror}")
                 continue
-            whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-            is_dir = stat.S_ISDIR(st.st_mode)
-            yield _Entry(image_path, child.path, st, whiteout, is_dir and _is_opaque(child.path))
-            if is_dir and st.st_dev != device:
-                # Like find -xdev: a store layer is one filesystem, so another one here is a
-                # mount inside a dir: root (/proc, /sys of a live system), not image content.
-                errors.append(f"{image_path}: another filesystem is mounted here; not walked")
-            elif is_dir:
-                subdirs.append((child.path, image_path))
+            mode = st.st_mode
+            if is_dir(mode):
+                yield image_path, host_path, st, False, _is_opaque(host_path)
+                if st.st_dev != device:
+                    # Like find -xdev: a store layer is one filesystem, so another one here
+                    # is a mount inside a dir: root (/proc, /sys of a live system), not image
+                    # content.
+                    errors.append(f"{image_path}: another filesystem is mounted here; not walked")
+                else:
+                    subdirs.append((host_path, image_path))
+            else:
+                yield image_path, host_path, st, is_chr(mode) and st.st_rdev == 0, False
         stack.extend(reversed(subdirs))
 
 
@@ -274,41 +281,44 @@ def walk(image: ImageSource, visitors: Iterable[Visitor]) -> MergedView:
     layer that hides everything *below* a path (a whiteout, an opaque directory, or a
     non-directory replacing a directory).
     """
-    wanted = list(visitors)
+    # Bound methods looked up once: the loop below runs once per entry per visitor.
+    dispatch = [(visitor.wants, visitor.visit) for visitor in visitors]
     view = MergedView()
+    entries = view.entries
     exact: dict[str, LayerRef] = {}
     masks: dict[str, LayerRef] = {}
-    layers = list(image.layers)
-    for layer in reversed(layers):
+    is_dir, is_lnk = stat.S_ISDIR, stat.S_ISLNK
+    for layer in reversed(list(image.layers)):
         ref = layer_ref(layer)
         pending_exact: list[str] = []
         pending_masks: list[str] = []
-        for entry in _scan_layer(Path(layer.path), view.errors):
-            hider = _hider(entry.path, exact, masks)
-            is_dir = stat.S_ISDIR(entry.st.st_mode)
-            pending_exact.append(entry.path)
-            if entry.whiteout or entry.opaque or not is_dir:
-                pending_masks.append(entry.path)
-            if entry.whiteout:
+        for path, host_path, st, whiteout, opaque in _scan_layer(str(layer.path), view.errors):
+            # Nothing can hide an entry of the newest layer: skip the lookups there.
+            hider = _hider(path, exact, masks) if exact else None
+            mode = st.st_mode
+            pending_exact.append(path)
+            if whiteout or opaque or not is_dir(mode):
+                pending_masks.append(path)
+            if whiteout:
                 continue
-            link = _readlink(entry, view.errors) if stat.S_ISLNK(entry.st.st_mode) else None
+            link = _readlink(path, host_path, view.errors) if is_lnk(mode) else None
             file = ImageFile(
-                path=entry.path,
-                layer=ref,
-                host_path=entry.host_path,
-                mode=entry.st.st_mode,
-                uid=entry.st.st_uid,
-                gid=entry.st.st_gid,
-                size=entry.st.st_size,
-                link_target=link,
-                hidden_by=hider,
-                deleted=hider is not None and entry.path not in view.entries,
+                path,
+                ref,
+                host_path,
+                mode,
+                st.st_uid,
+                st.st_gid,
+                st.st_size,
+                link,
+                hider,
+                hider is not None and path not in entries,
             )
             if hider is None:
-                view.entries[entry.path] = file
-            for visitor in wanted:
-                if visitor.wants(entry.path):
-                    visitor.visit(file)
+                entries[path] = file
+            for wants, visit in dispatch:
+                if wants(path):
+                    visit(file)
         # Applied after the layer: entries of one layer never hide each other.
         for path in pending_exact:
             exact[path] = ref
@@ -327,9 +337,9 @@ def _hider(path: str, exact: dict[str, LayerRef], masks: dict[str, LayerRef]) ->
     return best
 
 
-def _readlink(entry: _Entry, errors: list[str]) -> str | None:
+def _readlink(path: str, host_path: str, errors: list[str]) -> str | None:
     try:
-        return os.readlink(entry.host_path)
+        return os.readlink(host_path)
     except OSError as err:
-        errors.append(f"{entry.path}: cannot read link: {err.strerror}")
+        errors.append(f"{path}: cannot read link: {err.strerror}")
         return None

@@ -19,7 +19,7 @@ def test_wheel_install_ships_policies_and_templates(tmp_path: Path) -> None:
     # --no-deps + system site packages: the dependencies are already installed here; what is
     # under test is that the package itself carries its data.
     proc = subprocess.run(
-        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(REPO)],
+        [py, "-m", "pip", "install", "-q", "--no-deps", str(REPO)],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
 
 import pytest
 from hbrun import RunStore, build_probes, make_store
@@ -35,6 +36,7 @@ fact lo_up "$(cat /sys/class/net/lo/flags)"
 fact root_write "$(touch /hardbox-probe 2>&1 | grep -o 'Read-only file system' || echo writable)"
 fact tmp_exec "$(cp /bin/busybox /tmp/true && /tmp/true 2>/dev/null && echo exec || echo noexec)"
 fact tmp_mount "$(grep ' /tmp ' /proc/self/mounts | cut -d' ' -f4)"
+fact root_lower "$(grep -E '^[0-9]+ [0-9]+ [0-9:]+ / / ' /proc/self/mountinfo | grep -oE 'lowerdir[+]?=')"
 fact passwd_owner "$(stat -c %u:%g /etc/passwd)"
 fact home_owner "$(stat -c %u:%g /home/user)"
 fact userns "$(unshare -U true 2>/dev/null && echo allowed || echo refused)"
@@ -51,8 +53,25 @@ def store(busybox_layout, tmp_path_factory) -> RunStore:
     return make_store(tmp_path_factory.mktemp("run-hardening") / "store", busybox_layout.ref)
 
 
-def facts(store: RunStore, profile: str, *options: str) -> dict[str, str]:
-    proc = store.hardbox("run", "--rm", "--profile", profile, *options, "bbtest", "sh", "-c", PROBE)
+@pytest.fixture(scope="module", params=["fd", "paths"])
+def overlay_mode(request) -> str:
+    """Both ways of handing idmapped layers to overlayfs (runtime/overlay.py): by fd (Linux
+    6.13+) and the staged-paths fallback older kernels use, forced here on a new one."""
+    if request.param == "fd" and _kernel() < (6, 13):
+        pytest.skip(f"fsconfig lowerdir+ by fd needs Linux 6.13; this is {platform.release()}")
+    return str(request.param)
+
+
+def _kernel() -> tuple[int, int]:
+    major, minor = platform.release().split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
+def facts(store: RunStore, mode: str, profile: str, *options: str) -> dict[str, str]:
+    proc = store.hardbox(
+        "run", "--rm", "--profile", profile, *options, "bbtest", "sh", "-c", PROBE,
+        env=store.env(HARDBOX_OVERLAY_MODE=mode),
+    )
     assert proc.returncode == 0, proc.stderr
     out = {}
     for line in proc.stdout.splitlines():
@@ -62,18 +81,22 @@ def facts(store: RunStore, profile: str, *options: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def strict(store) -> dict[str, str]:
-    return facts(store, "strict")
+def strict(store, overlay_mode) -> dict[str, str]:
+    return facts(store, overlay_mode, "strict")
 
 
 @pytest.fixture(scope="module")
-def default(store) -> dict[str, str]:
-    return facts(store, "default")
+def default(store, overlay_mode) -> dict[str, str]:
+    return facts(store, overlay_mode, "default")
 
 
 @pytest.fixture(scope="module")
-def default_root(store) -> dict[str, str]:
-    return facts(store, "default", "--user", "0")
+def default_root(store, overlay_mode) -> dict[str, str]:
+    return facts(store, overlay_mode, "default", "--user", "0")
+
+
+def test_the_root_overlay_took_the_route_asked_for(strict, overlay_mode):
+    assert strict["root_lower"] == {"fd": "lowerdir+=", "paths": "lowerdir="}[overlay_mode]
 
 
 def test_strict_has_no_capabilities_no_new_privs_and_seccomp(strict):

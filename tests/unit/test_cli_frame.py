@@ -6,11 +6,11 @@ import argparse
 import importlib
 
 import pytest
+from tests_helpers import hardbox_cli
 
 from hardbox import __version__
 from hardbox.cli import main as cli_main
 from hardbox.errors import HardboxError, ImageNotFound, PolicyFailed
-from tests_helpers import hardbox_cli
 
 
 def test_bare_hardbox_prints_help_and_exits_zero() -> None:

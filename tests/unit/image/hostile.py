@@ -182,6 +182,11 @@ def cases() -> list[Case]:
             refused="'h'",
         ),
         Case("hardlink-earlier-layer", lambda _: tar(entry("h", LNK, linkname="etc/passwd")), refused="not an entry of this layer"),
+        Case(
+            "hardlink-to-removed-entry",
+            lambda _: tar(entry("d", D), entry("d/f", data=b"x"), entry("d", data=b"file"), entry("h", LNK, linkname="d/f")),
+            refused="not an entry of this layer",
+        ),
         Case("hardlink-to-dir", lambda _: tar(entry("d", D), entry("h", LNK, linkname="d")), refused="is a directory"),
         Case("hardlink-to-self", lambda _: tar(entry("h", LNK, linkname="h")), refused="'h'"),
         Case(

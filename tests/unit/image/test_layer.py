@@ -324,3 +324,17 @@ def test_busybox_tar_layer(tmp_path: Path) -> None:
     assert (out / "hello").read_bytes() == b"#!/bin/sh\necho hi\n" and os.access(out / "hello", os.X_OK)
     assert os.readlink(out / "hi") == "hello"
     assert os.lstat(out / "hello2").st_ino == os.lstat(out / "hello").st_ino
+
+
+def test_a_layer_without_a_root_entry_gets_a_0755_root(tmp_path: Path) -> None:
+    """Layers after the first rarely carry "./"; the staging directory's 0700 must not
+    leak into the merged root (a non-root container user could not reach /bin)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as archive:
+        info = tarfile.TarInfo("etc")
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(info)
+    dest = tmp_path / "layer"
+    dest.mkdir(mode=0o700)
+    apply_layer(io.BytesIO(buf.getvalue()), dest, expected_diff_id=None, source="test.tar")
+    assert dest.stat().st_mode & 0o7777 == 0o755

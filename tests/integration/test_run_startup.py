@@ -1,0 +1,75 @@
+"""`hardbox run` imports only what starting a container needs (DESIGN.md, "Fast where it
+matters"). A structural check, not a timing one: the modules a real `hardbox run` imports —
+read from ``python -X importtime``, which lists every module as it is first imported — leave
+out the scanner's and reporter's libraries always, and PyYAML and jsonschema once the
+profile is in the cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hbrun import RunStore, make_store
+
+pytestmark = pytest.mark.root
+
+NEVER = ("jsonschema", "jinja2", "cyclonedx", "referencing", "packageurl", "zstandard",
+         "elftools", "debian", "cvss", "selinux", "pyseccomp")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, busybox_layout: object) -> RunStore:
+    return make_store(tmp_path_factory.mktemp("startup") / "store", busybox_layout.ref)  # type: ignore[attr-defined]
+
+
+def imported_by_run(store: RunStore, *args: str) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hardbox", "run", *args],
+        capture_output=True, text=True, env=store.env(), timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    modules.discard("imported package")  # the header line
+    assert "hardbox.runtime.container" in modules  # the probe saw the real run path
+    return modules
+
+
+def top_level(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def test_run_on_a_cache_hit_skips_yaml_and_every_scan_library(store: RunStore) -> None:
+    args = ("--rm", "--profile", "strict", "bbtest", "/bin/true")
+    first = top_level(imported_by_run(store, *args))  # a miss (fresh store): validates
+    # a miss also compiles the seccomp filter (pyseccomp); both caches are warm afterwards
+    assert not first & (set(NEVER) - {"jsonschema", "referencing", "pyseccomp"})
+    modules = imported_by_run(store, *args)
+    cached = top_level(modules)
+    assert not cached & set(NEVER), sorted(cached & set(NEVER))
+    assert "yaml" not in cached
+    hardbox_modules = {m for m in modules if m.startswith("hardbox.")}
+    # Nothing from the scanning, reporting, minimizing or gating stages on the run path.
+    for stage in ("hardbox.scan", "hardbox.report", "hardbox.minimize", "hardbox.gate"):
+        assert not {m for m in hardbox_modules if m.startswith(stage)}, stage
+    # Nor the profile's YAML reader, nor the exporters.
+    assert "hardbox.runtime.profile_yaml" not in hardbox_modules
+    assert "hardbox.runtime.export" not in hardbox_modules
+
+
+def test_a_changed_profile_file_is_validated_on_the_run_path(store: RunStore, tmp_path: Path) -> None:
+    prof = tmp_path / "mine.yaml"
+    prof.write_text("extends: strict\ndescription: one\n")
+    args = ("--rm", "--profile", str(prof), "bbtest", "/bin/true")
+    imported_by_run(store, *args)
+    assert "yaml" not in top_level(imported_by_run(store, *args))
+    prof.write_text("extends: strict\ndescription: two\n")
+    assert {"yaml", "jsonschema"} <= top_level(imported_by_run(store, *args))
+    prof.write_text("extends: strict\nnetwork: sideways\n")
+    proc = store.hardbox("run", *args)
+    assert proc.returncode == 2 and "mine.yaml:2: network" in proc.stderr

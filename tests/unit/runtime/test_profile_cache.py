@@ -1,0 +1,115 @@
+"""The parsed-profile cache: a hit needs neither PyYAML nor jsonschema; any change to a file
+the profile was built from (its extends chain, the schema, the seccomp JSON) is a miss and is
+validated again; a damaged entry is ignored and rewritten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hardbox.errors import InputError
+from hardbox.runtime import profile_cache
+from hardbox.runtime.profile import _load_cached, list_profiles, load_profile, locate
+
+PROBE = """
+import json, sys
+from hardbox.runtime.profile import load_profile
+p = load_profile(sys.argv[1])
+print(json.dumps({"name": p.name, "yaml": "yaml" in sys.modules, "jsonschema": "jsonschema" in sys.modules}))
+"""
+
+
+def probe(name: str, root: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, name], env={"HARDBOX_ROOT": str(root), "PATH": "/usr/bin:/bin"},
+        check=True, capture_output=True, text=True,
+    ).stdout
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("*.json"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo() -> None:
+    _load_cached.cache_clear()  # the in-process memo would hide the on-disk cache
+
+
+def test_hit_imports_neither_yaml_nor_jsonschema(tmp_path: Path) -> None:
+    first = probe("strict", tmp_path)
+    assert first == {"name": "strict", "yaml": True, "jsonschema": True}  # a miss validates
+    assert len(entries(tmp_path / "cache" / "profiles")) == 1
+    second = probe("strict", tmp_path)
+    assert second == {"name": "strict", "yaml": False, "jsonschema": False}
+
+
+def test_cached_profile_equals_the_validated_one(tmp_path: Path) -> None:
+    for name in list_profiles():
+        fresh = load_profile(name, cache_dir=tmp_path)
+        leaf = locate(name).resolve()
+        assert profile_cache.lookup(leaf, tmp_path) == fresh
+        assert profile_cache.profile_from_json(profile_cache.profile_to_json(fresh)) == fresh
+
+
+def test_changed_parent_is_validated_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    parent = tmp_path / "parent.yaml"
+    child = tmp_path / "child.yaml"
+    parent.write_text("extends: strict\nlimits:\n  pids: 100\n")
+    child.write_text("extends: parent.yaml\ndescription: child\n")
+    assert load_profile(str(child), cache_dir=cache).limits.pids == 100
+    # Same size and the file's mtime may not move: only the content hash can tell.
+    parent.write_text("extends: strict\nlimits:\n  pids: 200\n")
+    _load_cached.cache_clear()
+    assert load_profile(str(child), cache_dir=cache).limits.pids == 200
+    parent.write_text("extends: strict\nlimits:\n  pids: lots\n")
+    _load_cached.cache_clear()
+    with pytest.raises(InputError, match=r"parent\.yaml:3: limits\.pids"):
+        load_profile(str(child), cache_dir=cache)
+
+
+def test_changed_seccomp_file_is_a_miss(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    seccomp = tmp_path / "filter.json"
+    seccomp.write_text(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}))
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: strict\nseccomp: filter.json\n")
+    assert load_profile(str(prof), cache_dir=cache).seccomp.syscalls == ()  # type: ignore[union-attr]
+    seccomp.write_text(json.dumps(
+        {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
+    ))
+    _load_cached.cache_clear()
+    policy = load_profile(str(prof), cache_dir=cache).seccomp
+    assert policy is not None and policy.syscalls[0].names == ("read",)
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"format": 1}', b"[1, 2]"])
+def test_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage: bytes) -> None:
+    want = load_profile("strict", cache_dir=tmp_path)
+    (entry,) = entries(tmp_path)
+    entry.write_bytes(damage)
+    _load_cached.cache_clear()
+    assert load_profile("strict", cache_dir=tmp_path) == want
+    assert json.loads(entry.read_bytes())["profile"]["name"] == "strict"
+
+
+def test_entry_with_wrong_profile_body_is_a_miss(tmp_path: Path) -> None:
+    want = load_profile("strict", cache_dir=tmp_path)
+    (entry,) = entries(tmp_path)
+    raw = json.loads(entry.read_bytes())
+    raw["profile"]["network"] = "sideways"  # the model refuses it: a miss, not a crash
+    entry.write_text(json.dumps(raw))
+    _load_cached.cache_clear()
+    assert load_profile("strict", cache_dir=tmp_path) == want
+
+
+def test_unwritable_cache_still_loads(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the cache directory should be
+    assert load_profile("strict", cache_dir=blocker / "profiles").name == "strict"
