@@ -56,8 +56,12 @@ def make_venv(work: Path) -> Path:
     """A fresh venv with this checkout installed the way a user installs it; its bin dir."""
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # pip builds a local project in place (build/, *.egg-info): build a copy, not the checkout.
+    source = work / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"))
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
-           "--no-build-isolation", str(REPO)]
+           "--no-build-isolation", str(source)]
     subprocess.run(pip, check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import hardbox; print(hardbox.__file__)"],
@@ -91,7 +95,7 @@ def main() -> int:
                        stdout=subprocess.DEVNULL)
         bundle = work / "bundle"
         subprocess.run([*hb, "bundle", "--profile", "strict", "hardbox-bench-image", str(bundle), "/bin/true"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         config = json.loads((bundle / "config.json").read_text())
         config["process"]["terminal"] = False
         (bundle / "config.json").write_text(json.dumps(config))

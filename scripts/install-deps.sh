@@ -50,6 +50,6 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q --upgrade pip wheel
 .venv/bin/python -m pip install -q -e '.[dev]'
 echo "hardbox installed: $(.venv/bin/hardbox --version)  (activate with: . .venv/bin/activate)"

@@ -77,8 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rm", help="remove tags or images",
                        description="Remove a tag (the image goes when its last tag does), or "
                        "an image by id or digest with all its tags. Blobs and layers no other "
-                       "image uses are deleted.")
+                       "image uses are deleted. An image a running container uses is refused "
+                       "unless -f is given; its layers then stay until the container is removed.")
     p.add_argument("refs", metavar="REF", nargs="+")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="remove an image even if a running container uses it")
     p.set_defaults(func=_rm)
 
     p = sub.add_parser("prune", help="remove untagged images and unused blobs and layers",
@@ -219,7 +222,7 @@ def _rm(args: argparse.Namespace) -> int:
 
     store = _store()
     for ref in args.refs:
-        removed = remove(store, ref)
+        removed = remove(store, ref, force=args.force)
         for tag in removed.tags:
             print(f"Untagged: {tag}")
         for manifest in removed.images:

@@ -96,7 +96,7 @@ def handler(args: argparse.Namespace) -> int:
         raise UsageError("--db is only read with --with-vulns")
     with open_image(args.image, Store.open()) as stored:
         image = _scrubbed(stored)
-        result = catalog_image(image)
+        result = catalog_image(image, with_files=args.with_files)
         findings = _vulnerabilities(result, args.db) if args.with_vulns else []
         text = write_sbom(image, result, args.format, with_files=args.with_files, findings=findings)
     write_output(args.output, text)

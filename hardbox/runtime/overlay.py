@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,7 +73,7 @@ def build_rootfs(
         except _NoLowerdirPlus:
             if mode == "fd":
                 raise ContainerError(
-                    f"overlayfs on Linux {platform.release()} does not take layers by file "
+                    f"overlayfs on Linux {os.uname().release} does not take layers by file "
                     f"descriptor (fsconfig lowerdir+, Linux 6.13+); unset {MODE_ENV}"
                 ) from None
     if userns_fd is None:
@@ -157,7 +156,7 @@ def _create(fs_fd: int, options: list[tuple[str, str | None]], upper: Path) -> i
     except KernelError as err:
         if err.errno == errno.EINVAL and _kernel() < IDMAPPED_LOWER_KERNEL:
             raise ContainerError(
-                f"overlayfs on Linux {platform.release()} cannot stack idmapped layers "
+                f"overlayfs on Linux {os.uname().release} cannot stack idmapped layers "
                 f"(needs Linux {'.'.join(map(str, IDMAPPED_LOWER_KERNEL))}+)",
                 hint="upgrade the kernel, or run hardbox as an unprivileged user (rootless, no idmapping)",
             ) from err
@@ -167,7 +166,7 @@ def _create(fs_fd: int, options: list[tuple[str, str | None]], upper: Path) -> i
 
 def _kernel() -> tuple[int, ...]:
     parts = []
-    for piece in platform.release().split("-")[0].split(".")[:2]:
+    for piece in os.uname().release.split("-")[0].split(".")[:2]:
         parts.append(int(piece) if piece.isdigit() else 0)
     return tuple(parts)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,7 +176,7 @@ def list_profiles() -> list[str]:
 
 def locate(name_or_path: str, relative_to: Path | None = None) -> Path:
     """A shipped profile name, or a path to a YAML file (relative to the extending file)."""
-    if _NAME.match(name_or_path) and not name_or_path.endswith((".yaml", ".yml")):
+    if _is_shipped_name(name_or_path):
         path = profiles_dir() / f"{name_or_path}.yaml"
         if not path.is_file():
             raise InputError(
@@ -199,22 +198,26 @@ def load_profile(name_or_path: str, *, cache_dir: Path | None = None) -> Profile
     A profile built before from the same bytes (every file of the chain, the schema, the
     seccomp JSON) comes from the on-disk cache (profile_cache) without YAML or jsonschema.
     ``cache_dir`` defaults to ``<store root>/cache/profiles``."""
-    path = locate(name_or_path)
-    stat = path.stat()
-    return _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, cache_dir)
-
-
-@lru_cache(maxsize=32)
-def _load_cached(path: str, _mtime: int, _size: int, cache_dir: Path | None) -> Profile:
     from hardbox.runtime import profile_cache
 
-    leaf = Path(path)
-    cached = profile_cache.lookup(leaf, cache_dir)
+    if _is_shipped_name(name_or_path):
+        # Keyed by name and install, so a hit does not even locate the shipped policies
+        # folder (importlib.resources is a noticeable part of start-up).
+        key = f"name:{name_or_path}\0{Path(__file__).resolve().parent.parent}"
+        path = None
+    else:
+        path = locate(name_or_path).resolve()
+        key = f"path:{path}"
+    cached = profile_cache.lookup(key, cache_dir)
     if cached is not None:
         return cached
-    profile, files = _load_uncached(leaf)
-    profile_cache.save(leaf, profile, files, cache_dir)
+    profile, files = _load_uncached(path or locate(name_or_path).resolve())
+    profile_cache.save(key, profile, files, cache_dir)
     return profile
+
+
+def _is_shipped_name(name_or_path: str) -> bool:
+    return bool(_NAME.match(name_or_path)) and not name_or_path.endswith((".yaml", ".yml"))
 
 
 def _load_uncached(path: Path) -> tuple[Profile, list[Path]]:

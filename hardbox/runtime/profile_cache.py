@@ -9,7 +9,7 @@ KiB) and only if every hash still matches returns the stored profile — without
 yaml or jsonschema. A changed file, a new hardbox, or an entry that does not parse is a miss,
 and the caller validates again and rewrites the entry.
 
-Entries live in ``<store root>/cache/profiles/<sha256 of the leaf path>.json``, written
+Entries live in ``<store root>/cache/profiles/<sha256 of the key>.json``, written
 atomically (temp file + rename) so a concurrent reader sees the old entry or the new one.
 The cache is only a shortcut: a store root that cannot be written leaves the profile loaded
 and validated, just not cached. It has the trust of the store itself (0700, the caller's).
@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,9 @@ def default_cache_dir() -> Path:
     return default_root() / "cache" / "profiles"
 
 
-def _entry_path(cache_dir: Path, leaf: Path) -> Path:
-    key = hashlib.sha256(f"{leaf}\0{__version__}".encode()).hexdigest()
-    return cache_dir / f"{key}.json"
+def _entry_path(cache_dir: Path, key: str) -> Path:
+    digest = hashlib.sha256(f"{key}\0{__version__}".encode()).hexdigest()
+    return cache_dir / f"{digest}.json"
 
 
 def _file_digest(path: Path) -> str | None:
@@ -52,17 +51,18 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
-def lookup(leaf: Path, cache_dir: Path | None = None) -> Profile | None:
-    """The cached profile for the resolved file ``leaf``, or None when there is none, a file
-    it depends on changed, or the entry is damaged."""
-    entry = _entry_path(cache_dir or default_cache_dir(), leaf)
+def lookup(key: str, cache_dir: Path | None = None) -> Profile | None:
+    """The cached profile for ``key`` (a shipped name and the install it came from, or a
+    resolved file path), or None when there is none, a file it depends on changed, or the
+    entry is damaged."""
+    entry = _entry_path(cache_dir or default_cache_dir(), key)
     try:
         raw = json.loads(entry.read_bytes())
     except (OSError, ValueError):  # missing, unreadable or not JSON: a miss
         return None
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT or raw.get("version") != __version__:
         return None
-    if raw.get("leaf") != str(leaf):
+    if raw.get("key") != key:
         return None
     deps = raw.get("files")
     if not isinstance(deps, dict) or not deps:
@@ -78,7 +78,7 @@ def lookup(leaf: Path, cache_dir: Path | None = None) -> Profile | None:
         return None
 
 
-def save(leaf: Path, profile: Profile, files: Iterable[Path], cache_dir: Path | None = None) -> None:
+def save(key: str, profile: Profile, files: Iterable[Path], cache_dir: Path | None = None) -> None:
     """Record ``profile`` as built from ``files`` (hashed now). Best effort: an unwritable
     cache directory only costs the next run a validation."""
     deps: dict[str, str] = {}
@@ -87,12 +87,14 @@ def save(leaf: Path, profile: Profile, files: Iterable[Path], cache_dir: Path | 
         if digest is None:
             return  # a file vanished while we loaded it: do not cache a guess
         deps[str(path)] = digest
-    entry = _entry_path(cache_dir or default_cache_dir(), leaf)
+    entry = _entry_path(cache_dir or default_cache_dir(), key)
     body = json.dumps(
-        {"format": _FORMAT, "version": __version__, "leaf": str(leaf), "files": deps,
+        {"format": _FORMAT, "version": __version__, "key": key, "files": deps,
          "profile": profile_to_json(profile)},
         sort_keys=True,
     ).encode()
+    import tempfile  # a miss only: a hit never writes
+
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")

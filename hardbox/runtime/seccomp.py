@@ -17,7 +17,6 @@ import ctypes
 import errno
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +161,8 @@ def _build(policy: SeccompPolicy, rules: tuple[SyscallRule, ...], arch: str) -> 
                 raise InputError(
                     f"seccomp profile {policy.source}: rule for {name} rejected by libseccomp: {err.strerror}"
                 ) from err
+    import tempfile  # only on a cache miss; not on `hardbox run`'s usual path
+
     with tempfile.TemporaryFile() as out:
         filt.export_bpf(out)
         out.seek(0)
@@ -174,6 +175,8 @@ def ops_arg(pyseccomp: object, ops: dict[str, int], arg: ArgFilter) -> object:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

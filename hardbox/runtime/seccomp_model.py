@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ OPERATORS = frozenset(
     }
 )
 
-# Python's platform.machine() -> the libseccomp/Docker architecture name.
+# os.uname().machine -> the libseccomp/Docker architecture name.
 _MACHINE_TO_ARCH = {
     "x86_64": "SCMP_ARCH_X86_64",
     "aarch64": "SCMP_ARCH_AARCH64",
@@ -67,7 +67,7 @@ _ARCH_TO_GOARCH = {
 
 def native_arch() -> str:
     """The host's architecture in libseccomp spelling (``SCMP_ARCH_X86_64``)."""
-    return _MACHINE_TO_ARCH.get(platform.machine(), "SCMP_ARCH_NATIVE")
+    return _MACHINE_TO_ARCH.get(os.uname().machine, "SCMP_ARCH_NATIVE")
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ class SeccompPolicy:
     ) -> tuple[SyscallRule, ...]:
         """The rules that apply to a container with these capabilities on this arch."""
         caps = frozenset(capabilities)
-        kernel = _kernel_tuple(platform.release())
+        kernel = _kernel_tuple(os.uname().release)
         target = arch or native_arch()
         return tuple(r for r in self.syscalls if r.applies(caps, target, kernel))
 

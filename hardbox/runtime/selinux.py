@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hardbox.errors import ContainerError, StoreError
-from hardbox.runtime.selinux_cil import policy_cil
 
 __all__ = ["Label", "allocate_label", "apply_exec_label", "host_has_selinux", "policy_cil", "release_label"]
 
@@ -52,6 +52,13 @@ class Label:
     def mount_option(self) -> str:
         """``context=`` for mounting the rootfs so every file carries the file label."""
         return f'context="{self.file_label}"'
+
+
+def policy_cil(*args: Any, **kwargs: Any) -> str:
+    """``selinux_cil.policy_cil``, imported on first use: starting a container never needs it."""
+    from hardbox.runtime.selinux_cil import policy_cil as generate
+
+    return generate(*args, **kwargs)
 
 
 def host_has_selinux() -> bool:

@@ -41,8 +41,10 @@ class CatalogResult:
 class CatalogSession:
     """One cataloging pass: fresh cataloger instances, their visitors, then the result."""
 
-    def __init__(self, catalogers: tuple[type[Cataloger], ...] = CATALOGERS) -> None:
-        self.catalogers: list[Cataloger] = [cls() for cls in catalogers]
+    def __init__(
+        self, catalogers: tuple[type[Cataloger], ...] = CATALOGERS, *, with_files: bool = True
+    ) -> None:
+        self.catalogers: list[Cataloger] = [cls(with_files=with_files) for cls in catalogers]
 
     @property
     def visitors(self) -> list[Cataloger]:
@@ -65,8 +67,9 @@ class CatalogSession:
         )
 
 
-def catalog_image(image: ImageSource) -> CatalogResult:
-    """Walk ``image`` once with every cataloger and return what they found."""
-    session = CatalogSession()
+def catalog_image(image: ImageSource, *, with_files: bool = True) -> CatalogResult:
+    """Walk ``image`` once with every cataloger and return what they found; without
+    ``with_files`` the packages' owned files are left out (and not read)."""
+    session = CatalogSession(with_files=with_files)
     view = walk(image, session.visitors)
     return session.finish(view)

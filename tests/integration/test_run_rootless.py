@@ -42,10 +42,11 @@ class User:
         self.name = name
         self.home = home
 
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 120, overlay_mode: str = "auto") -> subprocess.CompletedProcess[str]:
         prefix = Path(sys.base_prefix).resolve()
         blocked = _blocked_ancestor(prefix)
         env = (f"env -i PATH=/usr/bin:/bin HOME={self.home} HARDBOX_ROOT={self.home}/store "
+               f"HARDBOX_OVERLAY_MODE={overlay_mode} "
                f"PYTHONPATH={REPO} {Path(sys.executable).resolve()} -m hardbox")
         drop = f"setpriv --reuid={self.name} --regid={self.name} --init-groups {env}"
         if blocked is None:
@@ -88,6 +89,16 @@ def user(busybox_layout) -> Iterator[User]:
             Path(f).write_text("".join(line for line in lines if not line.startswith(f"{name}:")))
         subprocess.run(["chmod", "-R", "u+rwx", str(home)], check=False)
         shutil.rmtree(home)
+
+
+def test_rootless_overlay_by_paths_needs_no_idmapping(user):
+    """The fallback route for kernels before 6.13, forced: a rootless run mounts its layers
+    by path inside its user namespace (no helper, nothing to idmap)."""
+    proc = user.run("run", "--rm", "bbtest", "sh", "-c",
+                    "grep -E '^[0-9]+ [0-9]+ [0-9:]+ / / ' /proc/self/mountinfo | grep -oE 'lowerdir[+]?='; "
+                    "test -x /bin/busybox && echo root-ok", overlay_mode="paths")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["lowerdir=", "root-ok"]
 
 
 def test_rootless_run_is_hardened_and_unprivileged(user):

@@ -68,8 +68,8 @@ class ApkCataloger(Cataloger):
     name = "os/apk"
     ecosystem = "apk"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, with_files: bool = True) -> None:
+        super().__init__(with_files=with_files)
         self._entries: list[_Entry] = []
 
     def wants(self, path: str) -> bool:
@@ -125,6 +125,6 @@ class ApkCataloger(Cataloger):
                     # apk writes an SPDX expression ("MIT AND BSD-2-Clause") or a space list.
                     licenses=(license_,) if license_ else (),
                     locations=(_DB,),
-                    files=tuple(entry.record.files),
+                    files=tuple(entry.record.files) if self.with_files else (),
                 )
         return sorted(found.values(), key=Package.sort_key)

@@ -156,8 +156,8 @@ class GoBinaryCataloger(Cataloger):
     name = "binary/go"
     ecosystem = "golang"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, with_files: bool = True) -> None:
+        super().__init__(with_files=with_files)
         self._binaries: list[tuple[str, LayerRef, BuildInfo]] = []
 
     def wants(self, path: str) -> bool:

@@ -76,7 +76,10 @@ class Cataloger(ABC):
     # Extra exception types a subclass's parser raises on damaged input (pyelftools' ELFError).
     damage: ClassVar[tuple[type[BaseException], ...]] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *, with_files: bool = True) -> None:
+        # Whether to record the files each package owns (``Package.files``): only
+        # ``--with-files`` shows them, and for dpkg they cost a read of every ``.list``.
+        self.with_files = with_files
         self._reasons: list[str] = []
         self._problems = 0
         self._unsupported = False

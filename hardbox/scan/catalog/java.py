@@ -80,8 +80,8 @@ class JavaArchiveCataloger(Cataloger):
     name = "language/java"
     ecosystem = "maven"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, with_files: bool = True) -> None:
+        super().__init__(with_files=with_files)
         self._artifacts: list[_Artifact] = []
 
     def wants(self, path: str) -> bool:

@@ -62,8 +62,8 @@ class NpmCataloger(Cataloger):
     ecosystem = "npm"
     damage = (RecursionError,)  # json nested deeper than the interpreter's recursion limit
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, with_files: bool = True) -> None:
+        super().__init__(with_files=with_files)
         self._manifests: list[_Manifest] = []
 
     def wants(self, path: str) -> bool:

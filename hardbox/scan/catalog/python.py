@@ -12,7 +12,6 @@ import csv
 import posixpath
 import re
 from dataclasses import dataclass
-from email.parser import HeaderParser
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
@@ -60,8 +59,8 @@ class PythonCataloger(Cataloger):
     name = "language/python"
     ecosystem = "pypi"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, with_files: bool = True) -> None:
+        super().__init__(with_files=with_files)
         self._dists: list[_Dist] = []
         self._records: dict[str, tuple[str, ...]] = {}
 
@@ -74,9 +73,13 @@ class PythonCataloger(Cataloger):
         if not file.is_file:
             return
         if file.path.endswith("/RECORD"):
-            if file.visible:
+            if file.visible and self.with_files:
                 self._read_record(file)
             return
+        # Imported here: the email package costs more to import than an image without
+        # Python packages takes to catalog.
+        from email.parser import HeaderParser
+
         parsed = HeaderParser().parsestr(file.read_text(_MAX_METADATA))
         headers: dict[str, list[str]] = {}
         for key, value in parsed.items():

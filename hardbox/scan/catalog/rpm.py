@@ -12,7 +12,6 @@ STRING_ARRAY (8), I18NSTRING (9). The older Berkeley DB ``Packages`` and the ndb
 
 from __future__ import annotations
 
-import sqlite3
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +97,8 @@ class RpmCataloger(Cataloger):
     name = "os/rpm"
     ecosystem = "rpm"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, with_files: bool = True) -> None:
+        super().__init__(with_files=with_files)
         self._headers: list[_Header] = []
 
     def wants(self, path: str) -> bool:
@@ -121,6 +120,8 @@ class RpmCataloger(Cataloger):
             return
         if file.size > _MAX_DB:
             raise ValueError(f"{file.size} bytes, more than the {_MAX_DB} limit")
+        import sqlite3  # here: only images with an rpm database need it
+
         # immutable=1: read-only, no locking, no journal written next to an image file.
         uri = Path(file.host_path).as_uri() + "?mode=ro&immutable=1"
         with sqlite3.connect(uri, uri=True) as conn:
@@ -206,6 +207,6 @@ class RpmCataloger(Cataloger):
                     source_version=source_version,
                     licenses=(h.license,) if h.license else (),
                     locations=(h.location,),
-                    files=h.files,
+                    files=h.files if self.with_files else (),
                 )
         return sorted(found.values(), key=Package.sort_key)

@@ -13,13 +13,14 @@ import pytest
 
 from hardbox.errors import InputError
 from hardbox.runtime import profile_cache
-from hardbox.runtime.profile import _load_cached, list_profiles, load_profile, locate
+from hardbox.runtime.profile import list_profiles, load_profile
 
 PROBE = """
 import json, sys
 from hardbox.runtime.profile import load_profile
 p = load_profile(sys.argv[1])
-print(json.dumps({"name": p.name, "yaml": "yaml" in sys.modules, "jsonschema": "jsonschema" in sys.modules}))
+print(json.dumps({"name": p.name, "yaml": "yaml" in sys.modules, "jsonschema": "jsonschema" in sys.modules,
+                  "resources": "hardbox.resources" in sys.modules}))
 """
 
 
@@ -36,25 +37,21 @@ def entries(cache_dir: Path) -> list[Path]:
     return sorted(cache_dir.glob("*.json"))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_memo() -> None:
-    _load_cached.cache_clear()  # the in-process memo would hide the on-disk cache
-
-
 def test_hit_imports_neither_yaml_nor_jsonschema(tmp_path: Path) -> None:
     first = probe("strict", tmp_path)
-    assert first == {"name": "strict", "yaml": True, "jsonschema": True}  # a miss validates
+    assert first == {"name": "strict", "yaml": True, "jsonschema": True, "resources": True}  # a miss validates
     assert len(entries(tmp_path / "cache" / "profiles")) == 1
     second = probe("strict", tmp_path)
-    assert second == {"name": "strict", "yaml": False, "jsonschema": False}
+    # A shipped name is looked up without even locating the policies folder.
+    assert second == {"name": "strict", "yaml": False, "jsonschema": False, "resources": False}
 
 
 def test_cached_profile_equals_the_validated_one(tmp_path: Path) -> None:
     for name in list_profiles():
         fresh = load_profile(name, cache_dir=tmp_path)
-        leaf = locate(name).resolve()
-        assert profile_cache.lookup(leaf, tmp_path) == fresh
+        assert load_profile(name, cache_dir=tmp_path) == fresh  # now from the cache
         assert profile_cache.profile_from_json(profile_cache.profile_to_json(fresh)) == fresh
+    assert len(entries(tmp_path)) == len(list_profiles())
 
 
 def test_changed_parent_is_validated_again(tmp_path: Path) -> None:
@@ -66,10 +63,8 @@ def test_changed_parent_is_validated_again(tmp_path: Path) -> None:
     assert load_profile(str(child), cache_dir=cache).limits.pids == 100
     # Same size and the file's mtime may not move: only the content hash can tell.
     parent.write_text("extends: strict\nlimits:\n  pids: 200\n")
-    _load_cached.cache_clear()
     assert load_profile(str(child), cache_dir=cache).limits.pids == 200
     parent.write_text("extends: strict\nlimits:\n  pids: lots\n")
-    _load_cached.cache_clear()
     with pytest.raises(InputError, match=r"parent\.yaml:3: limits\.pids"):
         load_profile(str(child), cache_dir=cache)
 
@@ -84,7 +79,6 @@ def test_changed_seccomp_file_is_a_miss(tmp_path: Path) -> None:
     seccomp.write_text(json.dumps(
         {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
     ))
-    _load_cached.cache_clear()
     policy = load_profile(str(prof), cache_dir=cache).seccomp
     assert policy is not None and policy.syscalls[0].names == ("read",)
 
@@ -94,7 +88,6 @@ def test_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage: bytes) -
     want = load_profile("strict", cache_dir=tmp_path)
     (entry,) = entries(tmp_path)
     entry.write_bytes(damage)
-    _load_cached.cache_clear()
     assert load_profile("strict", cache_dir=tmp_path) == want
     assert json.loads(entry.read_bytes())["profile"]["name"] == "strict"
 
@@ -105,7 +98,6 @@ def test_entry_with_wrong_profile_body_is_a_miss(tmp_path: Path) -> None:
     raw = json.loads(entry.read_bytes())
     raw["profile"]["network"] = "sideways"  # the model refuses it: a miss, not a crash
     entry.write_text(json.dumps(raw))
-    _load_cached.cache_clear()
     assert load_profile("strict", cache_dir=tmp_path) == want
 
 

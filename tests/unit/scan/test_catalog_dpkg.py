@@ -11,6 +11,7 @@ from conftest import need_tool
 from packageurl import PackageURL
 from scanimage import image_of, in_overlay, write
 
+from hardbox.scan.catalog.dpkg import paragraphs
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog_result import catalog_image
 
@@ -177,3 +178,53 @@ def test_binary_garbage_status_fails_cleanly(tmp_path: Path) -> None:
     status = {s.cataloger: s for s in result.statuses}["os/dpkg"]
     assert status.status in (Status.FAILED, Status.SUCCEEDED)
     assert deb_packages(result) == set()
+
+
+def _python_debian(text: str) -> list[dict[str, str]]:
+    from debian.deb822 import Deb822
+
+    return [
+        {key.lower(): value for key, value in para.items()}
+        for para in Deb822.iter_paragraphs(text.splitlines(keepends=True), use_apt_pkg=False)
+    ]
+
+
+def _fields(paras: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The fields the cataloger reads, whitespace-normalised (the two parsers keep a
+    continuation line's indentation differently)."""
+    read = ("package", "version", "status", "source", "architecture", "maintainer")
+    return [{k: " ".join(p[k].split()) for k in read if k in p} for p in paras]
+
+
+EDGE_CASES = (
+    "Package: a\nVersion: 1\n\n\n# a comment\nPackage: b\n# inside\nVersion: 2\n",
+    "Package: a\nPackage: b\nVersion: 1\n",  # a repeated field: the last one counts
+    "package : a\nVer sion: 1\nno colon here\n  continued\nVERSION:2\n \t \nPackage: c\n",
+    "Package: a\n Version: 1\n",  # a continuation of Package, not a Version field
+    "Package: a\r\nVersion: 1\r\n\r\nPackage: b\r\nVersion: 2\r\n",
+    "Package:\n: x\nVersion:   1.0  \n",
+)
+
+
+def test_paragraphs_read_as_python_debian_reads_them(debian_rootfs: Path) -> None:
+    """The cataloger's deb822 reader against python-debian's on minbase's real database and on
+    the awkward corners of the format."""
+    status = (debian_rootfs / "var/lib/dpkg/status").read_text()
+    for text in (status, *EDGE_CASES):
+        assert _fields(list(paragraphs(text))) == _fields(_python_debian(text)), text[:80]
+
+
+def test_paragraph_without_fields_does_not_end_the_database(tmp_path: Path) -> None:
+    """python-debian stops iterating at a paragraph with no field in it (here a damaged
+    line), silently dropping every package after it; the cataloger skips the damage and
+    reads on."""
+    layer = tmp_path / "l0"
+    text = (
+        "Package: first\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n\n"
+        "garbled line without a colon\n\n"
+        "Package: second\nStatus: install ok installed\nVersion: 2\nArchitecture: all\n"
+    )
+    write(layer, "var/lib/dpkg/status", text)
+    assert [p["package"] for p in _python_debian(text)] == ["first"]
+    result = catalog_image(image_of(layer))
+    assert deb_packages(result) == {("first", "1"), ("second", "2")}

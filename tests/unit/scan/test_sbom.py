@@ -138,6 +138,21 @@ def test_with_files(minbase: tuple[DirImage, CatalogResult]) -> None:
     )
 
 
+def test_without_files_only_the_files_are_left_out(
+    minbase: tuple[DirImage, CatalogResult],
+) -> None:
+    """``catalog_image(with_files=False)``, what ``hardbox sbom`` runs without --with-files,
+    skips the dpkg lists and changes nothing else: same packages, same SBOM."""
+    image, result = minbase
+    lean = catalog_image(image, with_files=False)
+    assert lean.packages == tuple(dataclasses.replace(p, files=()) for p in result.packages)
+    assert any(p.files for p in result.packages)
+    docs = [json.loads(write_sbom(image, r, "cyclonedx-json")) for r in (result, lean)]
+    for doc in docs:
+        doc["metadata"].pop("timestamp")
+    assert docs[0] == docs[1]
+
+
 def test_spdx_is_valid(minbase: tuple[DirImage, CatalogResult], tmp_path: Path) -> None:
     from spdx_tools.spdx.parser.parse_anything import parse_file
     from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
