@@ -191,3 +191,19 @@ def test_skip_secrets_turns_file_reading_off(tmp_path: Path) -> None:
     check = SecretCheck(ImageContext.build("t", config, ()), CheckOptions(secrets=False))
     walk(Layers((Layer(layer, "sha256:" + "0" * 64, 0, ""),)), [check])
     assert check.findings() == []
+
+
+def test_the_shipped_rule_set_is_valid_against_its_schema() -> None:
+    """Scans trust the shipped file without validating it (jsonschema is slow to import);
+    this test is where it is validated."""
+    import jsonschema
+    import yaml
+
+    from hardbox.resources import policies
+    from hardbox.scan.checks import secrets
+
+    doc = yaml.safe_load((policies() / "secrets" / "rules.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate(doc, secrets._SCHEMA)
+    # And the same file through the validating path gives the same rules.
+    validated = load_policy(policies() / "secrets" / "rules.yaml")
+    assert [r.rule.id for r in validated.rules] == [r.rule.id for r in load_policy().rules]
