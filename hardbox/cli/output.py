@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -22,12 +23,23 @@ def print_json(obj: Any) -> None:
 def write_output(target: str, text: str) -> None:
     """Write a report to FILE atomically (temp + rename), or to stdout when FILE is ``-``.
 
-    Nothing is lost on failure: a half-written report never replaces a good one.
+    Nothing is lost on failure: a half-written report never replaces a good one. A FILE that
+    exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is written in
+    place: renaming over it would replace the device with a file, and as root that breaks
+    ``/dev/null`` for the whole machine.
     """
     if target == "-":
         sys.stdout.write(text)
         return
     path = Path(target)
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        special = False
+    if special:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

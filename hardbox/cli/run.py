@@ -86,17 +86,19 @@ def handle(args: argparse.Namespace) -> int:
         return _explain(profile, args)
     if args.detach and (args.tty or args.interactive):
         raise UsageError("-d cannot be combined with -t or -i (hardbox has no attach)")
+    from hardbox.image.shifted import recorded_map
     from hardbox.image.store import Store
     from hardbox.runtime.mounts import Volume
     from hardbox.runtime.request import ImageInput, RunRequest
 
-    image = Store.open().get(args.image)
+    store = Store.open()
+    image = store.get(args.image)
     cfg = image.config
     request = RunRequest(
         image=ImageInput(
             ref=args.image, id=image.id, layers=tuple(layer.path for layer in image.layers),
             user=cfg.user, env=cfg.env, entrypoint=cfg.entrypoint, cmd=cfg.cmd,
-            working_dir=cfg.working_dir,
+            working_dir=cfg.working_dir, shift=recorded_map(store),
         ),
         profile=profile,
         command=tuple(command),

@@ -75,6 +75,15 @@ class LayerResult:
         record["warnings"] = list(self.warnings)
         return record
 
+    @classmethod
+    def from_json(cls, record: dict[str, object]) -> LayerResult:
+        """The inverse of ``to_json`` (a result sent back by the shifted-unpacking child)."""
+        fields = dict(record)
+        fields["compression"] = Compression(fields["compression"])
+        fields["skipped"] = tuple(SkippedEntry(**s) for s in fields["skipped"])  # type: ignore[attr-defined]
+        fields["warnings"] = tuple(fields["warnings"])  # type: ignore[arg-type]
+        return cls(**fields)  # type: ignore[arg-type]
+
 
 def apply_layer(
     stream: BinaryIO,

@@ -9,6 +9,8 @@ reach)::
     images/<manifest hex>.json one record per stored image
     tags.json                 full reference -> manifest digest (tags move)
     tmp/                      staging for imports: a rename away from the store
+    userns.json               only in a rootless store: the id map its layers were unpacked
+                              with (shifted.py); runs must use the same map
     lock                      writers (import, tag, rm, prune) hold it exclusively
 
 Everything lands by ``rename`` from ``tmp/``, so a reader never sees half a blob, half a
@@ -65,10 +67,16 @@ def remove_tree(path: Path) -> None:
         os.chmod(parent, stat.S_IRWXU, follow_symlinks=False)
         func(failed)
 
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, onerror=fix)
-    else:
+    if not path.is_dir() or path.is_symlink():
         path.unlink(missing_ok=True)
+        return
+    try:
+        shutil.rmtree(path, onerror=fix)
+    except PermissionError:
+        from hardbox.image.shifted import remove_shifted
+
+        if not remove_shifted(path, fix):
+            raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -90,6 +98,7 @@ class Store:
         self.tmp = root / "tmp"
         self.tags_file = root / "tags.json"
         self.lock_file = root / "lock"
+        self.shift_file = root / "userns.json"
         self.stats = WriteStats()
 
     @classmethod

@@ -30,7 +30,9 @@ from hardbox.image.images import ImageRecord, LayerRecord
 from hardbox.image.layer import LayerResult, apply_layer
 from hardbox.image.model import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from hardbox.image.reader import Entry, LayerSource
+from hardbox.image.shifted import map_for_unpacking
 from hardbox.image.store import Store, fsync_dir, remove_tree
+from hardbox.image.userns import ShiftMap, run_in_userns
 
 # (bytes done, bytes in total if known, note)
 Progress = Callable[[int, int | None, str], None]
@@ -175,7 +177,11 @@ class Transaction:
         dest = self._tmp("layers")
         dest.mkdir(mode=0o700)
         try:
-            result = apply_layer(cast(BinaryIO, stream), dest, expected_diff_id=diff_id, source=source)
+            shift = map_for_unpacking(self.store)
+            if shift is None:
+                result = apply_layer(cast(BinaryIO, stream), dest, expected_diff_id=diff_id, source=source)
+            else:
+                result = _apply_shifted(shift, cast(BinaryIO, stream), dest, diff_id, source)
         except BaseException:
             remove_tree(dest)
             raise
@@ -242,6 +248,18 @@ class Transaction:
                  if tags.get(name) != record.manifest}
         if moved:
             store.write_tags(tags | moved)
+
+
+def _apply_shifted(shift: ShiftMap, stream: BinaryIO, dest: Path, diff_id: str | None,
+                   source: str) -> LayerResult:
+    """``apply_layer`` in a child inside a user namespace mapped by ``shift`` (userns.py),
+    so the image's owners land on disk shifted; same streaming, checks and errors."""
+
+    def work(pipe: BinaryIO | None) -> dict[str, object]:
+        assert pipe is not None
+        return apply_layer(pipe, dest, expected_diff_id=diff_id, source=source).to_json()
+
+    return LayerResult.from_json(run_in_userns(shift, work, stream))
 
 
 def _compression(head: BinaryIO) -> Compression:

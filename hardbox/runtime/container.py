@@ -92,6 +92,7 @@ class Container:
         for d in ("upper", "work", "rootfs"):
             (base / d).mkdir(mode=0o700)
         ids = idmap.for_invoking_user() if profile.user_namespace else None
+        idmap.check_store_shift(req.image.shift, ids)
         _own_upper_like_image(base / "upper", req.image.layers, ids)
         self.cgroup = self._create_cgroup(state_id)
         label = self._selinux_label(state_id)

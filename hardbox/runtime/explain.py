@@ -10,6 +10,7 @@ where status is ``applied``, ``skipped`` (if-available and unavailable here) or 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,8 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     nets = "net, " if network.needs_namespace(profile.network) else ""
     out.append(Step("namespaces", f"mount, pid, uts, ipc, cgroup, {nets}user".rstrip(", ")))
     out.append(Step("cgroup limits", _limits(profile), _limits_status(profile)))
-    out.append(Step("root filesystem", "overlay over idmapped image layers, own upper dir, "
+    layers = "image layers unpacked shifted to that map" if os.geteuid() != 0 else "idmapped image layers"
+    out.append(Step("root filesystem", f"overlay over {layers}, own upper dir, "
                     + ("read-only" if profile.read_only_root else "read-write")))
     out.append(Step("network", network.describe(profile.network), "applied" if profile.network != "host" else "off"))
     out.append(Step("/proc", "proc of the container's pid namespace"))

@@ -17,6 +17,7 @@ from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import mounts, namespaces, network
 
 if TYPE_CHECKING:
+    from hardbox.image.userns import ShiftMap
     from hardbox.runtime.profile import Profile
     from hardbox.runtime.selinux import Label
 
@@ -42,6 +43,7 @@ class ImageInput:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     working_dir: str = ""
+    shift: ShiftMap | None = None  # the id map a rootless store unpacked the layers with
 
 
 @dataclass(frozen=True)

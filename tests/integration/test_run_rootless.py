@@ -1,5 +1,7 @@
 """Rootless: an unprivileged user (created by the test, with /etc/subuid entries) runs
 hardbox; ids are mapped by the setuid newuidmap/newgidmap, cgroups are skipped with a note.
+The user's store is shifted: layers are unpacked in a user namespace with the container's map,
+so runs show the image's owners and whiteouts, and removal goes through that namespace too.
 
 The user cannot read root's home, where this machine's Python may live; the test then
 runs the user's commands in a private mount namespace that shows only that Python's prefix
@@ -8,18 +10,26 @@ there (nothing else of /root), so the unprivileged process really is unprivilege
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import secrets
 import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import imagebuild
 import pytest
 
+from hardbox.image.store import Store
+from hardbox.image.userns import ShiftMap
 from hardbox.runtime import capabilities
 from hardbox.runtime.idmap import read_subid
 from hardbox.runtime.profile import load_profile
@@ -42,10 +52,11 @@ class User:
         self.name = name
         self.home = home
 
-    def run(self, *args: str, timeout: float = 120, overlay_mode: str = "auto") -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 120, overlay_mode: str = "auto",
+            store: str = "store") -> subprocess.CompletedProcess[str]:
         prefix = Path(sys.base_prefix).resolve()
         blocked = _blocked_ancestor(prefix)
-        env = (f"env -i PATH=/usr/bin:/bin HOME={self.home} HARDBOX_ROOT={self.home}/store "
+        env = (f"env -i PATH=/usr/bin:/bin HOME={self.home} HARDBOX_ROOT={self.home}/{store} "
                f"HARDBOX_OVERLAY_MODE={overlay_mode} "
                f"PYTHONPATH={REPO} {Path(sys.executable).resolve()} -m hardbox")
         drop = f"setpriv --reuid={self.name} --regid={self.name} --init-groups {env}"
@@ -63,6 +74,15 @@ class User:
         )
 
 
+def _second_layer(rootfs: Path) -> None:
+    (rootfs / "etc/group").unlink()
+    (rootfs / "home/user/.config").mkdir(mode=0o700)
+    profile = rootfs / "home/user/.config/profile"
+    profile.write_text("export PS1='$ '\n")
+    for path in (profile.parent, profile):
+        os.chown(path, 1000, 1000)
+
+
 @pytest.fixture(scope="module")
 def user(busybox_layout) -> Iterator[User]:
     for tool in ("useradd", "userdel", "usermod", "newuidmap", "setpriv", "unshare"):
@@ -77,9 +97,15 @@ def user(busybox_layout) -> Iterator[User]:
         shutil.copytree(busybox_layout.layout, home / "layout", symlinks=True)
         (home / "store").mkdir(mode=0o700)
         (home / ".prefix").mkdir()
-        subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "layout"), str(home / "store")], check=True)
+        # A second image whose top layer deletes /etc/group: a whiteout over the busybox layer.
+        whiteout = imagebuild.busybox_image(home / "wh", tag="wh")
+        whiteout.add_layer(_second_layer, "rm /etc/group; echo > /home/user/.config/profile")
+        subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "layout"), str(home / "store"),
+                        str(home / "wh")], check=True)
         u = User(name, home)
         imported = u.run("image", "import", f"{home}/layout:{busybox_layout.tag}", "--tag", "bbtest")
+        assert imported.returncode == 0, imported.stderr
+        imported = u.run("image", "import", f"{whiteout.layout}:wh", "--tag", "bbwh")
         assert imported.returncode == 0, imported.stderr
         yield u
     finally:
@@ -126,3 +152,121 @@ def test_rootless_strict_refuses_nothing_it_can_apply(user):
     assert proc.returncode == 0, proc.stderr
     assert "Read-only file system" in proc.stdout
     assert "0000000000000000" in proc.stdout
+
+
+def _uid(user: User) -> int:
+    return int(subprocess.run(["id", "-u", user.name], capture_output=True, text=True, check=True).stdout)
+
+
+def test_rootless_store_is_shifted_and_runs_show_the_images_owners(user):
+    """The layers were unpacked in a user namespace with the container's own map, so the
+    container sees the owners the image gave (no idmapped mounts: rootless cannot make them)."""
+    proc = user.run("run", "--rm", "--user", "0", "bbtest", "sh", "-c",
+                    "stat -c %u:%g /etc/passwd /home/user /")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0:0", "1000:1000", "0:0"]
+    uid = _uid(user)
+    first = read_subid(Path("/etc/subuid"), user.name, uid)
+    assert first is not None
+    recorded = json.loads((user.home / "store" / "userns.json").read_text())
+    assert recorded["uids"] == [[0, uid, 1], [1, first[0], first[1]]]
+    # On disk, image uid 1000 is the 1000th subordinate id; image root is the user.
+    (layer,) = Store(user.home / "store").get("bbtest").layers
+    assert os.lstat(layer.path / "home/user").st_uid == first[0] + 999
+    assert os.lstat(layer.path / "etc/passwd").st_uid == uid
+
+
+def test_rootless_whiteout_hides_a_deleted_file(user):
+    proc = user.run("run", "--rm", "bbwh", "sh", "-c",
+                    "test -e /etc/group && echo group-present || echo group-gone; "
+                    "test -e /etc/passwd && echo passwd-kept")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["group-gone", "passwd-kept"]
+
+
+def _snapshot(root: Path) -> dict[str, list[str]]:
+    return {sub: sorted(p.name for p in (root / sub).iterdir())
+            for sub in ("blobs/sha256", "layers", "images", "tmp")} | {"tags": [(root / "tags.json").read_text()]}
+
+
+def _hostile_layout(src: Path, dst: Path) -> Path:
+    """The busybox layout with its layer replaced by one that writes outside its directory
+    (digests all valid: the refusal must come from applying the layer)."""
+    shutil.copytree(src, dst, symlinks=True)
+
+    def put(data: bytes) -> tuple[str, int]:
+        digest = hashlib.sha256(data).hexdigest()
+        (dst / "blobs/sha256" / digest).write_bytes(data)
+        return f"sha256:{digest}", len(data)
+
+    def get(digest: str) -> dict[str, Any]:
+        return dict(json.loads((dst / "blobs/sha256" / digest.split(":")[1]).read_bytes()))
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as archive:
+        for name, data in (("ok", b"fine"), ("../../escape", b"out")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    layer_digest, layer_size = put(buf.getvalue())
+    index = json.loads((dst / "index.json").read_text())
+    manifest = get(index["manifests"][0]["digest"])
+    config = get(manifest["config"]["digest"])
+    config["rootfs"]["diff_ids"] = [layer_digest]
+    config_digest, config_size = put(json.dumps(config).encode())
+    manifest["config"].update(digest=config_digest, size=config_size)
+    manifest["layers"] = [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                           "digest": layer_digest, "size": layer_size}]
+    digest, size = put(json.dumps(manifest).encode())
+    index["manifests"][0].update(digest=digest, size=size)
+    (dst / "index.json").write_text(json.dumps(index))
+    return dst
+
+
+def test_rootless_hostile_layer_is_refused_in_the_child_and_leaves_nothing(user):
+    layout = _hostile_layout(user.home / "layout", user.home / "hostile")
+    subprocess.run(["chown", "-R", f"{user.name}:{user.name}", str(layout)], check=True)
+    before = _snapshot(user.home / "store")
+    proc = user.run("image", "import", f"{layout}:latest", "--tag", "evil")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("hardbox: ") and "../../escape" in lines[0], proc.stderr
+    assert all(line.startswith("  hint: ") for line in lines[1:]) and "Traceback" not in proc.stderr
+    assert _snapshot(user.home / "store") == before
+    assert not list(user.home.rglob("escape"))
+
+
+def test_rootless_run_refuses_layers_unpacked_with_another_map(user):
+    record = user.home / "store" / "userns.json"
+    original = record.read_text()
+    shift = ShiftMap.from_json(json.loads(original), str(record))
+    other = {"uids": [[0, _uid(user), 1], [1, 500000, 65536]], "gids": shift.to_json()["gids"]}
+    record.write_text(json.dumps(other))
+    try:
+        proc = user.run("run", "--rm", "bbtest", "true")
+        imported = user.run("image", "import", f"{user.home}/hostile:latest", "--tag", "again")
+    finally:
+        record.write_text(original)
+    assert proc.returncode == 125, proc.stderr
+    assert "unpacked with uids 0->" in proc.stderr and "1->500000" in proc.stderr
+    assert imported.returncode == 2 and "/etc/subuid or /etc/subgid changed" in imported.stderr
+
+
+def test_rootless_user_can_remove_shifted_layers(user):
+    """Files of image uid 1000 belong to a subordinate id on disk; removing them (prune)
+    goes through the same user namespace. Runs last: it removes the whiteout image."""
+    layers = user.home / "store" / "layers"
+    before = {p.name for p in layers.iterdir() if p.is_dir()}
+    uid = _uid(user)
+    profiles = list(layers.glob("*/home/user/.config/profile"))
+    # The user may not unlink it: its directory belongs to a subordinate id.
+    assert profiles and all(os.lstat(p.parent).st_uid not in (0, uid) for p in profiles)
+    removed = user.run("image", "rm", "bbwh", "layout:wh")  # the layout's own name too
+    assert removed.returncode == 0, removed.stderr
+    pruned = user.run("image", "prune")
+    assert pruned.returncode == 0, pruned.stderr
+    after = {p.name for p in layers.iterdir() if p.is_dir()}
+    kept = {layer.path.name for layer in Store(user.home / "store").get("bbtest").layers}
+    assert after == kept and len(before) > len(kept)  # bbwh's own layers went, bbtest's stay
+    assert not list((user.home / "store" / "tmp").iterdir())
+    assert user.run("run", "--rm", "bbtest", "true").returncode == 0
