@@ -35,12 +35,16 @@ COMMANDS: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors already; this only makes the message one line + hint."""
+    """Usage errors as one line + hint, exiting ``usage_exit_code``: 2, except for
+    ``hardbox run``, which passes the container's status through and so, like ``docker
+    run``, reports its own failures as 125."""
+
+    usage_exit_code = 2
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         sys.stderr.write(f"hardbox: error: {message}\n  hint: see `{self.prog} --help`\n")
-        raise SystemExit(2)
+        raise SystemExit(self.usage_exit_code)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # Reported by the subcommand's parser, so its usage line and exit code apply.
+        target = getattr(args, "_parser", None) or parser
+        target.error(f"unrecognized arguments: {' '.join(extras)}")
     if not getattr(args, "func", None):
         # `hardbox` alone, or `hardbox image` alone: teach rather than fail.
         target = getattr(args, "_parser", parser)

@@ -32,7 +32,8 @@ examples:
   hardbox run --explain --profile strict busybox
 
 exit status: the container's (128+N if killed by signal N); 125 hardbox could not start
-it, 126 the command is not executable, 127 the command was not found.
+it (a bad option, profile or image included: as with `docker run`, 2 could be the
+container's own status), 126 the command is not executable, 127 the command was not found.
 """
 
 
@@ -69,9 +70,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
     p.set_defaults(func=handle, _parser=p)
+    p.usage_exit_code = 125  # see _Parser in cli/main.py
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Run the container; every failure of hardbox's own exits 125, 126 or 127."""
+    from hardbox.errors import HardboxError
+
+    try:
+        return _handle(args)
+    except HardboxError as err:
+        if err.exit_code not in (125, 126, 127):
+            err.exit_code = 125
+        raise
+
+
+def _handle(args: argparse.Namespace) -> int:
     from hardbox.errors import UsageError
     from hardbox.runtime.profile import apply_options, load_profile
 

@@ -45,19 +45,23 @@ def test_explain_json_names_weakenings(store):
 @pytest.mark.parametrize("option", [["--cap-add", "NET_ADMIN"], ["--network", "host"], ["--pids-limit", "100000"]])
 def test_strict_refuses_weakening_options(store, option):
     proc = store.hardbox("run", "--profile", "strict", *option, "bbtest", "true")
-    assert proc.returncode == 2
+    assert proc.returncode == 125  # run's own failures are Docker's 125, never a status 2
     assert "strict" in proc.stderr and "refuses" in proc.stderr
 
 
 def test_usage_errors(store):
-    assert store.hardbox("run", "--json", "bbtest").returncode == 2
-    assert store.hardbox("run", "-d", "-t", "bbtest").returncode == 2
+    # As with `docker run`, hardbox's own failures exit 125: the container's own status 2
+    # must not be mistaken for a usage error.
+    assert store.hardbox("run", "--json", "bbtest").returncode == 125
+    assert store.hardbox("run", "-d", "-t", "bbtest").returncode == 125
+    assert store.hardbox("run", "--no-such-option", "bbtest").returncode == 125
     missing = store.hardbox("run", "no-such-image")
-    assert missing.returncode == 2 and "no-such-image" in missing.stderr
+    assert missing.returncode == 125 and "no-such-image" in missing.stderr
+    assert "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) <= 2
     bad_volume = store.hardbox("run", "-v", "/no/such:/x", "--explain", "img")
     assert bad_volume.returncode == 0  # --explain starts nothing and opens nothing
     bad = store.hardbox("run", "-v", "/no/such:/x", "no-such-image")
-    assert bad.returncode == 2
+    assert bad.returncode == 125
 
 
 def test_steps_follow_the_profile():

@@ -21,6 +21,8 @@ def run(store: RunStore, *args: str, **kw: object):  # type: ignore[no-untyped-d
 
 def test_exit_status_passes_through(store):
     assert run(store, "bbtest", "sh", "-c", "exit 3").returncode == 3
+    # A container's own 2 is passed through: hardbox's usage errors are 125, never 2.
+    assert run(store, "bbtest", "sh", "-c", "exit 2").returncode == 2
 
 
 def test_killed_by_signal_is_128_plus_n(store):

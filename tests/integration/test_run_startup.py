@@ -72,4 +72,4 @@ def test_a_changed_profile_file_is_validated_on_the_run_path(store: RunStore, tm
     assert {"yaml", "jsonschema"} <= top_level(imported_by_run(store, *args))
     prof.write_text("extends: strict\nnetwork: sideways\n")
     proc = store.hardbox("run", *args)
-    assert proc.returncode == 2 and "mine.yaml:2: network" in proc.stderr
+    assert proc.returncode == 125 and "mine.yaml:2: network" in proc.stderr
