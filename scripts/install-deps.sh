@@ -36,6 +36,9 @@ missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (the npm cataloger's tests install real packages with it): Debian's package only when
+# the machine has no npm of its own (a NodeSource nodejs bundles one and conflicts with it).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}"
     apt-get update -qq
