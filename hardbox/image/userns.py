@@ -130,11 +130,10 @@ def write_maps_by_helpers(pid: int, shift: ShiftMap, error: type[HardboxError]) 
             raise error(f"{tool} {pid}: {proc.stderr.strip() or 'failed'}")
 
 
-def _write_maps(pid: int, shift: ShiftMap) -> None:
-    if os.geteuid() != 0:
-        write_maps_by_helpers(pid, shift, StoreError)
-        return
-    # Root may write any map itself (user_namespaces(7)); the helpers would want subids for root.
+def write_maps_as_root(pid: int, shift: ShiftMap, error: type[HardboxError]) -> None:
+    """Install ``shift`` by writing /proc/PID/{uid,gid}_map: root may write any map itself
+    (user_namespaces(7)); the helpers would want subordinate ids for root. setgroups stays
+    allowed, so the namespace can still drop supplementary groups."""
     for name, extents in (("uid_map", shift.uids), ("gid_map", shift.gids)):
         text = "".join(f"{e.inside} {e.outside} {e.count}\n" for e in extents)
         path = f"/proc/{pid}/{name}"
@@ -142,7 +141,14 @@ def _write_maps(pid: int, shift: ShiftMap) -> None:
             with open(path, "w", encoding="ascii") as fh:
                 fh.write(text)
         except OSError as err:
-            raise StoreError(f"write to `{path}`: {err.strerror}") from err
+            raise error(f"write to `{path}`: {err.strerror}") from err
+
+
+def _write_maps(pid: int, shift: ShiftMap) -> None:
+    if os.geteuid() != 0:
+        write_maps_by_helpers(pid, shift, StoreError)
+    else:
+        write_maps_as_root(pid, shift, StoreError)
 
 
 def run_in_userns(shift: ShiftMap, work: Callable[[BinaryIO | None], dict[str, object]],

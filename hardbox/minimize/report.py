@@ -62,11 +62,7 @@ def to_html(result: MinimizeResult) -> str:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
+    """Sizes as the scan report prints them (the same kB/MB spelling)."""
+    from hardbox.report.charts import human_bytes
+
+    return "-" if n is None else human_bytes(n)

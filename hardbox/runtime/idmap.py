@@ -28,6 +28,7 @@ from hardbox.image.userns import (
     read_subid,
     rootless_map,
     user_name,
+    write_maps_as_root,
     write_maps_by_helpers,
 )
 
@@ -95,27 +96,12 @@ def for_invoking_user(etc: Path = Path("/etc")) -> IdMap:
     )
 
 
-def _map_text(extents: tuple[Extent, ...]) -> str:
-    return "".join(f"{e.inside} {e.outside} {e.count}\n" for e in extents)
-
-
 def write_maps(pid: int, idmap: IdMap) -> None:
     """Install ``idmap`` for the user namespace of ``pid`` (which has just unshared it)."""
     if idmap.rootless:
         write_maps_by_helpers(pid, idmap.shift(), ContainerError)
-        return
-    for name, text in (
-        ("uid_map", _map_text(idmap.uids)),
-        # setgroups must be denied before an unprivileged writer may set gid_map; root need
-        # not, and keeping setgroups allowed lets the container drop supplementary groups.
-        ("gid_map", _map_text(idmap.gids)),
-    ):
-        path = f"/proc/{pid}/{name}"
-        try:
-            with open(path, "w", encoding="ascii") as fh:
-                fh.write(text)
-        except OSError as err:
-            raise ContainerError(f"write to `{path}`: {err.strerror}") from err
+    else:
+        write_maps_as_root(pid, idmap.shift(), ContainerError)
 
 
 def check_store_shift(recorded: ShiftMap | None, ids: IdMap | None) -> None:

@@ -13,6 +13,7 @@ stops the run is the profile's ``limits.mode`` (required | if-available), the ca
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -152,3 +153,22 @@ def write(path: Path, value: str) -> None:
         path.write_text(value)
     except OSError as err:
         raise CgroupUnavailable(f"write {value!r} to {path}: {err.strerror}") from err
+
+
+def rmdir_released(path: Path, timeout: float = 5.0) -> None:
+    """Remove an emptied cgroup directory, retrying while the kernel still holds it.
+
+    rmdir answers EBUSY until the last task is reaped (zombies count), so a cgroup whose
+    processes were just killed is retried for up to ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            if time.monotonic() > deadline:
+                raise CgroupUnavailable(f"rmdir {path}: {err.strerror}") from err
+            time.sleep(0.02)

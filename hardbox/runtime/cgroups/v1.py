@@ -25,6 +25,7 @@ from hardbox.runtime.cgroups import (
     check_name,
     cpu_quota,
     own_cgroups,
+    rmdir_released,
     write,
 )
 
@@ -96,22 +97,7 @@ class V1Cgroup:
                 raise CgroupUnavailable(f"cgroup {self.name}: processes {pids} did not exit after SIGKILL")
             time.sleep(0.02)
         for path in self.paths():
-            _rmdir(path)
-
-
-def _rmdir(path: Path) -> None:
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            # EBUSY while the kernel still reaps the last task (zombies count until reaped).
-            if time.monotonic() > deadline:
-                raise CgroupUnavailable(f"rmdir {path}: {err.strerror}") from err
-            time.sleep(0.02)
+            rmdir_released(path)
 
 
 @dataclass(frozen=True)
@@ -159,7 +145,7 @@ class V1Manager:
             _apply(cgroup, limits)
         except BaseException:
             for path in reversed(created):
-                _rmdir(path)
+                rmdir_released(path)
             raise
         return cgroup
 

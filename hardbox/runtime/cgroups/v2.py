@@ -26,6 +26,7 @@ from hardbox.runtime.cgroups import (
     check_name,
     cpu_quota,
     own_cgroups,
+    rmdir_released,
     write,
 )
 
@@ -84,16 +85,7 @@ class V2Cgroup:
             if time.monotonic() > deadline:
                 raise CgroupUnavailable(f"cgroup {self.path}: processes {pids} did not exit")
             time.sleep(0.02)
-        while True:
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError as err:
-                if time.monotonic() > deadline:
-                    raise CgroupUnavailable(f"rmdir {self.path}: {err.strerror}") from err
-                time.sleep(0.02)
+        rmdir_released(self.path, timeout=max(0.0, deadline - time.monotonic()))
 
 
 @dataclass(frozen=True)
