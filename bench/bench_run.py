@@ -1,16 +1,25 @@
 """Start-to-exit of /bin/true in busybox: `hardbox run --profile strict` against `runc run`.
 
-hardbox is installed as a user would have it: a fresh venv (``python -m venv
---system-site-packages``, so its dependencies come from the machine) with ``pip install
---no-deps --no-build-isolation`` of this checkout, and timed through that venv's
-``hardbox`` script. Both sides get the same hardening: the runc bundle is written by
-``hardbox bundle --profile strict`` from the same stored image (user namespace with the same
-id map, strict seccomp filter, no capabilities, no_new_privs, read-only root, new network
-namespace, masked paths, cgroup limits). Each round runs each command once, alternating,
-after warm-up runs (seccomp and profile caches filled, page cache warm); the table gives
-median and best wall time and the median CPU time (user + system of the command and the
-children it waited for, from wait4) — on a shared machine CPU time says more than wall time.
-``python -c pass`` in the same venv is the floor under anything written in Python.
+hardbox is installed as a user would have it: a fresh, isolated venv (``python -m venv``)
+with ``pip install`` of this checkout, its dependencies from the package index, and timed
+through that venv's ``hardbox`` script. (Not ``--system-site-packages``: a machine's own
+site-packages can hold ``.pth`` files that run on every interpreter start — this machine's
+imports certifi, 45 ms a start — which a user's venv would not.) Both sides get the same
+hardening: the runc bundle is written by ``hardbox bundle --profile strict`` from the same
+stored image (user namespace with the same id map, strict seccomp filter, no capabilities,
+no_new_privs, read-only root, new network namespace, masked paths, cgroup limits). Each
+round runs each command once, alternating, after warm-up runs (seccomp and profile caches
+filled, page cache warm); the table gives median and best wall time and the median CPU
+time (user + system of the command and the children it waited for, from wait4), and the
+ratio to runc is the median of the per-round ratios (a shared VM's speed drifts; a round's
+commands see the same drift).
+
+Three more rows split hardbox's time: ``python -c pass`` in the same venv (the interpreter,
+the floor under anything written in Python), ``python -c 'import ...'`` of the standard
+library modules a run loads (argparse, pathlib, dataclasses, json, socket, ctypes, ...: the
+floor under a Python runtime built from the standard library), and of exactly all the
+modules a run loads (read from ``-X importtime`` of a real run): hardbox's start-up before
+any container work.
 
 The per-syscall cost of strict's filter against Docker's default is measured by
 ``bench/bench_seccomp.py`` (not repeated here). Needs root, runc and umoci.
@@ -55,13 +64,12 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 def make_venv(work: Path) -> Path:
     """A fresh venv with this checkout installed the way a user installs it; its bin dir."""
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     # pip builds a local project in place (build/, *.egg-info): build a copy, not the checkout.
     source = work / "src"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
         ".git", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"))
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
-           "--no-build-isolation", str(source)]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source)]
     subprocess.run(pip, check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     where = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import hardbox; print(hardbox.__file__)"],
@@ -70,6 +78,33 @@ def make_venv(work: Path) -> Path:
     if not where.startswith(str(venv)):
         raise SystemExit(f"the venv imports hardbox from {where}, not from its own install")
     return venv / "bin"
+
+
+# Some names -X importtime lists were tried and failed (``nt`` on Linux): skip those.
+_IMPORT_ALL = """
+import gc, importlib
+gc.disable()  # as hardbox's console script does while a run loads
+for name in {!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
+"""
+
+
+def run_path_modules(bindir: Path, run_args: list[str], env: dict[str, str]) -> list[str]:
+    """The modules a real `hardbox run` imports, in import order, from ``-X importtime``."""
+    # cwd: `-m` puts it first on sys.path, and from the checkout it would import the
+    # checkout's hardbox, not the venv's (another install: a profile-cache miss).
+    proc = subprocess.run([str(bindir / "python"), "-X", "importtime", "-m", "hardbox", *run_args],
+                          env=env, capture_output=True, text=True, check=True, cwd=bindir)
+    names = [line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line]
+    # Only top-level names (importing a package's module imports the package too), and not
+    # hardbox.__main__, which would run the CLI.
+    wanted = (n for n in names if n not in ("imported package", "hardbox.__main__")
+              and ("." not in n or n.startswith("hardbox.")))
+    return list(dict.fromkeys(wanted))
 
 
 def main() -> int:
@@ -100,11 +135,19 @@ def main() -> int:
         config["process"]["terminal"] = False
         (bundle / "config.json").write_text(json.dumps(config))
 
+        run_args = ["run", "--rm", "--profile", "strict", "hardbox-bench-image", "/bin/true"]
+        subprocess.run([*hb, *run_args], env=env, check=True)  # fills the caches: a warm run's imports
+        imports = run_path_modules(bindir, run_args, env)
+        stdlib = [m for m in imports if m in sys.stdlib_module_names or m.startswith("_")]
         commands = {
             "`hardbox run --rm --profile strict` (venv)":
-                [*hb, "run", "--rm", "--profile", "strict", "hardbox-bench-image", "/bin/true"],
+                [*hb, *run_args],
             "`runc run` (bundle from `hardbox bundle --profile strict`)": ["runc", "run", "--bundle", str(bundle)],
             "`python -c pass` (venv; floor under hardbox)": [str(bindir / "python"), "-c", "pass"],
+            f"`python -c 'import …'` ({len(stdlib)} standard-library modules of those)":
+                [str(bindir / "python"), "-c", _IMPORT_ALL.format(stdlib)],
+            f"`python -c 'import …'` (all {len(imports)} modules a run loads; no container)":
+                [str(bindir / "python"), "-c", _IMPORT_ALL.format(imports)],
         }
         walls: dict[str, list[float]] = {k: [] for k in commands}
         cpus: dict[str, list[float]] = {k: [] for k in commands}
@@ -127,7 +170,8 @@ def main() -> int:
         "load_average": os.getloadavg(),
     }
     med = report["median_wall_seconds"]
-    report["ratio_hardbox_to_runc"] = med[hardbox_name] / med[runc_name]
+    report["ratio_hardbox_to_runc"] = statistics.median(
+        h / r for h, r in zip(walls[hardbox_name], walls[runc_name], strict=True))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -138,6 +182,7 @@ def main() -> int:
     for name in names:
         print(f"| {name} | {med[name] * 1000:.1f} | {report['best_wall_seconds'][name] * 1000:.1f} | "
               f"{report['median_cpu_seconds'][name] * 1000:.1f} | {med[name] / med[runc_name]:.2f} |")
+    print(f"\nhardbox / runc, median of per-round ratios: {report['ratio_hardbox_to_runc']:.2f}")
     seccomp = Path(__file__).with_name("bench_seccomp.py")
     if seccomp.is_file():
         print(f"\nPer-syscall cost of strict's seccomp filter vs Docker's default: "

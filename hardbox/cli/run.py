@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--init", action="store_true", help="run a reaping PID 1 that forwards signals")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
-    p.set_defaults(func=handle, _parser=p)
+    p.set_defaults(func=handle, _parser=p, quick_exit=True)  # see run() in cli/main.py
     p.usage_exit_code = 125  # see _Parser in cli/main.py
 
 

@@ -7,7 +7,7 @@ Architecture names are Go's GOARCH values, as the OCI image-index spec requires;
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,8 @@ class Platform:
 
     @classmethod
     def host(cls) -> Platform:
-        arch, variant = _MACHINE.get(_platform.machine(), (_platform.machine(), None))
+        machine = os.uname().machine
+        arch, variant = _MACHINE.get(machine, (machine, None))
         return cls("linux", arch, variant)
 
     @classmethod

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,15 +36,7 @@ from hardbox.image.images import ImageRecord, StoredImage, StoredLayer
 from hardbox.image.locking import HeldLock, fresh_lock, locked, try_lock
 from hardbox.image.model import Manifest
 from hardbox.image.platform import Platform
-
-
-def default_root() -> Path:
-    """``$HARDBOX_ROOT``, else ``/var/lib/hardbox`` as root, else ``~/.local/share/hardbox``."""
-    if env := os.environ.get("HARDBOX_ROOT"):
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/lib/hardbox")
-    return Path.home() / ".local/share/hardbox"
+from hardbox.root import default_root as default_root
 
 
 @dataclass
@@ -70,6 +60,8 @@ def remove_tree(path: Path) -> None:
     if not path.is_dir() or path.is_symlink():
         path.unlink(missing_ok=True)
         return
+    import shutil  # removing only: not on `hardbox run`'s path
+
     try:
         shutil.rmtree(path, onerror=fix)
     except PermissionError:
@@ -132,7 +124,7 @@ class Store:
     @contextmanager
     def staging(self) -> Iterator[Path]:
         """A fresh directory in ``tmp/``, locked while in use and removed afterwards."""
-        name = f"{os.getpid()}-{secrets.token_hex(6)}"
+        name = f"{os.getpid()}-{os.urandom(6).hex()}"
         lock = fresh_lock(self.tmp / f"{name}.lock")
         path = self.tmp / name
         path.mkdir(mode=0o700)
@@ -203,7 +195,7 @@ class Store:
 
     def write_file(self, path: Path, data: bytes) -> None:
         """Atomically replace ``path``: temp file in ``tmp/``, fsync, rename."""
-        tmp = self.tmp / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp = self.tmp / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
         try:
             with open(tmp, "xb") as fh:
                 fh.write(data)

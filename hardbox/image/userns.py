@@ -17,14 +17,9 @@ image package sits below the runtime and must not import it.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import pwd
-import shutil
-import subprocess
-import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +115,9 @@ def rootless_map(etc: Path = Path("/etc")) -> ShiftMap | None:
 def write_maps_by_helpers(pid: int, shift: ShiftMap, error: type[HardboxError]) -> None:
     """Install ``shift`` for the user namespace of ``pid`` with the setuid helpers
     ``newuidmap``/``newgidmap`` (uidmap package), which check /etc/subuid themselves."""
+    import shutil
+    import subprocess
+
     for tool, extents in (("newuidmap", shift.uids), ("newgidmap", shift.gids)):
         exe = shutil.which(tool)
         if exe is None:
@@ -160,6 +158,8 @@ def run_in_userns(shift: ShiftMap, work: Callable[[BinaryIO | None], dict[str, o
     reader as if read in-process. ``work`` returns a JSON object, which is returned here; a
     ``HardboxError`` it raises is raised here again, same class and one-line message.
     """
+    import threading  # a rootless store's work only: kept off `hardbox run`'s start-up
+
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     result_r, result_w = os.pipe()
@@ -220,6 +220,9 @@ def _pump(feed: BinaryIO, fd: int, error: list[BaseException]) -> None:
 
 def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
            work: Callable[[BinaryIO | None], dict[str, object]]) -> None:
+    import ctypes
+    import traceback
+
     code = 0
     try:
         libc = ctypes.CDLL(None, use_errno=True)

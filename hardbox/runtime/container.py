@@ -6,8 +6,9 @@ in the order the kernel needs it (compare crun's libcrun/linux.c):
 hardbox (host root)            | child (forked)                | PID 1 (forked again)
 -------------------------------|-------------------------------|------------------------------
 state dir, cgroup, SELinux     |                               |
-label, seccomp BPF (cached)    | unshare(user) -> "U"          |
-uid_map/gid_map, join cgroup,  |                               |
+label, seccomp BPF (cached)    | join cgroup, unshare(user)    |
+                               | -> "U"                        |
+uid_map/gid_map,               |                               |
 idmap layers, overlay -> "M"   | unshare(mnt pid uts ipc cgroup|
                                | net), attach root, clone      |
                                | volumes, setresuid(0), fork,  |
@@ -39,15 +40,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
-from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls, tty
+from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls
 from hardbox.runtime.init import exit_status, run_as_init
 from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan, plan_rlimits
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, now, process_start_time
-from hardbox.runtime.tty import Relay
 
 if TYPE_CHECKING:
     from hardbox.runtime.cgroups import Cgroup
     from hardbox.runtime.selinux import Label
+    from hardbox.runtime.tty import Relay
 
 
 class Container:
@@ -106,11 +107,13 @@ class Container:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+        cgroup_join = tuple(str(f) for f in self.cgroup.join_files()) if self.cgroup else ()
+        _load_for_pid1(plan)
         child = os.fork()
         if child == 0:
             parent_sock.close()
             os.close(status_r)
-            _child_main(plan, child_sock, status_w, ids)
+            _child_main(plan, child_sock, status_w, ids, cgroup_join)
         child_sock.close()
         os.close(status_w)
         try:
@@ -126,8 +129,10 @@ class Container:
         # its parent-death signal (see _container_pid1).
         self._lifeline = parent_sock
         if req.tty and self.pid:
+            from hardbox.runtime import tty  # -t only
+
             master = tty.receive_master(parent_sock)
-            self.relay = Relay.attach(master) if master is not None else None
+            self.relay = tty.Relay.attach(master) if master is not None else None
         failure = _read_all(status_r)
         os.close(status_r)
         if failure or not self.pid:
@@ -149,8 +154,6 @@ class Container:
             if sock.recv(1) != b"U":
                 _fail_from_child(child)
             idmap.write_maps(child, ids)
-        if self.cgroup is not None:
-            self.cgroup.add(child)
         rootfs_fds: list[int] = []
         if ids is None or not ids.rootless:
             userns_fd = os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC) if ids else None
@@ -257,10 +260,16 @@ class Container:
 
 
 def _child_main(
-    plan: Plan, sock: socket.socket, status_w: int, ids: idmap.IdMap | None
+    plan: Plan, sock: socket.socket, status_w: int, ids: idmap.IdMap | None, cgroup_join: tuple[str, ...]
 ) -> None:
-    """The first child: enters the user namespace, then the rest, then forks PID 1."""
+    """The first child: joins the cgroup, enters the user namespace, then the rest, then
+    forks PID 1."""
     try:
+        # Itself, and first: still host root in the initial user namespace (the control
+        # files are host root's), and before the cgroup namespace is made, so the
+        # container's cgroup is the root it sees. Everything it forks inherits the cgroup.
+        for path in cgroup_join:
+            _write_file(path, b"0")
         if ids is not None:
             namespaces.unshare_user()
             sock.send(b"U")
@@ -306,6 +315,8 @@ def _container_pid1(
         syscalls.sethostname(plan.hostname)
         os.setsid()  # its own session: no controlling terminal of the caller (TIOCSTI)
         if plan.tty:
+            from hardbox.runtime import tty
+
             tty.send_master(sock, tty.open_container_pty())
         elif not plan.interactive:
             _stdin_from_dev_null()  # as docker run without -i
@@ -338,6 +349,18 @@ def _container_pid1(
         _report(status_w, err)
 
 
+def _load_for_pid1(plan: Plan) -> None:
+    """Import what PID 1's optional steps use before forking: PID 1 runs them after
+    pivot_root, where hardbox's own files are out of reach, and start-up imports only
+    what a run needs, so nothing else has loaded them."""
+    import importlib
+
+    wanted = {"tty": plan.tty, "selinux": plan.selinux_label is not None, "seccomp": plan.seccomp_bpf is not None}
+    for name, needed in wanted.items():
+        if needed:
+            importlib.import_module(f"hardbox.runtime.{name}")
+
+
 def _exit_if_parent_gone(sock: socket.socket) -> None:
     try:
         if sock.recv(1, socket.MSG_DONTWAIT) == b"":
@@ -368,6 +391,17 @@ def _report(status_w: int, err: BaseException) -> None:
         os.write(status_w, f"{code}\t{message}".encode())
     finally:
         os._exit(code)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise ContainerError(f"write {data.decode()!r} to {path}: {err.strerror}") from err
 
 
 def _stdin_from_dev_null() -> None:

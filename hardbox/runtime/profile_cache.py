@@ -34,7 +34,7 @@ _FORMAT = 1  # bump when the entry's shape changes; older entries are then misse
 
 def default_cache_dir() -> Path:
     """``<store root>/cache/profiles`` (beside the seccomp cache)."""
-    from hardbox.image.store import default_root
+    from hardbox.root import default_root
 
     return default_root() / "cache" / "profiles"
 

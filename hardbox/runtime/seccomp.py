@@ -60,7 +60,7 @@ class CompiledFilter:
 
 def default_cache_dir() -> Path:
     """``<store root>/cache/seccomp`` (the store root of DESIGN.md's shared conventions)."""
-    from hardbox.image.store import default_root
+    from hardbox.root import default_root
 
     return default_root() / "cache" / "seccomp"
 

@@ -15,7 +15,6 @@ import fcntl
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,6 +120,8 @@ def allocate_label(
         pairs_total = CATEGORIES * (CATEGORIES - 1) // 2
         if len(taken) >= pairs_total:
             raise ContainerError("selinux: every MCS category pair is in use")
+        import secrets  # SELinux hosts only: off the common start-up path
+
         while True:
             a, b = sorted(secrets.SystemRandom().sample(range(CATEGORIES), 2))
             key = _pair_key(a, b)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hardbox.errors import ContainerError, UsageError
+from hardbox.root import default_root
 
 STATUSES = ("created", "running", "exited", "stale")
 
@@ -57,7 +56,7 @@ class ContainerState:
 
 
 def new_id() -> str:
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()  # what secrets.token_hex does, without importing it
 
 
 def process_start_time(pid: int) -> int | None:
@@ -117,6 +116,8 @@ class StateDir:
                 child = os.path.join(dirpath, name)
                 if not os.path.islink(child):
                     os.chmod(child, 0o700)
+        import shutil
+
         shutil.rmtree(self.path)
 
 
@@ -178,13 +179,8 @@ def _name_of(d: StateDir) -> str:
 
 
 def store_root() -> Path:
-    """$HARDBOX_ROOT, else /var/lib/hardbox (root), else ~/.local/share/hardbox (DESIGN.md)."""
-    env = os.environ.get("HARDBOX_ROOT")
-    if env:
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/lib/hardbox")
-    return Path.home() / ".local/share/hardbox"
+    """The store root (hardbox.root): containers live under it beside the images."""
+    return default_root()
 
 
 def now() -> float:

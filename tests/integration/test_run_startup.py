@@ -73,3 +73,33 @@ def test_a_changed_profile_file_is_validated_on_the_run_path(store: RunStore, tm
     prof.write_text("extends: strict\nnetwork: sideways\n")
     proc = store.hardbox("run", *args)
     assert proc.returncode == 125 and "mine.yaml:2: network" in proc.stderr
+
+
+def test_quick_exit_loses_no_output(store: RunStore) -> None:
+    """`hardbox run` ends with os._exit (no interpreter teardown): what hardbox itself wrote
+    to its pipes — the notes on stderr, `-d`'s id on stdout — must still arrive."""
+    proc = store.hardbox("run", "--rm", "--profile", "strict", "bbtest", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert proc.returncode == 3
+    assert proc.stdout == "out\n"
+    assert "err\n" in proc.stderr
+    from hardbox.runtime.selinux import host_has_selinux
+
+    if not host_has_selinux():  # the one note every run on this host prints
+        assert "hardbox: skipped: selinux: unavailable on this host" in proc.stderr
+    started = store.hardbox("run", "-d", "--rm", "--profile", "strict", "bbtest", "true")
+    assert started.returncode == 0, started.stderr
+    assert len(started.stdout.strip()) == 64, started.stdout
+
+
+def test_the_collector_is_back_on_for_every_other_command() -> None:
+    """run() keeps the cyclic GC off only for a quick-exit command (`hardbox run`)."""
+    import gc
+
+    from hardbox.cli import main as cli_main
+
+    gc.disable()
+    try:
+        assert cli_main.main(["profile", "list"]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -50,7 +50,7 @@ def test_every_registered_command_has_a_module_with_register() -> None:
 def _run_with_handler(handler: object, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     original = cli_main.build_parser
 
-    def build() -> argparse.ArgumentParser:
+    def build(argv: object = None) -> argparse.ArgumentParser:
         parser = original()
         parser.set_defaults(func=handler)
         return parser
@@ -112,3 +112,30 @@ def test_building_the_parser_imports_no_library_code() -> None:
             "and not n.startswith(('hardbox.cli', 'hardbox.errors'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_named_command_registers_only_itself() -> None:
+    """`hardbox run ...` loads no other command's module; `--help` and typos get all."""
+    import subprocess
+    import sys
+
+    def loaded(*argv: str) -> list[str]:
+        code = ("import sys, hardbox.cli.main as m; m.build_parser(sys.argv[1:]);"
+                "print(' '.join(sorted(n for n in sys.modules if n.startswith('hardbox.cli.'))))")
+        out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    assert loaded("--debug", "run", "--rm", "busybox") == ["hardbox.cli.main", "hardbox.cli.run"]
+    every = {f"hardbox.cli.{name}" for name in cli_main.COMMANDS}
+    assert every <= set(loaded("--help"))
+    assert every <= set(loaded("rnu", "busybox"))
+    assert every <= set(loaded())
+
+
+def test_a_mistyped_command_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main.main(["rnu", "busybox"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'rnu'" in err
+    assert "'minimize'" in err and "'run'" in err

@@ -44,6 +44,13 @@ class V1Cgroup:
         for path in self.paths():
             write(path / "cgroup.procs", str(pid))
 
+    def join_files(self) -> tuple[Path, ...]:
+        # ``tasks``, not ``cgroup.procs``: a thread moving itself skips the global
+        # threadgroup lock, whose write side waits out an RCU grace period (10-20 ms here;
+        # kernel/cgroup/cgroup.c, cgroup_procs_write_start). A single-threaded process
+        # moving its one thread has moved itself whole.
+        return tuple(path / "tasks" for path in self.paths())
+
     def pids(self) -> tuple[int, ...]:
         found: set[int] = set()
         for path in self.paths():

@@ -56,6 +56,10 @@ class V2Cgroup:
     def add(self, pid: int) -> None:
         write(self.path / "cgroup.procs", str(pid))
 
+    def join_files(self) -> tuple[Path, ...]:
+        # v2 has no per-thread move outside threaded subtrees; "0" names the writer.
+        return (self.path / "cgroup.procs",)
+
     def pids(self) -> tuple[int, ...]:
         try:
             return tuple(sorted(int(p) for p in (self.path / "cgroup.procs").read_text().split()))

@@ -72,7 +72,7 @@ def normalise_name(ecosystem: str, name: str) -> str:
 
 def default_db_path() -> Path:
     """``<store root>/db/osv.sqlite`` (docs/architecture.md: ``store.root / "db"``)."""
-    from hardbox.image.store import default_root
+    from hardbox.root import default_root
 
     return default_root() / "db" / "osv.sqlite"
 

@@ -220,3 +220,56 @@ def test_v2_event_files_parse(tmp_path: Path) -> None:
     (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n")
     assert read_keyed(tmp_path / "memory.events")["oom_kill"] == 2
     assert read_keyed(tmp_path / "missing") == {}
+
+
+def _joined_by_itself(cgroup: object) -> str:
+    """Fork a child that writes "0" to each of the cgroup's join files, as a container's
+    first child does; return its /proc/PID/cgroup as it was then."""
+    files = [str(f) for f in cgroup.join_files()]  # type: ignore[attr-defined]
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            for path in files:
+                fd = os.open(path, os.O_WRONLY)
+                os.write(fd, b"0")
+                os.close(fd)
+            os.write(ready_w, Path(f"/proc/{os.getpid()}/cgroup").read_bytes())
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as fh:
+        seen = fh.read().decode()
+    os.waitpid(pid, 0)
+    return seen
+
+
+def test_v1_a_process_joins_by_writing_0_to_tasks() -> None:
+    """The container's first child moves itself (``tasks``: no global threadgroup lock, so
+    no RCU grace period on the start-up path) into every hierarchy of its cgroup."""
+    manager = need_v1()
+    cgroup = manager.create(unique(), CgroupLimits(memory=64 << 20, pids=16, cpus=0.5))
+    try:
+        assert {f.name for f in cgroup.join_files()} == {"tasks"}
+        seen = _joined_by_itself(cgroup)
+        for controller in manager.parents:
+            line = next(x for x in seen.splitlines() if controller in x.split(":")[1].split(","))
+            assert line.endswith(f"/hardbox-{cgroup.name}"), line
+    finally:
+        cgroup.destroy()
+
+
+def test_v2_a_process_joins_by_writing_0_to_cgroup_procs() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create cgroups beneath our own")
+    try:
+        manager = V2Manager.discover()
+    except CgroupUnavailable as err:
+        pytest.skip(f"no cgroup v2 hierarchy: {err}")
+    cgroup = manager.create(unique(), CgroupLimits())
+    try:
+        assert cgroup.join_files() == (cgroup.path / "cgroup.procs",)
+        seen = _joined_by_itself(cgroup)
+        assert any(x.startswith("0::") and x.endswith(f"/hardbox-{cgroup.name}") for x in seen.splitlines()), seen
+    finally:
+        cgroup.destroy()
