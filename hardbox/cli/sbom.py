@@ -94,6 +94,10 @@ def handler(args: argparse.Namespace) -> int:
         raise UsageError(f"{flag} is a CycloneDX feature: SPDX 2.3 output has no place for it")
     if args.db is not None and not args.with_vulns:
         raise UsageError("--db is only read with --with-vulns")
+    from hardbox.image.shifted import enter_store_userns
+    from hardbox.root import default_root
+
+    enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
     with open_image(args.image, Store.open()) as stored:
         image = _scrubbed(stored)
         result = catalog_image(image, with_files=args.with_files)

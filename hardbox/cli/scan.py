@@ -100,6 +100,10 @@ def handler(args: argparse.Namespace) -> int:
         raise UsageError(f"{db}: no vulnerability database there",
                          hint="create one with `hardbox db import PATH --db PATH`")
 
+    from hardbox.image.shifted import enter_store_userns
+    from hardbox.root import default_root
+
+    enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
     progress = Progress("scan") if not args.quiet else None
     from hardbox.image.transport import parse_transport
 

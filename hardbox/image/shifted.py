@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import StoreError
-from hardbox.image.userns import ShiftMap, rootless_map, run_in_userns, user_name
+from hardbox.image.store import SHIFT_FILE
+from hardbox.image.userns import (
+    ShiftMap,
+    continue_in_userns,
+    rootless_map,
+    run_in_userns,
+    user_name,
+)
 
 if TYPE_CHECKING:
     from hardbox.image.store import Store
@@ -27,15 +34,42 @@ if TYPE_CHECKING:
 
 def recorded_map(store: Store) -> ShiftMap | None:
     """The map in ``userns.json``; None for an unshifted store."""
+    return _read_map(store.shift_file)
+
+
+def map_of_layer(layer: Path) -> ShiftMap | None:
+    """The map the store holding ``layer`` (``<root>/layers/<hex>``) unpacked it with; None
+    for a layer of an unshifted store, or a directory that is not a store's layer."""
+    if layer.parent.name != "layers":
+        return None
+    return _read_map(layer.parent.parent / SHIFT_FILE)
+
+
+def enter_store_userns(root: Path) -> None:
+    """An unprivileged caller whose store at ``root`` is shifted goes on as root of a user
+    namespace with the store's map (userns.continue_in_userns): every file of every layer then
+    shows its image owner and is readable, as in root's store — a scan must not miss a secret
+    because only image uid 1000 may read it. No-op as root or for an unshifted store."""
+    if os.geteuid() == 0:
+        return
+    shift = _read_map(root / SHIFT_FILE)
+    if shift is None:
+        return
+    # Inside, the euid is 0: without this the default store would be root's.
+    os.environ["HARDBOX_ROOT"] = str(root)
+    continue_in_userns(shift)
+
+
+def _read_map(record: Path) -> ShiftMap | None:
     try:
-        data = store.shift_file.read_bytes()
+        data = record.read_bytes()
     except FileNotFoundError:
         return None
     try:
         obj = json.loads(data)
     except json.JSONDecodeError as err:
-        raise StoreError(f"{store.shift_file}: damaged ({err})") from None
-    return ShiftMap.from_json(obj, str(store.shift_file))
+        raise StoreError(f"{record}: damaged ({err})") from None
+    return ShiftMap.from_json(obj, str(record))
 
 
 def map_for_unpacking(store: Store) -> ShiftMap | None:

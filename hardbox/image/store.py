@@ -38,6 +38,8 @@ from hardbox.image.model import Manifest
 from hardbox.image.platform import Platform
 from hardbox.root import default_root as default_root
 
+SHIFT_FILE = "userns.json"  # see the layout above and image/shifted.py
+
 
 @dataclass
 class WriteStats:
@@ -90,7 +92,7 @@ class Store:
         self.tmp = root / "tmp"
         self.tags_file = root / "tags.json"
         self.lock_file = root / "lock"
-        self.shift_file = root / "userns.json"
+        self.shift_file = root / SHIFT_FILE
         self.stats = WriteStats()
 
     @classmethod

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,16 +219,77 @@ def _pump(feed: BinaryIO, fd: int, error: list[BaseException]) -> None:
         os.close(fd)
 
 
+def _unshare_user() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(ctypes.c_int(CLONE_NEWUSER)) != 0:
+        raise StoreError(f"unshare(CLONE_NEWUSER): {os.strerror(ctypes.get_errno())}")
+
+
+def continue_in_userns(shift: ShiftMap) -> None:
+    """Go on with this process's work as root of a new user namespace mapped by ``shift``,
+    as ``podman unshare`` does: fork; the child returns from here inside the namespace (its
+    uid and gid 0, mapped to the caller); this process waits for it and exits with its
+    status, passing SIGTERM and SIGHUP on (SIGINT reaches the child from the terminal).
+
+    For commands that read a rootless store's layers whole (scan, sbom): inside, every file
+    shows its image owner and root of the namespace may read it, as root reads its own store.
+    """
+    import signal
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        os.close(go_w)
+        try:
+            _unshare_user()
+            os.write(ready_w, b"U")
+            if os.read(go_r, 1) != b"G":
+                os._exit(125)  # the parent could not write the map and reports why
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        except BaseException as exc:  # report and stop: the parent's code must not run twice
+            sys.stderr.write(f"hardbox: entering the store's user namespace: {exc}\n")
+            os._exit(125)
+        finally:
+            os.close(ready_w)
+            os.close(go_r)
+        return
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        if os.read(ready_r, 1) == b"U":
+            _write_maps(pid, shift)
+            os.write(go_w, b"G")
+    finally:
+        os.close(ready_r)
+        os.close(go_w)  # without "G" the child exits
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda n, _f: os.kill(pid, n))
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
 def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
            work: Callable[[BinaryIO | None], dict[str, object]]) -> None:
-    import ctypes
     import traceback
 
     code = 0
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(ctypes.c_int(CLONE_NEWUSER)) != 0:
-            raise StoreError(f"unshare(CLONE_NEWUSER): {os.strerror(ctypes.get_errno())}")
+        _unshare_user()
         os.write(ready_w, b"U")
         if os.read(go_r, 1) != b"G":
             os._exit(1)  # the parent could not write the map and reports why

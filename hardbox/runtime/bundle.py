@@ -6,23 +6,32 @@ export (export.oci_config) completed with the image's process (Entrypoint/Cmd, E
 WorkingDir, User), the root, the standard mounts with the profile's tmpfs options, and a
 relative ``cgroupsPath`` (runc creates it beneath its own cgroup). The bundle is built in a
 temporary sibling directory and renamed into place, so a failure leaves nothing behind.
+
+Rootless, the store's layers are already shifted on disk (image uid N belongs to the user's
+N-th subordinate id, image/shifted.py) and the user may not read what those ids keep private.
+The layers are then merged as root of a user namespace with the store's map, where every
+file shows its image owner and the copies get it — which on the host are exactly the ids a
+rootless runtime maps with the bundle's own (identical) map.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 import stat
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hardbox.errors import InputError, UsageError
+from hardbox.errors import HardboxError, InputError, UsageError
 from hardbox.runtime.bundle_rootfs import IdShift, merge_layers
 from hardbox.runtime.export import oci_config
 from hardbox.runtime.profile import Profile
+
+if TYPE_CHECKING:
+    from hardbox.image.userns import ShiftMap
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -138,17 +147,30 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
     """Write the bundle for ``image`` (a StoredImage/ImageView) to ``dest``; returns notes."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"bundle directory {dest} exists and is not empty")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    layers = [layer.path for layer in image.layers]
+    in_userns = _store_map(layers, profile)
     staging = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
-    staging.mkdir(mode=0o700)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir(mode=0o700)
+    except OSError as err:
+        raise UsageError(f"cannot create the bundle directory {dest}: {err.strerror}") from None
     try:
         rootfs = staging / "rootfs"
         rootfs.mkdir()
-        shift = None
         config_probe = oci_config(profile)
-        if profile.user_namespace:
-            shift = _shifter(config_probe["linux"]["uidMappings"], config_probe["linux"]["gidMappings"])
-        notes = merge_layers([layer.path for layer in image.layers], rootfs, shift)
+        if in_userns is not None:
+            from hardbox.image.userns import run_in_userns
+
+            def merge(_: object) -> dict[str, object]:
+                return {"notes": merge_layers(layers, rootfs)}
+
+            notes = [str(n) for n in run_in_userns(in_userns, merge)["notes"]]  # type: ignore[attr-defined]
+        else:
+            shift = None
+            if profile.user_namespace:
+                shift = _shifter(config_probe["linux"]["uidMappings"], config_probe["linux"]["gidMappings"])
+            notes = merge_layers(layers, rootfs, shift)
         config = bundle_config(profile, image.config, rootfs, command)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         if dest.exists():
@@ -157,11 +179,33 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
         # The bundle dir itself must be traversable by the mapped root for runc to start it.
         os.chmod(dest, 0o711)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        from hardbox.image.store import remove_tree  # shifted files go through the namespace too
+
+        with contextlib.suppress(OSError):  # the original error matters more
+            remove_tree(staging)
         raise
     if profile.user_namespace:
         notes += _unreachable(dest.resolve())
     return notes
+
+
+def _store_map(layers: Sequence[Path], profile: Profile) -> ShiftMap | None:
+    """The map a rootless caller's layers were unpacked with (None as root or for layers not
+    in a shifted store), checked against the bundle's own user-namespace map."""
+    if os.geteuid() == 0 or not layers:
+        return None
+    from hardbox.image.shifted import map_of_layer
+
+    recorded = map_of_layer(layers[0])
+    if recorded is None:
+        return None
+    from hardbox.runtime.idmap import check_store_shift, for_invoking_user
+
+    try:
+        check_store_shift(recorded, for_invoking_user() if profile.user_namespace else None)
+    except HardboxError as err:
+        raise InputError(err.message, err.hint) from None
+    return recorded
 
 
 def _unreachable(dest: Path) -> list[str]:

@@ -37,6 +37,7 @@ from hardbox.runtime.profile import load_profile
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id
 
 
 def _blocked_ancestor(path: Path) -> Path | None:
@@ -79,7 +80,11 @@ def _second_layer(rootfs: Path) -> None:
     (rootfs / "home/user/.config").mkdir(mode=0o700)
     profile = rootfs / "home/user/.config/profile"
     profile.write_text("export PS1='$ '\n")
-    for path in (profile.parent, profile):
+    # A secret only its owner may read: on disk it belongs to a subordinate id of the user.
+    credentials = rootfs / "home/user/.config/credentials"
+    credentials.write_text(f"[default]\naws_access_key_id = {AWS_KEY_ID}\n")
+    credentials.chmod(0o600)
+    for path in (profile.parent, profile, credentials):
         os.chown(path, 1000, 1000)
 
 
@@ -250,6 +255,51 @@ def test_rootless_run_refuses_layers_unpacked_with_another_map(user):
     assert proc.returncode == 125, proc.stderr
     assert "unpacked with uids 0->" in proc.stderr and "1->500000" in proc.stderr
     assert imported.returncode == 2 and "/etc/subuid or /etc/subgid changed" in imported.stderr
+
+
+def test_rootless_bundle_reads_private_files_and_keeps_the_owners(user):
+    """The bundle is merged inside the store's user namespace: files of image uid 1000 (a
+    subordinate id on disk, mode 0600) are read, and the rootfs is owned by the host ids a
+    rootless runtime maps — the same map the store was unpacked with."""
+    out = user.home / "out"
+    out.mkdir()
+    shutil.chown(out, user.name, user.name)
+    dest = out / "bundle-wh"
+    proc = user.run("bundle", "bbwh", str(dest), "--profile", "strict")
+    assert proc.returncode == 0, proc.stderr
+    uid = _uid(user)
+    first = read_subid(Path("/etc/subuid"), user.name, uid)
+    assert first is not None
+    rootfs = dest / "rootfs"
+    assert os.lstat(rootfs / "etc/passwd").st_uid == uid  # image root is the user
+    credentials = rootfs / "home/user/.config/credentials"
+    st = os.lstat(credentials)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (first[0] + 999, 0o600)
+    assert AWS_KEY_ID in credentials.read_text()
+    assert not (rootfs / "etc/group").exists()  # the top layer's whiteout
+    config = json.loads((dest / "config.json").read_text())
+    assert config["linux"]["uidMappings"][0] == {"containerID": 0, "hostID": uid, "size": 1}
+    # A failed bundle leaves nothing behind, shifted files included.
+    again = user.run("bundle", "bbwh", str(dest), "--profile", "strict")
+    assert again.returncode == 2 and "exists and is not empty" in again.stderr
+    assert [p.name for p in out.iterdir()] == ["bundle-wh"]
+    # As the user, a bundle where they may not write is one clear line, not a traceback.
+    denied = user.run("bundle", "bbwh", str(user.home / "not-mine"), "--profile", "strict")
+    assert denied.returncode == 2, denied.stderr
+    assert denied.stderr.startswith("hardbox: ") and "Traceback" not in denied.stderr
+
+
+def test_rootless_scan_sees_files_only_their_owner_may_read(user):
+    """A secret in a 0600 file of image uid 1000 is found by the rootless user's scan as
+    by root's: the scan reads the shifted layers from inside the store's user namespace."""
+    proc = user.run("scan", "bbwh", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    text = json.dumps(report)
+    assert "/home/user/.config/credentials" in text, sorted(report)
+    assert AWS_KEY_ID not in text  # redacted, as everywhere
+    sbom = user.run("sbom", "bbwh", "--format", "cyclonedx-json")
+    assert sbom.returncode == 0, sbom.stderr
 
 
 def test_rootless_user_can_remove_shifted_layers(user):
