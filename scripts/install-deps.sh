@@ -26,11 +26,13 @@ fi
 #   docker-registry         a real registry on loopback
 #   iproute2 zstd gcc       network namespaces, zstd layers, test binaries
 #   rpm libmaven3-core-java version-ordering oracles (rpm's and Maven's own comparison)
+#   qemu-system-x86 e2fsprogs  a pure cgroup v2 VM for the v2 limits tests (tests/vmboot.py)
 PACKAGES=(
     python3 python3-venv python3-dev gcc make git ca-certificates
     libseccomp2 uidmap iproute2 zstd
     busybox-static umoci skopeo buildah runc debootstrap secilc strace
     golang-go default-jdk-headless chromium docker-registry rpm libmaven3-core-java
+    qemu-system-x86 e2fsprogs
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

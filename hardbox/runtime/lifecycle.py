@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from hardbox.errors import HardboxError, UsageError
 from hardbox.runtime.container import Container, cgroup_name
@@ -149,7 +150,10 @@ def remove(key: str, *, force: bool = False) -> str:
     except CgroupUnavailable:
         manager = None  # no hierarchy on this host: there is no cgroup to clean
     if manager is not None:
-        manager.open(cgroup_name(state.id)).destroy()  # a no-op when it is already gone
+        # The paths the container recorded: this process may sit in other cgroups than the
+        # hardbox that started it (another shell, a v2 supervisor leaf).
+        recorded = [Path(p) for p in state.cgroup.split(",") if p]
+        manager.open_recorded(cgroup_name(state.id), recorded).destroy()  # a no-op when already gone
     d.remove()
     return state.id
 

@@ -15,8 +15,9 @@ Two ways to hand those layers to overlayfs, chosen by ``HARDBOX_OVERLAY_MODE``:
   passed back over a socket and outlives the helper; its namespace, and with it the
   staging mounts, go away when it exits, even if hardbox is killed, and the host's mount
   table never sees them. overlayfs accepts idmapped lower layers from Linux 5.19.
-* ``auto`` (the default) — ``fd``, and ``paths`` when the kernel answers EINVAL to
-  ``lowerdir+`` (what a kernel before 6.13 says: the key is unknown or takes a string).
+* ``auto`` (the default) — ``fd``, and ``paths`` when the kernel refuses ``lowerdir+`` by
+  fd: EINVAL (6.5-6.12: the key is unknown or takes a string) or EOPNOTSUPP (before 6.5,
+  overlayfs not yet on the new mount API).
 
 Below 5.19 overlayfs refuses idmapped lowers; hardbox then refuses to start (exit 125) with
 a message naming the kernel feature, rather than shift ownership by copying every layer per
@@ -82,7 +83,14 @@ def build_rootfs(
 
 
 class _NoLowerdirPlus(Exception):
-    """The kernel has no fd-taking ``lowerdir+`` (EINVAL): fall back to paths."""
+    """The kernel has no fd-taking ``lowerdir+``: fall back to paths."""
+
+
+# What fsconfig(FSCONFIG_SET_FD, "lowerdir+") answers where overlayfs takes no layer by fd:
+# EINVAL from 6.5 to 6.12 (the key is unknown, then string-only); EOPNOTSUPP before 6.5,
+# where overlayfs is still on the legacy mount API and fs/fsopen.c refuses every
+# fd-valued parameter for such filesystems (Debian 12's 6.1 says so).
+_NO_LOWERDIR_PLUS = (errno.EINVAL, errno.EOPNOTSUPP)
 
 
 def _options(upper: Path, work: Path, userxattr: bool, context: str | None) -> list[tuple[str, str | None]]:
@@ -123,7 +131,7 @@ def _build_by_fd(layers: Sequence[Path], options: list[tuple[str, str | None]], 
             try:
                 syscalls.fsconfig_fd(fs_fd, "lowerdir+", fd, str(layer))
             except KernelError as err:
-                if err.errno == errno.EINVAL and fd == lower_fds[0]:
+                if err.errno in _NO_LOWERDIR_PLUS and fd == lower_fds[0]:
                     raise _NoLowerdirPlus from err
                 raise
         return _create(fs_fd, options, upper)

@@ -55,11 +55,27 @@ def store(busybox_layout, tmp_path_factory) -> RunStore:
     return make_store(tmp_path_factory.mktemp("run-hardening") / "store", busybox_layout.ref)
 
 
-@pytest.fixture(scope="module", params=["fd", "paths", "auto on a pre-6.13 kernel"])
+# A kernel before 6.13 refuses fsconfig(FSCONFIG_SET_FD, "lowerdir+"): EINVAL on 6.5-6.12
+# (the key takes a string), EOPNOTSUPP before 6.5 (overlayfs still on the legacy mount API,
+# fs/fsopen.c). hardbox is run under a seccomp filter giving exactly that answer, so the
+# automatic fallback runs on this newer kernel for real.
+FSCONFIG_SET_FD = 5
+OLD_KERNELS = {"auto, 6.5-6.12 (EINVAL)": "EINVAL", "auto, before 6.5 (EOPNOTSUPP)": "EOPNOTSUPP"}
+OLD_KERNEL = """
+import errno, os, sys
+import pyseccomp
+rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+rules.add_rule(pyseccomp.ERRNO(errno.{errno}), "fsconfig", pyseccomp.Arg(1, pyseccomp.EQ, {cmd}))
+rules.load()
+os.execv(sys.executable, [sys.executable, "-m", "hardbox", *sys.argv[1:]])
+"""
+
+
+@pytest.fixture(scope="module", params=["fd", "paths", *OLD_KERNELS])
 def overlay_mode(request) -> str:
     """Both ways of handing idmapped layers to overlayfs (runtime/overlay.py): by fd (Linux
     6.13+) and the staged-paths fallback older kernels use, forced here on a new one — and
-    chosen by ``auto`` itself when the kernel refuses ``lowerdir+`` by fd (PRE_6_13)."""
+    chosen by ``auto`` itself when the kernel refuses ``lowerdir+`` by fd (OLD_KERNEL)."""
     if request.param == "fd" and _kernel() < (6, 13):
         pytest.skip(f"fsconfig lowerdir+ by fd needs Linux 6.13; this is {platform.release()}")
     return str(request.param)
@@ -70,24 +86,11 @@ def _kernel() -> tuple[int, int]:
     return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
 
 
-# A kernel before 6.13 answers EINVAL to fsconfig(FSCONFIG_SET_FD, "lowerdir+") (6.8-6.12:
-# the key takes a string; older: no such key). hardbox is run under a seccomp filter that
-# gives exactly that answer, so the automatic fallback runs on this newer kernel for real.
-FSCONFIG_SET_FD = 5
-PRE_6_13 = f"""
-import errno, os, sys
-import pyseccomp
-rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
-rules.add_rule(pyseccomp.ERRNO(errno.EINVAL), "fsconfig", pyseccomp.Arg(1, pyseccomp.EQ, {FSCONFIG_SET_FD}))
-rules.load()
-os.execv(sys.executable, [sys.executable, "-m", "hardbox", *sys.argv[1:]])
-"""
-
-
 def facts(store: RunStore, mode: str, profile: str, *options: str) -> dict[str, str]:
     args = ("run", "--rm", "--profile", profile, *options, "bbtest", "sh", "-c", PROBE)
-    if mode == "auto on a pre-6.13 kernel":
-        proc = subprocess.run([sys.executable, "-c", PRE_6_13, *args], capture_output=True, text=True,
+    if mode in OLD_KERNELS:
+        script = OLD_KERNEL.format(errno=OLD_KERNELS[mode], cmd=FSCONFIG_SET_FD)
+        proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
                               env=store.env(HARDBOX_OVERLAY_MODE="auto"), timeout=60)
     else:
         proc = store.hardbox(*args, env=store.env(HARDBOX_OVERLAY_MODE=mode))
@@ -115,8 +118,8 @@ def default_root(store, overlay_mode) -> dict[str, str]:
 
 
 def test_the_root_overlay_took_the_route_asked_for(strict, overlay_mode):
-    want = {"fd": "lowerdir+=", "paths": "lowerdir=", "auto on a pre-6.13 kernel": "lowerdir="}
-    assert strict["root_lower"] == want[overlay_mode]
+    want = "lowerdir+=" if overlay_mode == "fd" else "lowerdir="
+    assert strict["root_lower"] == want
 
 
 def test_strict_has_no_capabilities_no_new_privs_and_seccomp(strict):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -84,6 +85,11 @@ class CgroupManager(Protocol):
 
     def open(self, name: str) -> Cgroup: ...
 
+    def open_recorded(self, name: str, paths: Sequence[Path]) -> Cgroup:
+        """The cgroup at the paths a container recorded, if they are ``hardbox-<name>``
+        directories of this hierarchy; else ``open(name)``."""
+        ...
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -130,6 +136,13 @@ def detect_version(mounts: list[Mount] | None = None) -> int:
     if any(m.fstype == "cgroup" and m.options & {"memory", "pids", "cpu"} for m in mounts):
         return 1
     return 2 if any(m.fstype == "cgroup2" for m in mounts) else 0
+
+
+def recorded_path_ok(path: Path, name: str, mount: Path) -> bool:
+    """A path from a container's state names its own cgroup: ``hardbox-<name>`` beneath the
+    hierarchy's mount, no ``..`` (a state file is input too: it must never name another
+    cgroup for ``hardbox rm`` to kill and remove)."""
+    return path.name == f"hardbox-{check_name(name)}" and ".." not in path.parts and path.is_relative_to(mount)
 
 
 def check_name(name: str) -> str:

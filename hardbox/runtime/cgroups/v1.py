@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from hardbox.runtime.cgroups import (
     check_name,
     cpu_quota,
     own_cgroups,
+    recorded_path_ok,
     rmdir_released,
     write,
 )
@@ -159,6 +161,19 @@ class V1Manager:
     def open(self, name: str) -> V1Cgroup:
         dirs = {c: p for c, p in self._dirs(name).items() if p.is_dir()}
         return V1Cgroup(name, dirs)
+
+    def open_recorded(self, name: str, paths: Sequence[Path]) -> V1Cgroup:
+        """The directories a container recorded (``hardbox rm`` may run in other cgroups
+        than the ``hardbox run`` that made them), each in the hierarchy of its controller."""
+        dirs: dict[str, Path] = {}
+        for mount in cgroup_mounts():
+            controller = next((c for c in CONTROLLERS if c in mount.options), None)
+            if mount.fstype != "cgroup" or controller is None:
+                continue
+            for path in paths:
+                if recorded_path_ok(path, name, mount.path) and path.is_dir():
+                    dirs[controller] = path
+        return V1Cgroup(name, dirs) if dirs else self.open(name)
 
 
 def _apply(cgroup: V1Cgroup, limits: CgroupLimits) -> None:

@@ -2,9 +2,15 @@
 
 The container's cgroup is ``hardbox-<name>`` beneath our own cgroup (the ``0::`` line of
 /proc/self/cgroup). The controllers it needs must be listed in our cgroup's
-``cgroup.subtree_control``; we try to enable them, and the kernel refuses (EBUSY) while our
-own cgroup holds processes and is not the root — the "no internal processes" rule of
-Documentation/admin-guide/cgroup-v2.rst. That case is a ``CgroupUnavailable`` naming the file.
+``cgroup.subtree_control``, and the kernel refuses to enable any (EBUSY) while our own cgroup
+holds processes and is not the root — the "no internal processes" rule of
+Documentation/admin-guide/cgroup-v2.rst. So, as systemd asks of a service it delegates a
+subtree to, hardbox first moves itself into a leaf of its own, ``hardbox-supervisor``, when it
+is the only process there (a ``systemd-run --scope -p Delegate=yes`` scope): then our cgroup
+holds no process and takes the controllers. A cgroup shared with other processes (a login
+shell's session scope) cannot be emptied by us: that is a ``CgroupUnavailable`` saying how to
+give hardbox one of its own. A later hardbox in ``hardbox-supervisor`` treats its parent as
+its own cgroup.
 ``memory.swap.max = 0`` makes the memory limit a true one; ``cgroup.kill`` (Linux 5.14) ends
 every process inside at once, else each is killed by pid.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +33,7 @@ from hardbox.runtime.cgroups import (
     check_name,
     cpu_quota,
     own_cgroups,
+    recorded_path_ok,
     rmdir_released,
     write,
 )
@@ -92,10 +100,14 @@ class V2Cgroup:
         rmdir_released(self.path, timeout=max(0.0, deadline - time.monotonic()))
 
 
+SUPERVISOR = "hardbox-supervisor"  # the leaf hardbox moves itself into (see above)
+
+
 @dataclass(frozen=True)
 class V2Manager:
     version = 2
-    parent: Path  # our own cgroup directory
+    parent: Path  # our own cgroup directory (the parent of hardbox-supervisor, if we are in it)
+    root: Path  # where the hierarchy is mounted: the one cgroup exempt from the rule
 
     @classmethod
     def discover(cls) -> V2Manager:
@@ -103,7 +115,10 @@ class V2Manager:
         own = own_cgroups().get("")
         if mount is None or own is None:
             raise CgroupUnavailable("cgroup v2: the unified hierarchy is not mounted")
-        return cls(beneath(mount, own))
+        parent = beneath(mount, own)
+        if parent.name == SUPERVISOR:
+            parent = parent.parent
+        return cls(parent, mount.path)
 
     def available(self) -> frozenset[str]:
         try:
@@ -121,7 +136,35 @@ class V2Manager:
         control = self.parent / "cgroup.subtree_control"
         enabled = set(control.read_text().split())
         if needed - enabled:
+            self._empty_own_cgroup()
             write(control, " ".join(f"+{c}" for c in sorted(needed - enabled)))
+
+    def _empty_own_cgroup(self) -> None:
+        """Leave our own cgroup for the leaf beside the containers' (see the module doc)."""
+        if self.parent == self.root:
+            return
+        procs = self.parent / "cgroup.procs"
+        try:
+            inside = {int(p) for p in procs.read_text().split()}
+        except OSError as err:
+            raise CgroupUnavailable(f"read {procs}: {err.strerror}") from err
+        others = inside - {os.getpid()}
+        if others:
+            # The way out goes in the message: an if-available profile shows only that.
+            raise CgroupUnavailable(
+                f"cgroup v2: {self.parent} holds {len(others)} other process(es), and a cgroup "
+                "with processes of its own cannot hand controllers to the containers' cgroups; "
+                "give hardbox one of its own: systemd-run --scope -p Delegate=yes hardbox run ... "
+                "(with --user when not root)"
+            )
+        if not inside:
+            return  # we are already in the supervisor leaf
+        leaf = self.parent / SUPERVISOR
+        try:
+            leaf.mkdir(mode=0o755, exist_ok=True)
+        except OSError as err:
+            raise CgroupUnavailable(f"mkdir {leaf}: {err.strerror}") from err
+        write(leaf / "cgroup.procs", "0")
 
     def create(self, name: str, limits: CgroupLimits) -> V2Cgroup:
         needed = {
@@ -148,6 +191,14 @@ class V2Manager:
 
     def open(self, name: str) -> V2Cgroup:
         return V2Cgroup(name, self.parent / f"hardbox-{check_name(name)}")
+
+    def open_recorded(self, name: str, paths: Sequence[Path]) -> V2Cgroup:
+        """The cgroup a container recorded (``hardbox rm`` may run from another cgroup than
+        the one that started it); only a ``hardbox-<name>`` directory of this hierarchy."""
+        for path in paths:
+            if recorded_path_ok(path, name, self.root):
+                return V2Cgroup(name, path)
+        return self.open(name)
 
 
 def apply_limits(path: Path, limits: CgroupLimits) -> None:

@@ -21,6 +21,7 @@ from hardbox.runtime.cgroups import (
     detect_version,
     open_manager,
     own_cgroups,
+    recorded_path_ok,
 )
 from hardbox.runtime.cgroups.v1 import V1Manager
 from hardbox.runtime.cgroups.v2 import V2Manager, read_keyed
@@ -202,7 +203,8 @@ def test_v2_limits_need_controllers() -> None:
             manager.create(unique(), CgroupLimits(pids=8))
         pytest.skip(
             f"cgroup v2 has no memory/pids controllers here ({manager.parent}/cgroup.controllers "
-            f"lists {sorted(available) or 'none'}; they are bound to v1): limits untested on v2"
+            f"lists {sorted(available) or 'none'}; they are bound to v1); the v2 limits run in a "
+            "pure cgroup v2 VM instead: tests/integration/test_cgroup_v2_vm.py"
         )
     cgroup = manager.create(unique(), CgroupLimits(memory=48 << 20, pids=8, cpus=0.5))
     try:
@@ -271,5 +273,26 @@ def test_v2_a_process_joins_by_writing_0_to_cgroup_procs() -> None:
         assert cgroup.join_files() == (cgroup.path / "cgroup.procs",)
         seen = _joined_by_itself(cgroup)
         assert any(x.startswith("0::") and x.endswith(f"/hardbox-{cgroup.name}") for x in seen.splitlines()), seen
+    finally:
+        cgroup.destroy()
+
+
+def test_recorded_cgroup_paths_must_name_the_containers_own_cgroup() -> None:
+    """`hardbox rm` destroys the cgroup a container's state names (it may run in another
+    cgroup than the `hardbox run` that made it); a state file is input, so a path that is
+    not that container's ``hardbox-<name>`` beneath a hierarchy is never taken."""
+    manager = need_v1()
+    cgroup = manager.create(unique(), CgroupLimits(pids=8))
+    try:
+        assert set(manager.open_recorded(cgroup.name, list(cgroup.paths())).paths()) == set(cgroup.paths())
+        own = manager.parents["pids"]
+        hostile = [own, own / ".." / f"hardbox-{cgroup.name}", Path("/etc") / f"hardbox-{cgroup.name}",
+                   own / f"hardbox-{cgroup.name}x"]
+        mount = next(m.path for m in cgroup_mounts() if m.fstype == "cgroup" and "pids" in m.options)
+        assert recorded_path_ok(cgroup.dirs["pids"], cgroup.name, mount)
+        for path in hostile:
+            assert not recorded_path_ok(path, cgroup.name, mount), path
+        # Nothing acceptable recorded: the cgroup the name gives, beneath our own.
+        assert set(manager.open_recorded(cgroup.name, hostile).paths()) == set(cgroup.paths())
     finally:
         cgroup.destroy()
