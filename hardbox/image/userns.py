@@ -227,6 +227,18 @@ def _unshare_user() -> None:
         raise StoreError(f"unshare(CLONE_NEWUSER): {os.strerror(ctypes.get_errno())}")
 
 
+def _enter_as_root(ready_w: int, go_r: int) -> bool:
+    """In a forked child: a new user namespace, "U" to the parent, then — once the parent
+    answers "G", its map written — uid and gid 0 there. False when the parent gave up."""
+    _unshare_user()
+    os.write(ready_w, b"U")
+    if os.read(go_r, 1) != b"G":
+        return False
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    return True
+
+
 def continue_in_userns(shift: ShiftMap) -> None:
     """Go on with this process's work as root of a new user namespace mapped by ``shift``,
     as ``podman unshare`` does: fork; the child returns from here inside the namespace (its
@@ -247,12 +259,8 @@ def continue_in_userns(shift: ShiftMap) -> None:
         os.close(ready_r)
         os.close(go_w)
         try:
-            _unshare_user()
-            os.write(ready_w, b"U")
-            if os.read(go_r, 1) != b"G":
+            if not _enter_as_root(ready_w, go_r):
                 os._exit(125)  # the parent could not write the map and reports why
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
         except BaseException as exc:  # report and stop: the parent's code must not run twice
             sys.stderr.write(f"hardbox: entering the store's user namespace: {exc}\n")
             os._exit(125)
@@ -289,12 +297,8 @@ def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
 
     code = 0
     try:
-        _unshare_user()
-        os.write(ready_w, b"U")
-        if os.read(go_r, 1) != b"G":
+        if not _enter_as_root(ready_w, go_r):
             os._exit(1)  # the parent could not write the map and reports why
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
         stream = os.fdopen(feed_r, "rb") if feed_r >= 0 else None
         reply: dict[str, object] = {"ok": work(stream)}
     except HardboxError as exc:

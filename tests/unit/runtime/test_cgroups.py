@@ -37,6 +37,15 @@ def need_v1() -> V1Manager:
     return V1Manager.discover()
 
 
+def need_v2() -> V2Manager:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create cgroups beneath our own")
+    try:
+        return V2Manager.discover()
+    except CgroupUnavailable as err:
+        pytest.skip(f"no cgroup v2 hierarchy: {err}")
+
+
 def unique() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
 
@@ -167,12 +176,7 @@ def test_v1_name_collision_and_bad_names_are_refused(v1_cgroups: list) -> None:
 
 def test_v2_cgroup_lifecycle_without_controllers() -> None:
     """The unified hierarchy exists even on hybrid hosts: create, add, kill, remove."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create cgroups beneath our own")
-    try:
-        manager = V2Manager.discover()
-    except CgroupUnavailable as err:
-        pytest.skip(f"no cgroup v2 hierarchy: {err}")
+    manager = need_v2()
     cgroup = manager.create(unique(), CgroupLimits())
     assert cgroup.path.parent == manager.parent
     pid = os.fork()
@@ -189,12 +193,7 @@ def test_v2_cgroup_lifecycle_without_controllers() -> None:
 
 
 def test_v2_limits_need_controllers() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create cgroups beneath our own")
-    try:
-        manager = V2Manager.discover()
-    except CgroupUnavailable as err:
-        pytest.skip(f"no cgroup v2 hierarchy: {err}")
+    manager = need_v2()
     available = manager.available()
     if not {"memory", "pids"} <= available:
         # Hybrid host: the controllers are bound to v1 hierarchies, so cgroup.controllers of
@@ -262,12 +261,7 @@ def test_v1_a_process_joins_by_writing_0_to_tasks() -> None:
 
 
 def test_v2_a_process_joins_by_writing_0_to_cgroup_procs() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create cgroups beneath our own")
-    try:
-        manager = V2Manager.discover()
-    except CgroupUnavailable as err:
-        pytest.skip(f"no cgroup v2 hierarchy: {err}")
+    manager = need_v2()
     cgroup = manager.create(unique(), CgroupLimits())
     try:
         assert cgroup.join_files() == (cgroup.path / "cgroup.procs",)
