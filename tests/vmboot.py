@@ -5,7 +5,8 @@ holds no memory/pids/cpu controllers, so the v2 limits cannot be exercised there
 starts Debian 12's own kernel (fetched with ``apt-get download``, never installed on the
 host) with an initramfs built here: busybox loads the 9p, virtio and ext4 modules, mounts the host's
 ``/`` read-only over 9p as the VM's root (the checkout, its .venv and the host's tools with
-it), gives it writable tmpfs and an empty ext4 ``/tmp`` (the host's is hidden), mounts
+it), gives it writable tmpfs and an empty ext4 disk at ``DISK`` (the host's ``/tmp`` stays
+visible, read-only: the checkout under test may live there), mounts
 cgroup2 alone at /sys/fs/cgroup and runs a job script as PID 1. The job's output goes to a
 host directory shared read-write over a second 9p mount; the VM powers itself off.
 
@@ -135,10 +136,11 @@ mkdir -p /proc /sys /dev /newroot
 mount -t proc proc /proc && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs /dev
 for m in /lib/modules/*.ko; do insmod "$m" || echo "init: insmod $m failed"; done
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostroot /newroot
-# tmpfs for what the host root would be written through; /tmp on ext4, where hardbox's
-# store lives: tmpfs takes idmapped mounts only from Linux 6.3.
+# tmpfs for what the host root would be written through; an ext4 disk at /run/disk for
+# TMPDIR, pytest's base temp and hardbox's stores (tmpfs takes idmapped mounts only from
+# Linux 6.3). The host's /tmp is not covered: the checkout under test may live there.
 for d in run var/tmp; do mount -t tmpfs -o mode=755 tmpfs "/newroot/$d"; done
-mount -t ext4 /dev/vda /newroot/tmp && chmod 1777 /newroot/tmp
+mkdir -p /newroot/run/disk && mount -t ext4 /dev/vda /newroot/run/disk && chmod 1777 /newroot/run/disk
 mkdir -p /newroot/run/out /newroot/run/lock
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 hostout /newroot/run/out
 for d in proc sys dev; do mount --move "/$d" "/newroot/$d"; done
@@ -256,6 +258,7 @@ def boot(job: str, workdir: Path, *, timeout: float, memory_mib: int = 1536, cpu
 # parsed profiles (``cache/``, keyed by content: the same bytes the guest would make, in
 # seconds instead of the minute each that libseccomp takes under TCG).
 SHARE = Path("/run/out")
+DISK = Path("/run/disk")  # the guest's writable ext4: TMPDIR, pytest's base temp
 
 
 @pytest.fixture(scope="module")

@@ -71,10 +71,10 @@ def test_v2_limits_pass_in_a_pure_cgroup_v2_vm(tmp_path: Path, busybox_layout: i
     # process); the guest tests start hardbox in scopes of its own, as systemd would.
     job = f"""
 echo '+memory +pids +cpu' > /sys/fs/cgroup/cgroup.subtree_control || exit 90
-mkdir -p /tmp/home && cd {REPO} || exit 91
-env -i PATH={python.parent}:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp/home LANG=C.UTF-8 \\
-    PYTHONDONTWRITEBYTECODE=1 {vmboot.GUEST_ENV}=1 \\
-    {python} -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest \\
+mkdir -p {vmboot.DISK}/home {vmboot.DISK}/tmp && cd {REPO} || exit 91
+env -i PATH={python.parent}:/usr/sbin:/usr/bin:/sbin:/bin HOME={vmboot.DISK}/home LANG=C.UTF-8 \\
+    TMPDIR={vmboot.DISK}/tmp PYTHONDONTWRITEBYTECODE=1 {vmboot.GUEST_ENV}=1 \\
+    {python} -m pytest -q -p no:cacheprovider --basetemp={vmboot.DISK}/pytest \\
     --junitxml=/run/out/junit.xml {' '.join(GUEST_TESTS)}
 """
     started = time.monotonic()
