@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -47,6 +48,12 @@ def _minimize(args: argparse.Namespace) -> int:
         minimize,
     )
 
+    if os.geteuid() != 0:
+        # It mounts the image's layers and traces its probes' containers from the host;
+        # neither works from inside a user namespace, where a rootless store is read.
+        raise UsageError("hardbox minimize needs root: it mounts the image's layers and traces its "
+                         "probes from the host (rootless minimize is not supported yet)",
+                         hint="run it as root on an image in root's store (sudo hardbox image import ...)")
     try:
         probes = tuple(tuple(shlex.split(p)) for p in args.probe)
     except ValueError as err:

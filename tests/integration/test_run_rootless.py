@@ -302,6 +302,15 @@ def test_rootless_scan_sees_files_only_their_owner_may_read(user):
     assert sbom.returncode == 0, sbom.stderr
 
 
+def test_rootless_minimize_is_refused_in_one_line(user):
+    """Not supported yet (it mounts layers and traces probes from the host): said plainly,
+    before anything is mounted or written."""
+    proc = user.run("minimize", "bbwh", "--tag", "bbwh:min", "--probe", "true")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("hardbox: hardbox minimize needs root") and "Traceback" not in proc.stderr
+    assert not list((user.home / "store" / "tmp").iterdir())
+
+
 def test_rootless_user_can_remove_shifted_layers(user):
     """Files of image uid 1000 belong to a subordinate id on disk; removing them (prune)
     goes through the same user namespace. Runs last: it removes the whiteout image."""
