@@ -122,6 +122,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `hardbox image ls --json | head`: the reader left; that is not an error.
         return 0
+    except OSError as err:
+        # A refusal of the system no layer turned into a message of its own (a permission, a
+        # full disk, a mount the kernel refused): one line as for every error; --debug shows
+        # where. `run` keeps 125 for its own failures.
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"hardbox: {_describe(err)}\n")
+        return 125 if getattr(args, "command", None) == "run" else 2
+
+
+def _describe(err: OSError) -> str:
+    if err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)  # KernelError's is already "operation `path`: reason"
 
 
 def run() -> None:

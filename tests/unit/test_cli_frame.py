@@ -139,3 +139,14 @@ def test_a_mistyped_command_still_lists_every_command(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "invalid choice: 'rnu'" in err
     assert "'minimize'" in err and "'run'" in err
+
+
+def test_an_os_error_no_layer_explained_is_one_line_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(args: argparse.Namespace) -> int:
+        raise PermissionError(13, "Permission denied", "/var/lib/hardbox/tags.json")
+
+    code, err = _run_with_handler(handler, capsys)
+    assert code == 2
+    assert err == "hardbox: /var/lib/hardbox/tags.json: Permission denied\n"
+    code, err = _run_with_handler(handler, capsys, "--debug")
+    assert code == 2 and "Traceback" in err
