@@ -165,7 +165,8 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
             def merge(_: object) -> dict[str, object]:
                 return {"notes": merge_layers(layers, rootfs)}
 
-            notes = [str(n) for n in run_in_userns(in_userns, merge)["notes"]]  # type: ignore[attr-defined]
+            merged = run_in_userns(in_userns, merge)["notes"]
+            notes = [str(n) for n in merged] if isinstance(merged, list) else []
         else:
             shift = None
             if profile.user_namespace:
