@@ -18,13 +18,10 @@ import time
 from pathlib import Path
 
 from hardbox.errors import HardboxError, UsageError
+from hardbox.root import default_root
 from hardbox.runtime.container import Container, cgroup_name
 from hardbox.runtime.request import RunRequest, error_for
-from hardbox.runtime.state import StateDir, StateStore, is_alive, new_id, store_root
-
-
-def _store() -> StateStore:
-    return StateStore(store_root() / "containers")
+from hardbox.runtime.state import StateDir, StateStore, is_alive, new_id
 
 
 def _print_skipped(container: Container) -> None:
@@ -33,7 +30,7 @@ def _print_skipped(container: Container) -> None:
 
 
 def run_foreground(request: RunRequest) -> int:
-    container = Container(request, _store())
+    container = Container(request, StateStore.default())
     container.start(new_id())
     _print_skipped(container)
     try:
@@ -70,7 +67,7 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
     """The detached supervisor; never returns."""
     code = 125
     try:
-        log = store_root() / "containers" / f"{state_id}.log.tmp"
+        log = default_root() / "containers" / f"{state_id}.log.tmp"
         log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -79,7 +76,7 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
         os.dup2(fd, 2)
         os.close(fd)
         os.close(null)
-        container = Container(request, _store())
+        container = Container(request, StateStore.default())
         try:
             container.start(state_id)
         except HardboxError as err:
@@ -100,7 +97,7 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
 
 def stop(key: str, timeout: float = 10.0) -> str:
     """SIGTERM, then SIGKILL after ``timeout`` seconds, as ``docker stop``."""
-    d = _store().find(key)
+    d = StateStore.default().find(key)
     state = d.live_status()
     if state.status != "running":
         return state.id
@@ -132,7 +129,7 @@ def _wait_monitor(d: StateDir, timeout: float) -> None:
 
 
 def remove(key: str, *, force: bool = False) -> str:
-    d = _store().find(key)
+    d = StateStore.default().find(key)
     state = d.live_status()
     if state.status == "running":
         if not force:

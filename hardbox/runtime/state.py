@@ -133,7 +133,7 @@ class StateStore:
 
     @classmethod
     def default(cls) -> StateStore:
-        return cls(store_root() / "containers")
+        return cls(default_root() / "containers")
 
     def create(self, state: ContainerState) -> StateDir:
         if state.name and any(s.name == state.name for s in self.all()):
@@ -176,11 +176,6 @@ def _name_of(d: StateDir) -> str:
         return d.load().name
     except ContainerError:
         return ""
-
-
-def store_root() -> Path:
-    """The store root (hardbox.root): containers live under it beside the images."""
-    return default_root()
 
 
 def now() -> float:

@@ -153,15 +153,16 @@ def check_name(name: str) -> str:
 
 def open_manager() -> CgroupManager:
     """The manager for this host's hierarchy; ``CgroupUnavailable`` when there is none."""
-    version = detect_version()
+    mounts = cgroup_mounts()  # read once: every run starts here
+    version = detect_version(mounts)
     if version == 1:
         from hardbox.runtime.cgroups.v1 import V1Manager
 
-        return V1Manager.discover()
+        return V1Manager.discover(mounts)
     if version == 2:
         from hardbox.runtime.cgroups.v2 import V2Manager
 
-        return V2Manager.discover()
+        return V2Manager.discover(mounts)
     raise CgroupUnavailable("no cgroup hierarchy is mounted (see /proc/self/mountinfo)")
 
 

@@ -115,10 +115,10 @@ class V1Manager:
     parents: dict[str, Path]  # controller -> our own cgroup directory in that hierarchy
 
     @classmethod
-    def discover(cls) -> V1Manager:
+    def discover(cls, all_mounts: list[Mount] | None = None) -> V1Manager:
         own = own_cgroups()
         parents: dict[str, Path] = {}
-        mounts: list[Mount] = [m for m in cgroup_mounts() if m.fstype == "cgroup"]
+        mounts = [m for m in (cgroup_mounts() if all_mounts is None else all_mounts) if m.fstype == "cgroup"]
         for controller in CONTROLLERS:
             mount = next((m for m in mounts if controller in m.options), None)
             if mount is None or controller not in own:

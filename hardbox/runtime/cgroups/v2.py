@@ -28,6 +28,7 @@ from hardbox.runtime.cgroups import (
     CPU_PERIOD_US,
     CgroupLimits,
     CgroupUnavailable,
+    Mount,
     beneath,
     cgroup_mounts,
     check_name,
@@ -110,8 +111,8 @@ class V2Manager:
     root: Path  # where the hierarchy is mounted: the one cgroup exempt from the rule
 
     @classmethod
-    def discover(cls) -> V2Manager:
-        mount = next((m for m in cgroup_mounts() if m.fstype == "cgroup2"), None)
+    def discover(cls, mounts: list[Mount] | None = None) -> V2Manager:
+        mount = next((m for m in (cgroup_mounts() if mounts is None else mounts) if m.fstype == "cgroup2"), None)
         own = own_cgroups().get("")
         if mount is None or own is None:
             raise CgroupUnavailable("cgroup v2: the unified hierarchy is not mounted")
