@@ -19,9 +19,9 @@ The contract with the caller:
 * ``stream`` is read (on a helper thread) only while ``apply_layer`` runs; when it returns
   or raises, every thread it started has stopped, so the caller may read on (to drain and
   hash the rest of a refused blob, say).
-* Entries that cannot be represented here but do not make the layer unsafe (a device node
-  without permission for mknod) are in ``LayerResult.skipped``; lesser losses (a dropped
-  xattr) are in ``warnings``. Nothing is printed: the caller reports both.
+* Entries that cannot be represented here but do not make the layer unsafe are in
+  ``LayerResult.skipped``; lesser losses (a dropped xattr) are in ``warnings``; device nodes,
+  which are never created, are in ``devices``. Nothing is printed: the caller reports them.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from typing import BinaryIO
 
 from hardbox.errors import InvalidImage, StoreError
 from hardbox.image.compression import Compression, CorruptStream, CountingReader, open_decompressed
-from hardbox.image.layer_apply import Applier, SkippedEntry
+from hardbox.image.layer_apply import Applier, DeviceNode, SkippedEntry
 from hardbox.image.layer_tar import LayerLimits, LayerReader
 from hardbox.image.tarsafe import Refused
 
-__all__ = ["DEFAULT_LIMITS", "LayerLimits", "LayerResult", "SkippedEntry", "apply_layer"]
+__all__ = ["DEFAULT_LIMITS", "DeviceNode", "LayerLimits", "LayerResult", "SkippedEntry", "apply_layer"]
 
 DEFAULT_LIMITS = LayerLimits()
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -62,6 +62,7 @@ class LayerResult:
     skipped: tuple[SkippedEntry, ...] = ()
     warnings: tuple[str, ...] = ()
     digest: str | None = None
+    devices: tuple[DeviceNode, ...] = ()
 
     def __post_init__(self) -> None:
         if not _DIGEST.match(self.diff_id) or (self.digest is not None and not _DIGEST.match(self.digest)):
@@ -73,6 +74,7 @@ class LayerResult:
         record["compression"] = self.compression.value
         record["skipped"] = [asdict(s) for s in self.skipped]
         record["warnings"] = list(self.warnings)
+        record["devices"] = [asdict(d) for d in self.devices]
         return record
 
     @classmethod
@@ -82,6 +84,7 @@ class LayerResult:
         fields["compression"] = Compression(fields["compression"])
         fields["skipped"] = tuple(SkippedEntry(**s) for s in fields["skipped"])  # type: ignore[attr-defined]
         fields["warnings"] = tuple(fields["warnings"])  # type: ignore[arg-type]
+        fields["devices"] = tuple(DeviceNode(**d) for d in fields.get("devices", ()))  # type: ignore[attr-defined]
         return cls(**fields)  # type: ignore[arg-type]
 
 
@@ -146,6 +149,7 @@ def apply_layer(
         file_count=applier.applied,
         skipped=tuple(applier.skipped),
         warnings=tuple(applier.warnings),
+        devices=tuple(applier.devices),
         digest=None if blob_hash is None else "sha256:" + blob_hash.hexdigest(),
     )
 

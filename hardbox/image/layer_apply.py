@@ -17,6 +17,12 @@ umoci produce; image-spec: "extracting a layer with hardlink references to files
 of the layer may fail"): a link to anything else is refused rather than copied, since the
 lower layers are not at hand and guessing would make the layer depend on its neighbours.
 
+Device nodes are data, never devices: an image's ``c``/``b`` entries are recorded as
+``DeviceNode``s (the scan reports an image that ships them) and nothing is created, so the
+store holds no node that could open a host device through a runtime that forgot ``nodev``
+or a device allow-list (issue 18: ``b 7:0`` reached a host loop device). Whiteouts stay the
+overlayfs 0/0 markers they must be; 0/0 opens nothing.
+
 Metadata order per entry: chown, then xattrs (chown clears ``security.capability``), then
 chmod (chown clears setuid/setgid), then times; a regular file skips the chown or chmod it
 does not need (``CreationDefaults``). Directory modes and times are applied last,
@@ -53,6 +59,22 @@ class SkippedEntry:
     reason: str
 
 
+@dataclass(frozen=True)
+class DeviceNode:
+    """A device node an image ships, kept as data (``kind`` is ``"c"`` or ``"b"``)."""
+
+    name: str
+    kind: str
+    major: int
+    minor: int
+    mode: int
+    uid: int
+    gid: int
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.major}:{self.minor}"
+
+
 @dataclass
 class _DirMeta:
     stamp: int  # RootedTree.stamp() when recorded; stale once a tree above is removed
@@ -72,6 +94,7 @@ class Applier:
         self._opaque: dict[Parts, int] = {}  # directory -> stamp when marked
         self._buffer = memoryview(bytearray(_COPY_CHUNK))
         self.skipped: list[SkippedEntry] = []
+        self.devices: list[DeviceNode] = []
         self.warnings: list[str] = []
         self.applied = 0
         self._chown_denied = 0
@@ -216,19 +239,15 @@ class Applier:
         self.tree.link(parts, target)  # shares the target's inode, owner and mode
 
     def _device(self, member: tarfile.TarInfo, parts: Parts) -> None:
-        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-        try:
-            device = os.makedev(member.devmajor, member.devminor)
-        except (OverflowError, ValueError):
-            raise Refused(f"device number {member.devmajor}:{member.devminor} out of range") from None
+        if not (0 <= member.devmajor <= 0xFFFFFFFF and 0 <= member.devminor <= 0xFFFFFFFF):
+            raise Refused(f"device number {member.devmajor}:{member.devminor} out of range")
+        # This layer's own earlier entry of that name goes, as any replaced entry does; the
+        # node itself is recorded, never created (see the module docstring).
         self._clear(parts, keep_dir=False)
-        try:
-            self.tree.mknod(parts, kind | 0o600, device)
-        except PermissionError as exc:
-            label = "character" if member.ischr() else "block"
-            self._skip(member, f"{label} device {member.devmajor}:{member.devminor} not created: {exc.strerror}")
-            return
-        self._special_metadata(member, parts, mode=member.mode & 0o7777)
+        self.devices.append(DeviceNode(
+            show(parts), "c" if member.ischr() else "b", member.devmajor, member.devminor,
+            member.mode & 0o7777, member.uid, member.gid,
+        ))
 
     def _fifo(self, member: tarfile.TarInfo, parts: Parts) -> None:
         self._clear(parts, keep_dir=False)

@@ -169,7 +169,10 @@ def _create(fs_fd: int, options: list[tuple[str, str | None]], upper: Path) -> i
                 hint="upgrade the kernel, or run hardbox as an unprivileged user (rootless, no idmapping)",
             ) from err
         raise KernelError(err.errno or errno.EIO, "mount overlay on", str(upper)) from err
-    return syscalls.fsmount(fs_fd)
+    # nodev: a device node in the image (or one the container makes in its upper dir) is
+    # never a working device; only hardbox's own /dev holds devices. Without it an image
+    # shipping `b 7:0` reached a host loop device from a strict container (issue 18).
+    return syscalls.fsmount(fs_fd, syscalls.MOUNT_ATTR_NODEV)
 
 
 def _kernel() -> tuple[int, ...]:

@@ -249,19 +249,33 @@ def test_files_keep_their_mode_below_a_directory_with_a_default_acl(tmp_path: Pa
 
 
 @pytest.mark.root
-def test_device_nodes_and_fifos_are_created_as_root(tmp_path: Path) -> None:
+def test_device_nodes_are_recorded_never_created_even_as_root(tmp_path: Path) -> None:
+    """Issue 18: an image's ``b 7:0`` reached a host loop device. As root, where mknod
+    would work, the apply still creates no node: it records each one as data."""
     need_root()
     blob = tar(
         entry("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666),
         entry("dev/loop0", tarfile.BLKTYPE, devmajor=7, devminor=0, mode=0o660, gid=6),
+        entry("dev/kvm", tarfile.CHRTYPE, devmajor=10, devminor=232, mode=0o666),
         entry("run/initctl", tarfile.FIFOTYPE, mode=0o600),
     )
     result = apply(blob, tmp_path / "l")
-    null, loop, fifo = (os.lstat(tmp_path / "l" / n) for n in ("dev/null", "dev/loop0", "run/initctl"))
-    assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3) and stat.S_IMODE(null.st_mode) == 0o666
-    assert stat.S_ISBLK(loop.st_mode) and loop.st_rdev == os.makedev(7, 0) and loop.st_gid == 6
-    assert stat.S_ISFIFO(fifo.st_mode)
+    for name in ("dev/null", "dev/loop0", "dev/kvm"):
+        assert not os.path.lexists(tmp_path / "l" / name), name
+    assert [(d.name, str(d), d.mode, d.gid) for d in result.devices] == [
+        ("dev/null", "c 1:3", 0o666, 0), ("dev/loop0", "b 7:0", 0o660, 6), ("dev/kvm", "c 10:232", 0o666, 0),
+    ]
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "l/run/initctl").st_mode)
     assert result.skipped == ()
+    # The record beside the layer directory carries them, and reads back the same.
+    assert type(result).from_json(result.to_json()).devices == result.devices
+
+
+def test_a_device_node_replaces_this_layers_earlier_entry(tmp_path: Path) -> None:
+    blob = tar(entry("dev/x", data=b"file first"), entry("dev/x", tarfile.CHRTYPE, devmajor=1, devminor=1))
+    result = apply(blob, tmp_path / "l")
+    assert not os.path.lexists(tmp_path / "l/dev/x")
+    assert [str(d) for d in result.devices] == ["c 1:1"]
 
 
 _USERNS_CHILD = r"""
@@ -278,9 +292,9 @@ print(json.dumps(result.to_json()))
 
 
 @pytest.mark.root
-def test_device_nodes_are_skipped_with_a_reason_where_mknod_is_not_permitted(tmp_path: Path) -> None:
-    """In a user namespace the kernel refuses mknod of real devices (EPERM) but allows
-    overlay whiteouts (0/0, Linux >= 5.8); the apply records the skip and goes on."""
+def test_device_nodes_are_recorded_and_whiteouts_made_inside_a_user_namespace(tmp_path: Path) -> None:
+    """In a user namespace (a rootless store) device nodes are recorded as everywhere, and
+    overlay whiteouts (0/0, which mknod allows there since Linux 5.8) are still made."""
     need_root()  # the child writes into a root-owned tmp dir as root without capabilities
     blob = tar(
         entry("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666),
@@ -297,8 +311,10 @@ def test_device_nodes_are_skipped_with_a_reason_where_mknod_is_not_permitted(tmp
     )
     assert proc.returncode == 0, proc.stderr.decode()
     record = json.loads(proc.stdout)
-    assert [s["name"] for s in record["skipped"]] == ["dev/null", "dev/sda"]
-    assert all("Operation not permitted" in s["reason"] for s in record["skipped"])
+    assert record["skipped"] == []
+    assert [(d["name"], d["kind"], d["major"], d["minor"]) for d in record["devices"]] == [
+        ("dev/null", "c", 1, 3), ("dev/sda", "b", 8, 0),
+    ]
     assert not (dest / "dev/null").exists()
     assert is_whiteout(dest / "etc/gone")
     assert os.getxattr(dest / "opt", "user.overlay.opaque") == b"y"
