@@ -10,10 +10,21 @@ from typing import Any
 
 _DESCRIPTION = """\
 Write DIR/rootfs (the image's layers merged; owned by the user namespace's host ids when the
-profile has one) and DIR/config.json (the profile's capabilities in all five sets,
-noNewPrivileges, seccomp, masked and read-only paths, namespaces and id mappings, cgroup
-limits, rlimits, tmpfs options, plus the image's command, environment, user and working
-directory). DIR must not exist or be empty; on failure nothing is left behind."""
+profile has one) and DIR/config.json (the profile's capabilities in the bounding, effective
+and permitted sets, none inheritable or ambient; noNewPrivileges, seccomp, masked and
+read-only paths, namespaces and id mappings, cgroup limits and a device allow-list, rlimits,
+the mounts `hardbox run` makes, plus the image's command, environment, user and working
+directory). DIR must not exist or be empty; on failure nothing is left behind.
+
+Who may read the bundle: only its owner. DIR is mode 0700 and owned by the host id the
+container's root runs as (the user namespace's root, which the runtime needs to reach the
+rootfs; the caller when the profile has no user namespace, or a rootless caller). Host root
+and that id can enter it; no other host user can list, read or run anything inside, which
+matters because the rootfs keeps the image's setuid and setgid files.
+
+Device nodes are left out: an image's block and character devices are never created in the
+rootfs. DIR/hardbox-bundle.json lists them ("left_out": path, layer, reason) with anything
+else of the image the rootfs does not have."""
 
 _EPILOG = """\
 examples:

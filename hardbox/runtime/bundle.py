@@ -7,6 +7,13 @@ WorkingDir, User), the root, the standard mounts with the profile's tmpfs option
 relative ``cgroupsPath`` (runc creates it beneath its own cgroup). The bundle is built in a
 temporary sibling directory and renamed into place, so a failure leaves nothing behind.
 
+Who may reach it (issue 18): the rootfs keeps the image's setuid files, so DIR is mode 0700
+and owned by the host id the container's root runs as (the user namespace's root, which the
+runtime needs to reach the rootfs; the caller without a user namespace). No other host user
+can list, read or execute anything in it. Device nodes of the image are never created in the
+rootfs; ``DIR/hardbox-bundle.json`` lists them with everything else of the image the rootfs
+does not have (``NOTE_FILE``).
+
 Rootless, the store's layers are already shifted on disk (image uid N belongs to the user's
 N-th subordinate id, image/shifted.py) and the user may not read what those ids keep private.
 The layers are then merged as root of a user namespace with the store's map, where every
@@ -22,11 +29,12 @@ import os
 import stat
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import HardboxError, InputError, UsageError
-from hardbox.runtime.bundle_rootfs import IdShift, merge_layers
+from hardbox.runtime.bundle_rootfs import IdShift, LeftOut, Merged, merge_layers
 from hardbox.runtime.export import oci_config
 from hardbox.runtime.profile import Profile
 
@@ -34,6 +42,9 @@ if TYPE_CHECKING:
     from hardbox.image.userns import ShiftMap
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Beside config.json: {"image", "profile", "left_out": [{"path", "layer", "reason"}]}, the
+# image's entries the rootfs does not have (device nodes, and what the store itself skipped).
+NOTE_FILE = "hardbox-bundle.json"
 
 
 def _lookup(rootfs: Path, table: str, name: str) -> int | None:
@@ -96,18 +107,26 @@ def _clamped_rlimits(rlimits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _mounts(profile: Profile) -> list[dict[str, Any]]:
-    tmpfs = ["nosuid", "nodev", "mode=1777"] + (["noexec"] if profile.tmpfs_noexec else [])
+    """The mounts `hardbox run` makes (runtime/mounts.py ``setup_container_mounts`` and
+    ``_mount_dev``), with the same options; kept equal by test_bundle_runc's mountinfo test.
+
+    Two differences are the runtime's, not ours: runc bind-mounts /dev/null, zero, full,
+    random, urandom and tty itself (``hardbox run`` binds tty only when it has one), and
+    makes the /dev/ptmx, fd and std* links. There is no /dev/mqueue: `hardbox run` mounts
+    none, and POSIX message queues have no use an isolated workload needs.
+    """
+    tmpfs = ["nosuid", "nodev"] + (["noexec"] if profile.tmpfs_noexec else [])
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        # noexec, as `hardbox run`: nothing in /dev is a program; devices still open.
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+         "options": ["nosuid", "strictatime", "noexec", "mode=755", "size=65536k"]},
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
          "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": tmpfs},
-        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": tmpfs},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": [*tmpfs, "mode=1777"]},
+        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": [*tmpfs, "mode=755"]},
     ]
     if profile.network == "host" and profile.user_namespace:
         # sysfs cannot be mounted by a user namespace that does not own the net namespace.
@@ -152,42 +171,88 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
     staging = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging.mkdir(mode=0o700)
+        staging.mkdir(mode=0o700)  # 0700 from the start: the setuid files land inside
     except OSError as err:
         raise UsageError(f"cannot create the bundle directory {dest}: {err.strerror}") from None
     try:
         rootfs = staging / "rootfs"
         rootfs.mkdir()
         config_probe = oci_config(profile)
-        if in_userns is not None:
-            from hardbox.image.userns import run_in_userns
-
-            def merge(_: object) -> dict[str, object]:
-                return {"notes": merge_layers(layers, rootfs)}
-
-            merged = run_in_userns(in_userns, merge)["notes"]
-            notes = [str(n) for n in merged] if isinstance(merged, list) else []
-        else:
-            shift = None
-            if profile.user_namespace:
-                shift = _shifter(config_probe["linux"]["uidMappings"], config_probe["linux"]["gidMappings"])
-            notes = merge_layers(layers, rootfs, shift)
+        merged = _merge(layers, rootfs, in_userns, profile, config_probe)
         config = bundle_config(profile, image.config, rootfs, command)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        left_out = _left_out(image, merged)
+        record = {"image": image.id, "profile": profile.name, "left_out": left_out}
+        (staging / NOTE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        os.chmod(staging, 0o700)  # whatever the umask did
+        uid, gid = _owner(config)
+        if (uid, gid) != (os.geteuid(), os.getegid()):
+            os.chown(staging, uid, gid)
         if dest.exists():
             dest.rmdir()
         os.rename(staging, dest)
-        # The bundle dir itself must be traversable by the mapped root for runc to start it.
-        os.chmod(dest, 0o711)
     except BaseException:
         from hardbox.image.store import remove_tree  # shifted files go through the namespace too
 
         with contextlib.suppress(OSError):  # the original error matters more
             remove_tree(staging)
         raise
+    notes = list(merged.notes)
+    if left_out:
+        notes.append(f"{len(left_out)} entries of the image are not in the rootfs (device nodes "
+                     f"are never created): listed in {dest / NOTE_FILE}")
     if profile.user_namespace:
         notes += _unreachable(dest.resolve())
     return notes
+
+
+def _merge(layers: Sequence[Path], rootfs: Path, in_userns: ShiftMap | None, profile: Profile,
+           config: dict[str, Any]) -> Merged:
+    if in_userns is None:
+        shift = None
+        if profile.user_namespace:
+            shift = _shifter(config["linux"]["uidMappings"], config["linux"]["gidMappings"])
+        return merge_layers(layers, rootfs, shift)
+    from hardbox.image.userns import run_in_userns
+
+    def merge(_: object) -> dict[str, object]:
+        done = merge_layers(layers, rootfs)
+        return {"notes": done.notes, "left_out": [asdict(n) for n in done.left_out.values()]}
+
+    reply = run_in_userns(in_userns, merge)
+    notes, left = reply.get("notes"), reply.get("left_out")
+    return Merged(
+        notes=[str(n) for n in notes] if isinstance(notes, list) else [],
+        left_out={n["path"]: LeftOut(**n) for n in left} if isinstance(left, list) else {},
+    )
+
+
+def _left_out(image: Any, merged: Merged) -> list[dict[str, str]]:
+    """The image's entries the rootfs lacks: the device nodes the merge left out, and what
+    the store already skipped when it unpacked each layer (its ``<layer dir>.json``)."""
+    out = [{"path": n.path, "layer": image.layers[n.layer].diff_id, "reason": n.reason}
+           for n in sorted(merged.left_out.values(), key=lambda n: n.path)]
+    for layer in image.layers:
+        try:
+            record = json.loads(Path(f"{layer.path}.json").read_text())
+        except (OSError, ValueError):
+            continue  # not a store layer (dir:PATH), or no record: nothing was skipped
+        skipped = record.get("skipped") if isinstance(record, dict) else None
+        for entry in skipped if isinstance(skipped, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                path = os.path.normpath("/" + entry["name"])
+                out.append({"path": path, "layer": layer.diff_id, "reason": str(entry.get("reason", ""))})
+    return out
+
+
+def _owner(config: dict[str, Any]) -> tuple[int, int]:
+    """The host ids of the container's root: the runtime mounts the rootfs as that user, so it
+    alone (and host root) may enter the bundle; the caller when there is no user namespace."""
+    def root_of(maps: list[dict[str, int]] | None, own: int) -> int:
+        return next((m["hostID"] for m in maps or [] if m["containerID"] == 0), own)
+
+    linux = config["linux"]
+    return root_of(linux.get("uidMappings"), os.geteuid()), root_of(linux.get("gidMappings"), os.getegid())
 
 
 def _store_map(layers: Sequence[Path], profile: Profile) -> ShiftMap | None:

@@ -7,6 +7,11 @@ those two rules gives the same tree overlayfs would show. Ownership can be shift
 id map on the way (a runc bundle with a user namespace needs the files owned by the mapped
 host ids, as ``umoci unpack --uid-map`` does); setuid/setgid bits are restored after chown,
 which clears them.
+
+Device nodes are never reproduced (issue 18): a bundle's rootfs is bind-mounted by the runtime
+without ``nodev``, so an image's ``b 8:0`` would be the host's disk to anyone who can reach the
+file, in or out of the container. A block or character device other than a whiteout is left
+out and returned as a ``LeftOut`` (the image's path, its layer, why), for the bundle's record.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardbox.errors import InvalidImage
@@ -23,6 +29,37 @@ _OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
 _SKIP_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 
 IdShift = Callable[[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An entry of the image the bundle's rootfs does not have: ``path`` as the image names
+    it (absolute), ``layer`` the index of the layer it came from (oldest 0)."""
+
+    path: str
+    layer: int
+    reason: str
+
+
+@dataclass
+class Merged:
+    """What ``merge_layers`` could not reproduce: ``notes`` (xattrs the target refused) and
+    the device nodes it left out, by image path (a later layer may replace or delete one)."""
+
+    notes: list[str] = field(default_factory=list)
+    left_out: dict[str, LeftOut] = field(default_factory=dict)
+
+    def forget(self, path: str) -> None:
+        """``path`` was replaced, whited out or hidden by an opaque directory: neither it nor
+        anything under it is missing from the merged tree any more."""
+        for key in [k for k in self.left_out if k == path or k.startswith(path.rstrip("/") + "/")]:
+            del self.left_out[key]
+
+
+def _device_reason(st: os.stat_result) -> str:
+    kind = "block" if stat.S_ISBLK(st.st_mode) else "character"
+    return (f"{kind} device {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} left out: "
+            "a bundle holds no device nodes")
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -73,14 +110,14 @@ def _finish(src_st: os.stat_result, dst: str, shift: IdShift | None) -> None:
         os.utime(dst, ns=(src_st.st_atime_ns, src_st.st_mtime_ns))
 
 
-def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = None) -> list[str]:
+def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = None) -> Merged:
     """Apply ``layers`` (oldest first) into the empty directory ``dest``.
 
-    Returns notes about what could not be reproduced (xattrs the target refuses); a layer
-    that is not a directory is an ``InvalidImage``.
+    Returns what could not or must not be reproduced (``Merged``); a layer that is not a
+    directory is an ``InvalidImage``.
     """
-    notes: list[str] = []
-    for layer in layers:
+    merged = Merged()
+    for index, layer in enumerate(layers):
         if not layer.is_dir():
             raise InvalidImage(f"layer {layer}: unpacked layer directory is missing")
         links: dict[tuple[int, int], str] = {}
@@ -90,21 +127,31 @@ def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = Non
             for name in [*subdirs, *files]:
                 src = os.path.join(root, name)
                 dst = os.path.normpath(os.path.join(dest, rel_root, name))
+                image_path = os.path.normpath(os.path.join("/", rel_root, name))
                 st = os.lstat(src)
+                if not stat.S_ISDIR(st.st_mode):
+                    merged.forget(image_path)  # replaced or whited out, with all below it
                 if _is_whiteout(st):
                     _remove(dst)
                     continue
                 if stat.S_ISDIR(st.st_mode):
+                    merged.left_out.pop(image_path, None)  # a directory replaces a node
                     if os.path.lexists(dst) and (os.path.islink(dst) or not os.path.isdir(dst)):
                         os.unlink(dst)
                     if os.path.isdir(dst) and _is_opaque(src):
                         shutil.rmtree(dst)
+                        merged.forget(image_path)
                     if not os.path.isdir(dst):
                         os.mkdir(dst, 0o700)
                     dirs.append((st, dst))
-                    notes += _copy_xattrs(src, dst)
+                    merged.notes += _copy_xattrs(src, dst)
                     continue
                 _remove(dst)
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                    # Never mknod (nor copy) an image's device: the path stays absent, as the
+                    # node replaced whatever a lower layer had there.
+                    merged.left_out[image_path] = LeftOut(image_path, index, _device_reason(st))
+                    continue
                 if stat.S_ISLNK(st.st_mode):
                     os.symlink(os.readlink(src), dst)
                 elif stat.S_ISREG(st.st_mode):
@@ -114,12 +161,12 @@ def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = Non
                         continue
                     shutil.copyfile(src, dst, follow_symlinks=False)
                     links[key] = dst
-                else:  # fifos and the device nodes the layer apply kept
-                    os.mknod(dst, st.st_mode, st.st_rdev)
-                notes += [] if stat.S_ISLNK(st.st_mode) else _copy_xattrs(src, dst)
+                else:  # fifos and sockets: inert without a reader or listener
+                    os.mknod(dst, stat.S_IFMT(st.st_mode) | 0o600)
+                merged.notes += [] if stat.S_ISLNK(st.st_mode) else _copy_xattrs(src, dst)
                 _finish(st, dst, shift)
         # Directories last, deepest first: their modes may forbid writing into them.
         for st, dst in reversed(dirs):
             _finish(st, dst, shift)
         _finish(os.lstat(layer), str(dest), shift)
-    return notes
+    return merged

@@ -1,9 +1,11 @@
 """Exporting a profile to what other engines read: OCI, Docker/Podman, Kubernetes.
 
-* ``oci``: a runtime-spec ``config.json`` fragment — ``process`` (all five capability sets,
+* ``oci``: a runtime-spec ``config.json`` fragment — ``process`` (the capability sets:
+  the profile's in bounding, effective and permitted, none inheritable or ambient;
   ``noNewPrivileges``, rlimits), ``root.readonly``, ``linux`` (namespaces, uid/gid mappings,
   seccomp in the OCI format resolved for the profile's capabilities, maskedPaths,
-  readonlyPaths, resources). ``bundle.py`` completes it into a full config.
+  readonlyPaths, resources with a device allow-list). ``bundle.py`` completes it into a
+  full config.
 * ``docker``: ``docker run`` and ``podman run`` flags, plus the Docker-format seccomp JSON.
 * ``k8s``: a Pod with pod- and container-level ``securityContext`` and a Localhost seccomp
   profile. For a profile with ``run_as_non_root`` and no capabilities beyond
@@ -30,6 +32,18 @@ FORMATS = ("oci", "docker", "k8s")
 # A non-root uid for engines without a user namespace (nobody/nogroup in Debian and Alpine).
 NONROOT_ID = 65534
 NAMESPACES = ("pid", "ipc", "uts", "mount", "cgroup")
+# linux.resources.devices: deny every device, then allow only what the runtime's own /dev
+# holds (runc's default list, libcontainer/specconv AllowedDevices, without its mknod
+# wildcards): a device node that reaches the rootfs anyway cannot be opened (issue 18).
+_ALLOWED_CHAR_DEVICES = (
+    (1, 3), (1, 5), (1, 7), (1, 8), (1, 9),  # null, zero, full, random, urandom
+    (5, 0), (5, 2), (136, None),  # tty, ptmx, every /dev/pts/N (no minor: all of them)
+)
+DEVICE_RULES: tuple[dict[str, Any], ...] = (
+    {"allow": False, "access": "rwm"},
+    *({"allow": True, "type": "c", "major": major, **({} if minor is None else {"minor": minor}),
+       "access": "rwm"} for major, minor in _ALLOWED_CHAR_DEVICES),
+)
 
 
 def oci_seccomp(policy: SeccompPolicy, capabilities: tuple[str, ...]) -> dict[str, Any]:
@@ -84,13 +98,18 @@ def oci_config(profile: Profile) -> dict[str, Any]:
         resources["pids"] = {"limit": profile.limits.pids}
     if profile.limits.cpus is not None:
         resources["cpu"] = {"quota": cpu_quota(profile.limits.cpus), "period": CPU_PERIOD_US}
-    if resources:
-        linux["resources"] = resources
+    linux["resources"] = {**resources, "devices": [dict(rule) for rule in DEVICE_RULES]}
     return {
         "ociVersion": "1.0.2",
         "process": {
             "noNewPrivileges": profile.no_new_privs,
-            "capabilities": {s: list(caps) for s in ("bounding", "effective", "inheritable", "permitted", "ambient")},
+            # Inheritable and ambient stay empty, as Docker's since CVE-2022-24769: a non-root
+            # process then holds no capability after execve, as under `hardbox run`, and
+            # root's come from bounding/permitted alone.
+            "capabilities": {
+                **{s: list(caps) for s in ("bounding", "effective", "permitted")},
+                "inheritable": [], "ambient": [],
+            },
             "rlimits": [{"type": r.type, "soft": r.soft, "hard": r.hard} for r in profile.rlimits],
         },
         "root": {"readonly": profile.read_only_root},
