@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,15 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_wheel_install_ships_policies_and_templates(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     py = venv / "bin" / "python"
-    # --no-deps + system site packages: the dependencies are already installed here; what is
-    # under test is that the package itself carries its data.
+    # --no-deps, with this venv's packages behind the new one's (a .pth line, so the editable
+    # install's finder stays unprocessed): what is under test is that the package itself
+    # carries its data. Not --system-site-packages: that is the base interpreter's, which on a
+    # fresh machine holds none of the dependencies.
+    site = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
+    ours = dict.fromkeys((sysconfig.get_path("purelib"), sysconfig.get_path("platlib")))
+    (Path(site) / "outer-venv.pth").write_text("".join(f"{p}\n" for p in ours))
     proc = subprocess.run(
         [py, "-m", "pip", "install", "-q", "--no-deps", str(REPO)],
         capture_output=True, text=True,

@@ -3,9 +3,11 @@ hardbox; ids are mapped by the setuid newuidmap/newgidmap, cgroups are skipped w
 The user's store is shifted: layers are unpacked in a user namespace with the container's map,
 so runs show the image's owners and whiteouts, and removal goes through that namespace too.
 
-The user cannot read root's home, where this machine's Python may live; the test then
-runs the user's commands in a private mount namespace that shows only that Python's prefix
-there (nothing else of /root), so the unprivileged process really is unprivileged.
+The user runs the venv's interpreter (``sys.executable`` as it stands, not resolved: the base
+interpreter it links to has none of hardbox's dependencies). The user cannot read root's home,
+where the checkout, the venv or the Python the venv links to may live; the test then runs the
+user's commands in a private mount namespace that shows only those directories there (nothing
+else of /root), so the unprivileged process really is unprivileged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import json
 import os
 import secrets
+import shlex
 import shutil
 import stat
 import subprocess
@@ -48,6 +51,15 @@ def _blocked_ancestor(path: Path) -> Path | None:
     return None
 
 
+def _exposed() -> list[Path]:
+    """The directories the user's hardbox reads: the checkout (PYTHONPATH), the venv, and the
+    installation the venv's interpreter links to. Nested ones are covered by their parent."""
+    # The base prefix is only made visible here, never run: the venv's python is a symlink
+    # into it.
+    wanted = {REPO, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}  # venv-guard: exposed, not run
+    return sorted(p for p in wanted if not any(q != p and q in p.parents for q in wanted))
+
+
 class User:
     def __init__(self, name: str, home: Path) -> None:
         self.name = name
@@ -55,20 +67,25 @@ class User:
 
     def run(self, *args: str, timeout: float = 120, overlay_mode: str = "auto",
             store: str = "store") -> subprocess.CompletedProcess[str]:
-        prefix = Path(sys.base_prefix).resolve()
-        blocked = _blocked_ancestor(prefix)
         env = (f"env -i PATH=/usr/bin:/bin HOME={self.home} HARDBOX_ROOT={self.home}/{store} "
                f"HARDBOX_OVERLAY_MODE={overlay_mode} "
-               f"PYTHONPATH={REPO} {Path(sys.executable).resolve()} -m hardbox")
+               f"PYTHONPATH={shlex.quote(str(REPO))} {shlex.quote(sys.executable)} -m hardbox")
         drop = f"setpriv --reuid={self.name} --regid={self.name} --init-groups {env}"
-        if blocked is None:
-            script = f'exec {drop} "$@"'
-        else:
-            script = (
-                f"mount --bind {prefix} {self.home}/.prefix && "
-                f"mount -t tmpfs -o mode=755 tmpfs {blocked} && mkdir -p {prefix} && "
-                f'mount --bind {self.home}/.prefix {prefix} && exec {drop} "$@"'
-            )
+        hidden = [(p, blocked) for p in _exposed() if (blocked := _blocked_ancestor(p)) is not None]
+        # Each hidden directory is bound aside, a tmpfs covers its blocked ancestor, and it is
+        # bound back at its own path: the rest of that ancestor stays out of reach.
+        steps: list[str] = []
+        for i, (path, _) in enumerate(hidden):
+            aside = self.home / ".expose" / str(i)
+            aside.mkdir(parents=True, exist_ok=True)
+            steps.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(aside))}")
+        for blocked in sorted({b for _, b in hidden}):
+            steps.append(f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(blocked))}")
+        for i, (path, _) in enumerate(hidden):
+            aside = self.home / ".expose" / str(i)
+            steps.append(f"mkdir -p {shlex.quote(str(path))} && "
+                         f"mount --bind {shlex.quote(str(aside))} {shlex.quote(str(path))}")
+        script = " && ".join([*steps, f'exec {drop} "$@"'])
         return subprocess.run(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *args],
             capture_output=True, text=True, timeout=timeout,
@@ -101,7 +118,6 @@ def user(busybox_layout) -> Iterator[User]:
         subprocess.run(["usermod", "--add-subuids", "400000-465535", "--add-subgids", "400000-465535", name], check=True)
         shutil.copytree(busybox_layout.layout, home / "layout", symlinks=True)
         (home / "store").mkdir(mode=0o700)
-        (home / ".prefix").mkdir()
         # A second image whose top layer deletes /etc/group: a whiteout over the busybox layer.
         whiteout = imagebuild.busybox_image(home / "wh", tag="wh")
         whiteout.add_layer(_second_layer, "rm /etc/group; echo > /home/user/.config/profile")
