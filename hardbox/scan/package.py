@@ -1,8 +1,8 @@
 """The package model: one installed package a cataloger found, as the SBOM and the
 vulnerability matcher see it.
 
-A ``Package`` is built once, by a cataloger, and checks itself when built: a known
-ecosystem, a non-empty name and version, and a purl that parses. Past that boundary the
+A ``Package`` is built once, by a cataloger, and checks itself when built: an ecosystem of
+``hardbox.scan.ecosystems.TABLE``, a non-empty name and version, and a purl that parses. Past that boundary the
 SBOM writer and vulndb trust it. ``make_purl`` is the one place purls are spelled.
 """
 
@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from packageurl import PackageURL
 
 from hardbox.findings import LayerRef
-
-# Ecosystem names as hardbox spells them; vulndb maps them to OSV ecosystem names.
-ECOSYSTEMS: tuple[str, ...] = ("deb", "apk", "rpm", "pypi", "npm", "golang", "maven")
+from hardbox.scan.ecosystems import BY_NAME
 
 
 def make_purl(
@@ -68,7 +66,7 @@ class Package:
     properties: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.ecosystem not in ECOSYSTEMS:
+        if self.ecosystem not in BY_NAME:
             raise ValueError(f"package {self.name!r}: unknown ecosystem {self.ecosystem!r}")
         if not self.name or not self.name.strip():
             raise ValueError(f"{self.ecosystem} package with an empty name")

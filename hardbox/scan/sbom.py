@@ -43,7 +43,6 @@ from hardbox.scan.package import Package
 from hardbox.scan.walk import LayerSource
 
 FORMATS: tuple[str, ...] = ("cyclonedx-json", "cyclonedx-xml", "spdx-json")
-OS_ECOSYSTEMS = ("deb", "apk", "rpm")
 # additionalContext of the two kinds of evidence occurrence.
 READ_FROM = "package metadata read from here"
 OWNED = "file installed by the package"
@@ -179,16 +178,6 @@ def package_properties(pkg: Package) -> Properties:
         props.append(("hardbox:source:version", pkg.source_version))
     props += list(pkg.properties)
     return props
-
-
-def group_and_name(pkg: Package) -> tuple[str | None, str]:
-    if pkg.ecosystem == "maven" and ":" in pkg.name:
-        group, name = pkg.name.split(":", 1)
-        return group, name
-    if pkg.ecosystem == "npm" and pkg.name.startswith("@") and "/" in pkg.name:
-        group, name = pkg.name.split("/", 1)
-        return group, name
-    return None, pkg.name
 
 
 def occurrences(pkg: Package, with_files: bool) -> list[tuple[str, str]]:

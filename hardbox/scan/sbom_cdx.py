@@ -17,12 +17,11 @@ from packageurl import PackageURL
 
 from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
+from hardbox.scan.ecosystems import BY_NAME, is_os
 from hardbox.scan.package import Package
 from hardbox.scan.sbom import (
-    OS_ECOSYSTEMS,
     Properties,
     SbomImage,
-    group_and_name,
     image_created,
     image_name,
     licenses,
@@ -76,7 +75,7 @@ def _os_component(result: CatalogResult) -> Component | None:
 
 
 def _package_component(pkg: Package, ref: str, with_files: bool) -> Component:
-    group, name = group_and_name(pkg)
+    group, name = BY_NAME[pkg.ecosystem].group_and_name(pkg.name)
     found = [
         Occurrence(location=location, additional_context=context)
         for location, context in occurrences(pkg, with_files)
@@ -120,7 +119,7 @@ def build_bom(image: SbomImage, result: CatalogResult, *, with_files: bool = Fal
     if os_component is not None:
         bom.components.add(os_component)
         bom.register_dependency(
-            os_component, [components[p] for p in result.packages if p.ecosystem in OS_ECOSYSTEMS]
+            os_component, [components[p] for p in result.packages if is_os(p.ecosystem)]
         )
     for component in components.values():
         bom.components.add(component)

@@ -27,12 +27,11 @@ from typing import Any
 
 from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
+from hardbox.scan.ecosystems import BY_NAME, is_os
 from hardbox.scan.package import Package
 from hardbox.scan.sbom import (
-    OS_ECOSYSTEMS,
     Properties,
     SbomImage,
-    group_and_name,
     image_created,
     image_name,
     licenses,
@@ -103,7 +102,7 @@ def _licenses(pkg: Package) -> list[Json]:
 
 
 def _package_component(pkg: Package, ref: str, with_files: bool) -> Json:
-    group, name = group_and_name(pkg)
+    group, name = BY_NAME[pkg.ecosystem].group_and_name(pkg.name)
     found = [
         {"location": location, "additionalContext": context}
         for location, context in sorted(set(occurrences(pkg, with_files)))
@@ -146,7 +145,7 @@ def cyclonedx_json(image: SbomImage, result: CatalogResult, *, with_files: bool 
     if os_component is not None:
         components.append(os_component)
         depends[os_component["bom-ref"]] = [
-            refs[pkg] for pkg in result.packages if pkg.ecosystem in OS_ECOSYSTEMS
+            refs[pkg] for pkg in result.packages if is_os(pkg.ecosystem)
         ]
     depends[root["bom-ref"]] = [c["bom-ref"] for c in components]
     created = image_created(image) or datetime.now(tz=UTC)

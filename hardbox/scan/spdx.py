@@ -26,8 +26,9 @@ from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from hardbox import __version__
 from hardbox.errors import UsageError
 from hardbox.scan.catalog_result import CatalogResult
+from hardbox.scan.ecosystems import is_os
 from hardbox.scan.package import Package
-from hardbox.scan.sbom import OS_ECOSYSTEMS, SbomImage, image_created, image_name
+from hardbox.scan.sbom import SbomImage, image_created, image_name
 
 _SPDXID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 _NAMESPACE = uuid.UUID("2c0b9a7e-4d8f-4b8e-8a43-6f0f2d1e9c51")
@@ -145,7 +146,7 @@ def spdx_document(image: SbomImage, result: CatalogResult) -> dict[str, Any]:
         relationships.append(
             {"spdxElementId": root_id, "relationshipType": "CONTAINS", "relatedSpdxElement": pkg_id}
         )
-        if os_id is not None and pkg.ecosystem in OS_ECOSYSTEMS:
+        if os_id is not None and is_os(pkg.ecosystem):
             relationships.append(
                 {
                     "spdxElementId": pkg_id,

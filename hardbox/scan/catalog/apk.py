@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 _DB = "/lib/apk/db/installed"
@@ -32,6 +32,9 @@ class _Entry:
     record: _Record
     layer: LayerRef
     visible: bool
+
+    def key(self) -> tuple[str, str]:
+        return (self.record.fields["P"], self.record.fields["V"])
 
 
 def parse_installed(text: str) -> tuple[list[_Record], list[str]]:
@@ -90,35 +93,27 @@ class ApkCataloger(Cataloger):
             self._entries.append(_Entry(record, file.layer, file.visible))
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        earliest: dict[tuple[str, str], LayerRef] = {}
-        for entry in self._entries:
-            key = (entry.record.fields["P"], entry.record.fields["V"])
-            if key not in earliest or entry.layer.index < earliest[key].index:
-                earliest[key] = entry.layer
         distro = ctx.os.purl_distro if ctx.os is not None else ""
         namespace = ctx.os.id if ctx.os is not None else "alpine"
         found: dict[tuple[str, str], Package] = {}
-        for entry in self._entries:
-            if not entry.visible:
-                continue
+        for entry, layer in self.introduced(self._entries, _Entry.key):
             f = entry.record.fields
-            key = (f["P"], f["V"])
+            key = entry.key()
             arch = f.get("A", "")
             license_ = f.get("L", "").strip()
             with self.recording(f"{_DB}: package {key[0]!r}"):
                 found[key] = Package(
                     name=f["P"],
                     version=f["V"],
-                    ecosystem="apk",
-                    purl=make_purl(
-                        "apk",
+                    ecosystem=self.ecosystem,
+                    purl=self.purl(
                         f["P"],
                         f["V"],
                         namespace=namespace,
                         qualifiers={"arch": arch, "distro": distro},
                     ),
                     cataloger=self.name,
-                    layer=earliest[key],
+                    layer=layer,
                     arch=arch,
                     source_name=f.get("o", f["P"]),
                     source_version=f["V"],

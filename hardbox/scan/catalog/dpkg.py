@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 _STATUS = "/var/lib/dpkg/status"
@@ -82,6 +82,9 @@ class _Entry:
     layer: LayerRef
     visible: bool
     maintainer: str
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.name, self.version, self.arch)
 
 
 def _copyright_licenses(name: str, ctx: CatalogContext) -> tuple[str, ...]:
@@ -193,39 +196,29 @@ class DpkgCataloger(Cataloger):
         self._lists[stem] = tuple(line for line in lines if line and line not in ("/.",))
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        earliest: dict[tuple[str, str, str], LayerRef] = {}
-        for entry in self._entries:
-            key = (entry.name, entry.version, entry.arch)
-            known = earliest.get(key)
-            if known is None or entry.layer.index < known.index:
-                earliest[key] = entry.layer
         namespace = (
             ctx.os.id if ctx.os is not None and ctx.os.id in ("debian", "ubuntu") else "debian"
         )
         distro = ctx.os.purl_distro if ctx.os is not None else ""
         found: dict[tuple[str, str, str], Package] = {}
-        for entry in self._entries:
-            if not entry.visible:
-                continue
-            key = (entry.name, entry.version, entry.arch)
+        for entry, layer in self.introduced(self._entries, _Entry.key):
             listed = self._lists.get(f"{entry.name}:{entry.arch}") or self._lists.get(
                 entry.name, ()
             )
             files = _owned_files(listed, ctx) if self.with_files else ()
             with self.recording(f"{entry.location}: package {entry.name!r}"):
-                found[key] = Package(
+                found[entry.key()] = Package(
                     name=entry.name,
                     version=entry.version,
-                    ecosystem="deb",
-                    purl=make_purl(
-                        "deb",
+                    ecosystem=self.ecosystem,
+                    purl=self.purl(
                         entry.name,
                         entry.version,
                         namespace=namespace,
                         qualifiers={"arch": entry.arch, "distro": distro},
                     ),
                     cataloger=self.name,
-                    layer=earliest[key],
+                    layer=layer,
                     arch=entry.arch,
                     source_name=entry.source_name,
                     source_version=entry.source_version,

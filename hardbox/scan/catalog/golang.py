@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 if TYPE_CHECKING:
@@ -147,11 +147,6 @@ def _locate(elf: ELFFile, fh: IO[bytes]) -> BuildInfo | None:
     return None
 
 
-def _purl(module: str, version: str) -> str:
-    namespace, _, name = module.rpartition("/")
-    return make_purl("golang", name, version, namespace=namespace or None)
-
-
 class GoBinaryCataloger(Cataloger):
     name = "binary/go"
     ecosystem = "golang"
@@ -212,10 +207,15 @@ class _Where:
         return Package(
             name=name,
             version=version,
-            ecosystem="golang",
+            ecosystem=GoBinaryCataloger.ecosystem,
             purl=_purl(name, version),
             cataloger=self.cataloger,
             layer=self.layer,
             locations=(self.location,),
             properties=(("hardbox:golang:go-version", self.go_version), *props),
         )
+
+
+def _purl(module: str, version: str) -> str:
+    namespace, _, name = module.rpartition("/")
+    return GoBinaryCataloger.purl(name, version, namespace=namespace or None)

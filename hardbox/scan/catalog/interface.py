@@ -1,7 +1,9 @@
 """The cataloger seam: what every per-ecosystem cataloger is and reports.
 
 A cataloger is a walk visitor (``name``, ``wants``, ``visit``) that, once the walk is done,
-turns what it read into ``Package``s. Damage in an image is data, not an exception
+turns what it read into ``Package``s. The base holds what every cataloger shares: the rule
+that a package's layer is the earliest layer that held it (``introduced``), its purl's type
+(``purl``, from its ecosystem's row of ``hardbox.scan.ecosystems.TABLE``), and the status. Damage in an image is data, not an exception
 (DESIGN.md, "Partial failure is data"): a file a cataloger cannot parse is recorded as a
 problem, and the cataloger's ``CatalogerStatus`` says succeeded, partial or failed with the
 reasons, which the SBOM carries. A fresh instance is made for every walk.
@@ -14,11 +16,13 @@ import enum
 import struct
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
-from hardbox.scan.package import Package
+from hardbox.findings import LayerRef
+from hardbox.scan.ecosystems import ecosystem
+from hardbox.scan.package import Package, make_purl
 from hardbox.scan.walk import ImageFile, MergedView
 
 if TYPE_CHECKING:
@@ -67,6 +71,18 @@ class CatalogContext:
 DAMAGE = (OSError, ValueError, LookupError, EOFError, struct.error, zipfile.BadZipFile)
 
 
+class Sighting(Protocol):
+    """One package record as a cataloger read it from one layer's copy of its evidence."""
+
+    @property
+    def layer(self) -> LayerRef: ...
+    @property
+    def visible(self) -> bool: ...
+
+
+S = TypeVar("S", bound=Sighting)
+
+
 class Cataloger(ABC):
     """Base of every cataloger. Subclasses set ``name`` ("os/dpkg", "language/python") and
     ``ecosystem``, implement ``wants``, ``read`` (one wanted file) and ``packages``."""
@@ -94,6 +110,37 @@ class Cataloger(ABC):
     @abstractmethod
     def packages(self, ctx: CatalogContext) -> list[Package]:
         """The packages found, built after the walk."""
+
+    @staticmethod
+    def introduced(sightings: Iterable[S], key: Callable[[S], Hashable]) -> Iterator[tuple[S, LayerRef]]:
+        """Each visible sighting with the layer that introduced it: the earliest layer whose
+        copy of the evidence, hidden by a later layer or not, held the same ``key`` (name and
+        version, say). A package database is rewritten by every layer that installs
+        anything, so the visible copy is the newest layer's; the package came with the first
+        copy that lists it. Hidden sightings only date a package, never make one present."""
+        seen = list(sightings)
+        earliest: dict[Hashable, LayerRef] = {}
+        for sighting in seen:
+            k = key(sighting)
+            known = earliest.get(k)
+            if known is None or sighting.layer.index < known.index:
+                earliest[k] = sighting.layer
+        for sighting in seen:
+            if sighting.visible:
+                yield sighting, earliest[key(sighting)]
+
+    @classmethod
+    def purl(
+        cls,
+        name: str,
+        version: str,
+        *,
+        namespace: str | None = None,
+        qualifiers: Mapping[str, str] | None = None,
+    ) -> str:
+        """The purl of one of this cataloger's packages, of its ecosystem's purl type."""
+        type_ = ecosystem(cls.ecosystem).purl_type
+        return make_purl(type_, name, version, namespace=namespace, qualifiers=qualifiers)
 
     def visit(self, file: ImageFile) -> None:
         caught: tuple[type[BaseException], ...] = (*DAMAGE, *self.damage)

@@ -17,7 +17,7 @@ from typing import IO
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 _ARCHIVES = (".jar", ".war", ".ear", ".jpi", ".hpi")
@@ -180,8 +180,8 @@ class JavaArchiveCataloger(Cataloger):
                 found[(a.group, a.artifact, a.version, a.location)] = Package(
                     name=name,
                     version=a.version,
-                    ecosystem="maven",
-                    purl=make_purl("maven", a.artifact, a.version, namespace=a.group or None),
+                    ecosystem=self.ecosystem,
+                    purl=self.purl(a.artifact, a.version, namespace=a.group or None),
                     cataloger=self.name,
                     layer=a.layer,
                     licenses=a.licenses,

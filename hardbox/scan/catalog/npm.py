@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 _MAX_MANIFEST = 4 * 1024 * 1024
@@ -56,6 +56,10 @@ class _Manifest:
     layer: LayerRef
     visible: bool
 
+    def key(self) -> tuple[str, str, str]:
+        # Per location: the same package nested under two node_modules is two packages.
+        return (self.location, self.name, self.version)
+
 
 class NpmCataloger(Cataloger):
     name = "language/npm"
@@ -90,25 +94,18 @@ class NpmCataloger(Cataloger):
         )
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        earliest: dict[tuple[str, str, str], LayerRef] = {}
-        for m in self._manifests:
-            key = (m.location, m.name, m.version)
-            if key not in earliest or m.layer.index < earliest[key].index:
-                earliest[key] = m.layer
         found: list[Package] = []
-        for m in self._manifests:
-            if not m.visible:
-                continue
+        for m, layer in self.introduced(self._manifests, _Manifest.key):
             scope, _, bare = m.name.rpartition("/")
             with self.recording(m.location):
                 found.append(
                     Package(
                         name=m.name,
                         version=m.version,
-                        ecosystem="npm",
-                        purl=make_purl("npm", bare, m.version, namespace=scope or None),
+                        ecosystem=self.ecosystem,
+                        purl=self.purl(bare, m.version, namespace=scope or None),
                         cataloger=self.name,
-                        layer=earliest[(m.location, m.name, m.version)],
+                        layer=layer,
                         licenses=m.licenses,
                         locations=(m.location,),
                         properties=(("hardbox:npm:path", posixpath.dirname(m.location)),),

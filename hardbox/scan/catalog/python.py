@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 _MAX_METADATA = 16 * 1024 * 1024
@@ -37,6 +37,10 @@ class _Dist:
     location: str
     layer: LayerRef
     visible: bool
+
+    def key(self) -> tuple[str, str, str]:
+        # Per location: one distribution in two virtualenvs is two packages.
+        return (self.location, self.name, self.version)
 
 
 def _licenses(headers: dict[str, list[str]]) -> tuple[str, ...]:
@@ -109,15 +113,8 @@ class PythonCataloger(Cataloger):
         self._records[dist_info] = tuple(files)
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        earliest: dict[tuple[str, str, str], LayerRef] = {}
-        for dist in self._dists:
-            key = (dist.location, dist.name, dist.version)
-            if key not in earliest or dist.layer.index < earliest[key].index:
-                earliest[key] = dist.layer
         found: list[Package] = []
-        for dist in self._dists:
-            if not dist.visible:
-                continue
+        for dist, layer in self.introduced(self._dists, _Dist.key):
             meta_dir = (
                 dist.location
                 if dist.location.endswith(".egg-info")
@@ -128,10 +125,10 @@ class PythonCataloger(Cataloger):
                     Package(
                         name=dist.name,
                         version=dist.version,
-                        ecosystem="pypi",
-                        purl=make_purl("pypi", dist.name, dist.version),
+                        ecosystem=self.ecosystem,
+                        purl=self.purl(dist.name, dist.version),
                         cataloger=self.name,
-                        layer=earliest[(dist.location, dist.name, dist.version)],
+                        layer=layer,
                         licenses=dist.licenses,
                         locations=(dist.location,),
                         files=self._records.get(meta_dir, ()),

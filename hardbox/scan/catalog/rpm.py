@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package, make_purl
+from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
 _DB_DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/")
@@ -82,6 +82,9 @@ class _Header:
     location: str
     layer: LayerRef
     visible: bool
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.name, self.version, self.arch)
 
 
 def _split_srpm(srpm: str) -> tuple[str, str]:
@@ -174,34 +177,25 @@ class RpmCataloger(Cataloger):
         )
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        earliest: dict[tuple[str, str, str], LayerRef] = {}
-        for h in self._headers:
-            key = (h.name, h.version, h.arch)
-            if key not in earliest or h.layer.index < earliest[key].index:
-                earliest[key] = h.layer
         namespace = ctx.os.id if ctx.os is not None else None
         distro = ctx.os.purl_distro if ctx.os is not None else ""
         found: dict[tuple[str, str, str], Package] = {}
-        for h in self._headers:
-            if not h.visible:
-                continue
-            key = (h.name, h.version, h.arch)
+        for h, layer in self.introduced(self._headers, _Header.key):
             source_name, source_version = _split_srpm(h.source_rpm)
             purl_version = h.version.split(":", 1)[1] if h.epoch else h.version
             with self.recording(f"{h.location}: package {h.name!r}"):
-                found[key] = Package(
+                found[h.key()] = Package(
                     name=h.name,
                     version=h.version,
-                    ecosystem="rpm",
-                    purl=make_purl(
-                        "rpm",
+                    ecosystem=self.ecosystem,
+                    purl=self.purl(
                         h.name,
                         purl_version,
                         namespace=namespace,
                         qualifiers={"arch": h.arch, "distro": distro, "epoch": h.epoch},
                     ),
                     cataloger=self.name,
-                    layer=earliest[key],
+                    layer=layer,
                     arch=h.arch,
                     source_name=source_name,
                     source_version=source_version,

@@ -1,38 +1,37 @@
-"""Version ordering per ecosystem: one module each, registered in ``SCHEMES``.
+"""Version orderings: one module per scheme, registered in ``SCHEMES`` by the scheme's name.
 
-``scheme_for(ecosystem)`` takes hardbox's package ecosystem names ("deb", "apk", "rpm",
-"pypi", "npm", "golang", "maven"; see ``hardbox.scan.package.ECOSYSTEMS``) and returns the
-``VersionScheme`` that orders that ecosystem's versions. ``SEMVER`` is separate because OSV
-ranges of type SEMVER use semver ordering whatever the ecosystem.
+``scheme_for(ecosystem)`` takes a package ecosystem ("deb", "npm", ...) and returns the
+``VersionScheme`` its row of ``hardbox.scan.ecosystems.TABLE`` names (npm and Go share
+semver). ``SEMVER`` is separate because OSV ranges of type SEMVER use semver ordering
+whatever the ecosystem.
 
-Adding an ecosystem: write ``versions/NAME.py`` exposing ``SCHEME``, register it below; the
-registry test fails for a package ecosystem with no scheme.
+A new ordering: write ``versions/NAME.py`` exposing ``SCHEME``, register it below and name it
+in the ecosystem's row; tests/unit/scan/test_ecosystems.py fails for a row whose scheme is
+not registered.
 """
 
 from __future__ import annotations
 
+from hardbox.scan.ecosystems import ecosystem as ecosystem_row
 from hardbox.scan.versions import apk, dpkg, maven, pep440, rpm, semver
 from hardbox.scan.versions.base import Comparable, InvalidVersion, Scheme, VersionScheme
 
 SCHEMES: dict[str, VersionScheme] = {
-    "deb": dpkg.SCHEME,
-    "apk": apk.SCHEME,
-    "rpm": rpm.SCHEME,
-    "pypi": pep440.SCHEME,
-    "npm": semver.SCHEME,
-    "golang": semver.SCHEME,
-    "maven": maven.SCHEME,
+    scheme.name: scheme
+    for scheme in (dpkg.SCHEME, apk.SCHEME, rpm.SCHEME, pep440.SCHEME, semver.SCHEME, maven.SCHEME)
 }
 
 SEMVER: VersionScheme = semver.SCHEME
 
 
 def scheme_for(ecosystem: str) -> VersionScheme:
-    """The ordering of a package ecosystem; ``KeyError`` names the unknown ecosystem."""
+    """The ordering of a package ecosystem; ``KeyError`` names an ecosystem the table lacks
+    or a scheme that is not registered."""
+    name = ecosystem_row(ecosystem).version_scheme
     try:
-        return SCHEMES[ecosystem]
+        return SCHEMES[name]
     except KeyError:
-        raise KeyError(f"no version ordering registered for ecosystem {ecosystem!r}") from None
+        raise KeyError(f"ecosystem {ecosystem!r}: no version ordering {name!r} registered") from None
 
 
 __all__ = ["SCHEMES", "SEMVER", "Comparable", "InvalidVersion", "Scheme", "VersionScheme", "scheme_for"]

@@ -1,15 +1,17 @@
 """Which OSV ecosystem and package name an installed package is filed under.
 
-Language packages map one to one: pypi → ``PyPI``, npm → ``npm``, golang → ``Go``, maven →
-``Maven``, under the package's own name (Maven's ``group:artifact``, npm's ``@scope/name``,
-Go's module path, ``stdlib`` for the toolchain). OS packages are filed per distribution
-release, so the image's os-release decides: ``Debian:12``, ``Alpine:v3.19``, ``Rocky
-Linux:9``, ``AlmaLinux:9`` (``OSRelease.osv_ecosystem``), ``Ubuntu:22.04[:LTS]``, and every
-``Red Hat:enterprise_linux:9::*`` product stream for RHEL 9. Debian and Alpine advisories
-name the *source* package (OSV schema, "Defined ecosystems"), so those packages are looked
-up by their source name and source version, falling back to the binary name when a
-package has no separate source. RPM distributions name source RPMs too, but "Red Hat"
-also names binaries: both names are looked up.
+The facts per ecosystem are its row of ``hardbox.scan.ecosystems.TABLE``. Language packages
+map one to one (the row's ``osv``: pypi → ``PyPI``, golang → ``Go``, ...), under the
+package's own name (Maven's ``group:artifact``, npm's ``@scope/name``, Go's module path,
+``stdlib`` for the toolchain). OS packages are filed per distribution release, so the
+image's os-release decides: ``Debian:12``, ``Alpine:v3.19``, ``Rocky Linux:9``,
+``AlmaLinux:9`` (``OSRelease.osv_ecosystem``), ``Ubuntu:22.04[:LTS]``, and every ``Red
+Hat:enterprise_linux:9::*`` product stream for RHEL 9 — when that release's family is one of
+the row's ``families``. The row's ``advisory_name`` says which name to look up: Debian and
+Alpine advisories name the *source* package, so those packages are looked up by their
+source name and source version, falling back to the binary name when a package has no
+separate source; RPM distributions name source RPMs too, but "Red Hat" also names
+binaries: both names are looked up.
 """
 
 from __future__ import annotations
@@ -17,16 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.package import Package
-
-LANGUAGE_ECOSYSTEMS = {"pypi": "PyPI", "npm": "npm", "golang": "Go", "maven": "Maven"}
-
-# Which package ecosystem each OSV distribution family's advisories describe.
-OS_FAMILIES = {
-    "deb": ("Debian", "Ubuntu"),
-    "apk": ("Alpine", "Wolfi", "Chainguard"),
-    "rpm": ("Rocky Linux", "AlmaLinux", "Red Hat", "openSUSE", "SUSE", "Photon OS"),
-}
 
 
 class OSInfo(Protocol):
@@ -58,15 +52,17 @@ class NoEcosystem(LookupError):
 
 
 def query_for(package: Package, os_info: OSInfo | None) -> Query:
-    if package.ecosystem in LANGUAGE_ECOSYSTEMS:
-        ecosystem = LANGUAGE_ECOSYSTEMS[package.ecosystem]
-        return Query(ecosystem, (package.name,), package.version, (ecosystem,))
+    row = BY_NAME[package.ecosystem]  # a Package's ecosystem is always a row
+    if not row.os:
+        return Query(row.osv, (package.name,), package.version, (row.osv,))
     label, exact, prefix = _os_ecosystems(os_info)
-    if label.split(":", 1)[0] not in OS_FAMILIES.get(package.ecosystem, ()):
+    if label.split(":", 1)[0] not in row.families:
         raise NoEcosystem(f"{package.ecosystem} packages on {label} have no OSV ecosystem")
-    if package.ecosystem == "rpm":
+    if row.advisory_name == "source-and-name":
         names = tuple(dict.fromkeys(n for n in (package.source_name, package.name) if n))
         return Query(label, names, package.version, exact, prefix)
+    if row.advisory_name == "name":
+        return Query(label, (package.name,), package.version, exact, prefix)
     return Query(
         label,
         (package.source_name or package.name,),
