@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hardbox.runtime.profile_model import Profile
+    from hardbox.runtime.profile_options import RunOptions
 
 DESCRIPTION = """\
 Start IMAGE in a new container, hardened by a profile, and pass its exit status through.
@@ -87,13 +91,14 @@ def handle(args: argparse.Namespace) -> int:
 
 def _handle(args: argparse.Namespace) -> int:
     from hardbox.errors import UsageError
-    from hardbox.runtime.profile import apply_options, load_profile
+    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.profile_options import apply_options
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     _check_options(args)
-    profile, _ = apply_options(load_profile(args.profile), args)
+    profile, _ = apply_options(load_profile(args.profile), _run_options(args))
     if args.json and not args.explain:
         raise UsageError("--json only goes with --explain")
     if args.explain:
@@ -136,6 +141,17 @@ def _handle(args: argparse.Namespace) -> int:
     return run_foreground(request)
 
 
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    """The options the profile folds in (profile_options.apply_options): the one place they
+    are read from the command line."""
+    from hardbox.runtime.profile_options import RunOptions
+
+    return RunOptions(
+        cap_add=tuple(args.cap_add), cap_drop=tuple(args.cap_drop), network=args.network,
+        read_only=args.read_only, memory=args.memory, pids_limit=args.pids_limit, cpus=args.cpus,
+    )
+
+
 def _check_options(args: argparse.Namespace) -> None:
     """What can be judged before anything starts: fail with exit 2, not 125 later."""
     import re
@@ -154,7 +170,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--workdir {args.workdir!r}: must be an absolute path")
 
 
-def _explain(profile: Any, args: argparse.Namespace) -> int:
+def _explain(profile: Profile, args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
     from hardbox.runtime.explain import explain, render
 

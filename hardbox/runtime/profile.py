@@ -1,161 +1,50 @@
-"""Hardening profiles: the frozen model the runtime obeys, and the YAML loader behind it.
+"""Loading hardening profiles: YAML files, ``extends`` chains and the parsed-profile cache.
 
 A profile is YAML under ``policies/profiles/<name>.yaml`` (or any file the user names). It may
 ``extends:`` another profile; mappings (``selinux``, ``limits``, ``rlimits``) merge key by key,
 everything else is replaced. Each file is validated against ``policies/profiles/schema.json``
 and a bad one is a single ``InputError`` naming the file, the line and the field (found from
 the YAML node marks). A profile with ``strict: true`` refuses combinations that break
-isolation, and ``apply_options`` refuses run options that would weaken it.
+isolation (profile_options refuses run options that would weaken it).
 
-Fields a profile leaves out take the secure value (the schema's ``default``), so the smallest
-valid profile is the most locked-down one.
+The model itself is profile_model.py (``Profile`` is re-exported here for callers that load
+one and use it). Fields a profile leaves out take the model's defaults, the secure values,
+so the smallest valid profile is the most locked-down one.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import InputError
-from hardbox.runtime.profile_options import (
-    ALL_CAPABILITIES,
-    RunOptions,
-    Weakening,
-    apply_options,
+from hardbox.runtime import profile_cache
+from hardbox.runtime.capabilities import CAPABILITIES
+from hardbox.runtime.profile_model import (
+    Limits,
+    Profile,
+    Rlimit,
+    SelinuxSettings,
+    field_default,
     parse_bytes,
 )
 from hardbox.runtime.seccomp_model import SeccompPolicy
 
 if TYPE_CHECKING:
-    # profile_yaml imports PyYAML; it is loaded only on a profile-cache miss (profile_cache).
+    # profile_yaml imports PyYAML: for start-up speed it is loaded only on a cache miss
+    # (_read_chain), so only the type is named here.
     from hardbox.runtime.profile_yaml import ProfileDocument
 
-__all__ = [
-    "Limits",
-    "Profile",
-    "Rlimit",
-    "RunOptions",
-    "SelinuxSettings",
-    "Weakening",
-    "apply_options",
-    "list_profiles",
-    "load_profile",
-]
+__all__ = ["Profile", "list_profiles", "load_profile", "locate"]
 
-NETWORK_MODES = ("none", "private", "host")
-REQUIREMENT_MODES = ("required", "if-available")
-SELINUX_MODES = ("required", "if-available", "disabled")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-@dataclass(frozen=True)
-class SelinuxSettings:
-    """``mode``: required | if-available | disabled. ``level`` empty = allocate a unique MCS
-    category pair per container (selinux.allocate_label)."""
-
-    mode: str = "if-available"
-    type: str = "container_t"
-    level: str = ""
-    file_type: str = "container_file_t"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """cgroup limits: ``memory`` in bytes, ``pids`` max tasks, ``cpus`` as in ``docker --cpus``.
-    ``None`` means no limit. ``mode`` says whether a host that cannot apply them refuses to run
-    (required) or runs with a recorded warning (if-available)."""
-
-    memory: int | None = None
-    pids: int | None = None
-    cpus: float | None = None
-    mode: str = "if-available"
-
-
-@dataclass(frozen=True)
-class Rlimit:
-    """One setrlimit(2) value, OCI spelling (``RLIMIT_NOFILE``)."""
-
-    type: str
-    soft: int
-    hard: int
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A resolved profile: every field has its final value, ``extends`` already applied."""
-
-    name: str
-    description: str
-    source: str  # the file it was loaded from
-    strict: bool  # refuse isolation-breaking combinations and weakening run options
-    user_namespace: bool
-    capabilities: tuple[str, ...]  # exactly the five sets' content, e.g. ("CAP_CHOWN",)
-    no_new_privs: bool
-    seccomp: SeccompPolicy | None  # None only when seccomp_name == "unconfined"
-    seccomp_name: str  # "default", "strict", a file path, or "unconfined"
-    selinux: SelinuxSettings
-    network: str  # one of NETWORK_MODES
-    read_only_root: bool
-    tmpfs_noexec: bool
-    masked_paths: tuple[str, ...]
-    readonly_paths: tuple[str, ...]
-    limits: Limits
-    rlimits: tuple[Rlimit, ...]
-    volumes_readonly: bool  # -v binds are read-only unless they say :rw
-    run_as_non_root: bool  # exports ask the engine to refuse uid 0 (k8s runAsNonRoot)
-    chain: tuple[str, ...] = ()  # the profile names this one was built from, base first
-    weakenings: tuple[Weakening, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if self.network not in NETWORK_MODES:
-            raise InputError(f"profile {self.name}: network {self.network!r} is not one of {NETWORK_MODES}")
-        if (self.seccomp is None) != (self.seccomp_name == "unconfined"):
-            raise InputError(f"profile {self.name}: seccomp policy and its name disagree")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of `hardbox profile show --json` (documented in
-        docs/writing-a-profile.md)."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "source": self.source,
-            "extends": list(self.chain[:-1]),
-            "strict": self.strict,
-            "user_namespace": self.user_namespace,
-            "capabilities": list(self.capabilities),
-            "no_new_privs": self.no_new_privs,
-            "seccomp": self.seccomp_name,
-            "selinux": {
-                "mode": self.selinux.mode,
-                "type": self.selinux.type,
-                "level": self.selinux.level,
-                "file_type": self.selinux.file_type,
-            },
-            "network": self.network,
-            "read_only_root": self.read_only_root,
-            "tmpfs_noexec": self.tmpfs_noexec,
-            "masked_paths": list(self.masked_paths),
-            "readonly_paths": list(self.readonly_paths),
-            "limits": {
-                "memory": self.limits.memory,
-                "pids": self.limits.pids,
-                "cpus": self.limits.cpus,
-                "mode": self.limits.mode,
-            },
-            "rlimits": {r.type: {"soft": r.soft, "hard": r.hard} for r in self.rlimits},
-            "volumes_readonly": self.volumes_readonly,
-            "run_as_non_root": self.run_as_non_root,
-            "weakenings": [w.to_dict() for w in self.weakenings],
-        }
-
-    def with_weakenings(self, weakenings: tuple[Weakening, ...], **changes: Any) -> Profile:
-        return replace(self, weakenings=self.weakenings + weakenings, **changes)
-
-
 def profiles_dir() -> Path:
+    # Lazy for start-up speed: a cache hit for a shipped name never locates the policies
+    # folder (hardbox.resources pulls in importlib.util).
     from hardbox.resources import policies
 
     # joinpath first: an installed namespace package is a MultiplexedPath, whose str() is
@@ -164,7 +53,7 @@ def profiles_dir() -> Path:
 
 
 def seccomp_dir() -> Path:
-    from hardbox.resources import policies
+    from hardbox.resources import policies  # lazy for start-up speed, as in profiles_dir
 
     return Path(str(policies() / "seccomp"))
 
@@ -198,8 +87,6 @@ def load_profile(name_or_path: str, *, cache_dir: Path | None = None) -> Profile
     A profile built before from the same bytes (every file of the chain, the schema, the
     seccomp JSON) comes from the on-disk cache (profile_cache) without YAML or jsonschema.
     ``cache_dir`` defaults to ``<store root>/cache/profiles``."""
-    from hardbox.runtime import profile_cache
-
     if _is_shipped_name(name_or_path):
         # Keyed by name and install, so a hit does not even locate the shipped policies
         # folder (importlib.resources is a noticeable part of start-up).
@@ -246,6 +133,7 @@ def _load_uncached(path: Path) -> tuple[Profile, list[Path]]:
 
 def _read_chain(path: Path) -> list[ProfileDocument]:
     """The file and every profile it extends, base first; cycles refused."""
+    # Lazy for start-up speed: PyYAML and jsonschema load only on a cache miss.
     from hardbox.runtime.profile_yaml import read_document
 
     seen: list[Path] = []
@@ -271,63 +159,62 @@ def _build(
     leaf: ProfileDocument,
     chain: tuple[str, ...],
 ) -> Profile:
-    seccomp_name = data.get("seccomp", "default")
-    seccomp: SeccompPolicy | None = None
-    if seccomp_name != "unconfined":
-        where = origin.get("seccomp", leaf)
-        if _NAME.match(seccomp_name) and not seccomp_name.endswith(".json"):
-            seccomp_path = seccomp_dir() / f"{seccomp_name}.json"
-        else:
-            seccomp_path = Path(seccomp_name)
-            if not seccomp_path.is_absolute():
-                seccomp_path = where.path.parent / seccomp_path
-        if not seccomp_path.is_file():
-            raise where.error(("seccomp",), f"seccomp profile {seccomp_path} does not exist")
-        seccomp = SeccompPolicy.load(seccomp_path)
+    """The Profile of a merged, schema-valid mapping. Only the fields the files set are
+    passed: the rest take the model's defaults (profile_model is their one definition)."""
+    seccomp_name = data.get("seccomp", field_default("seccomp_name"))
+    seccomp = _seccomp(seccomp_name, origin.get("seccomp", leaf))
     _check_values(data, origin, leaf)
-    sel = data.get("selinux", {})
-    lim = data.get("limits", {})
-    memory = lim.get("memory")
+    values = {key: _FROM_FILE.get(key, _as_is)(value) for key, value in data.items() if key != "seccomp"}
     return Profile(
-        name=name,
-        description=data.get("description", ""),
-        source=str(leaf.path),
-        strict=data.get("strict", False),
-        user_namespace=data.get("user_namespace", True),
-        capabilities=tuple(dict.fromkeys(_cap_name(c) for c in data.get("capabilities", []))),
-        no_new_privs=data.get("no_new_privs", True),
-        seccomp=seccomp,
-        seccomp_name=seccomp_name,
-        selinux=SelinuxSettings(
-            mode=sel.get("mode", "if-available"),
-            type=sel.get("type", "container_t"),
-            level=sel.get("level", ""),
-            file_type=sel.get("file_type", "container_file_t"),
-        ),
-        network=data.get("network", "none"),
-        read_only_root=data.get("read_only_root", True),
-        tmpfs_noexec=data.get("tmpfs_noexec", True),
-        masked_paths=tuple(data.get("masked_paths", [])),
-        readonly_paths=tuple(data.get("readonly_paths", [])),
-        limits=Limits(
-            memory=None if memory is None else parse_bytes(memory),
-            pids=lim.get("pids"),
-            cpus=None if lim.get("cpus") is None else float(lim["cpus"]),
-            mode=lim.get("mode", "if-available"),
-        ),
-        rlimits=tuple(
-            Rlimit(k, v["soft"], v["hard"]) for k, v in sorted(data.get("rlimits", {}).items())
-        ),
-        volumes_readonly=data.get("volumes_readonly", True),
-        run_as_non_root=data.get("run_as_non_root", False),
-        chain=chain,
+        name=name, source=str(leaf.path), chain=chain, seccomp_name=seccomp_name, seccomp=seccomp, **values
     )
+
+
+def _seccomp(seccomp_name: str, where: ProfileDocument) -> SeccompPolicy | None:
+    """The policy a profile's ``seccomp:`` names (a shipped name or a path relative to the
+    file that says it); None for ``unconfined``."""
+    if seccomp_name == "unconfined":
+        return None
+    if _NAME.match(seccomp_name) and not seccomp_name.endswith(".json"):
+        seccomp_path = seccomp_dir() / f"{seccomp_name}.json"
+    else:
+        seccomp_path = Path(seccomp_name)
+        if not seccomp_path.is_absolute():
+            seccomp_path = where.path.parent / seccomp_path
+    if not seccomp_path.is_file():
+        raise where.error(("seccomp",), f"seccomp profile {seccomp_path} does not exist")
+    return SeccompPolicy.load(seccomp_path)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _limits(raw: dict[str, Any]) -> Limits:
+    values = dict(raw)
+    if values.get("memory") is not None:
+        values["memory"] = parse_bytes(values["memory"])
+    if values.get("cpus") is not None:
+        values["cpus"] = float(values["cpus"])
+    return Limits(**values)
+
+
+# How a file's value becomes the model's, for the fields whose file shape differs from the
+# model's (the schema has already checked types and key names); the rest are taken as is.
+_FROM_FILE: dict[str, Callable[[Any], Any]] = {
+    "capabilities": lambda caps: tuple(dict.fromkeys(_cap_name(c) for c in caps)),
+    "selinux": lambda sel: SelinuxSettings(**sel),
+    "masked_paths": tuple,
+    "readonly_paths": tuple,
+    "limits": _limits,
+    "rlimits": lambda rl: tuple(Rlimit(k, v["soft"], v["hard"]) for k, v in sorted(rl.items())),
+}
 
 
 def _check_values(data: dict[str, Any], origin: dict[str, ProfileDocument], leaf: ProfileDocument) -> None:
     """What the schema cannot say: capability names the kernel knows, soft <= hard."""
     for i, cap in enumerate(data.get("capabilities", [])):
-        if _cap_name(cap) not in ALL_CAPABILITIES:
+        if _cap_name(cap) not in CAPABILITIES:
             raise origin.get("capabilities", leaf).error(("capabilities", i), f"unknown capability {cap}")
     for name, value in data.get("rlimits", {}).items():
         if value["soft"] > value["hard"]:
@@ -353,10 +240,3 @@ def _check_strict(profile: Profile, origin: dict[str, ProfileDocument], leaf: Pr
     for key, bad, why in problems:
         if bad:
             raise origin.get(key, leaf).error((key,), why)
-
-
-def profile_digest(profile: Profile) -> str:
-    """A stable hash of a resolved profile (state files and caches key on it)."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(profile.to_dict(), sort_keys=True).encode()).hexdigest()

@@ -22,20 +22,20 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from hardbox import __version__
 from hardbox.errors import HardboxError
-from hardbox.runtime.profile import Limits, Profile, Rlimit, SelinuxSettings
-from hardbox.runtime.seccomp_model import SeccompPolicy
+from hardbox.root import default_root
+from hardbox.runtime.profile_model import Profile
 
-_FORMAT = 1  # bump when the entry's shape changes; older entries are then misses
+# Bump when the entry's shape changes; older entries are then misses. The profile's own
+# shape is derived from its dataclass (Profile.to_json), so a changed field is a miss anyway:
+# the typed decoder refuses an entry with a missing or unknown field.
+_FORMAT = 2
 
 
 def default_cache_dir() -> Path:
     """``<store root>/cache/profiles`` (beside the seccomp cache)."""
-    from hardbox.root import default_root
-
     return default_root() / "cache" / "profiles"
 
 
@@ -71,10 +71,11 @@ def lookup(key: str, cache_dir: Path | None = None) -> Profile | None:
         if _file_digest(Path(path)) != digest:
             return None
     try:
-        return profile_from_json(raw["profile"])
+        return Profile.from_json(raw.get("profile"))
     except (KeyError, TypeError, ValueError, AttributeError, HardboxError):
-        # A damaged entry that still parsed as JSON (HardboxError: the model's own checks
-        # refused it): treat as absent, the caller validates and rewrites it.
+        # A damaged entry that still parsed as JSON (ValueError: a field missing, unknown or
+        # of the wrong type; HardboxError: the model's own checks refused a value): treat as
+        # absent, the caller validates and rewrites it.
         return None
 
 
@@ -90,10 +91,10 @@ def save(key: str, profile: Profile, files: Iterable[Path], cache_dir: Path | No
     entry = _entry_path(cache_dir or default_cache_dir(), key)
     body = json.dumps(
         {"format": _FORMAT, "version": __version__, "key": key, "files": deps,
-         "profile": profile_to_json(profile)},
+         "profile": profile.to_json()},
         sort_keys=True,
     ).encode()
-    import tempfile  # a miss only: a hit never writes
+    import tempfile  # lazy for start-up speed: only a miss writes an entry
 
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -108,58 +109,3 @@ def save(key: str, profile: Profile, files: Iterable[Path], cache_dir: Path | No
     except OSError:
         # Read-only or foreign store root: the profile is valid, just not cached.
         return
-
-
-def profile_to_json(profile: Profile) -> dict[str, Any]:
-    """Every field of a loaded profile (weakenings are per run and never cached)."""
-    return {
-        "name": profile.name,
-        "description": profile.description,
-        "source": profile.source,
-        "strict": profile.strict,
-        "user_namespace": profile.user_namespace,
-        "capabilities": list(profile.capabilities),
-        "no_new_privs": profile.no_new_privs,
-        "seccomp": None if profile.seccomp is None else profile.seccomp.to_json(),
-        "seccomp_source": "" if profile.seccomp is None else profile.seccomp.source,
-        "seccomp_name": profile.seccomp_name,
-        "selinux": [profile.selinux.mode, profile.selinux.type, profile.selinux.level,
-                    profile.selinux.file_type],
-        "network": profile.network,
-        "read_only_root": profile.read_only_root,
-        "tmpfs_noexec": profile.tmpfs_noexec,
-        "masked_paths": list(profile.masked_paths),
-        "readonly_paths": list(profile.readonly_paths),
-        "limits": [profile.limits.memory, profile.limits.pids, profile.limits.cpus, profile.limits.mode],
-        "rlimits": [[r.type, r.soft, r.hard] for r in profile.rlimits],
-        "volumes_readonly": profile.volumes_readonly,
-        "run_as_non_root": profile.run_as_non_root,
-        "chain": list(profile.chain),
-    }
-
-
-def profile_from_json(raw: dict[str, Any]) -> Profile:
-    seccomp = raw["seccomp"]
-    memory, pids, cpus, limits_mode = raw["limits"]
-    return Profile(
-        name=str(raw["name"]),
-        description=str(raw["description"]),
-        source=str(raw["source"]),
-        strict=bool(raw["strict"]),
-        user_namespace=bool(raw["user_namespace"]),
-        capabilities=tuple(raw["capabilities"]),
-        no_new_privs=bool(raw["no_new_privs"]),
-        seccomp=None if seccomp is None else SeccompPolicy.from_json(seccomp, raw["seccomp_source"]),
-        seccomp_name=str(raw["seccomp_name"]),
-        selinux=SelinuxSettings(*raw["selinux"]),
-        network=str(raw["network"]),
-        read_only_root=bool(raw["read_only_root"]),
-        tmpfs_noexec=bool(raw["tmpfs_noexec"]),
-        masked_paths=tuple(raw["masked_paths"]),
-        readonly_paths=tuple(raw["readonly_paths"]),
-        limits=Limits(memory=memory, pids=pids, cpus=cpus, mode=limits_mode),
-        rlimits=tuple(Rlimit(t, s, h) for t, s, h in raw["rlimits"]),
-        volumes_readonly=bool(raw["volumes_readonly"]),
-        run_as_non_root=bool(raw["run_as_non_root"]),
-        chain=tuple(raw["chain"]),
-    )

@@ -1,70 +1,30 @@
 """Folding `hardbox run` options into a profile, and naming every weakening they cause.
 
-``apply_options(profile, options)`` takes Docker's option names (``--cap-add``, ``--cap-drop``,
-``--network``, ``--read-only``, ``--memory``, ``--pids-limit``, ``--cpus``) and returns the
-adjusted profile plus the list of ``Weakening``s, which `--explain` and the run's state show.
-Tightening (dropping a capability, a lower limit, ``--read-only``) is never a weakening. A
-``strict`` profile refuses any weakening with a usage error (exit 2).
+``apply_options(profile, options)`` takes a ``RunOptions`` — Docker's option names
+(``--cap-add``, ``--cap-drop``, ``--network``, ``--read-only``, ``--memory``,
+``--pids-limit``, ``--cpus``), built from the command line in one place (cli/run.py) — and
+returns the adjusted profile plus the list of ``Weakening``s, which `--explain` and the
+run's state show. Tightening (dropping a capability, a lower limit, ``--read-only``) is never
+a weakening. A ``strict`` profile refuses any weakening with a usage error (exit 2).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hardbox.errors import InputError, UsageError
 from hardbox.runtime.capabilities import CAPABILITIES
+from hardbox.runtime.profile_model import Profile, Weakening, parse_bytes
 
-if TYPE_CHECKING:
-    from hardbox.runtime.profile import Profile
-
-# Docker's --memory units are binary (moby/go-units RAMInBytes).
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
-# Every capability the kernel knows, in number order: the one list in capabilities.py.
-ALL_CAPABILITIES = CAPABILITIES
 # How open each network mode is; moving up the list is a weakening.
 _NETWORK_OPENNESS = {"none": 0, "private": 1, "host": 2}
 
 
-def parse_bytes(value: int | str) -> int:
-    """``512m``, ``1g``, ``1048576`` -> bytes, as ``docker run --memory`` reads them."""
-    if isinstance(value, bool):
-        raise InputError(f"memory size {value!r} is not a size")
-    if isinstance(value, int):
-        if value <= 0:
-            raise InputError(f"memory size {value} must be positive")
-        return value
-    match = _SIZE.match(str(value))
-    if not match:
-        raise InputError(f"memory size {value!r} is not a size like 512m or 1g")
-    number = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if number < 1:
-        raise InputError(f"memory size {value!r} must be positive")
-    return int(number)
-
-
-@dataclass(frozen=True)
-class Weakening:
-    """One place where a run is less isolated than its profile says."""
-
-    field: str  # the profile field, e.g. "capabilities"
-    before: str
-    after: str
-    cause: str  # the option that did it, e.g. "--cap-add NET_ADMIN"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "before": self.before, "after": self.after, "cause": self.cause}
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.before} -> {self.after} ({self.cause})"
-
-
 @dataclass(frozen=True)
 class RunOptions:
-    """The run options a profile cares about; ``None``/empty means "as the profile says".
-    An argparse namespace with the same attribute names works as well."""
+    """The run options a profile cares about; ``None``/empty means "as the profile says"."""
 
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
@@ -82,21 +42,21 @@ def _cap(name: str) -> str:
     return upper if upper.startswith("CAP_") or upper == "ALL" else f"CAP_{upper}"
 
 
-def apply_options(profile: Profile, options: Any) -> tuple[Profile, tuple[Weakening, ...]]:
+def apply_options(profile: Profile, options: RunOptions) -> tuple[Profile, tuple[Weakening, ...]]:
     """Fold run options into ``profile``; return it with the weakenings they caused."""
     weak: list[Weakening] = []
     changes: dict[str, Any] = {}
 
     caps = list(profile.capabilities)
-    drops = [_cap(c) for c in getattr(options, "cap_drop", None) or ()]
+    drops = [_cap(c) for c in options.cap_drop]
     if "ALL" in drops:
         caps = []
     caps = [c for c in caps if c not in drops]
-    for raw in getattr(options, "cap_add", None) or ():
+    for raw in options.cap_add:
         cap = _cap(raw)
-        added = list(ALL_CAPABILITIES) if cap == "ALL" else [cap]
+        added = list(CAPABILITIES) if cap == "ALL" else [cap]
         for one in added:
-            if one not in ALL_CAPABILITIES:
+            if one not in CAPABILITIES:
                 raise UsageError(f"--cap-add {raw}: unknown capability {one}")
             if one not in caps:
                 caps.append(one)
@@ -104,7 +64,7 @@ def apply_options(profile: Profile, options: Any) -> tuple[Profile, tuple[Weaken
     if tuple(caps) != profile.capabilities:
         changes["capabilities"] = tuple(caps)
 
-    network = getattr(options, "network", None)
+    network = options.network
     if network:
         if network not in _NETWORK_OPENNESS:
             raise UsageError(f"--network {network}: choose one of {', '.join(_NETWORK_OPENNESS)}")
@@ -112,11 +72,11 @@ def apply_options(profile: Profile, options: Any) -> tuple[Profile, tuple[Weaken
             weak.append(Weakening("network", profile.network, network, f"--network {network}"))
         changes["network"] = network
 
-    if getattr(options, "read_only", False):
+    if options.read_only:
         changes["read_only_root"] = True
 
     limits = profile.limits
-    memory = getattr(options, "memory", None)
+    memory = options.memory
     if memory is not None:
         try:
             new_memory = parse_bytes(memory)
@@ -125,14 +85,14 @@ def apply_options(profile: Profile, options: Any) -> tuple[Profile, tuple[Weaken
         if limits.memory is not None and new_memory > limits.memory:
             weak.append(Weakening("limits.memory", str(limits.memory), str(new_memory), f"--memory {memory}"))
         limits = replace(limits, memory=new_memory)
-    pids = getattr(options, "pids_limit", None)
+    pids = options.pids_limit
     if pids is not None:
         # Docker: 0 or -1 means unlimited.
         new_pids = None if pids <= 0 else int(pids)
         if limits.pids is not None and (new_pids is None or new_pids > limits.pids):
             weak.append(Weakening("limits.pids", str(limits.pids), str(new_pids or "unlimited"), f"--pids-limit {pids}"))
         limits = replace(limits, pids=new_pids)
-    cpus = getattr(options, "cpus", None)
+    cpus = options.cpus
     if cpus is not None:
         if float(cpus) <= 0:
             raise UsageError(f"--cpus {cpus}: must be a positive number")

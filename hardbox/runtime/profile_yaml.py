@@ -1,5 +1,8 @@
 """Reading one profile file: YAML with line numbers, validated against the profile schema
-(hardbox.yamldoc does the reading; this module knows the profile's schema and hint)."""
+(hardbox.yamldoc does the reading; this module knows the profile's schema and hint).
+
+Imported only on a parsed-profile cache miss (profile._read_chain): it brings PyYAML and,
+at validation, jsonschema, which a cache hit never loads."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from hardbox.resources import policies
 from hardbox.yamldoc import Document, read
 
 # One profile file: its path, the parsed mapping, and the node tree for line lookups.
@@ -18,8 +22,6 @@ _HINT = "see docs/writing-a-profile.md; check a file with `hardbox profile valid
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    from hardbox.resources import policies
-
     text = (policies() / "profiles" / "schema.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded

@@ -8,8 +8,8 @@ import pytest
 from hbrun import RunStore
 
 from hardbox.runtime.explain import steps
-from hardbox.runtime.profile import apply_options, load_profile
-from hardbox.runtime.profile_options import RunOptions
+from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile_options import RunOptions, apply_options
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Profiles: the shipped ones say what the issue promises; bad files are one clear error
-naming file, line and field; extends merges and refuses cycles; run options are folded in
-with every weakening named, and strict refuses them."""
+"""Loading profiles: the shipped ones say what the issue promises; bad files are one clear
+error naming file, line and field; extends merges and refuses cycles. (The model's defaults
+and JSON: test_profile_model.py; run options: test_profile_options.py.)"""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hardbox.errors import InputError, UsageError
-from hardbox.runtime.profile import (
-    Profile,
-    RunOptions,
-    apply_options,
-    list_profiles,
-    load_profile,
-)
-from hardbox.runtime.profile_options import parse_bytes
+from hardbox.errors import InputError
+from hardbox.runtime.profile import Profile, list_profiles, load_profile
 
 DOCKER_DEFAULT_CAPS = {
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -143,57 +136,6 @@ def test_minimal_profile_is_the_locked_down_one(tmp_path: Path) -> None:
     profile = load_profile(str(write(tmp_path, "min.yaml", "description: nothing said\n")))
     assert profile.capabilities == () and profile.network == "none" and profile.read_only_root
     assert profile.user_namespace and profile.no_new_privs and profile.seccomp_name == "default"
-
-
-def test_apply_options_names_weakenings() -> None:
-    default = load_profile("default")
-    changed, weak = apply_options(
-        default,
-        RunOptions(cap_add=("NET_ADMIN",), cap_drop=("CHOWN",), network="host", memory="1g", pids_limit=8192),
-    )
-    assert "CAP_NET_ADMIN" in changed.capabilities and "CAP_CHOWN" not in changed.capabilities
-    assert changed.network == "host"
-    assert changed.limits.memory == 1 << 30 and changed.limits.pids == 8192
-    fields = [w.field for w in weak]
-    # memory: default sets no memory limit, so adding one tightens; pids rose from 4096.
-    assert fields == ["capabilities", "network", "limits.pids"]
-    assert changed.weakenings == weak
-    assert str(weak[0]) == "capabilities: - -> CAP_NET_ADMIN (--cap-add NET_ADMIN)"
-
-
-def test_apply_options_tightening_is_not_a_weakening_and_strict_allows_it() -> None:
-    strict = load_profile("strict")
-    changed, weak = apply_options(strict, RunOptions(read_only=True, memory="128m", pids_limit=16, cpus=0.5))
-    assert weak == () and changed.limits.memory == 128 << 20 and changed.limits.pids == 16
-
-
-@pytest.mark.parametrize(
-    "options",
-    [RunOptions(cap_add=("NET_RAW",)), RunOptions(network="host"), RunOptions(network="private"),
-     RunOptions(memory="4g"), RunOptions(pids_limit=0), RunOptions(cpus=2)],
-)
-def test_strict_refuses_every_weakening(options: RunOptions) -> None:
-    with pytest.raises(UsageError, match="strict"):
-        apply_options(load_profile("strict"), options)
-
-
-def test_apply_options_refuses_nonsense() -> None:
-    default = load_profile("default")
-    with pytest.raises(UsageError, match="unknown capability"):
-        apply_options(default, RunOptions(cap_add=("WIZARD",)))
-    with pytest.raises(UsageError, match="--network"):
-        apply_options(default, RunOptions(network="bridge"))
-    with pytest.raises(UsageError, match="--memory"):
-        apply_options(default, RunOptions(memory="a lot"))
-
-
-def test_parse_bytes_reads_docker_sizes() -> None:
-    assert parse_bytes("512m") == 512 << 20
-    assert parse_bytes("1g") == 1 << 30
-    assert parse_bytes("1.5k") == 1536
-    assert parse_bytes(4096) == 4096
-    with pytest.raises(InputError):
-        parse_bytes("-1")
 
 
 def test_every_schema_field_is_documented() -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import InputError
-from hardbox.runtime import profile_cache
 from hardbox.runtime.profile import list_profiles, load_profile
 
 PROBE = """
@@ -46,12 +45,19 @@ def test_hit_imports_neither_yaml_nor_jsonschema(tmp_path: Path) -> None:
     assert second == {"name": "strict", "yaml": False, "jsonschema": False, "resources": False}
 
 
-def test_cached_profile_equals_the_validated_one(tmp_path: Path) -> None:
-    for name in list_profiles():
-        fresh = load_profile(name, cache_dir=tmp_path)
-        assert load_profile(name, cache_dir=tmp_path) == fresh  # now from the cache
-        assert profile_cache.profile_from_json(profile_cache.profile_to_json(fresh)) == fresh
-    assert len(entries(tmp_path)) == len(list_profiles())
+def test_every_profile_comes_back_from_the_cache_unchanged(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    custom = tmp_path / "custom.yaml"  # the shapes the shipped ones lack: no seccomp, cpus, rlimits
+    custom.write_text("extends: default\nseccomp: unconfined\nselinux: {level: 's0:c1,c2'}\n"
+                      "limits: {cpus: 2, memory: 64m}\nrlimits: {RLIMIT_NPROC: {soft: 5, hard: 6}}\n")
+    for name in [*list_profiles(), str(custom)]:
+        fresh = load_profile(name, cache_dir=cache)  # a miss: validated, then written
+        (entry,) = [e for e in entries(cache) if json.loads(e.read_bytes())["profile"]["name"] == fresh.name]
+        written = entry.stat().st_mtime_ns, entry.stat().st_ino
+        assert json.loads(entry.read_bytes())["profile"] == fresh.to_json()
+        assert load_profile(name, cache_dir=cache) == fresh  # a hit: the same profile
+        assert (entry.stat().st_mtime_ns, entry.stat().st_ino) == written  # and not rewritten
+    assert len(entries(cache)) == len(list_profiles()) + 1
 
 
 def test_changed_parent_is_validated_again(tmp_path: Path) -> None:
@@ -92,13 +98,20 @@ def test_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage: bytes) -
     assert json.loads(entry.read_bytes())["profile"]["name"] == "strict"
 
 
-def test_entry_with_wrong_profile_body_is_a_miss(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("network", "sideways"),  # well-typed, but the model refuses it
+     ("strict", "yes"),  # mistyped: the decoder refuses it
+     ("limits", [None, 512, 1.0, "if-available"])],  # the entry shape of format 1
+)
+def test_entry_with_wrong_profile_body_is_a_miss(tmp_path: Path, field: str, value: object) -> None:
     want = load_profile("strict", cache_dir=tmp_path)
     (entry,) = entries(tmp_path)
     raw = json.loads(entry.read_bytes())
-    raw["profile"]["network"] = "sideways"  # the model refuses it: a miss, not a crash
+    raw["profile"][field] = value  # a miss, not a crash, and rewritten
     entry.write_text(json.dumps(raw))
     assert load_profile("strict", cache_dir=tmp_path) == want
+    assert json.loads(entry.read_bytes())["profile"] == want.to_json()
 
 
 def test_unwritable_cache_still_loads(tmp_path: Path) -> None:
