@@ -64,14 +64,17 @@ def last_cap() -> int:
         return int(fh.read())
 
 
-def drop_bounding(keep: int) -> None:
-    """Drop every capability not in ``keep`` from the bounding set (needs CAP_SETPCAP)."""
-    for cap in range(last_cap() + 1):
+def drop_bounding(keep: int, last: int) -> None:
+    """Drop every capability up to ``last`` not in ``keep`` from the bounding set (needs
+    CAP_SETPCAP). ``last`` is read by hardbox before anything of the image is mounted: read
+    inside the container it may be the image's file (a volume over /proc/sys/kernel made
+    strict keep a bounding set of 0x1fffffffffc, issue 18)."""
+    for cap in range(last + 1):
         if not keep >> cap & 1:
             syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
 
 
-def apply(names: Iterable[str], *, ambient: bool = True) -> None:
+def apply(names: Iterable[str], *, last: int, ambient: bool = True) -> None:
     """Set bounding, permitted, effective, inheritable and ambient to exactly ``names``.
 
     Call after the final setuid/setgid (with PR_SET_KEEPCAPS set before them), since a uid
@@ -84,7 +87,7 @@ def apply(names: Iterable[str], *, ambient: bool = True) -> None:
     # what is still permitted so CAP_SETPCAP can drop the bounding set.
     _, permitted, inheritable = syscalls.capget()
     syscalls.capset(permitted, permitted, inheritable)
-    drop_bounding(keep)
+    drop_bounding(keep, last)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
     syscalls.capset(keep, keep, keep)
     if not ambient:

@@ -23,6 +23,39 @@ FORWARDED = tuple(
 )
 
 
+# What /proc/1/cmdline shows of the init: hardbox's own command line held host paths,
+# volume sources and -e values (issue 18).
+INIT_NAME = b"hardbox-init"
+
+
+def hide_host_process() -> None:
+    """Before the init forks the workload: blank the argv and environment areas the kernel
+    shows in /proc/1/cmdline and /proc/1/environ (they are this interpreter's, started on
+    the host), leaving ``hardbox-init``, and make the init non-dumpable so the container
+    cannot ptrace-read it either. The workload's exec gets its own areas and dumpability."""
+    from hardbox.runtime import syscalls
+
+    with open("/proc/self/stat", "rb") as fh:
+        fields = fh.read().rpartition(b")")[2].split()
+    # proc(5): arg_start, arg_end, env_start, env_end are fields 48-51; fields[0] is field 3.
+    arg_start, arg_end, env_start, env_end = (int(f) for f in fields[45:49])
+    # The credential changes made this process non-dumpable, which gives its /proc files
+    # to host root (proc(5), task_dump_owner); dumpable for the one open, while no other
+    # process of the container exists yet, then never again.
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)
+    try:
+        mem_file = open("/proc/self/mem", "r+b", buffering=0)  # noqa: SIM115 - closed below
+    finally:
+        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+    with mem_file as mem:
+        if arg_end > arg_start:
+            mem.seek(arg_start)
+            mem.write(INIT_NAME[: arg_end - arg_start - 1].ljust(arg_end - arg_start, b"\0"))
+        if env_end > env_start:
+            mem.seek(env_start)
+            mem.write(bytes(env_end - env_start))
+
+
 def exit_status(status: int) -> int:
     """A wait status as a shell exit code: the code, or 128+signal."""
     if os.WIFSIGNALED(status):

@@ -27,19 +27,14 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hardbox.errors import ContainerError
 from hardbox.runtime import syscalls
 from hardbox.runtime.overlay import build_rootfs as build_rootfs
 from hardbox.runtime.syscalls import KernelError
 
-# Docker's masked paths plus the ones the issue names, and Docker's read-only /proc paths.
-DEFAULT_MASKED_PATHS: tuple[str, ...] = (
-    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-)
-DEFAULT_READONLY_PATHS: tuple[str, ...] = (
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-)
+# Volumes never land in the kernel's own trees: a volume over /proc/sys/kernel hid the real
+# cap_last_cap (issue 18), and runc refuses /proc destinations for the same reason.
+FORBIDDEN_VOLUME_ROOTS: tuple[str, ...] = ("/proc", "/sys", "/dev")
 # Device files bound from the host into the container's /dev (no mknod in a user namespace).
 DEVICES: tuple[str, ...] = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS: tuple[tuple[str, str], ...] = (
@@ -47,6 +42,8 @@ DEV_LINKS: tuple[tuple[str, str], ...] = (
     ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"),
 )
 _NOSUID_NODEV = syscalls.MS_NOSUID | syscalls.MS_NODEV
+# What of the host's /sys a --network host container must not see (see setup_container_mounts).
+HOST_SYSFS_MASKS: tuple[str, ...] = ("/sys/fs/cgroup", "/sys/kernel/debug", "/sys/kernel/tracing", "/sys/kernel/security")
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,16 @@ class Volume:
             raise UsageError(f"volume {spec!r}: `{source}` does not exist")
         if not parts[1].startswith("/"):
             raise UsageError(f"volume {spec!r}: destination must be an absolute path")
-        return cls(source, os.path.normpath(parts[1]), mode == "ro")
+        destination = os.path.normpath(parts[1])
+        if forbidden_target(destination):
+            raise UsageError(f"volume {spec!r}: destination {destination} is inside {forbidden_target(destination)}",
+                             "volumes cannot be mounted over /proc, /sys or /dev")
+        return cls(source, destination, mode == "ro")
+
+
+def forbidden_target(path: str) -> str | None:
+    """The kernel tree (``/proc``, ``/sys``, ``/dev``) that ``path`` is in, or None."""
+    return next((root for root in FORBIDDEN_VOLUME_ROOTS if path == root or path.startswith(root + "/")), None)
 
 
 def _ensure_dir(path: str, mode: int = 0o755) -> None:
@@ -230,11 +236,18 @@ def setup_container_mounts(
             _NOSUID_NODEV | syscalls.MS_NOEXEC | syscalls.MS_RDONLY,
         )
     else:
+        # The host's network namespace is not ours to mount a sysfs for (sysfs is tied to
+        # the mounter's network namespace), so the host's /sys is bound, read-only. Its
+        # submounts are locked to us and come along (a non-recursive bind of a tree with
+        # locked children fails), so the cgroup tree, which lists host pids and every
+        # container, is covered by an empty read-only tmpfs.
         _bind("/sys", f"{root}/sys")
         syscalls.mount_setattr(
             syscalls.AT_FDCWD, syscalls.MOUNT_ATTR_RDONLY, path=f"{root}/sys",
             flags=syscalls.AT_RECURSIVE,
         )
+        for hidden in HOST_SYSFS_MASKS:
+            _mask(f"{root}{hidden}")
     _mount_dev(root, plan.host_tty)
     tmp_flags = _NOSUID_NODEV | (syscalls.MS_NOEXEC if plan.tmpfs_noexec else 0)
     for name, mode in (("tmp", "1777"), ("run", "755")):
@@ -248,7 +261,15 @@ def setup_container_mounts(
 
     pivot()
     for fd, vol in volume_fds:
+        # Resolved inside the new root (image symlinks stay in it); a destination that
+        # resolves into /proc, /sys or /dev is refused, as a literal one was at parse time.
         target = os.path.realpath(vol.destination)
+        if forbidden_target(target):
+            raise ContainerError(
+                f"volume {vol.source}:{vol.destination}: the image resolves the destination to "
+                f"{target}, inside {forbidden_target(target)}",
+                hint="volumes cannot be mounted over /proc, /sys or /dev",
+            )
         if not os.path.lexists(target):
             if os.path.isdir(f"/proc/self/fd/{fd}"):
                 _ensure_dir(target)
@@ -265,7 +286,7 @@ def describe(plan: MountPlan) -> list[str]:
     """The mounts a plan makes, for the container's state."""
     tmp = "tmpfs nosuid,nodev" + (",noexec" if plan.tmpfs_noexec else "")
     return [
-        "/ overlay of idmapped layers" + (" ro" if plan.read_only_root else " rw"),
+        "/ overlay of idmapped layers nodev" + (" ro" if plan.read_only_root else " rw"),
         "/proc proc nosuid,nodev,noexec", "/sys sysfs ro", "/dev tmpfs", "/dev/pts devpts newinstance",
         "/dev/shm tmpfs", f"/tmp {tmp}", f"/run {tmp}",
         *(f"{v.destination} bind {v.source} {'ro' if v.read_only else 'rw'}" for v in plan.volumes),

@@ -12,10 +12,10 @@ the pivot, never through a descriptor that could point at the host (CVE-2024-216
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import resource
-from collections.abc import Mapping, Sequence
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, UsageError
@@ -31,12 +31,31 @@ class User:
     home: str
 
 
+# Larger than any real passwd or group file; an image's file is read whole into memory.
+MAX_ACCOUNT_DB = 16 << 20
+
+
 def _read_db(path: str) -> list[list[str]]:
+    """The image's passwd or group file as split lines; absent is empty.
+
+    Opened non-blocking and checked before reading: a FIFO there hung ``hardbox run``
+    forever (issue 18), a device or a huge file would too. Anything but a regular file of
+    sane size is refused in one line."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return [line.rstrip("\n").split(":") for line in fh if line.strip() and not line.startswith("#")]
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return []
+    except OSError as err:
+        raise ContainerError(f"open {path} of the image: {err.strerror}") from err
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ContainerError(f"{path} of the image is not a regular file")
+        data = fh.read(MAX_ACCOUNT_DB + 1)
+    if len(data) > MAX_ACCOUNT_DB:
+        raise ContainerError(f"{path} of the image is larger than {MAX_ACCOUNT_DB >> 20} MiB")
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return [line.split(":") for line in lines if line.strip() and not line.startswith("#")]
 
 
 def resolve_user(spec: str, etc: str = "/etc") -> User:
@@ -179,14 +198,3 @@ def find_executable(name: str, path: str) -> str:
     if denied is not None:
         raise CommandNotExecutable(f"exec {denied}: permission denied")
     raise CommandNotFound(f"exec {name}: executable file not found in $PATH" if "/" not in name else f"exec {name}: no such file or directory")
-
-
-def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> None:
-    """execve, turning the failure into Docker's 126/127 classes."""
-    exe = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
-    try:
-        os.execve(exe, list(argv), dict(env))
-    except OSError as err:
-        if err.errno == errno.ENOENT:
-            raise CommandNotFound(f"exec {exe}: {err.strerror} (a missing interpreter or loader?)") from err
-        raise CommandNotExecutable(f"exec {exe}: {err.strerror}") from err

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
-from hardbox.runtime import mounts, namespaces, network
+from hardbox.runtime import capabilities, mounts, namespaces, network
 
 if TYPE_CHECKING:
     from hardbox.image.userns import ShiftMap
@@ -100,6 +100,7 @@ class Plan:
     upper: Path
     work: Path
     mount_template: mounts.MountPlan
+    last_cap: int  # /proc/sys/kernel/cap_last_cap, read before the image is mounted
 
 
 
@@ -107,6 +108,7 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
     """What PID 1 will do, decided in hardbox before the fork (the seccomp filter compiled
     or taken from the cache, paths fixed), so the forked side only carries it out."""
     profile = req.profile
+    refuse_unlockable_masks(profile)
     bpf = None
     if profile.seccomp is not None:
         from hardbox.runtime.seccomp import compile_filter
@@ -143,7 +145,24 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
             own_netns=nsset.network,
             host_tty=os.path.exists("/dev/tty"),
         ),
+        last_cap=capabilities.last_cap(),
     )
+
+
+def refuse_unlockable_masks(profile: Profile) -> None:
+    """CAP_SYS_ADMIN lets container root unmount the masks over /proc and /sys. Docker
+    stops that with AppArmor; hardbox has no LSM to lean on where SELinux is absent and
+    cannot lock mounts it makes in the container's own mount namespace, so the
+    combination is refused: asking for it means writing a profile that also clears
+    ``masked_paths`` and ``readonly_paths`` — intent stated in the profile, not implied by
+    one ``--cap-add`` (docs/writing-a-profile.md)."""
+    if "CAP_SYS_ADMIN" in profile.capabilities and (profile.masked_paths or profile.readonly_paths):
+        raise ContainerError(
+            "CAP_SYS_ADMIN would let the container unmount the masked and read-only /proc and /sys "
+            "paths, which hardbox cannot lock without an LSM",
+            hint="to accept that, use a profile that grants CAP_SYS_ADMIN and sets masked_paths: [] "
+            "and readonly_paths: [] (docs/writing-a-profile.md)",
+        )
 
 
 def plan_rlimits(profile: Profile) -> tuple[tuple[str, int, int], ...]:

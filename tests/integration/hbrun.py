@@ -119,6 +119,20 @@ int main(void) {
     return 0;
 }
 """,
+    # A 32-bit socketcall(SYS_SOCKET, AF_VSOCK, SOCK_STREAM) through the i386 entry (int
+    # 0x80 works from a 64-bit process): the call Docker's default profile lets through
+    # because its archMap lists the 32-bit ABI. The static binary is not PIE, so ``args``
+    # sits below 4 GiB where a 32-bit pointer reaches it. Prints the raw return value.
+    "socketcall32": r"""
+#include <stdio.h>
+static unsigned int args[3] = {40 /* AF_VSOCK */, 1 /* SOCK_STREAM */, 0};
+int main(void) {
+    long ret;
+    __asm__ volatile ("int $0x80" : "=a"(ret) : "a"(102 /* socketcall */), "b"(1 /* SYS_SOCKET */), "c"(args) : "memory");
+    printf("socketcall32 %ld\n", ret);
+    return 0;
+}
+""",
 }
 
 

@@ -41,7 +41,7 @@ def _status() -> dict[str, str]:
 @pytest.mark.parametrize("names", [[], ["CAP_CHOWN", "CAP_KILL"]])
 def test_apply_sets_all_five_sets_exactly(names):
     def body() -> bytes:
-        capabilities.apply(names)
+        capabilities.apply(names, last=capabilities.last_cap())
         s = _status()
         return " ".join(s[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")).encode()
 
@@ -60,7 +60,7 @@ def test_apply_after_switching_to_a_non_root_uid(ambient):
 
     def body() -> bytes:
         switch_user(User(1000, 1000, (), "/"))
-        capabilities.apply(["CAP_NET_BIND_SERVICE"], ambient=ambient)
+        capabilities.apply(["CAP_NET_BIND_SERVICE"], last=capabilities.last_cap(), ambient=ambient)
         s = _status()
         before = f"{os.getuid()} {s['CapEff'].strip()} {s['CapBnd'].strip()} {s['CapAmb'].strip()}"
         after = subprocess.run(["grep", "-E", "^Cap(Eff|Bnd)", "/proc/self/status"], capture_output=True, text=True)
