@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import HardboxError, InputError, UsageError
-from hardbox.runtime.bundle_rootfs import IdShift, LeftOut, Merged, merge_layers
+from hardbox.runtime.bundle_rootfs import IdShift, LeftOut, Merged, device_reason, merge_layers
 from hardbox.runtime.export import oci_config
 from hardbox.runtime.profile import Profile
 
@@ -178,7 +178,7 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
         rootfs = staging / "rootfs"
         rootfs.mkdir()
         config_probe = oci_config(profile)
-        merged = _merge(layers, rootfs, in_userns, profile, config_probe)
+        merged = _merge(image, rootfs, in_userns, profile, config_probe)
         config = bundle_config(profile, image.config, rootfs, command)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         left_out = _left_out(image, merged)
@@ -206,17 +206,19 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
     return notes
 
 
-def _merge(layers: Sequence[Path], rootfs: Path, in_userns: ShiftMap | None, profile: Profile,
+def _merge(image: Any, rootfs: Path, in_userns: ShiftMap | None, profile: Profile,
            config: dict[str, Any]) -> Merged:
+    layers = [layer.path for layer in image.layers]
+    recorded = [_recorded_devices(layer.path, i) for i, layer in enumerate(image.layers)]
     if in_userns is None:
         shift = None
         if profile.user_namespace:
             shift = _shifter(config["linux"]["uidMappings"], config["linux"]["gidMappings"])
-        return merge_layers(layers, rootfs, shift)
+        return merge_layers(layers, rootfs, shift, recorded)
     from hardbox.image.userns import run_in_userns
 
     def merge(_: object) -> dict[str, object]:
-        done = merge_layers(layers, rootfs)
+        done = merge_layers(layers, rootfs, None, recorded)
         return {"notes": done.notes, "left_out": [asdict(n) for n in done.left_out.values()]}
 
     reply = run_in_userns(in_userns, merge)
@@ -227,21 +229,43 @@ def _merge(layers: Sequence[Path], rootfs: Path, in_userns: ShiftMap | None, pro
     )
 
 
+def _layer_record(layer_dir: Path) -> dict[str, Any]:
+    """What the store recorded beside a layer dir (docs/architecture.md, "Unpacked layer
+    format"); empty for a layer that has none (``dir:PATH``) or an unreadable one."""
+    try:
+        record = json.loads(Path(f"{layer_dir}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _entries(record: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = record.get(key)
+    return [e for e in value if isinstance(e, dict) and isinstance(e.get("name"), str)] if isinstance(value, list) else []
+
+
+def _image_path(name: str) -> str:
+    return os.path.normpath("/" + name.lstrip("/"))  # normpath keeps a leading "//"
+
+
+def _recorded_devices(layer_dir: Path, index: int) -> list[LeftOut]:
+    """The device nodes the store kept as data for this layer (it never creates them)."""
+    return [
+        LeftOut(_image_path(d["name"]), index, device_reason(str(d.get("kind")), d["major"], d["minor"]))
+        for d in _entries(_layer_record(layer_dir), "devices")
+        if isinstance(d.get("major"), int) and isinstance(d.get("minor"), int)
+    ]
+
+
 def _left_out(image: Any, merged: Merged) -> list[dict[str, str]]:
-    """The image's entries the rootfs lacks: the device nodes the merge left out, and what
-    the store already skipped when it unpacked each layer (its ``<layer dir>.json``)."""
+    """The image's entries the rootfs lacks: its device nodes (merged view: a later layer
+    may delete or replace one), then what the store skipped when it unpacked each layer."""
     out = [{"path": n.path, "layer": image.layers[n.layer].diff_id, "reason": n.reason}
            for n in sorted(merged.left_out.values(), key=lambda n: n.path)]
     for layer in image.layers:
-        try:
-            record = json.loads(Path(f"{layer.path}.json").read_text())
-        except (OSError, ValueError):
-            continue  # not a store layer (dir:PATH), or no record: nothing was skipped
-        skipped = record.get("skipped") if isinstance(record, dict) else None
-        for entry in skipped if isinstance(skipped, list) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                path = os.path.normpath("/" + entry["name"])
-                out.append({"path": path, "layer": layer.diff_id, "reason": str(entry.get("reason", ""))})
+        for entry in _entries(_layer_record(layer.path), "skipped"):
+            out.append({"path": _image_path(entry["name"]), "layer": layer.diff_id,
+                        "reason": str(entry.get("reason", ""))})
     return out
 
 

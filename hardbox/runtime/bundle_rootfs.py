@@ -56,10 +56,31 @@ class Merged:
             del self.left_out[key]
 
 
+def device_reason(kind: str, major: int, minor: int) -> str:
+    """Why a device node (``kind`` ``"b"`` or ``"c"``) is not in the bundle's rootfs."""
+    name = "block" if kind == "b" else "character"
+    return f"{name} device {major}:{minor} left out: a bundle holds no device nodes"
+
+
 def _device_reason(st: os.stat_result) -> str:
-    kind = "block" if stat.S_ISBLK(st.st_mode) else "character"
-    return (f"{kind} device {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} left out: "
-            "a bundle holds no device nodes")
+    kind = "b" if stat.S_ISBLK(st.st_mode) else "c"
+    return device_reason(kind, os.major(st.st_rdev), os.minor(st.st_rdev))
+
+
+def _remove_confined(dest: Path, path: str) -> None:
+    """Remove the image's ``path`` from ``dest`` if it is there; a parent that is a symlink
+    (which may point anywhere on the host) or not a directory means it is not."""
+    *parents, name = [p for p in path.split("/") if p not in ("", ".", "..")] or [""]
+    current = str(dest)
+    for part in parents:
+        current = os.path.join(current, part)
+        try:
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                return
+        except FileNotFoundError:
+            return
+    if name:
+        _remove(os.path.join(current, name))
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -110,11 +131,14 @@ def _finish(src_st: os.stat_result, dst: str, shift: IdShift | None) -> None:
         os.utime(dst, ns=(src_st.st_atime_ns, src_st.st_mtime_ns))
 
 
-def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = None) -> Merged:
+def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = None,
+                 recorded: Sequence[Sequence[LeftOut]] = ()) -> Merged:
     """Apply ``layers`` (oldest first) into the empty directory ``dest``.
 
-    Returns what could not or must not be reproduced (``Merged``); a layer that is not a
-    directory is an ``InvalidImage``.
+    ``recorded[i]`` are the device nodes layer ``i`` ships that the store kept as data
+    instead of creating them (its ``<layer dir>.json``): each one still replaces what a lower
+    layer had at its path. Returns what could not or must not be reproduced (``Merged``); a
+    layer that is not a directory is an ``InvalidImage``.
     """
     merged = Merged()
     for index, layer in enumerate(layers):
@@ -165,6 +189,10 @@ def merge_layers(layers: Sequence[Path], dest: Path, shift: IdShift | None = Non
                     os.mknod(dst, stat.S_IFMT(st.st_mode) | 0o600)
                 merged.notes += [] if stat.S_ISLNK(st.st_mode) else _copy_xattrs(src, dst)
                 _finish(st, dst, shift)
+        for node in recorded[index] if index < len(recorded) else ():
+            _remove_confined(dest, node.path)
+            merged.forget(node.path)
+            merged.left_out[node.path] = node
         # Directories last, deepest first: their modes may forbid writing into them.
         for st, dst in reversed(dirs):
             _finish(st, dst, shift)

@@ -93,6 +93,37 @@ def test_default_bundle_keeps_docker_minus_three_capabilities(
     assert status_fields(proc.stdout)["Seccomp"] == "2"
 
 
+def mount_table(mountinfo: str) -> dict[str, tuple[str, frozenset[str]]]:
+    """{mount point: (filesystem type, the hardening flags of that mount)}."""
+    table = {}
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        table[fields[4]] = (right.split()[0], frozenset(fields[5].split(",")) & {"ro", "nosuid", "nodev", "noexec"})
+    return table
+
+
+@pytest.mark.parametrize("profile", ["strict", "default"])
+def test_bundle_mounts_what_hardbox_run_mounts(
+    ready: None, busybox_layout: imagebuild.OciImage, tmp_path: Path, reachable: Path, profile: str
+) -> None:
+    """The same mount points under runc as under `hardbox run` (issue 18: the bundle had a
+    /dev/mqueue and an executable /dev), and the config's mounts with the same flags."""
+    hardbox("image", "import", busybox_layout.ref, "--tag", "bbmounts", check=True)
+    ran = hardbox("run", "--rm", "--profile", profile, "bbmounts", "--", "cat", "/proc/self/mountinfo")
+    assert ran.returncode == 0, ran.stderr
+    bundle = reachable / "bb"
+    config = make_bundle(busybox_layout, bundle, profile, "cat", "/proc/self/mountinfo")
+    proc = runc(tmp_path, "run", "-b", str(bundle), f"hb-{uuid.uuid4().hex[:8]}")
+    assert proc.returncode == 0, proc.stderr
+    ours, theirs = mount_table(ran.stdout), mount_table(proc.stdout)
+    # "/" differs by design: hardbox's overlay of the store's layers, runc's bind of rootfs.
+    assert set(theirs) - {"/"} == set(ours) - {"/"}
+    for mount in config["mounts"]:
+        assert theirs[mount["destination"]] == ours[mount["destination"]], mount["destination"]
+    assert "/dev/mqueue" not in theirs and "noexec" in theirs["/dev"][1]
+
+
 def test_runc_cgroup_is_beneath_our_own(
     ready: None, busybox_layout: imagebuild.OciImage, tmp_path: Path, reachable: Path
 ) -> None:

@@ -286,6 +286,8 @@ def test_rootless_bundle_reads_private_files_and_keeps_the_owners(user):
     uid = _uid(user)
     first = read_subid(Path("/etc/subuid"), user.name, uid)
     assert first is not None
+    # Closed to every other host user, as root's bundles (issue 18): 0700, the user's own.
+    assert (stat.S_IMODE(os.stat(dest).st_mode), os.stat(dest).st_uid) == (0o700, uid)
     rootfs = dest / "rootfs"
     assert os.lstat(rootfs / "etc/passwd").st_uid == uid  # image root is the user
     credentials = rootfs / "home/user/.config/credentials"

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from hardbox.image.config import ImageConfig
 from hardbox.image.compression import Compression
+from hardbox.image.config import ImageConfig
 from hardbox.image.layer import LayerResult
-from hardbox.image.layer_apply import SkippedEntry
-from hardbox.runtime.bundle import _left_out, _owner, bundle_config
+from hardbox.image.layer_apply import DeviceNode, SkippedEntry
+from hardbox.runtime.bundle import _left_out, _owner, _recorded_devices, bundle_config
 from hardbox.runtime.bundle_rootfs import LeftOut, Merged, merge_layers
 from hardbox.runtime.mounts import MountPlan, describe
 from hardbox.runtime.profile import load_profile
@@ -76,24 +76,47 @@ def test_a_device_node_replaces_what_a_lower_layer_had_there(tmp_path: Path) -> 
     assert list(merged.left_out) == ["/etc/shadow"]
 
 
-def test_the_store_records_of_skipped_entries_join_the_list(tmp_path: Path) -> None:
-    """A store that never creates device nodes (or a rootless one, which cannot) records
-    them beside the layer dir; the bundle's list carries them with their layer."""
+def test_nodes_the_store_recorded_replace_lower_files_and_stay_confined(tmp_path: Path) -> None:
+    """A store that keeps device nodes as data has nothing at their path in the layer dir:
+    the merge still removes what a lower layer had there, never through an image symlink."""
+    lower, upper, dest, outside = (tmp_path / n for n in ("l1", "l2", "rootfs", "host"))
+    for d in (lower / "etc", upper, dest, outside):
+        d.mkdir(parents=True)
+    (lower / "etc" / "shadow").write_text("root:secret")
+    (outside / "victim").write_text("a host file")
+    (lower / "escape").symlink_to(outside)  # absolute: on the host it points at `outside`
+    recorded = [[], [LeftOut("/etc/shadow", 1, "c 1:1"), LeftOut("/escape/victim", 1, "b 8:0")]]
+    merged = merge_layers([lower, upper], dest, None, recorded)
+    assert not os.path.lexists(dest / "etc" / "shadow")
+    assert (outside / "victim").read_text() == "a host file"
+    assert sorted(merged.left_out) == ["/escape/victim", "/etc/shadow"]
+
+
+def test_the_store_records_become_the_bundle_list(tmp_path: Path) -> None:
+    """What the store wrote beside a layer dir (LayerResult.to_json, the real writer): its
+    device nodes feed the merge, its skipped entries join the list, each with its layer."""
     layer_dir = tmp_path / "layers" / "ab"
     layer_dir.mkdir(parents=True)
     diff_id = "sha256:" + "ab" * 32
-    record = LayerResult(diff_id=diff_id, compression=Compression.GZIP, compressed_size=1,
-                         size=1, file_count=1,
-                         skipped=(SkippedEntry("./dev/sda", "block device 8:0 not created"),))
+    record = LayerResult(
+        diff_id=diff_id, compression=Compression.GZIP, compressed_size=1, size=1, file_count=1,
+        skipped=(SkippedEntry("./etc/odd", "not representable"),),
+        devices=(DeviceNode("dev/sda", "b", 8, 0, 0o660, 0, 6),),
+    )
     Path(f"{layer_dir}.json").write_text(json.dumps(record.to_json()))
     plain = tmp_path / "dir-transport"  # a dir: image has no record
     plain.mkdir()
     image = SimpleNamespace(layers=[SimpleNamespace(path=layer_dir, diff_id=diff_id),
                                     SimpleNamespace(path=plain, diff_id="sha256:" + "cd" * 32)])
-    merged = Merged(left_out={"/dev/kvm": LeftOut("/dev/kvm", 1, "character device 10:232 left out")})
+    assert _recorded_devices(plain, 1) == []
+    recorded = _recorded_devices(layer_dir, 0)
+    assert recorded == [LeftOut("/dev/sda", 0, "block device 8:0 left out: a bundle holds no device nodes")]
+    merged = Merged(left_out={n.path: n for n in recorded})
+    merged.left_out["/dev/kvm"] = LeftOut("/dev/kvm", 1, "character device 10:232 left out")
     assert _left_out(image, merged) == [
         {"path": "/dev/kvm", "layer": "sha256:" + "cd" * 32, "reason": "character device 10:232 left out"},
-        {"path": "/dev/sda", "layer": diff_id, "reason": "block device 8:0 not created"},
+        {"path": "/dev/sda", "layer": diff_id, "reason": recorded[0].reason},
+        {"path": "/etc/odd", "layer": diff_id, "reason": "not representable"},
     ]
 
 
