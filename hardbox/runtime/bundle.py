@@ -106,6 +106,11 @@ def _clamped_rlimits(rlimits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def host_sysfs(profile: Profile) -> bool:
+    """The host's /sys is bound (not a fresh sysfs) into a host-network user namespace."""
+    return profile.network == "host" and profile.user_namespace
+
+
 def _mounts(profile: Profile) -> list[dict[str, Any]]:
     """The mounts `hardbox run` makes (runtime/mounts.py ``setup_container_mounts`` and
     ``_mount_dev``), with the same options; kept equal by test_bundle_runc's mountinfo test.
@@ -128,8 +133,10 @@ def _mounts(profile: Profile) -> list[dict[str, Any]]:
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": [*tmpfs, "mode=1777"]},
         {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": [*tmpfs, "mode=755"]},
     ]
-    if profile.network == "host" and profile.user_namespace:
-        # sysfs cannot be mounted by a user namespace that does not own the net namespace.
+    if host_sysfs(profile):
+        # sysfs cannot be mounted by a user namespace that does not own the net namespace;
+        # bundle_config masks what `hardbox run` masks of the host's tree (HOST_SYSFS_MASKS).
+        # nosuid/nodev/noexec go beyond `hardbox run`'s read-only bind of it: kept, stricter.
         mounts.append({"destination": "/sys", "type": "none", "source": "/sys",
                        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
     else:
@@ -158,6 +165,11 @@ def bundle_config(profile: Profile, image_config: Any, rootfs: Path, command: Se
     config["root"]["path"] = "rootfs"
     config["hostname"] = "hardbox"
     config["mounts"] = _mounts(profile)
+    if host_sysfs(profile):
+        from hardbox.runtime.mounts import HOST_SYSFS_MASKS  # the cgroup tree lists host pids
+
+        masked = config["linux"]["maskedPaths"]
+        masked += [p for p in HOST_SYSFS_MASKS if p not in masked]
     config["linux"]["cgroupsPath"] = f"hardbox-bundle-{uuid.uuid4().hex[:12]}"
     return config
 

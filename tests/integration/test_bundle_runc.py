@@ -103,12 +103,17 @@ def mount_table(mountinfo: str) -> dict[str, tuple[str, frozenset[str]]]:
     return table
 
 
-@pytest.mark.parametrize("profile", ["strict", "default"])
+@pytest.mark.parametrize("profile", ["strict", "default", "host-network"])
 def test_bundle_mounts_what_hardbox_run_mounts(
     ready: None, busybox_layout: imagebuild.OciImage, tmp_path: Path, reachable: Path, profile: str
 ) -> None:
     """The same mount points under runc as under `hardbox run` (issue 18: the bundle had a
-    /dev/mqueue and an executable /dev), and the config's mounts with the same flags."""
+    /dev/mqueue and an executable /dev), and the config's mounts with the same flags; with
+    the host's network, the host's /sys with its cgroup tree masked, in both."""
+    if profile == "host-network":
+        path = tmp_path / "host-network.yaml"
+        path.write_text("extends: default\nnetwork: host\n")
+        profile = str(path)
     hardbox("image", "import", busybox_layout.ref, "--tag", "bbmounts", check=True)
     ran = hardbox("run", "--rm", "--profile", profile, "bbmounts", "--", "cat", "/proc/self/mountinfo")
     assert ran.returncode == 0, ran.stderr
@@ -119,9 +124,19 @@ def test_bundle_mounts_what_hardbox_run_mounts(
     ours, theirs = mount_table(ran.stdout), mount_table(proc.stdout)
     # "/" differs by design: hardbox's overlay of the store's layers, runc's bind of rootfs.
     assert set(theirs) - {"/"} == set(ours) - {"/"}
+    host_network = profile.endswith("host-network.yaml")
     for mount in config["mounts"]:
-        assert theirs[mount["destination"]] == ours[mount["destination"]], mount["destination"]
+        dest = mount["destination"]
+        if host_network and dest == "/sys":
+            # The host's /sys: `hardbox run` binds it read-only only; the bundle's rbind adds
+            # nosuid, nodev, noexec (bundle._mounts), stricter, never weaker.
+            assert theirs[dest][0] == ours[dest][0] and theirs[dest][1] >= ours[dest][1] | {"ro"}
+        else:
+            assert theirs[dest] == ours[dest], dest
     assert "/dev/mqueue" not in theirs and "noexec" in theirs["/dev"][1]
+    if host_network:
+        assert theirs["/sys/fs/cgroup"][0] == ours["/sys/fs/cgroup"][0] == "tmpfs"  # masked
+        assert "ro" in theirs["/sys/fs/cgroup"][1]
 
 
 def test_runc_cgroup_is_beneath_our_own(

@@ -19,7 +19,7 @@ from hardbox.image.layer import LayerResult
 from hardbox.image.layer_apply import DeviceNode, SkippedEntry
 from hardbox.runtime.bundle import _left_out, _owner, _recorded_devices, bundle_config
 from hardbox.runtime.bundle_rootfs import LeftOut, Merged, merge_layers
-from hardbox.runtime.mounts import MountPlan, describe
+from hardbox.runtime.mounts import HOST_SYSFS_MASKS, MountPlan, describe
 from hardbox.runtime.profile import load_profile
 
 BLOCK, CHAR = stat.S_IFBLK | 0o660, stat.S_IFCHR | 0o666
@@ -166,3 +166,16 @@ def test_the_bundle_belongs_to_the_container_root_host_id() -> None:
     no_userns = _config("strict")
     del no_userns["linux"]["uidMappings"], no_userns["linux"]["gidMappings"]
     assert _owner(no_userns) == (os.geteuid(), os.getegid())
+
+
+def test_host_network_bundle_masks_what_run_masks_of_the_host_sysfs(tmp_path: Path) -> None:
+    path = tmp_path / "host.yaml"
+    path.write_text("extends: default\nnetwork: host\n")
+    image = ImageConfig.from_obj({"os": "linux", "architecture": "amd64",
+                                  "rootfs": {"type": "layers", "diff_ids": []},
+                                  "config": {"Cmd": ["/bin/sh"]}}, "test")
+    config = bundle_config(load_profile(str(path)), image, Path("/nonexistent"))
+    sys_mount = next(m for m in config["mounts"] if m["destination"] == "/sys")
+    assert sys_mount["source"] == "/sys" and "rbind" in sys_mount["options"]
+    assert set(HOST_SYSFS_MASKS) <= set(config["linux"]["maskedPaths"])
+    assert "/sys/fs/cgroup" in HOST_SYSFS_MASKS
