@@ -41,7 +41,8 @@ class LintFinding:
             detail=f"{self.path}:{self.line}",
             fix=self.fix,
             path=self.path,
-            extra={"line": self.line, "source": "dockerfile"},
+            line=self.line,
+            extra={"source": "dockerfile"},
         )
 
     def to_dict(self) -> dict[str, Any]:

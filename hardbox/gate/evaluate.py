@@ -110,7 +110,7 @@ def evaluate(
         excepted: list[Waived] = []
         suppressed: list[Waived] = []
         for finding in sorted(rule.violations(subject), key=Finding.sort_key):
-            purl = finding.extra.get("purl") or purls.get((finding.package or "", finding.version or ""))
+            purl = (finding.vulnerability.purl if finding.vulnerability else "") or purls.get((finding.package or "", finding.version or ""))
             statement = next((s for s in statements if s.applies_to(finding, purl)), None)
             exception = next((e for e in active if e.matches(finding)), None)
             if statement is not None:

@@ -38,7 +38,7 @@ class GateException:
         return today > self.expires
 
     def matches(self, finding: Finding) -> bool:
-        if self.advisory and self.advisory != finding.id and self.advisory not in _aliases(finding):
+        if self.advisory and self.advisory != finding.id and self.advisory not in finding.aliases:
             return False
         if self.check and not fnmatch.fnmatchcase(finding.id, self.check):
             return False
@@ -55,11 +55,6 @@ class GateException:
         return {"advisory": self.advisory, "check": self.check, "path": self.path, "package": self.package,
                 "reason": self.reason, "approved_by": self.approved_by, "expires": self.expires.isoformat(),
                 "source": f"{self.source}:{self.line}"}  # fmt: skip
-
-
-def _aliases(finding: Finding) -> tuple[str, ...]:
-    aliases = finding.extra.get("aliases") or ()
-    return tuple(str(a) for a in aliases) if isinstance(aliases, list | tuple) else ()
 
 
 def load_exceptions(path: str | Path) -> tuple[GateException, ...]:

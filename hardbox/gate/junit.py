@@ -51,7 +51,7 @@ def _clean(text: str) -> str:
 
 
 def _line(f: Finding) -> str:
-    where = f.detail if f.extra.get("source") == "dockerfile" else (f.path or "")
+    where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "")
     pkg = f" {f.package} {f.version or ''}".rstrip() if f.package else ""
     fix = f" — fix: {f.fix}" if f.fix else ""
     return _clean(f"[{f.severity.value}] {f.id}{pkg}: {f.title}{f' at {where}' if where else ''}{fix}")

@@ -49,8 +49,6 @@ class Vulnerabilities:
         return f"no {sev} vulnerabilities{fixed}" + (f" (up to {self.threshold.max} allowed)" if self.threshold.max else "")
 
     def violations(self, subject: Subject) -> list[Finding]:
-        from hardbox.scan.result import fixed_version  # the scan stack loads only for a gate run
-
         if not self.db_available:
             return [gate_finding(
                 "HB-GATE-011", "no vulnerability database, so vulnerabilities could not be checked",
@@ -59,7 +57,7 @@ class Vulnerabilities:
         hits = [
             f for f in subject.findings
             if f.kind is Kind.VULNERABILITY and f.severity in self.threshold.severities
-            and (self.threshold.count_unfixed or fixed_version(f))
+            and (self.threshold.count_unfixed or f.fixed_version)
         ]  # fmt: skip
         return hits if len(hits) > self.threshold.max else []
 

@@ -51,7 +51,7 @@ class VexStatement:
         if finding.kind is not Kind.VULNERABILITY:
             return False
         ids = {self.vulnerability, *self.aliases}
-        finding_ids = {finding.id, *(str(a) for a in finding.extra.get("aliases") or ())}
+        finding_ids = {finding.id, *finding.aliases}
         if not ids & finding_ids:
             return False
         return not self.products or any(_product_covers(p, purl) for p in self.products)

@@ -44,16 +44,17 @@ def layer_text(layer: LayerRef, limit: int = 60) -> str:
 
 
 def where(finding: Finding, limit: int = 60) -> str:
-    """``/etc/ssh/ssh_host_rsa_key in layer 2 (RUN ssh-keygen -A)``, ``image config``, ..."""
+    """``/etc/ssh/ssh_host_rsa_key in layer 2 (RUN ssh-keygen -A)``, ``/app/.env:3 in layer 1
+    (COPY …)``, ``Dockerfile:12``, ``image config``, ..."""
     parts = []
     if finding.package:
         parts.append(f"{finding.package} {finding.version or ''}".strip())
     if finding.path:
-        parts.append(finding.path)
+        parts.append(finding.path if finding.line is None else f"{finding.path}:{finding.line}")
     if finding.layer is not None:
         parts.append(("in " if parts else "") + layer_text(finding.layer, limit))
-    elif "history_index" in finding.extra:
-        parts.append(f"build step {finding.extra['history_index']}")
+    elif finding.history_index is not None:
+        parts.append(f"build step {finding.history_index}")
     elif not parts:
         parts.append("image config")
     return " ".join(parts)

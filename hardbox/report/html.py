@@ -23,7 +23,7 @@ from hardbox.report import Reporter
 from hardbox.report.charts import human_bytes, layer_size_chart, severity_chart
 from hardbox.report.common import layer_text, step_text, where
 from hardbox.resources import templates
-from hardbox.scan.result import ScanResult, fixed_version
+from hardbox.scan.result import ScanResult
 from hardbox.scan.risk import METHOD
 
 TEMPLATE = "report.html.j2"
@@ -81,13 +81,13 @@ def _finding_row(f: Finding) -> dict[str, Any]:
         "fix": f.fix,
         "package": f.package or "",
         "version": f.version or "",
-        "fixed": fixed_version(f),
+        "fixed": f.fixed_version,
         "path": f.path or "",
         "where": where(f, 80),
         "layer": f.layer.index if f.layer is not None else "",
         "layer_text": layer_text(f.layer, 80) if f.layer is not None else "",
-        "value": str(f.extra.get("redacted", "")),
-        "aliases": ", ".join(str(a) for a in f.extra.get("aliases", ())),
+        "value": f.redacted,
+        "aliases": ", ".join(f.aliases),
     }
 
 

@@ -1,6 +1,8 @@
-"""The Markdown report, sized for a pull-request comment.
+"""Markdown, sized for a pull-request comment: the one Markdown writer. ``MarkdownReporter``
+renders a scan; ``hardbox.gate.markdown`` composes a gate or lint decision from the same
+pieces (``md``, ``finding_item``, ``finding_list``), so a finding reads the same in both.
 
-The grade and its reason, counts by kind and severity, the top five findings in words, then
+The scan report: the grade and its reason, counts by kind and severity, the top five findings in words, then
 one table per kind (capped at ``MAX_ROWS`` rows: GitHub rejects comments over 65,536
 characters) and the layers in a collapsed section. Everything taken from the image is
 escaped: GitHub renders inline HTML in comments, and a package named ``<img src=x>`` must
@@ -11,11 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.report import Reporter
 from hardbox.report.common import step_text, where
-from hardbox.scan.result import ScanResult, fixed_version
+
+if TYPE_CHECKING:
+    from hardbox.scan.result import ScanResult
 
 MAX_ROWS = 100
 # Inline Markdown that could change meaning inside a line or table cell (GFM spec: emphasis,
@@ -30,6 +35,23 @@ def md(text: object) -> str:
     s = " ".join(str(text).split())
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", s)
+
+
+def finding_item(f: Finding, *, fix: bool = True) -> str:
+    """One finding in a line: ``**high** HB-SEC-004: GitLab token at /app/.env:2 in layer 1
+    (COPY …) — fix: …``."""
+    text = f"**{f.severity.value}** {md(f.id)}: {md(f.title)} — {md(where(f))}"
+    if fix and f.fix:
+        text += f" — fix: {md(f.fix)}"
+    return text
+
+
+def finding_list(items: list[str], cap: int, more: str = "see the JSON or SARIF report") -> list[str]:
+    """A bulleted list of at most ``cap`` items, then how many were left out and where."""
+    out = [f"- {item}" for item in items[:cap]]
+    if len(items) > cap:
+        out.append(f"- … and {len(items) - cap} more ({more})")
+    return out
 
 
 def _count(n: int, what: str) -> str:
@@ -67,19 +89,19 @@ class MarkdownReporter(Reporter):
         if top:
             out += ["### Top findings", ""]
             for i, f in enumerate(top, 1):
-                out.append(f"{i}. **{f.severity.value.upper()}** {md(f.title)} — {md(where(f))}")
+                out.append(f"{i}. {finding_item(f, fix=False)}")
             out.append("")
         out += _table("Vulnerabilities", result.of_kind(Kind.VULNERABILITY),
                       ["Severity", "ID", "Package", "Installed", "Fixed", "Title"],
                       lambda f: [_sev(f.severity), md(f.id), md(f.package or ""),
-                                 md(f.version or ""), md(fixed_version(f)), md(f.title)])
+                                 md(f.version or ""), md(f.fixed_version), md(f.title)])
         out += _table("Misconfigurations", result.of_kind(Kind.MISCONFIGURATION),
                       ["Severity", "ID", "Title", "Where"],
                       lambda f: [_sev(f.severity), md(f.id), md(f.title), md(where(f))])
         out += _table("Secrets", result.of_kind(Kind.SECRET),
                       ["Severity", "ID", "Title", "Where", "Value"],
                       lambda f: [_sev(f.severity), md(f.id), md(f.title), md(where(f)),
-                                 md(f.extra.get("redacted", ""))])
+                                 md(f.redacted)])
         out += _layers(result)
         if result.omitted:
             out.append(f"_{result.omitted} findings left out by filters "

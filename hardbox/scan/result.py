@@ -4,18 +4,21 @@ It holds the image (name, id, tags, OS, layers with what each introduced, the bu
 history), the packages and each cataloger's status, the findings sorted worst first, the
 risk grade and the notes a reader needs to trust the result (no vulnerability database,
 files skipped by the secrets policy). ``to_dict`` is the JSON report's body; its shape is
-documented in docs/report-json.md and changes only with ``SCHEMA_VERSION``.
+documented in docs/report-json.md and changes only with ``SCHEMA_VERSION``. ``from_dict``
+reads such a report back into the same types (the reporters' golden files are rendered
+from a committed one, as syft's format snapshots are).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hardbox import __version__
-from hardbox.findings import Finding, Kind, Severity
-from hardbox.scan.catalog.interface import CatalogerStatus
+from hardbox.findings import Finding, Kind, LayerRef, Severity
+from hardbox.scan.catalog.interface import CatalogerStatus, Status
 from hardbox.scan.package import Package
 from hardbox.scan.risk import RiskGrade
 
@@ -99,19 +102,11 @@ class Filters:
         if self.severities and finding.severity not in self.severities:
             return False
         return not (self.ignore_unfixed and finding.kind is Kind.VULNERABILITY
-                    and not fixed_version(finding))
+                    and not finding.fixed_version)
 
     def to_dict(self) -> dict[str, Any]:
         return {"severities": [s.value for s in self.severities],
                 "ignore_unfixed": self.ignore_unfixed}
-
-
-def fixed_version(finding: Finding) -> str:
-    """The version that fixes a vulnerability finding, or "" when none is known."""
-    value = finding.extra.get("fixed_version") or finding.extra.get("fixed") or ""
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -198,3 +193,56 @@ def _package_dict(p: Package) -> dict[str, Any]:
         "layer": p.layer.diff_id if p.layer else None,
         "layer_index": p.layer.index if p.layer else None,
     }
+
+
+class ReportShapeError(ValueError):
+    """A JSON document that is not a hardbox scan report of this schema version."""
+
+
+def from_dict(doc: Mapping[str, Any]) -> ScanResult:
+    """The ``ScanResult`` a JSON report (``ScanResult.to_dict``) was written from. Fields the
+    report derives (counts, sizes, summaries) are recomputed, not read; a package's file list
+    and properties, which the report leaves out, come back empty."""
+    if doc.get("schema") != "hardbox.scan" or doc.get("schema_version") != SCHEMA_VERSION:
+        raise ReportShapeError(f"not a hardbox.scan report of schema version {SCHEMA_VERSION}")
+    try:
+        return _from_dict(doc)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ReportShapeError(f"malformed scan report: {type(err).__name__}: {err}") from None
+
+
+def _from_dict(doc: Mapping[str, Any]) -> ScanResult:
+    image = doc["image"]
+    layers = tuple(LayerInfo(
+        index=la["index"], diff_id=la["diff_id"], digest=la["digest"], size=la["size"],
+        created_by=la["created_by"], created=la["created"], shadowed_bytes=la.get("shadowed_bytes", 0),
+    ) for la in image["layers"])  # fmt: skip
+    refs = {la.diff_id: LayerRef(la.diff_id, la.index, la.created_by) for la in layers}
+    packages = tuple(Package(
+        name=p["name"], version=p["version"], ecosystem=p["ecosystem"], purl=p["purl"],
+        cataloger=p["cataloger"], layer=refs.get(p["layer"]) if p.get("layer") else None,
+        arch=p.get("arch", ""), source_name=p.get("source_name", ""),
+        source_version=p.get("source_version", ""), licenses=tuple(p.get("licenses", ())),
+        locations=tuple(p.get("locations", ())),
+    ) for p in doc["packages"])  # fmt: skip
+    sbom, risk, filters = doc["sbom"], doc["risk"], doc["filters"]
+    return ScanResult(
+        image=ImageInfo(
+            name=image["name"], id=image["id"], tags=tuple(image["tags"]), os=image["os"],
+            architecture=image["architecture"], created=image["created"], user=image["user"],
+            entrypoint=tuple(image["entrypoint"]), cmd=tuple(image["cmd"]),
+            exposed_ports=tuple(image["exposed_ports"]), layers=layers,
+            history=tuple(HistoryInfo(h["index"], h["created_by"], h["created"], h["layer_index"])
+                          for h in image["history"]),
+        ),
+        packages=packages,
+        catalogers=tuple(CatalogerStatus(c["cataloger"], Status(c["status"]), c["packages"], tuple(c["reasons"]))
+                         for c in sbom["catalogers"]),
+        findings=tuple(Finding.from_dict(f) for f in doc["findings"]),
+        risk=RiskGrade(risk["grade"], risk["reason"], tuple(risk["counts"].items())),
+        filters=Filters(tuple(Severity(s) for s in filters["severities"]), filters["ignore_unfixed"]),
+        vuln_db=doc["vulnerability_db"],
+        notes=tuple(doc["notes"]),
+        omitted=doc["summary"]["omitted_by_filters"],
+        walk_errors=tuple(sbom["walk_errors"]),
+    )

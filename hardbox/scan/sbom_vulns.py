@@ -26,7 +26,7 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 
-from hardbox.findings import Finding, Kind
+from hardbox.findings import Finding, Kind, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.sbom import package_refs
 
@@ -36,8 +36,8 @@ def add_vulnerabilities(bom: Bom, result: CatalogResult, findings: Iterable[Find
     affecting the package component it was matched on.
 
     From a finding it reads the shared fields (id, severity, title, detail, fix, package,
-    version) and, in ``extra``: ``purl`` (preferred to find the component), ``aliases``
-    (CVE ids), ``cvss_vector`` and ``cvss_score``, ``references`` (URLs).
+    version) and its ``VulnerabilityDetail``: ``purl`` (preferred to find the component),
+    ``aliases`` (CVE ids), ``cvss_vector`` and ``cvss_score``, ``references`` (URLs).
     """
     refs = package_refs(result.packages)
     by_purl = {pkg.purl: ref for pkg, ref in refs.items()}
@@ -46,20 +46,18 @@ def add_vulnerabilities(bom: Bom, result: CatalogResult, findings: Iterable[Find
     for finding in sorted(findings, key=Finding.sort_key):
         if finding.kind is not Kind.VULNERABILITY:
             continue
-        purl = finding.extra.get("purl")
-        ref = by_purl.get(purl) if isinstance(purl, str) else None
+        detail = finding.vulnerability or VulnerabilityDetail()
+        ref = by_purl.get(detail.purl) if detail.purl else None
         ref = ref or by_name.get((finding.package or "", finding.version or ""))
         if ref is None or (finding.id, ref) in added:
             continue
         added.add((finding.id, ref))
-        bom.vulnerabilities.add(_vulnerability(finding, ref))
+        bom.vulnerabilities.add(_vulnerability(finding, detail, ref))
 
 
-def _vulnerability(finding: Finding, ref: str) -> Vulnerability:
-    extra = finding.extra
-    aliases = [a for a in extra.get("aliases", []) if isinstance(a, str) and a != finding.id]
-    vector = extra.get("cvss_vector") if isinstance(extra.get("cvss_vector"), str) else None
-    score = extra.get("cvss_score")
+def _vulnerability(finding: Finding, detail: VulnerabilityDetail, ref: str) -> Vulnerability:
+    aliases = [a for a in detail.aliases if a != finding.id]
+    vector, score = detail.cvss_vector, detail.cvss_score
     method = None
     if vector:
         method = (
@@ -73,7 +71,7 @@ def _vulnerability(finding: Finding, ref: str) -> Vulnerability:
         )
     rating = VulnerabilityRating(
         severity=VulnerabilitySeverity(finding.severity.value),
-        score=Decimal(str(score)) if isinstance(score, int | float) else None,
+        score=Decimal(str(score)) if score is not None else None,
         method=method,
         vector=vector,
     )
@@ -88,8 +86,8 @@ def _vulnerability(finding: Finding, ref: str) -> Vulnerability:
         ratings=[rating],
         advisories=[
             VulnerabilityAdvisory(url=XsUri(url))
-            for url in extra.get("references", [])
-            if isinstance(url, str) and url.startswith(("https://", "http://"))
+            for url in detail.references
+            if url.startswith(("https://", "http://"))
         ],
         description=finding.title or None,
         detail=finding.detail or None,

@@ -23,7 +23,7 @@ import pytest
 import scanimages
 from conftest import need_tool
 
-from hardbox.findings import Finding, Kind, LayerRef, Severity
+from hardbox.findings import Finding, Kind, LayerRef, Severity, VulnerabilityDetail
 from hardbox.report import REPORTERS
 from hardbox.report.html import PAGE
 from hardbox.scan.result import ScanResult
@@ -221,7 +221,8 @@ def synthetic_result(base: ScanResult, rows: int) -> ScanResult:
     extra = tuple(
         Finding(id=f"CVE-2099-{i:05d}", kind=Kind.VULNERABILITY, severity=severities[i % 5],
                 title=f"Issue {i} in libexample{i % 97}", package=f"libexample{i % 97}",
-                version="1.0-1", layer=layer, extra={"fixed_version": "1.0-2" if i % 3 else ""})
+                version="1.0-1", layer=layer,
+                vulnerability=VulnerabilityDetail(fixed_version="1.0-2" if i % 3 else None))
         for i in range(rows))
     from dataclasses import replace
 

@@ -14,10 +14,11 @@ rules share an id, or when a rule is not documented. docs/adding-a-check.md is t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from hardbox.findings import Finding, Kind, LayerRef, Severity
+from hardbox.findings import Fact, Finding, Kind, LayerRef, SecretDetail, Severity
 
 if TYPE_CHECKING:
     from hardbox.image.config import HistoryEntry, ImageConfig
@@ -48,7 +49,10 @@ class Rule:
         layer: LayerRef | None = None,
         severity: Severity | None = None,
         package: str | None = None,
-        extra: dict[str, Any] | None = None,
+        line: int | None = None,
+        history_index: int | None = None,
+        secret: SecretDetail | None = None,
+        extra: Mapping[str, Fact] | None = None,
     ) -> Finding:
         """A finding of this rule; ``title`` overrides the rule's for a more specific one."""
         return Finding(
@@ -61,6 +65,9 @@ class Rule:
             package=package,
             path=path,
             layer=layer,
+            line=line,
+            history_index=history_index,
+            secret=secret,
             extra=dict(extra or {}),
         )
 

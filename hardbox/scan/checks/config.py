@@ -11,9 +11,8 @@ builder/dockerfile/dispatchers.go, "run": ARGs are prepended so the cache key ch
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Fact, Finding, Kind, SecretDetail, Severity
 from hardbox.scan.checks import Check, HistoryStep, Rule
 from hardbox.scan.checks.secrets import (
     SecretMatch,
@@ -143,18 +142,20 @@ class ConfigCheck(Check):
                 continue
             port = int(number)
             where = self._step_mentioning(_EXPOSE, number)
-            extra: dict[str, Any] = {"port": spec}
+            extra: dict[str, Fact] = {"port": spec}
             if where is not None:
                 extra.update(_step_extra(where))
             layer = where.layer if where is not None else None
+            step = where.index if where is not None else None
             if port in _REMOTE_PORTS:
                 out.append(REMOTE_PORT.finding(
                     f"EXPOSE {spec}: {_REMOTE_PORTS[port]} is a remote-access service.",
-                    title=f"{_REMOTE_PORTS[port]} port {spec} exposed", layer=layer, extra=extra))
+                    title=f"{_REMOTE_PORTS[port]} port {spec} exposed", layer=layer, history_index=step,
+                    extra=extra))
             elif port < 1024:
                 out.append(PRIVILEGED_PORT.finding(
                     f"EXPOSE {spec}: port {port} is below 1024.",
-                    title=f"Privileged port {spec} exposed", layer=layer, extra=extra))
+                    title=f"Privileged port {spec} exposed", layer=layer, history_index=step, extra=extra))
         return out
 
     def _healthcheck(self) -> list[Finding]:
@@ -192,7 +193,7 @@ class ConfigCheck(Check):
             if m:
                 out.append(ADD_URL.finding(
                     f"Build step {step.index} adds {scrub(m.group(1), load_policy())} from the network.",
-                    layer=step.layer, extra=_step_extra(step)))
+                    layer=step.layer, history_index=step.index, extra=_step_extra(step)))
         return out
 
     def _config_secrets(self, policy: SecretPolicy) -> list[Finding]:
@@ -206,7 +207,7 @@ class ConfigCheck(Check):
                 out.append(SECRET_IN_CONFIG.finding(
                     f"{where} {key} holds a {title.lower()}: {redacted}.",
                     title=f"{title} in {where} {key}", severity=severity,
-                    extra={"source": where, "key": key, "redacted": redacted}))
+                    secret=SecretDetail(redacted, source=where, key=key)))
         return out
 
     def _history_secrets(self, policy: SecretPolicy) -> list[Finding]:
@@ -239,8 +240,8 @@ class ConfigCheck(Check):
         return None
 
 
-def _step_extra(step: HistoryStep) -> dict[str, Any]:
-    return {"history_index": step.index, "instruction": scrub(step.created_by, load_policy())[:500]}
+def _step_extra(step: HistoryStep) -> dict[str, Fact]:
+    return {"instruction": scrub(step.created_by, load_policy())[:500]}
 
 
 def scrub(created_by: str, policy: SecretPolicy) -> str:
@@ -270,7 +271,7 @@ def _history_finding(step: HistoryStep, what: str, found: tuple[str, Severity, s
     return SECRET_IN_HISTORY.finding(
         f"Build step {step.index} has a {title.lower()} in {what}: {redacted}.",
         title=f"{title} in build history", severity=max(severity, Severity.HIGH, key=_rank),
-        layer=step.layer, extra={"history_index": step.index, "redacted": redacted})
+        layer=step.layer, history_index=step.index, secret=SecretDetail(redacted))
 
 
 def _rank(severity: Severity) -> int:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hardbox.errors import InputError
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Finding, Kind, SecretDetail, Severity
 from hardbox.resources import policies
 from hardbox.scan.checks import Check, CheckOptions, ImageContext, Rule
 from hardbox.scan.walk import ImageFile
@@ -264,16 +264,13 @@ class SecretCheck(Check):
 def _file_finding(file: ImageFile, match: SecretMatch, total: int) -> Finding:
     rule = match.rule.rule
     detail = f"{rule.title} at line {match.line} of {file.path}: {match.redacted}."
-    extra: dict[str, Any] = {"line": match.line, "redacted": match.redacted}
+    secret = SecretDetail(match.redacted, matches_in_file=total if total > 1 else None)
     if file.hidden_by is not None:
         verb = "deleted" if file.deleted else "replaced"
         detail += (
             f" A later layer ({file.hidden_by.index}) {verb} the file, but it still ships in"
             f" layer {file.layer.index}: anyone with the image can extract it."
         )
-        extra["hidden_by"] = file.hidden_by.diff_id
-        extra["deleted"] = file.deleted
-    if total > 1:
-        extra["matches_in_file"] = total
-    return rule.finding(detail, path=file.path, layer=file.layer, extra=extra)
+        secret = replace(secret, hidden_by=file.hidden_by.diff_id, deleted=file.deleted)
+    return rule.finding(detail, path=file.path, layer=file.layer, line=match.line, secret=secret)
 

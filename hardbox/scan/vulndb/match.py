@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hardbox.findings import Finding, Kind
+from hardbox.findings import Finding, Kind, VulnerabilityDetail
 from hardbox.scan.package import Package
 from hardbox.scan.versions import SEMVER, Comparable, InvalidVersion, VersionScheme, scheme_for
 from hardbox.scan.vulndb.ecosystems import NoEcosystem, OSInfo, Query, query_for
@@ -229,31 +229,38 @@ class _SortKey:
 def _finding(package: Package, query: Query, hit: _Hit) -> Finding:
     advisory, affected, fixed = hit.advisory, hit.affected, hit.fixed
     rating = rate(advisory, affected)
-    title = advisory.summary or (advisory.details.strip().splitlines() or [""])[0][:200]
     return Finding(
         id=advisory.id,
         kind=Kind.VULNERABILITY,
         severity=rating.severity,
-        title=title or f"{advisory.id} in {affected.package.name}",
+        title=advisory.summary or _title(advisory, package),
         detail=advisory.details[:_MAX_DETAIL],
         fix=f"upgrade {package.name} to {fixed}" if fixed else "",
         package=package.name,
         version=package.version,
         path=package.locations[0] if package.locations else None,
         layer=package.layer,
-        extra={
-            "aliases": list(advisory.aliases),
-            "cves": list(advisory.cves),
-            "fixed_version": fixed,
-            "ecosystem": affected.package.ecosystem,
-            "advisory_package": affected.package.name,
-            "compared_version": query.version,
-            "purl": package.purl,
-            "severity_source": rating.source,
-            "cvss_vector": rating.vector,
-            "cvss_score": rating.score,
-            "published": advisory.published.isoformat() if advisory.published else None,
-            "modified": advisory.modified.isoformat(),
-            "references": list(advisory.references[:_MAX_REFERENCES]),
-        },
+        vulnerability=VulnerabilityDetail(
+            aliases=tuple(advisory.aliases),
+            cves=tuple(advisory.cves),
+            fixed_version=fixed,
+            ecosystem=affected.package.ecosystem,
+            advisory_package=affected.package.name,
+            compared_version=query.version,
+            purl=package.purl,
+            severity_source=rating.source,
+            cvss_vector=rating.vector,
+            cvss_score=rating.score,
+            published=advisory.published.isoformat() if advisory.published else None,
+            modified=advisory.modified.isoformat(),
+            references=tuple(advisory.references[:_MAX_REFERENCES]),
+        ),
     )
+
+
+def _title(advisory: Advisory, package: Package) -> str:
+    """``CVE-2023-1234 in urllib3 1.24.1`` for an advisory with no summary (every PyPA one):
+    its ``details`` cut at 200 characters made a title that stopped mid-sentence. The CVE
+    alias is the id most readers know; the text stays in the finding's ``detail``."""
+    shown = advisory.cves[0] if advisory.cves else advisory.id
+    return f"{shown} in {package.name} {package.version}"

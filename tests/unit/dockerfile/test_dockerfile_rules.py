@@ -118,4 +118,4 @@ def test_findings_carry_a_fix_and_convert_to_the_shared_model() -> None:
     assert all(f.fix for f in result.findings)
     finding = result.findings[0].to_finding()
     assert finding.kind.value == "misconfiguration" and finding.path == "x/Dockerfile"
-    assert finding.extra["line"] == 1
+    assert finding.line == 1

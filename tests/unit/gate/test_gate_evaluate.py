@@ -11,7 +11,7 @@ import pytest
 
 from hardbox.dockerfile.lint import RULES, lint
 from hardbox.dockerfile.parser import parse_text
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.gate import junit, markdown, sarif
 from hardbox.gate.evaluate import evaluate, from_lint
 from hardbox.gate.exceptions import GateException
@@ -28,7 +28,7 @@ OPENSSL = PackageFacts("openssl", "3.0.11", "deb", "pkg:deb/debian/openssl@3.0.1
 def vuln(id: str, alias: str) -> Finding:
     return Finding(id, Kind.VULNERABILITY, Severity.CRITICAL, f"{alias} in openssl", package="openssl",
                    version="3.0.11", fix="upgrade openssl to 3.0.13",
-                   extra={"aliases": [alias], "fixed_version": "3.0.13"})  # fmt: skip
+                   vulnerability=VulnerabilityDetail(aliases=(alias,), fixed_version="3.0.13"))  # fmt: skip
 
 
 SUBJECT = Subject(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import InputError
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.gate.exceptions import GateException, load_exceptions
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -25,7 +25,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 VULN = Finding("GHSA-xxxx-yyyy-zzzz", Kind.VULNERABILITY, Severity.HIGH, "bug", package="openssl",
-               version="3.0.1", extra={"aliases": ["CVE-2024-1234"]})  # fmt: skip
+               version="3.0.1", vulnerability=VulnerabilityDetail(aliases=("CVE-2024-1234",)))  # fmt: skip
 KEY = Finding("HB-FILE-006", Kind.SECRET, Severity.HIGH, "key", path="/opt/app/test/fixture.pem")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from hardbox.dockerfile.lint import lint
 from hardbox.dockerfile.parser import parse_text
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.gate.policy import FindingMatcher, Policy, VulnerabilityThreshold
 from hardbox.gate.rules import (
     AllowedBaseImages,
@@ -26,8 +26,9 @@ from hardbox.gate.subject import PackageFacts, Subject
 
 
 def vuln(id: str, severity: Severity, fixed: str | None, package: str = "openssl") -> Finding:
-    extra = {"aliases": ["CVE-2024-0001"], **({"fixed_version": fixed} if fixed else {})}
-    return Finding(id, Kind.VULNERABILITY, severity, f"{id} in {package}", package=package, version="3.0.1", extra=extra)
+    detail = VulnerabilityDetail(aliases=("CVE-2024-0001",), fixed_version=fixed)
+    return Finding(id, Kind.VULNERABILITY, severity, f"{id} in {package}", package=package, version="3.0.1",
+                   vulnerability=detail)
 
 
 def check(id: str, kind: Kind = Kind.MISCONFIGURATION, severity: Severity = Severity.HIGH, **kw: object) -> Finding:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import InputError
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.gate.vex import load_vex
 
 OPENVEX = {
@@ -74,7 +74,8 @@ def write(tmp_path: Path, doc: object, name: str = "vex.json") -> Path:
 
 
 def vuln(id: str, aliases: list[str] | None = None) -> Finding:
-    return Finding(id, Kind.VULNERABILITY, Severity.HIGH, id, extra={"aliases": aliases or []})
+    return Finding(id, Kind.VULNERABILITY, Severity.HIGH, id,
+                   vulnerability=VulnerabilityDetail(aliases=tuple(aliases or ())))
 
 
 def test_openvex_not_affected_applies_to_the_named_subcomponent(tmp_path: Path) -> None:

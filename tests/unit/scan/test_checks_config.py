@@ -81,22 +81,23 @@ def test_exposed_ports_point_at_the_expose_step(bad: tuple[list[Finding], ImageC
     findings, context = bad
     (ssh,) = [f for f in findings if f.id == "HB-CFG-002"]
     assert ssh.extra["port"] == "22/tcp" and ssh.title == "SSH port 22/tcp exposed"
-    step = context.steps[ssh.extra["history_index"]]
+    assert ssh.history_index is not None
+    step = context.steps[ssh.history_index]
     assert "EXPOSE 22/tcp" in step.created_by and step.layer is None
     privileged = [f.extra["port"] for f in findings if f.id == "HB-CFG-003"]
     assert privileged == ["80/tcp"]  # 8080 is not privileged
 
 
 def test_secret_in_a_label_is_named_by_its_format(bad: tuple[list[Finding], ImageContext]) -> None:
-    (label,) = [f for f in bad[0] if f.id == "HB-CFG-005" and f.extra["source"] == "LABEL"]
+    (label,) = [f for f in bad[0] if f.id == "HB-CFG-005" and f.secret and f.secret.source == "LABEL"]
     assert label.title == "GitLab personal access token in LABEL com.example.deploy"
     assert label.severity is Severity.CRITICAL and LABEL_TOKEN not in repr(label)
 
 
 def test_secret_in_env_is_redacted_and_file_pointers_are_not_secrets(bad: tuple[list[Finding], ImageContext]) -> None:
-    (env,) = [f for f in bad[0] if f.id == "HB-CFG-005" and f.extra["source"] == "ENV"]
-    assert env.kind is Kind.SECRET and env.extra["key"] == "DB_PASSWORD"
-    assert ENV_SECRET not in repr(env) and env.extra["redacted"] == "s3c… (15 chars)"
+    (env,) = [f for f in bad[0] if f.id == "HB-CFG-005" and f.secret and f.secret.source == "ENV"]
+    assert env.kind is Kind.SECRET and env.secret and env.secret.key == "DB_PASSWORD"
+    assert ENV_SECRET not in repr(env) and env.redacted == "s3c… (15 chars)"
 
 
 def test_token_in_a_build_argument_points_at_its_layer(bad: tuple[list[Finding], ImageContext]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from debian.deb822 import Packages
 from osv_fixtures import CVSS3_CRITICAL, CVSS3_MEDIUM, CVSS4_HIGH, record, write_zip
 
-from hardbox.findings import LayerRef, Severity
+from hardbox.findings import Finding, LayerRef, Severity, VulnerabilityDetail
 from hardbox.scan.catalog.os_release import OSRelease, parse_os_release
 from hardbox.scan.package import Package, make_purl
 from hardbox.scan.vulndb import match
@@ -72,6 +72,11 @@ def _run(tmp_path: Path, packages: list[Package], os_release: OSRelease, records
     result = match(packages, os_release, index)
     index.close()
     return result
+
+
+def detail(finding: Finding) -> VulnerabilityDetail:
+    assert finding.vulnerability is not None
+    return finding.vulnerability
 
 
 def test_ranges_around_the_installed_versions(tmp_path: Path, debian: tuple[list[Package], OSRelease]) -> None:
@@ -138,23 +143,23 @@ def test_ranges_around_the_installed_versions(tmp_path: Path, debian: tuple[list
     by_id = {(f.id, f.package): f for f in result.findings}
     libc = by_id[("FIXED-ABOVE", "libc6")]
     assert libc.severity is Severity.CRITICAL
-    assert libc.extra["cvss_score"] == 9.8 and libc.extra["cvss_vector"] == CVSS3_CRITICAL
-    assert libc.extra["fixed_version"] == glibc_v + above
+    assert detail(libc).cvss_score == 9.8 and detail(libc).cvss_vector == CVSS3_CRITICAL
+    assert detail(libc).fixed_version == glibc_v + above
     assert libc.fix == f"upgrade libc6 to {glibc_v + above}"
     assert libc.layer == LAYER and libc.path == "/var/lib/dpkg/status"
-    assert libc.extra["ecosystem"] == "Debian:12" and libc.extra["advisory_package"] == "glibc"
-    assert libc.extra["references"] == ["https://example.invalid/FIXED-ABOVE"]
+    assert detail(libc).ecosystem == "Debian:12" and detail(libc).advisory_package == "glibc"
+    assert detail(libc).references == ("https://example.invalid/FIXED-ABOVE",)
 
     zlib = next(f for f in result.findings if f.id == "UNFIXED")
-    assert zlib.extra["fixed_version"] is None and zlib.fix == ""
-    assert zlib.severity is Severity.HIGH and zlib.extra["severity_source"] == "record"
-    assert by_id[("LAST-AFFECTED-AT", "bash")].extra["fixed_version"] is None
-    assert by_id[("SECOND-RANGE", "dpkg")].extra["fixed_version"] == dpkg_v + above
-    assert by_id[("V4-ONLY", "bash")].extra["severity_source"] == "cvss_v4"
+    assert detail(zlib).fixed_version is None and zlib.fix == ""
+    assert zlib.severity is Severity.HIGH and detail(zlib).severity_source == "record"
+    assert detail(by_id[("LAST-AFFECTED-AT", "bash")]).fixed_version is None
+    assert detail(by_id[("SECOND-RANGE", "dpkg")]).fixed_version == dpkg_v + above
+    assert detail(by_id[("V4-ONLY", "bash")]).severity_source == "cvss_v4"
     assert by_id[("V4-ONLY", "bash")].severity is Severity.HIGH
     assert by_id[("V3-BEATS-V4", "bash")].severity is Severity.MEDIUM
     assert by_id[("INTRODUCED-AT", "bash")].severity is Severity.MEDIUM
-    assert by_id[("INTRODUCED-AT", "bash")].extra["severity_source"] == "default"
+    assert detail(by_id[("INTRODUCED-AT", "bash")]).severity_source == "default"
 
     # The unparsable event is recorded, naming advisory and package, and skipped.
     assert [(e.advisory_id, e.package) for e in result.errors] == [("BAD-VERSION", f"bash {bash_v}")]
@@ -175,6 +180,27 @@ def test_findings_are_sorted_and_serialisable(tmp_path: Path, debian: tuple[list
     import json
 
     json.dumps([f.to_dict() for f in result.findings])  # extra stays JSON-serialisable
+
+
+def test_an_advisory_without_a_summary_is_titled_by_its_cve(tmp_path: Path,
+                                                           debian: tuple[list[Package], OSRelease]) -> None:
+    """Every PyPA advisory has ``details`` and no ``summary``: the title is "CVE in package
+    version" (its CVE alias preferred to its own id), and the text stays in ``detail``."""
+    packages, os_release = debian
+    text = "A long account of the flaw. " * 20
+    records = [
+        record("PYSEC-2024-1", "Debian:12", "glibc", [{"introduced": "0"}], summary="", details=text,
+               aliases=["GHSA-aaaa-bbbb-cccc", "CVE-2024-9999"]),
+        record("NO-ALIAS-1", "Debian:12", "glibc", [{"introduced": "0"}], summary="", details=text),
+        record("SUMMED-1", "Debian:12", "glibc", [{"introduced": "0"}]),
+    ]
+    result = _run(tmp_path, packages, os_release, records)
+    libc = next(p for p in packages if p.name == "libc6")
+    by_id = {f.id: f for f in result.findings if f.package == "libc6"}
+    assert by_id["PYSEC-2024-1"].title == f"CVE-2024-9999 in libc6 {libc.version}"
+    assert by_id["PYSEC-2024-1"].detail == text
+    assert by_id["NO-ALIAS-1"].title == f"NO-ALIAS-1 in libc6 {libc.version}"
+    assert by_id["SUMMED-1"].title == "test advisory SUMMED-1"
 
 
 def test_os_without_an_osv_ecosystem_is_one_error(tmp_path: Path, debian: tuple[list[Package], OSRelease]) -> None:
@@ -245,7 +271,7 @@ def test_alpine_and_rocky_packages_use_their_release_and_source(tmp_path: Path) 
     ]
     result = _run(tmp_path / "r", [openssl_libs], rocky, records)
     assert [f.id for f in result.findings] == ["RLSA-1"]
-    assert result.findings[0].extra["fixed_version"] == "1:3.0.7-25.el9_3"
+    assert detail(result.findings[0]).fixed_version == "1:3.0.7-25.el9_3"
 
     # A deb package on an Alpine image has no OSV ecosystem to be looked up in.
     stray = os_pkg("deb", "bash", "5.2.15-2+b2", "bash")
@@ -276,7 +302,7 @@ def test_ubuntu_lts_and_red_hat_product_streams(tmp_path: Path) -> None:
         record("UBUNTU-OTHER", "Ubuntu:24.04:LTS", "openssl", [{"introduced": "0"}]),
     ])
     assert [f.id for f in result.findings] == ["UBUNTU-LTS"]
-    assert result.findings[0].extra["ecosystem"] == "Ubuntu:22.04:LTS"
+    assert detail(result.findings[0]).ecosystem == "Ubuntu:22.04:LTS"
 
     rhel = OSRelease(id="rhel", version_id="9.3")
     openssl = os_pkg("rpm", "openssl", "1:3.0.7-24.el9", "openssl")

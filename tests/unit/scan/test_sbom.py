@@ -16,7 +16,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
 from scanimage import DirImage, image_of, write
 
-from hardbox.findings import Finding, Kind, Severity
+from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult, catalog_image
 from hardbox.scan.sbom import write_sbom
 
@@ -210,16 +210,16 @@ def test_with_vulns(minbase: tuple[DirImage, CatalogResult]) -> None:
             package="libc6",
             version=libc.version,
             layer=libc.layer,
-            extra={
-                "aliases": ["CVE-2099-0001"],
-                "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-                "cvss_score": 9.8,
-                "references": [
+            vulnerability=VulnerabilityDetail(
+                aliases=("CVE-2099-0001",),
+                cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                cvss_score=9.8,
+                references=(
                     "https://security-tracker.debian.org/tracker/DSA-0000-1",
                     "not a url",
-                ],
-                "purl": libc.purl,
-            },
+                ),
+                purl=libc.purl,
+            ),
         ),
         Finding(
             id="secret-1", kind=Kind.SECRET, severity=Severity.HIGH, title="not a vulnerability"

@@ -178,7 +178,7 @@ def test_a_secret_in_a_deleted_file_points_at_the_layer_that_ships_it(tmp_path: 
     os.mknod(second / "root/keys.txt", 0o600 | 0o020000, os.makedev(0, 0))
     (finding,) = scan_layers([first, second]).findings()
     assert finding.id == "HB-SEC-002" and finding.layer is not None and finding.layer.index == 0
-    assert finding.extra["deleted"] is True and "still ships in layer 0" in finding.detail
+    assert finding.secret and finding.secret.deleted is True and "still ships in layer 0" in finding.detail
     assert secret not in repr(finding)
 
 
