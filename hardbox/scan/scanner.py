@@ -1,9 +1,11 @@
 """The scan: one walk of an image with every cataloger and check, then vulnerability matching.
 
-``scan(image, db, options)`` is the whole of ``hardbox scan`` below the CLI. It walks the
-image's layers once (DESIGN.md, "One walk, many readers") with the catalogers of
-``CATALOGERS``, the checks of ``CHECKS`` and a small visitor that tallies shadowed bytes per
-layer; then matches the packages against the vulnerability database if there is one. No
+``scan(image, db, options)`` is the whole of ``hardbox scan`` below the CLI. The image is
+prepared once (``prepare.prepare_image``: ``created_by`` scrubbed, history aligned to the
+layers), by the caller when it opens it or here when handed an opened image. The
+scan walks the image's layers once (docs/architecture.md, "One walk, many readers") with the catalogers
+of ``CATALOGERS`` and the checks of ``CHECKS`` (the walk itself counts each layer's shadowed
+bytes); then matches the packages against the vulnerability database if there is one. No
 database is a note in the result, not an error: the misconfiguration and secret findings
 stand on their own. The risk grade is computed over every finding; the listing is narrowed
 by ``ScanOptions`` afterwards.
@@ -11,43 +13,20 @@ by ``ScanOptions`` afterwards.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from hardbox.findings import Finding, LayerRef, Severity
-from hardbox.image.config import ImageConfig
+from hardbox.findings import Finding, Severity
 from hardbox.scan.catalog.os_release import OSRelease
 from hardbox.scan.catalog_result import CatalogResult, CatalogSession
-from hardbox.scan.checks import CHECKS, Check, CheckOptions, ImageContext
-from hardbox.scan.checks.config import scrub
-from hardbox.scan.checks.secrets import SecretCheck, SecretPolicy, load_policy
+from hardbox.scan.checks import CHECKS, Check, CheckOptions, HistoryStep, ImageContext
+from hardbox.scan.checks.secrets import SecretCheck
 from hardbox.scan.package import Package
+from hardbox.scan.prepare import OpenedImage, PreparedImage, prepare_image
 from hardbox.scan.result import Filters, HistoryInfo, ImageInfo, LayerInfo, ScanResult
 from hardbox.scan.risk import grade
-from hardbox.scan.walk import ImageFile, LayerSource, walk
-
-
-class ScannableLayer(LayerSource, Protocol):
-    @property
-    def digest(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-
-
-class ScannableImage(Protocol):
-    """What the scanner needs of an image: ``StoredImage`` and ``ImageView`` both fit."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def tags(self) -> tuple[str, ...]: ...
-    @property
-    def config(self) -> ImageConfig: ...
-    @property
-    def layers(self) -> Sequence[ScannableLayer]: ...
+from hardbox.scan.walk import MergedView, walk
 
 
 @dataclass(frozen=True)
@@ -59,64 +38,30 @@ class ScanOptions:
     ignore_unfixed: bool = False
 
 
-class _LayerTally:
-    """Counts, per layer, the bytes of regular files that later layers delete or replace."""
-
-    name = "scan/layer-tally"
-
-    def __init__(self) -> None:
-        self.shadowed: dict[str, int] = defaultdict(int)
-
-    def wants(self, path: str) -> bool:
-        return True
-
-    def visit(self, file: ImageFile) -> None:
-        if file.hidden_by is not None and file.is_file:
-            self.shadowed[file.layer.diff_id] += file.size
-
-
-@dataclass(frozen=True)
-class _Layer:
-    """A layer as the scan reads it: the image's, with ``created_by`` scrubbed of secrets,
-    because every package and finding carries its layer's command into the reports."""
-
-    path: Path
-    diff_id: str
-    index: int
-    created_by: str
-    digest: str
-    size: int
-
-
-@dataclass(frozen=True)
-class _Layers:
-    layers: tuple[_Layer, ...]
+def check_context(name: str, image: PreparedImage) -> ImageContext:
+    """What the checks know of the image besides its files, from the prepared image."""
+    steps = tuple(HistoryStep(s.index, s.created_by, s.layer) for s in image.history)
+    return ImageContext(name, image.config, image.refs, image.tags, steps)
 
 
 def scan(
-    image: ScannableImage,
+    image: PreparedImage | OpenedImage,
     db: Path | None,
     options: ScanOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
-    """Scan ``image``; ``progress`` is told each stage as it starts (the CLI's terminal line)."""
+    """Scan ``image`` (prepared here unless the caller prepared it when opening it);
+    ``progress`` is told each stage as it starts (the CLI's terminal line)."""
+    if not isinstance(image, PreparedImage):
+        image = prepare_image(image)
     options = options or ScanOptions()
     say = progress or (lambda _stage: None)
     name = options.name or (image.tags[0] if image.tags else image.id)
-    policy = load_policy()
-    layers = _Layers(tuple(
-        _Layer(Path(layer.path), layer.diff_id, layer.index, scrub(layer.created_by, policy),
-               layer.digest, layer.size)
-        for layer in image.layers
-    ))
-    refs = tuple(LayerRef(layer.diff_id, layer.index, layer.created_by) for layer in layers.layers)
-    context = ImageContext.build(name, image.config, refs, tuple(image.tags))
     check_options = CheckOptions(secrets=options.secrets, config=options.config)
-    checks: list[Check] = [cls(context, check_options) for cls in CHECKS]
+    checks: list[Check] = [cls(check_context(name, image), check_options) for cls in CHECKS]
     session = CatalogSession()
-    tally = _LayerTally()
-    say(f"reading {len(layers.layers)} layers")
-    merged = walk(layers, [*session.visitors, *checks, tally])
+    say(f"reading {len(image.layers)} layers")
+    merged = walk(image, [*session.visitors, *checks])
     catalog = session.finish(merged)
 
     notes = _catalog_notes(catalog)
@@ -140,7 +85,7 @@ def scan(
     filters = Filters(tuple(options.severities), options.ignore_unfixed)
     kept = tuple(f for f in findings if filters.keeps(f))
     return ScanResult(
-        image=_image_info(name, image, layers, catalog.os, tally, policy),
+        image=_image_info(name, image, catalog.os, merged),
         packages=catalog.packages,
         catalogers=catalog.statuses,
         findings=kept,
@@ -192,34 +137,27 @@ def _secret_notes(check: SecretCheck) -> list[str]:
             f"{check.policy.max_file_size} bytes)"]
 
 
-def _image_info(name: str, image: ScannableImage, layers_read: _Layers,
-                os_release: OSRelease | None, tally: _LayerTally, policy: SecretPolicy) -> ImageInfo:
+def _image_info(name: str, image: PreparedImage, os_release: OSRelease | None,
+                merged: MergedView) -> ImageInfo:
     config = image.config
-    history_entries = config.history
-    layer_steps = [h for h in history_entries if not h.empty_layer]
-    aligned = len(layer_steps) == len(layers_read.layers)
     layers = tuple(
         LayerInfo(
             index=layer.index, diff_id=layer.diff_id, digest=layer.digest, size=layer.size,
-            created_by=layer.created_by,
-            created=layer_steps[layer.index].created if aligned else None,
-            shadowed_bytes=tally.shadowed.get(layer.diff_id, 0),
+            created_by=layer.created_by, created=layer.created,
+            shadowed_bytes=shadow.bytes if (shadow := merged.shadowed.get(layer.ref)) else 0,
         )
-        for layer in layers_read.layers
+        for layer in image.layers
     )
-    history: list[HistoryInfo] = []
-    next_layer = 0
-    for i, entry in enumerate(history_entries):
-        layer_index = None
-        if not entry.empty_layer:
-            layer_index = next_layer if aligned else None
-            next_layer += 1
-        history.append(HistoryInfo(i, scrub(entry.created_by, policy), entry.created, layer_index))
+    history = tuple(
+        HistoryInfo(step.index, step.shown, step.created,
+                    step.layer.index if step.layer is not None else None)
+        for step in image.history
+    )
     return ImageInfo(
         name=name, id=image.id, tags=tuple(image.tags),
         os=os_release.to_dict() if os_release else None,
         architecture=config.architecture, created=config.created, user=config.user,
         entrypoint=config.entrypoint, cmd=config.cmd,
         exposed_ports=tuple(sorted(config.exposed_ports)),
-        layers=layers, history=tuple(history),
+        layers=layers, history=history,
     )

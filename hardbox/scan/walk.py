@@ -13,6 +13,12 @@ still ships in an earlier one. Whiteout entries themselves are markers, not file
 not visited. A directory present in several layers reaches visitors once per layer; the
 older copies are ``hidden_by`` the newer one, whose metadata overlayfs shows.
 
+The walk also counts, per layer, the regular files (and their bytes) that later layers
+delete or replace (``MergedView.shadowed``): they still ship in that layer's tar. It is the
+only place that count is made; the scan's layer table and the wasted-space check both read it.
+A visitor that needs it, or anything else of the finished view, before it is asked for its
+results defines ``walked(view)``, which the walk calls once at the end.
+
 Reading never follows a symlink out of a layer: the walk does not follow links, and
 ``ImageFile.open`` refuses one (``O_NOFOLLOW``). A cataloger that must follow a link in the
 image resolves it through ``MergedView.resolve``, which stays inside the image root. Like
@@ -31,7 +37,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Protocol
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from hardbox.findings import LayerRef
 
@@ -72,6 +78,14 @@ class Visitor(Protocol):
     def name(self) -> str: ...
     def wants(self, path: str) -> bool: ...
     def visit(self, file: ImageFile) -> None: ...
+
+
+@runtime_checkable
+class WalkListener(Protocol):
+    """A visitor that wants the finished view: ``walked`` is called once, after the last
+    file of the last layer."""
+
+    def walked(self, view: MergedView) -> None: ...
 
 
 class ImageFile(NamedTuple):
@@ -147,12 +161,24 @@ class ImageFile(NamedTuple):
 
 
 @dataclass
+class Shadowed:
+    """What one layer ships that later layers hide: regular files, their bytes, and the
+    indexes of the later layers that deleted or replaced them."""
+
+    files: int = 0
+    bytes: int = 0
+    by: set[int] = field(default_factory=set)
+
+
+@dataclass
 class MergedView:
     """The image as a container sees it, after the walk: every visible entry by path."""
 
     entries: dict[str, ImageFile] = field(default_factory=dict)
     # Entries the walk could not read (permissions, a layer directory gone): "path: reason".
     errors: list[str] = field(default_factory=list)
+    # Per layer (only layers that have any), its files hidden by later layers.
+    shadowed: dict[LayerRef, Shadowed] = field(default_factory=dict)
 
     def get(self, path: str) -> ImageFile | None:
         """The visible entry at exactly ``path`` (a symlink is returned, not followed)."""
@@ -285,13 +311,15 @@ def walk(image: ImageSource, visitors: Iterable[Visitor]) -> MergedView:
     layer that hides everything *below* a path (a whiteout, an opaque directory, or a
     non-directory replacing a directory).
     """
+    visitors = list(visitors)
     # Bound methods looked up once: the loop below runs once per entry per visitor.
     dispatch = [(visitor.wants, visitor.visit) for visitor in visitors]
     view = MergedView()
     entries = view.entries
+    shadowed = view.shadowed
     exact: dict[str, LayerRef] = {}
     masks: dict[str, LayerRef] = {}
-    is_dir, is_lnk = stat.S_ISDIR, stat.S_ISLNK
+    is_dir, is_lnk, is_reg = stat.S_ISDIR, stat.S_ISLNK, stat.S_ISREG
     for layer in reversed(list(image.layers)):
         ref = layer_ref(layer)
         pending_exact: list[str] = []
@@ -320,6 +348,13 @@ def walk(image: ImageSource, visitors: Iterable[Visitor]) -> MergedView:
             )
             if hider is None:
                 entries[path] = file
+            elif is_reg(mode):
+                tally = shadowed.get(ref)
+                if tally is None:
+                    tally = shadowed[ref] = Shadowed()
+                tally.files += 1
+                tally.bytes += st.st_size
+                tally.by.add(hider.index)
             for wants, visit in dispatch:
                 if wants(path):
                     visit(file)
@@ -328,6 +363,9 @@ def walk(image: ImageSource, visitors: Iterable[Visitor]) -> MergedView:
             exact[path] = ref
         for path in pending_masks:
             masks[path] = ref
+    for visitor in visitors:
+        if isinstance(visitor, WalkListener):
+            visitor.walked(view)
     return view
 
 

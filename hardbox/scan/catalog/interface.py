@@ -3,10 +3,11 @@
 A cataloger is a walk visitor (``name``, ``wants``, ``visit``) that, once the walk is done,
 turns what it read into ``Package``s. The base holds what every cataloger shares: the rule
 that a package's layer is the earliest layer that held it (``introduced``), its purl's type
-(``purl``, from its ecosystem's row of ``hardbox.scan.ecosystems.TABLE``), and the status. Damage in an image is data, not an exception
-(DESIGN.md, "Partial failure is data"): a file a cataloger cannot parse is recorded as a
-problem, and the cataloger's ``CatalogerStatus`` says succeeded, partial or failed with the
-reasons, which the SBOM carries. A fresh instance is made for every walk.
+(``purl``, from its ecosystem's row of ``hardbox.scan.ecosystems.TABLE``), and the status.
+Damage in an image is data, not an exception (docs/architecture.md, "Partial failure is
+data"): a file a cataloger cannot parse is recorded as a problem, and the cataloger's
+``CatalogerStatus`` says succeeded, partial or failed with the reasons, which the SBOM
+carries. A fresh instance is made for every walk.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def run_check(dirs: list[Path]) -> list:
         {"os": "linux", "architecture": "amd64",
          "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in layers.layers]}},
         "test")
-    context = ImageContext.build("test", config, tuple(layer_ref(la) for la in layers.layers))
+    context = ImageContext("test", config, tuple(layer_ref(la) for la in layers.layers))
     check = FileCheck(context, CheckOptions())
     walk(layers, [check])
     return check.findings()

@@ -87,6 +87,33 @@ def test_hidden_files_record_the_layer_that_hid_them(three_layers: list[Path]) -
     assert new is not None and new.layer.index == 1
 
 
+def test_the_walk_counts_what_later_layers_hide_and_tells_listeners(three_layers: list[Path]) -> None:
+    """Per layer: the regular files a later layer deleted or replaced, their bytes and the
+    layers that hid them — counted once, by the walk, for the layer table and the
+    wasted-space check alike; a visitor with ``walked`` gets the finished view."""
+
+    class Listener(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.views: list[object] = []
+
+        def walked(self, view: object) -> None:
+            self.views.append(view)
+
+    listener = Listener()
+    view = walk(image_of(*three_layers), [listener])
+    assert listener.views == [view] and listener.views[0] is view
+    by_index = {ref.index: shadow for ref, shadow in view.shadowed.items()}
+    assert set(by_index) == {0, 1}
+    # Layer 0: a.conf (2 bytes, replaced by 1), b.conf (2, under 2's opaque dir), the
+    # credentials (6, whited out by 1), bin/run (10, its directory replaced by a file in 2).
+    assert (by_index[0].files, by_index[0].bytes, by_index[0].by) == (4, 20, {1, 2})
+    # Layer 1: its a.conf under layer 2's opaque dir; its whiteout is a marker, not a file.
+    assert (by_index[1].files, by_index[1].bytes, by_index[1].by) == (1, 2, {2})
+    hidden = [f for f in listener.files if f.hidden_by is not None and f.is_file]
+    assert sum(f.size for f in hidden) == sum(s.bytes for s in view.shadowed.values())
+
+
 def test_replaced_file_is_not_deleted(tmp_path: Path) -> None:
     """Deleted in layer 1 and put back in layer 2: layer 0's copy is hidden, not deleted."""
     l0, l1, l2 = (tmp_path / f"l{i}" for i in range(3))
