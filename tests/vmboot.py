@@ -273,6 +273,12 @@ def guest_store(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
     return store
 
 
+# A profile whose container root is host root with CAP_MKNOD: the device allow-list is
+# then all that stands between a node the container makes and the device (the host
+# compiles its seccomp filter for the guest, test_cgroup_v2_vm.share_for_guest).
+MKNOD_PROFILE = "extends: default\nuser_namespace: false\ncapabilities: [CAP_MKNOD, CAP_DAC_OVERRIDE]\n"
+
+
 def hardbox_in_guest(store: RunStore, *args: str, **env: str) -> CompletedProcess[str]:
     # Linux 6.1 has no fd-taking lowerdir+: layers go to overlayfs by path. Pinned here so
     # the limits are tested apart from the auto-mode fallback (see the overlay test below).
@@ -371,3 +377,19 @@ def test_guest_a_shared_cgroup_is_reported_not_half_used(guest_store: RunStore) 
         neighbour.kill()
         neighbour.wait()
         scope.rmdir()
+
+
+def test_guest_the_bpf_device_program_stops_a_node_made_in_the_container(guest_store: RunStore) -> None:
+    """cgroup v2 has no devices controller: the container's cgroup gets hardbox's BPF device
+    program. A node the container makes in /dev (a tmpfs without nodev) for loop-control or
+    loop0 answers EPERM; one for /dev/null's 1:3 works."""
+    script = ("mknod /dev/lc c 10 237 && mknod /dev/l0 b 7 0 && mknod /dev/n2 c 1 3 && echo made; "
+              "head -c0 /dev/lc && echo loop-control-opened; head -c0 /dev/l0 && echo loop0-opened; "
+              "echo x > /dev/n2 && echo null-written; cat /proc/self/cgroup")
+    profile = (SHARE / "mknod.path").read_text()  # the host's path: a profile cache hit
+    proc = hardbox_in_guest(guest_store, "run", "--rm", "--profile", profile, "--user", "0",
+                            "bbtest", "sh", "-c", script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[:2] == ["made", "null-written"], proc.stdout + proc.stderr
+    assert proc.stderr.count("Operation not permitted") == 2, proc.stderr
+    assert "skipped: devices" not in proc.stderr

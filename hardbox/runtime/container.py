@@ -180,20 +180,44 @@ class Container:
         sock.send(b"G")
 
     def _create_cgroup(self, state_id: str) -> Cgroup | None:
-        limits = self.request.profile.limits
-        if limits.memory is None and limits.pids is None and limits.cpus is None:
-            return None
-        from hardbox.runtime.cgroups import CgroupLimits, open_manager
+        """The container's cgroup: the profile's limits and, for every run as root, the
+        device allow-list (cgroups/devices.py), so a root run always gets one.
 
-        try:
-            return open_manager().create(
-                cgroup_name(state_id), CgroupLimits(limits.memory, limits.pids, limits.cpus)
-            )
-        except HardboxError as err:
+        Fail closed on the device list, whatever ``limits.mode`` says, for root: the shipped
+        profiles' ``if-available`` is there for hosts without cgroup delegation, which root
+        never lacks, and without the list a device node that reaches the container (from an
+        image, a volume, or mknod by a container root without a user namespace) opens as it
+        would on the host. So a root run on a v1 host without the devices controller, or a v2
+        host refusing the BPF program, is refused (exit 125). An unprivileged run cannot apply
+        the list at all (devices.allow and BPF_PROG_LOAD need CAP_SYS_ADMIN in the initial
+        user namespace) and needs it least: its mounts are made inside its user namespace,
+        hence nodev, and it cannot mknod a device. There ``if-available`` records a skip and
+        ``required`` refuses, as for any step the profile requires.
+        """
+        from hardbox.runtime.cgroups import CgroupLimits, DevicesUnavailable, open_manager
+        from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
+
+        limits = self.request.profile.limits
+        devices = ALLOWED_DEVICES if os.geteuid() == 0 else None
+        if devices is None:
+            reason = "an unprivileged run cannot apply a device allow-list (it needs host CAP_SYS_ADMIN)"
             if limits.mode == "required":
-                raise ContainerError(f"cgroup limits are required by the profile: {err.message}") from err
-            self.skipped.append(f"cgroup limits: {err.message}")
-            return None
+                raise ContainerError(f"devices: required by the profile's limits.mode: {reason}")
+            self.skipped.append(f"devices: {reason}; its mounts are nodev and it cannot mknod")
+        wanted = CgroupLimits(limits.memory, limits.pids, limits.cpus, devices)
+        while wanted.has_limits or wanted.devices is not None:
+            try:
+                return open_manager().create(cgroup_name(state_id), wanted)
+            except DevicesUnavailable as err:
+                raise ContainerError(f"device allow-list: {err.message}", err.hint) from err
+            except HardboxError as err:
+                if limits.mode == "required":
+                    raise ContainerError(f"cgroup limits are required by the profile: {err.message}") from err
+                if not wanted.has_limits:  # no cgroup at all for the device list
+                    raise ContainerError(f"device allow-list: {err.message}", DevicesUnavailable.default_hint) from err
+                self.skipped.append(f"cgroup limits: {err.message}")
+                wanted = CgroupLimits(devices=wanted.devices)  # the list needs no controller on v2
+        return None
 
     def _selinux_label(self, state_id: str) -> Label | None:
         """A unique MCS label where the host has SELinux; else a recorded skip (or refusal)."""

@@ -42,6 +42,7 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     nets = "net, " if network.needs_namespace(profile.network) else ""
     out.append(Step("namespaces", f"mount, pid, uts, ipc, cgroup, {nets}user".rstrip(", ")))
     out.append(Step("cgroup limits", _limits(profile), _limits_status(profile)))
+    out.append(Step("device allow-list", _devices(), _devices_status(profile)))
     layers = "image layers unpacked shifted to that map" if os.geteuid() != 0 else "idmapped image layers"
     out.append(Step("root filesystem", f"overlay over {layers}, own upper dir, "
                     + ("read-only" if profile.read_only_root else "read-write")))
@@ -92,6 +93,20 @@ def _limits(profile: Profile) -> str:
 def _limits_status(profile: Profile) -> str:
     lim = profile.limits
     return "off" if lim.memory is None and lim.pids is None and lim.cpus is None else "applied"
+
+
+def _devices() -> str:
+    from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES, describe
+
+    return f"{describe(ALLOWED_DEVICES)}; cgroup v1 devices controller or a BPF device program on v2"
+
+
+def _devices_status(profile: Profile) -> str:
+    # Every run as root gets the list or is refused; an unprivileged run cannot apply one
+    # (container.py, _create_cgroup): it skips it where the limits are if-available.
+    if os.geteuid() == 0 or profile.limits.mode == "required":
+        return "applied"
+    return "skipped"
 
 
 def _selinux_status(profile: Profile) -> str:

@@ -8,6 +8,8 @@ that is the part of the tree the caller was delegated.
 
 A manager raises ``CgroupUnavailable`` when it cannot create or write a cgroup; whether that
 stops the run is the profile's ``limits.mode`` (required | if-available), the caller's call.
+The device allow-list (``devices.py``: the v1 devices controller, a BPF program on v2) is
+part of what a cgroup enforces; failing to apply it raises ``DevicesUnavailable``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hardbox.errors import ContainerError
+
+if TYPE_CHECKING:
+    from hardbox.runtime.cgroups.devices import DeviceRule
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 SELF_CGROUP = Path("/proc/self/cgroup")
@@ -35,13 +40,29 @@ class CgroupUnavailable(ContainerError):
     )
 
 
+class DevicesUnavailable(CgroupUnavailable):
+    """The device allow-list could not be applied (no v1 devices controller, bpf refused)."""
+
+    default_hint = (
+        "hardbox confines every container it starts as root to a device allow-list (the cgroup "
+        "v1 devices controller, or a BPF device program on cgroup v2); run it where the kernel "
+        "offers one of them to root"
+    )
+
+
 @dataclass(frozen=True)
 class CgroupLimits:
-    """What to enforce; ``None`` = no limit. ``memory`` bytes, ``cpus`` as docker --cpus."""
+    """What to enforce; ``None`` = no limit. ``memory`` bytes, ``cpus`` as docker --cpus,
+    ``devices`` the allow-list (``devices.ALLOWED_DEVICES``), everything else denied."""
 
     memory: int | None = None
     pids: int | None = None
     cpus: float | None = None
+    devices: tuple[DeviceRule, ...] | None = None
+
+    @property
+    def has_limits(self) -> bool:
+        return self.memory is not None or self.pids is not None or self.cpus is not None
 
 
 # CFS bandwidth: quota per period; docker --cpus uses a 100 ms period (moby daemon/oci_linux.go).

@@ -4,7 +4,9 @@ For each of memory, pids and cpu, the container's cgroup is ``hardbox-<name>`` b
 cgroup this process is in *in that hierarchy* (/proc/self/cgroup lists one per controller).
 A true memory limit also caps memory+swap (``memory.memsw.limit_in_bytes``, present when the
 kernel accounts swap), as ``docker run --memory`` without ``--memory-swap`` does not — we
-prefer no swap, so the OOM killer acts at the limit.
+prefer no swap, so the OOM killer acts at the limit. The device allow-list goes to the
+``devices`` hierarchy (cgroups/devices.py). Only the hierarchies a cgroup enforces something
+in get a directory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hardbox.runtime.cgroups import (
     CPU_PERIOD_US,
     CgroupLimits,
     CgroupUnavailable,
+    DevicesUnavailable,
     Mount,
     beneath,
     cgroup_mounts,
@@ -31,7 +34,7 @@ from hardbox.runtime.cgroups import (
     write,
 )
 
-CONTROLLERS = ("memory", "pids", "cpu")
+CONTROLLERS = ("memory", "pids", "cpu", "devices")
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class V1Manager:
                 continue
             parents[controller] = beneath(mount, own[controller])
         if not parents:
-            raise CgroupUnavailable("cgroup v1: none of memory, pids, cpu is mounted")
+            raise CgroupUnavailable("cgroup v1: none of memory, pids, cpu, devices is mounted")
         return cls(parents)
 
     def _dirs(self, name: str) -> dict[str, Path]:
@@ -140,16 +143,22 @@ class V1Manager:
         missing = [c for c, want in needed.items() if want and c not in self.parents]
         if missing:
             raise CgroupUnavailable(f"cgroup v1: controller(s) {', '.join(missing)} not mounted")
-        cgroup = V1Cgroup(name, self._dirs(name))
+        if limits.devices is not None:
+            if "devices" not in self.parents:
+                raise DevicesUnavailable("cgroup v1: the devices controller is not mounted (see /proc/self/mountinfo)")
+            needed["devices"] = True
+        dirs = self._dirs(name)
+        cgroup = V1Cgroup(name, {c: dirs[c] for c, want in needed.items() if want})
         created: list[Path] = []
         try:
-            for path in cgroup.paths():
+            for controller, path in cgroup.dirs.items():
+                error = DevicesUnavailable if controller == "devices" else CgroupUnavailable
                 try:
                     path.mkdir(mode=0o755)
                 except FileExistsError as err:
-                    raise CgroupUnavailable(f"mkdir {path}: a cgroup of that name exists") from err
+                    raise error(f"mkdir {path}: a cgroup of that name exists") from err
                 except OSError as err:
-                    raise CgroupUnavailable(f"mkdir {path}: {err.strerror}") from err
+                    raise error(f"mkdir {path}: {err.strerror}") from err
                 created.append(path)
             _apply(cgroup, limits)
         except BaseException:
@@ -177,6 +186,10 @@ class V1Manager:
 
 
 def _apply(cgroup: V1Cgroup, limits: CgroupLimits) -> None:
+    if limits.devices is not None:
+        from hardbox.runtime.cgroups.devices import apply_v1
+
+        apply_v1(cgroup.dirs["devices"], limits.devices)
     if limits.memory is not None:
         memory = cgroup.dirs["memory"]
         write(memory / "memory.limit_in_bytes", str(limits.memory))

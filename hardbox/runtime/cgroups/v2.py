@@ -11,6 +11,8 @@ holds no process and takes the controllers. A cgroup shared with other processes
 shell's session scope) cannot be emptied by us: that is a ``CgroupUnavailable`` saying how to
 give hardbox one of its own. A later hardbox in ``hardbox-supervisor`` treats its parent as
 its own cgroup.
+A device allow-list needs no controller: it is a BPF program attached to the container's
+cgroup (cgroups/devices.py), so it applies even where the limits cannot.
 ``memory.swap.max = 0`` makes the memory limit a true one; ``cgroup.kill`` (Linux 5.14) ends
 every process inside at once, else each is killed by pid.
 """
@@ -185,6 +187,10 @@ class V2Manager:
         cgroup = V2Cgroup(name, path)
         try:
             apply_limits(path, limits)
+            if limits.devices is not None:
+                from hardbox.runtime.cgroups.devices import attach_program
+
+                attach_program(path, limits.devices)
         except BaseException:
             cgroup.destroy()
             raise
