@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import HardboxError, InputError, UsageError
-from hardbox.runtime.bundle_rootfs import IdShift, LeftOut, Merged, device_reason, merge_layers
+from hardbox.runtime.bundle_record import left_out_record, recorded_devices
+from hardbox.runtime.bundle_rootfs import IdShift, LeftOut, Merged, merge_layers
 from hardbox.runtime.export import oci_config
 from hardbox.runtime.profile import Profile
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Beside config.json: {"image", "profile", "left_out": [{"path", "layer", "reason"}]}, the
-# image's entries the rootfs does not have (device nodes, and what the store itself skipped).
+# image's entries the rootfs does not have (bundle_record.left_out_record).
 NOTE_FILE = "hardbox-bundle.json"
 
 
@@ -193,7 +194,7 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
         merged = _merge(image, rootfs, in_userns, profile, config_probe)
         config = bundle_config(profile, image.config, rootfs, command)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        left_out = _left_out(image, merged)
+        left_out = left_out_record(image, merged)
         record = {"image": image.id, "profile": profile.name, "left_out": left_out}
         (staging / NOTE_FILE).write_text(json.dumps(record, indent=2) + "\n")
         os.chmod(staging, 0o700)  # whatever the umask did
@@ -221,7 +222,7 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
 def _merge(image: Any, rootfs: Path, in_userns: ShiftMap | None, profile: Profile,
            config: dict[str, Any]) -> Merged:
     layers = [layer.path for layer in image.layers]
-    recorded = [_recorded_devices(layer.path, i) for i, layer in enumerate(image.layers)]
+    recorded = [recorded_devices(layer.path, i) for i, layer in enumerate(image.layers)]
     if in_userns is None:
         shift = None
         if profile.user_namespace:
@@ -239,46 +240,6 @@ def _merge(image: Any, rootfs: Path, in_userns: ShiftMap | None, profile: Profil
         notes=[str(n) for n in notes] if isinstance(notes, list) else [],
         left_out={n["path"]: LeftOut(**n) for n in left} if isinstance(left, list) else {},
     )
-
-
-def _layer_record(layer_dir: Path) -> dict[str, Any]:
-    """What the store recorded beside a layer dir (docs/architecture.md, "Unpacked layer
-    format"); empty for a layer that has none (``dir:PATH``) or an unreadable one."""
-    try:
-        record = json.loads(Path(f"{layer_dir}.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _entries(record: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = record.get(key)
-    return [e for e in value if isinstance(e, dict) and isinstance(e.get("name"), str)] if isinstance(value, list) else []
-
-
-def _image_path(name: str) -> str:
-    return os.path.normpath("/" + name.lstrip("/"))  # normpath keeps a leading "//"
-
-
-def _recorded_devices(layer_dir: Path, index: int) -> list[LeftOut]:
-    """The device nodes the store kept as data for this layer (it never creates them)."""
-    return [
-        LeftOut(_image_path(d["name"]), index, device_reason(str(d.get("kind")), d["major"], d["minor"]))
-        for d in _entries(_layer_record(layer_dir), "devices")
-        if isinstance(d.get("major"), int) and isinstance(d.get("minor"), int)
-    ]
-
-
-def _left_out(image: Any, merged: Merged) -> list[dict[str, str]]:
-    """The image's entries the rootfs lacks: its device nodes (merged view: a later layer
-    may delete or replace one), then what the store skipped when it unpacked each layer."""
-    out = [{"path": n.path, "layer": image.layers[n.layer].diff_id, "reason": n.reason}
-           for n in sorted(merged.left_out.values(), key=lambda n: n.path)]
-    for layer in image.layers:
-        for entry in _entries(_layer_record(layer.path), "skipped"):
-            out.append({"path": _image_path(entry["name"]), "layer": layer.diff_id,
-                        "reason": str(entry.get("reason", ""))})
-    return out
 
 
 def _owner(config: dict[str, Any]) -> tuple[int, int]:

@@ -17,7 +17,8 @@ from hardbox.image.compression import Compression
 from hardbox.image.config import ImageConfig
 from hardbox.image.layer import LayerResult
 from hardbox.image.layer_apply import DeviceNode, SkippedEntry
-from hardbox.runtime.bundle import _left_out, _owner, _recorded_devices, bundle_config
+from hardbox.runtime.bundle import _owner, bundle_config
+from hardbox.runtime.bundle_record import left_out_record, recorded_devices
 from hardbox.runtime.bundle_rootfs import LeftOut, Merged, merge_layers
 from hardbox.runtime.mounts import HOST_SYSFS_MASKS, MountPlan, describe
 from hardbox.runtime.profile import load_profile
@@ -108,12 +109,12 @@ def test_the_store_records_become_the_bundle_list(tmp_path: Path) -> None:
     plain.mkdir()
     image = SimpleNamespace(layers=[SimpleNamespace(path=layer_dir, diff_id=diff_id),
                                     SimpleNamespace(path=plain, diff_id="sha256:" + "cd" * 32)])
-    assert _recorded_devices(plain, 1) == []
-    recorded = _recorded_devices(layer_dir, 0)
+    assert recorded_devices(plain, 1) == []
+    recorded = recorded_devices(layer_dir, 0)
     assert recorded == [LeftOut("/dev/sda", 0, "block device 8:0 left out: a bundle holds no device nodes")]
     merged = Merged(left_out={n.path: n for n in recorded})
     merged.left_out["/dev/kvm"] = LeftOut("/dev/kvm", 1, "character device 10:232 left out")
-    assert _left_out(image, merged) == [
+    assert left_out_record(image, merged) == [
         {"path": "/dev/kvm", "layer": "sha256:" + "cd" * 32, "reason": "character device 10:232 left out"},
         {"path": "/dev/sda", "layer": diff_id, "reason": recorded[0].reason},
         {"path": "/etc/odd", "layer": diff_id, "reason": "not representable"},
