@@ -4,14 +4,12 @@ or XML) or SPDX 2.3 JSON, from one walk of the image's files by every cataloger.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hardbox.findings import Finding
-    from hardbox.image.images import StoredImage
     from hardbox.scan.catalog_result import CatalogResult
 
 FORMATS = ("cyclonedx-json", "cyclonedx-xml", "spdx-json")
@@ -87,6 +85,7 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.image.source import open_image
     from hardbox.image.store import Store
     from hardbox.scan.catalog_result import catalog_image
+    from hardbox.scan.prepare import prepare_image
     from hardbox.scan.sbom import write_sbom
 
     if args.format == "spdx-json" and (args.with_files or args.with_vulns):
@@ -98,8 +97,10 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.root import default_root
 
     enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
-    with open_image(args.image, Store.open()) as stored:
-        image = _scrubbed(stored)
+    with open_image(args.image, Store.open()) as opened:
+        # Scrubbed of credentials: the SBOM names the layer (and its created_by) that
+        # brought each package, as hardbox scan's reports do.
+        image = prepare_image(opened)
         result = catalog_image(image, with_files=args.with_files)
         findings = _vulnerabilities(result, args.db) if args.with_vulns else []
         text = write_sbom(image, result, args.format, with_files=args.with_files, findings=findings)
@@ -118,25 +119,6 @@ def handler(args: argparse.Namespace) -> int:
                 f"hardbox: warning: cataloger {status.cataloger} {status.status.value}: {reason}\n"
             )
     return 0
-
-
-def _scrubbed(image: StoredImage) -> StoredImage:
-    """The image with credentials in its layers' ``created_by`` redacted, as ``hardbox scan``
-    does: the SBOM names the layer that brought each package, and a build argument such as
-    ``ARG TOKEN`` must not travel with it."""
-    if not image.config.history:
-        return image  # dir: and history-less images: created_by is hardbox's own text
-    # Imported only here: the secret rules cost a third of a second to load and compile,
-    # which a dir: SBOM never needs.
-    from hardbox.scan.checks.config import scrub
-    from hardbox.scan.checks.secrets import load_policy
-
-    policy = load_policy()
-    layers = tuple(
-        dataclasses.replace(layer, created_by=scrub(layer.created_by, policy))
-        for layer in image.layers
-    )
-    return dataclasses.replace(image, layers=layers)
 
 
 def _vulnerabilities(result: CatalogResult, db: Path | None) -> list[Finding]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from hardbox.findings import Fact, Finding, Kind, LayerRef, SecretDetail, Severity
 
 if TYPE_CHECKING:
-    from hardbox.image.config import HistoryEntry, ImageConfig
+    from hardbox.image.config import ImageConfig
     from hardbox.scan.walk import ImageFile
 
 
@@ -84,7 +84,9 @@ class HistoryStep:
 @dataclass(frozen=True)
 class ImageContext:
     """What a check knows about the image besides its files: the name the user gave, its
-    tags, the validated config, its layers (oldest first) and the build history."""
+    tags, the validated config, its layers (oldest first, ``created_by`` already scrubbed)
+    and the build history, made from the image prepared once when it was opened
+    (``hardbox.scan.prepare``, ``hardbox.scan.scanner.check_context``)."""
 
     name: str
     config: ImageConfig
@@ -92,38 +94,9 @@ class ImageContext:
     tags: tuple[str, ...] = ()
     steps: tuple[HistoryStep, ...] = field(default=())
 
-    @classmethod
-    def build(
-        cls, name: str, config: ImageConfig, layers: tuple[LayerRef, ...], tags: tuple[str, ...] = ()
-    ) -> ImageContext:
-        """The context of an image; the layers' ``created_by`` are scrubbed of secrets, since
-        every finding that points at a layer carries that text into the reports."""
-        from hardbox.scan.checks.config import scrub
-        from hardbox.scan.checks.secrets import load_policy
-
-        policy = load_policy()
-        clean = tuple(replace(layer, created_by=scrub(layer.created_by, policy)) for layer in layers)
-        return cls(name, config, clean, tags, _steps(config.history, clean))
-
     @property
     def top_layer(self) -> LayerRef | None:
         return self.layers[-1] if self.layers else None
-
-
-def _steps(history: tuple[HistoryEntry, ...], layers: tuple[LayerRef, ...]) -> tuple[HistoryStep, ...]:
-    """Pair history entries with layers: the n-th non-empty entry made the n-th layer
-    (image-spec config.md, "history"). Without that correspondence no entry gets a layer."""
-    aligned = sum(1 for h in history if not h.empty_layer) == len(layers)
-    steps: list[HistoryStep] = []
-    next_layer = 0
-    for i, entry in enumerate(history):
-        layer = None
-        if not entry.empty_layer:
-            if aligned:
-                layer = layers[next_layer]
-            next_layer += 1
-        steps.append(HistoryStep(i, entry.created_by, layer))
-    return tuple(steps)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ from __future__ import annotations
 import posixpath
 import re
 import stat
-from collections import defaultdict
 
 from hardbox.findings import Finding, Kind, LayerRef, Severity
 from hardbox.scan.checks import Check, CheckOptions, ImageContext, Rule
-from hardbox.scan.walk import ImageFile
+from hardbox.scan.walk import ImageFile, MergedView, Shadowed
 
 SETUID = Rule(
     "HB-FILE-001", "Setuid or setgid binary", Severity.MEDIUM, Kind.MISCONFIGURATION,
@@ -106,8 +105,7 @@ class FileCheck(Check):
     def __init__(self, image: ImageContext, options: CheckOptions) -> None:
         super().__init__(image, options)
         self._findings: list[Finding] = []
-        self._shadowed: dict[LayerRef, list[int]] = defaultdict(lambda: [0, 0])
-        self._hidden_by: dict[LayerRef, set[int]] = defaultdict(set)
+        self._shadowed: list[tuple[LayerRef, Shadowed]] = []
 
     @classmethod
     def rules(cls) -> tuple[Rule, ...]:
@@ -118,23 +116,22 @@ class FileCheck(Check):
         return True
 
     def visit(self, file: ImageFile) -> None:
-        if file.hidden_by is not None:
-            if file.is_file:
-                counts = self._shadowed[file.layer]
-                counts[0] += file.size
-                counts[1] += 1
-                self._hidden_by[file.layer].add(file.hidden_by.index)
-        else:
+        if file.hidden_by is None:
             self._permissions(file)
             self._minimization(file)
         self._keys(file)
 
+    def walked(self, view: MergedView) -> None:
+        # The walk counts what later layers hide, once, for this check and the layer table.
+        self._shadowed = sorted(view.shadowed.items(), key=lambda kv: kv[0].index)
+
     def findings(self) -> list[Finding]:
         out = list(self._findings)
-        for layer, (size, count) in sorted(self._shadowed.items(), key=lambda kv: kv[0].index):
+        for layer, shadow in self._shadowed:
+            size, count = shadow.bytes, shadow.files
             if size < WASTE_THRESHOLD:
                 continue
-            later = ", ".join(str(i) for i in sorted(self._hidden_by[layer]))
+            later = ", ".join(str(i) for i in sorted(shadow.by))
             out.append(WASTED_SPACE.finding(
                 f"Layer {layer.index} ships {size} bytes in {count} files that layer(s) {later} "
                 "delete or replace.",

@@ -22,7 +22,8 @@ from hardbox.image.store import Store
 from hardbox.scan.checks import CheckOptions, ImageContext
 from hardbox.scan.checks.config import ConfigCheck, scrub
 from hardbox.scan.checks.secrets import load_policy
-from hardbox.scan.walk import layer_ref
+from hardbox.scan.prepare import prepare_image
+from hardbox.scan.scanner import check_context
 
 # Building the umoci layout takes several seconds on a loaded machine.
 pytestmark = pytest.mark.slow
@@ -53,8 +54,7 @@ def bad_layout(tmp_path_factory: pytest.TempPathFactory) -> imagebuild.OciImage:
 
 def config_findings(ref: str, root: Path) -> tuple[list[Finding], ImageContext]:
     with open_image(ref, Store.open(root)) as image:
-        refs = tuple(layer_ref(layer) for layer in image.layers)
-        context = ImageContext.build(ref, image.config, refs, image.tags)
+        context = check_context(ref, prepare_image(image))
     return ConfigCheck(context, CheckOptions()).findings(), context
 
 

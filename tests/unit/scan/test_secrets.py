@@ -147,7 +147,7 @@ def scan_layers(dirs: list[Path]) -> SecretCheck:
     config = ImageConfig.from_obj(
         {"os": "linux", "architecture": "amd64",
          "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in layers.layers]}}, "test")
-    check = SecretCheck(ImageContext.build("t", config, tuple(layer_ref(la) for la in layers.layers)),
+    check = SecretCheck(ImageContext("t", config, tuple(layer_ref(la) for la in layers.layers)),
                         CheckOptions())
     walk(layers, [check])
     return check
@@ -188,7 +188,7 @@ def test_skip_secrets_turns_file_reading_off(tmp_path: Path) -> None:
     (layer / "env").write_text(SAMPLES["HB-SEC-005"][0])
     config = ImageConfig.from_obj({"os": "linux", "architecture": "amd64",
                                    "rootfs": {"type": "layers", "diff_ids": []}}, "t")
-    check = SecretCheck(ImageContext.build("t", config, ()), CheckOptions(secrets=False))
+    check = SecretCheck(ImageContext("t", config, ()), CheckOptions(secrets=False))
     walk(Layers((Layer(layer, "sha256:" + "0" * 64, 0, ""),)), [check])
     assert check.findings() == []
 
