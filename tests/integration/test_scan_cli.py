@@ -106,7 +106,7 @@ def test_acceptance_findings_in_sarif_markdown_and_html(leaky_reports: dict[str,
     assert "HB-CFG-002" in by_rule and "HB-CFG-001" in by_rule
 
     md = leaky_reports["md"]
-    assert re.search(rf"\| HB-SEC-002 \| AWS secret access key \| /root/.aws/credentials in layer {secret_index} ", md)
+    assert re.search(rf"\| HB-SEC-002 \| AWS secret access key \| /root/.aws/credentials:\d+ in layer {secret_index} ", md)
     assert re.search(rf"\| HB-FILE-007 \| /root/.aws/credentials deleted by layer \d still ships in layer {secret_index} ", md)
     assert "| HB-CFG-002 | SSH port 22/tcp exposed |" in md and "| HB-CFG-001 | Runs as root |" in md
 
