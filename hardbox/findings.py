@@ -97,11 +97,6 @@ class VulnerabilityDetail:
     modified: str | None = None
     references: tuple[str, ...] = ()  # URLs
 
-    @property
-    def cve(self) -> str | None:
-        """The CVE id to show for the advisory, if it has one."""
-        return self.cves[0] if self.cves else None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "aliases": list(self.aliases), "cves": list(self.cves),
