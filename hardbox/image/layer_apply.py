@@ -242,8 +242,11 @@ class Applier:
         if not (0 <= member.devmajor <= 0xFFFFFFFF and 0 <= member.devminor <= 0xFFFFFFFF):
             raise Refused(f"device number {member.devmajor}:{member.devminor} out of range")
         # This layer's own earlier entry of that name goes, as any replaced entry does; the
-        # node itself is recorded, never created (see the module docstring).
+        # node itself is recorded, never created (see the module docstring). In its place a
+        # whiteout: what a lower layer had there stays hidden, as the node would hide it.
         self._clear(parts, keep_dir=False)
+        self.tree.mknod(parts, stat.S_IFCHR, os.makedev(0, 0))
+        self.tree.mark_replaceable(parts)
         self.devices.append(DeviceNode(
             show(parts), "c" if member.ischr() else "b", member.devmajor, member.devminor,
             member.mode & 0o7777, member.uid, member.gid,

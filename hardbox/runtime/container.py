@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
 from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls
-from hardbox.runtime.init import exit_status, run_as_init
+from hardbox.runtime.init import exit_status, hide_host_process, run_as_init
 from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan, plan_rlimits
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, now, process_start_time
+from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
 if TYPE_CHECKING:
     from hardbox.runtime.cgroups import Cgroup
@@ -64,6 +65,7 @@ class Container:
         self.skipped: list[str] = list(request.skipped)
         self._file_label: str | None = None
         self._lifeline: socket.socket | None = None
+        self.stdio: StdioRelay | None = None
 
     # ---- hardbox side ------------------------------------------------------------------
     def start(self, state_id: str) -> None:
@@ -109,13 +111,18 @@ class Container:
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         cgroup_join = tuple(str(f) for f in self.cgroup.join_files()) if self.cgroup else ()
         _load_for_pid1(plan)
+        # Without -t, the caller's files and terminal are not handed over (stdio.py).
+        relayed = () if req.tty else relayed_fds(req.interactive)
+        self.stdio = StdioRelay.create(relayed) if relayed else None
         child = os.fork()
         if child == 0:
             parent_sock.close()
             os.close(status_r)
-            _child_main(plan, child_sock, status_w, ids, cgroup_join)
+            _child_main(plan, child_sock, status_w, ids, cgroup_join, self.stdio)
         child_sock.close()
         os.close(status_w)
+        if self.stdio is not None:
+            self.stdio.start()
         try:
             self._handshake(child, parent_sock, ids)
         except _ChildFailed:
@@ -250,6 +257,8 @@ class Container:
             if self.relay is not None:
                 self.relay.pump(interactive=self.request.interactive)
             _, status = os.waitpid(pid, 0)
+            if self.stdio is not None:
+                self.stdio.finish()
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -273,6 +282,9 @@ class Container:
         if self.relay is not None:
             self.relay.close()
             self.relay = None
+        if self.stdio is not None:
+            self.stdio.close()
+            self.stdio = None
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None
@@ -284,11 +296,14 @@ class Container:
 
 
 def _child_main(
-    plan: Plan, sock: socket.socket, status_w: int, ids: idmap.IdMap | None, cgroup_join: tuple[str, ...]
+    plan: Plan, sock: socket.socket, status_w: int, ids: idmap.IdMap | None, cgroup_join: tuple[str, ...],
+    stdio: StdioRelay | None,
 ) -> None:
     """The first child: joins the cgroup, enters the user namespace, then the rest, then
     forks PID 1."""
     try:
+        if stdio is not None:
+            stdio.in_child()
         # Itself, and first: still host root in the initial user namespace (the control
         # files are host root's), and before the cgroup namespace is made, so the
         # container's cgroup is the root it sees. Everything it forks inherits the cgroup.
@@ -333,6 +348,11 @@ def _container_pid1(
     try:
         if sock.recv(1) != b"G":
             os._exit(125)  # hardbox went away before we were adopted
+        # hardbox dies -> PID 1 dies (and with it the pid namespace), from before anything
+        # of the image is read: a FIFO at /etc/passwd once hung this process with hardbox
+        # killed and PID 1 orphaned. Every credential change resets it (kernel/cred.c,
+        # commit_creds), so it is armed again after them.
+        _arm_parent_death(sock)
         if plan.namespaces.network:
             network.bring_up_loopback()
         mounts.setup_container_mounts(plan.mount_template, rootfs_fd, volume_fds)
@@ -344,24 +364,23 @@ def _container_pid1(
             tty.send_master(sock, tty.open_container_pty())
         elif not plan.interactive:
             _stdin_from_dev_null()  # as docker run without -i
+        process.close_fds(keep=(0, 1, 2, status_w, sock.fileno()))
         user = process.resolve_user(plan.user)
         env = process.build_env(plan.env, plan.extra_env, plan.hostname, user.home)
-        process.close_fds(keep=(0, 1, 2, status_w, sock.fileno()))
         if plan.no_new_privs:
             capabilities.set_no_new_privs()
         process.switch_user(user)
-        capabilities.apply(plan.capabilities, ambient=capabilities.for_user(user.uid))
-        # hardbox dies -> PID 1 dies (and with it the pid namespace). Armed only now because
-        # every credential change above resets it (kernel/cred.c commit_creds); then the
-        # lifeline tells whether hardbox died before it was armed.
-        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        _exit_if_parent_gone(sock)
+        capabilities.apply(plan.capabilities, last=plan.last_cap, ambient=capabilities.for_user(user.uid))
+        _arm_parent_death(sock)
+        sock.close()
         process.enter_workdir(plan.workdir)
         exe = process.find_executable(plan.argv[0], env.get("PATH", process.DEFAULT_PATH))
         if plan.selinux_label is not None:
             from hardbox.runtime.selinux import apply_exec_label
 
             apply_exec_label(plan.selinux_label)  # takes effect at execve
+        if plan.init:
+            hide_host_process()  # the init stays, and must not show hardbox's argv and env
         if plan.seccomp_bpf is not None:
             from hardbox.runtime.seccomp import install_filter
 
@@ -385,13 +404,14 @@ def _load_for_pid1(plan: Plan) -> None:
             importlib.import_module(f"hardbox.runtime.{name}")
 
 
-def _exit_if_parent_gone(sock: socket.socket) -> None:
+def _arm_parent_death(sock: socket.socket) -> None:
+    """SIGKILL when hardbox dies; the lifeline tells whether it died before this was armed."""
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
     try:
         if sock.recv(1, socket.MSG_DONTWAIT) == b"":
             os._exit(137)  # as if the SIGKILL had come
     except BlockingIOError:
         pass  # nothing to read and not closed: hardbox is alive
-    sock.close()
 
 
 def _exec(exe: str, argv: tuple[str, ...], env: dict[str, str], status_w: int) -> None:

@@ -64,6 +64,7 @@ FSCONFIG_CMD_CREATE = 6
 
 # prctl options, include/uapi/linux/prctl.h
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
