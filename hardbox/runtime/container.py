@@ -198,8 +198,8 @@ class Container:
         host refusing the BPF program, is refused (exit 125). An unprivileged run cannot apply
         the list at all (devices.allow and BPF_PROG_LOAD need CAP_SYS_ADMIN in the initial
         user namespace) and needs it least: its mounts are made inside its user namespace,
-        hence nodev, and it cannot mknod a device. There ``if-available`` records a skip and
-        ``required`` refuses, as for any step the profile requires.
+        hence nodev, and it cannot mknod a device. There the run records a skip, under either
+        limits mode.
         """
         from hardbox.runtime.cgroups import CgroupLimits, DevicesUnavailable, open_manager
         from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
@@ -207,10 +207,10 @@ class Container:
         limits = self.request.profile.limits
         devices = ALLOWED_DEVICES if os.geteuid() == 0 else None
         if devices is None:
-            reason = "an unprivileged run cannot apply a device allow-list (it needs host CAP_SYS_ADMIN)"
-            if limits.mode == "required":
-                raise ContainerError(f"devices: required by the profile's limits.mode: {reason}")
-            self.skipped.append(f"devices: {reason}; its mounts are nodev and it cannot mknod")
+            # Not a refusal even where limits.mode is required: that mode is about the
+            # limits, and what the list guards against the kernel already rules out here.
+            self.skipped.append("devices: an unprivileged run cannot apply a device allow-list (it needs "
+                                "host CAP_SYS_ADMIN); its mounts are nodev and it cannot mknod")
         wanted = CgroupLimits(limits.memory, limits.pids, limits.cpus, devices)
         while wanted.has_limits or wanted.devices is not None:
             try:

@@ -25,6 +25,7 @@ import yaml
 
 from hardbox.errors import UsageError
 from hardbox.runtime.cgroups import CPU_PERIOD_US, cpu_quota
+from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
 from hardbox.runtime.profile import Profile
 from hardbox.runtime.seccomp_model import SeccompPolicy, native_arch
 
@@ -32,17 +33,15 @@ FORMATS = ("oci", "docker", "k8s")
 # A non-root uid for engines without a user namespace (nobody/nogroup in Debian and Alpine).
 NONROOT_ID = 65534
 NAMESPACES = ("pid", "ipc", "uts", "mount", "cgroup")
-# linux.resources.devices: deny every device, then allow only what the runtime's own /dev
-# holds (runc's default list, libcontainer/specconv AllowedDevices, without its mknod
-# wildcards): a device node that reaches the rootfs anyway cannot be opened (issue 18).
-_ALLOWED_CHAR_DEVICES = (
-    (1, 3), (1, 5), (1, 7), (1, 8), (1, 9),  # null, zero, full, random, urandom
-    (5, 0), (5, 2), (136, None),  # tty, ptmx, every /dev/pts/N (no minor: all of them)
-)
+# linux.resources.devices: deny every device, then the one allow-list `hardbox run` applies
+# (cgroups/devices.py): a device node that reaches the rootfs anyway cannot be opened
+# (issue 18). Absent major/minor mean "any", as in the runtime spec.
 DEVICE_RULES: tuple[dict[str, Any], ...] = (
     {"allow": False, "access": "rwm"},
-    *({"allow": True, "type": "c", "major": major, **({} if minor is None else {"minor": minor}),
-       "access": "rwm"} for major, minor in _ALLOWED_CHAR_DEVICES),
+    *({"allow": True, "type": rule.kind,
+       **({} if rule.major is None else {"major": rule.major}),
+       **({} if rule.minor is None else {"minor": rule.minor}),
+       "access": rule.access} for rule in ALLOWED_DEVICES),
 )
 
 

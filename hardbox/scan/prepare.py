@@ -11,7 +11,9 @@ what they all need of an opened image, decided once, when it is opened.
   that is not ``empty_layer`` made the n-th layer; when the counts disagree no entry is
   paired), giving each layer its creation time and each history step its layer;
 * every history step's ``created_by`` both as the config holds it (the config checks look
-  for secrets in it) and scrubbed (what reports print).
+  for secrets in it) and scrubbed (what reports print);
+* the device nodes each layer ships, from the record the store keeps beside the layer
+  (they are never created on disk, so the walk cannot see them).
 
 What a layer hides of the layers below it (shadowed bytes) is counted by the one walk
 (``MergedView.shadowed``), the only pass that reads the files. ``image`` knows nothing of
@@ -20,13 +22,16 @@ secrets, so this step lives here, above it, rather than in ``open_image``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hardbox.errors import InvalidImage
 from hardbox.findings import LayerRef
 from hardbox.image.config import HistoryEntry, ImageConfig
+from hardbox.image.layer import DeviceNode
 from hardbox.scan.walk import LayerSource
 
 
@@ -63,6 +68,7 @@ class PreparedLayer:
     digest: str
     size: int
     created: str | None = None
+    devices: tuple[DeviceNode, ...] = ()  # the device nodes the layer ships (never on disk)
 
     @property
     def ref(self) -> LayerRef:
@@ -132,7 +138,7 @@ def prepare_image(image: OpenedImage) -> PreparedImage:
     }
     layers = tuple(
         PreparedLayer(Path(layer.path), layer.diff_id, layer.index, scrubbed(layer.created_by),
-                      layer.digest, layer.size, created.get(layer.index))
+                      layer.digest, layer.size, created.get(layer.index), recorded_devices(Path(layer.path)))
         for layer in image.layers
     )
     steps = tuple(
@@ -142,6 +148,21 @@ def prepare_image(image: OpenedImage) -> PreparedImage:
     )
     return PreparedImage(image.id, image.manifest_digest, tuple(image.tags), image.config,
                          layers, steps)
+
+
+def recorded_devices(layer_dir: Path) -> tuple[DeviceNode, ...]:
+    """The device nodes the store recorded beside a layer directory (``<dir>.json``,
+    docs/architecture.md "Unpacked layer format"); none for a ``dir:`` root or a record
+    from before they were recorded. The record is the store's own file, written by the
+    import: one that does not parse is the store's damage, which fsck is for, not a scan's."""
+    try:
+        record = json.loads(Path(f"{layer_dir}.json").read_bytes())
+        return tuple(DeviceNode(**node) for node in record.get("devices", ()))
+    except FileNotFoundError:
+        return ()
+    except (ValueError, TypeError, AttributeError) as err:
+        raise InvalidImage(f"layer record {layer_dir}.json: {err}",
+                           hint="the store is damaged; remove the image and import it again") from err
 
 
 def _unchanged(text: str) -> str:

@@ -41,7 +41,8 @@ class ScanOptions:
 def check_context(name: str, image: PreparedImage) -> ImageContext:
     """What the checks know of the image besides its files, from the prepared image."""
     steps = tuple(HistoryStep(s.index, s.created_by, s.layer) for s in image.history)
-    return ImageContext(name, image.config, image.refs, image.tags, steps)
+    devices = tuple((layer.ref, node) for layer in image.layers for node in layer.devices)
+    return ImageContext(name, image.config, image.refs, image.tags, steps, devices)
 
 
 def scan(

@@ -105,7 +105,7 @@ echo finished
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("user", USERS)
 def test_image_device_nodes_open_nothing(store, loop_device, profile, user):
-    device, canary = loop_device
+    _, canary = loop_device
     before = canary.read_bytes()
     proc = store.hardbox("run", "--rm", "--profile", profile, "--user", user, "hostile:devices",
                          "sh", "-c", _OPEN_EVERY_NODE)
@@ -308,3 +308,18 @@ def test_32bit_socketcall_is_killed(store, probes, profile):
                          "bbtest", "/probe/socketcall32")
     assert proc.returncode == 128 + 31, (proc.returncode, proc.stdout, proc.stderr)  # SIGSYS
     assert "socketcall32" not in proc.stdout
+
+
+def test_the_scan_reports_each_shipped_node_with_its_layer(store, loop_device, tmp_path):
+    import json
+
+    out = tmp_path / "scan.json"
+    proc = store.hardbox("scan", "hostile:devices", "--json", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    found = {f["path"]: f for f in report["findings"] if f["id"] == "HB-FILE-009"}
+    assert set(found) == {"/srv/dev/hostloop", "/srv/dev/kvm", "/srv/dev/loop-control", "/srv/dev/mem"}
+    rdev = os.stat(loop_device[0]).st_rdev
+    assert found["/srv/dev/hostloop"]["detail"].startswith(f"b {os.major(rdev)}:{os.minor(rdev)}, mode 0644")  # mknod under umask 022
+    assert {f["severity"] for f in found.values()} == {"high"}
+    assert {f["layer_created_by"] for f in found.values()} == {"RUN hostile devices"}

@@ -22,6 +22,7 @@ from hardbox.findings import Fact, Finding, Kind, LayerRef, SecretDetail, Severi
 
 if TYPE_CHECKING:
     from hardbox.image.config import ImageConfig
+    from hardbox.image.layer import DeviceNode
     from hardbox.scan.walk import ImageFile
 
 
@@ -93,6 +94,7 @@ class ImageContext:
     layers: tuple[LayerRef, ...]
     tags: tuple[str, ...] = ()
     steps: tuple[HistoryStep, ...] = field(default=())
+    devices: tuple[tuple[LayerRef, DeviceNode], ...] = ()  # what each layer's record lists
 
     @property
     def top_layer(self) -> LayerRef | None:
@@ -136,10 +138,11 @@ class Check(ABC):
 
 def _registry() -> tuple[type[Check], ...]:
     from hardbox.scan.checks.config import ConfigCheck
+    from hardbox.scan.checks.devices import DeviceCheck
     from hardbox.scan.checks.files import FileCheck
     from hardbox.scan.checks.secrets import SecretCheck
 
-    return (ConfigCheck, FileCheck, SecretCheck)
+    return (ConfigCheck, FileCheck, DeviceCheck, SecretCheck)
 
 
 CHECKS: tuple[type[Check], ...] = _registry()

@@ -1,0 +1,44 @@
+"""Device nodes an image ships: recorded at import, never created, reported here.
+
+hardbox keeps an image's ``c``/``b`` entries as data (image/layer_apply.py, issue 18): no
+store, bundle or container of hardbox's holds a working node from an image. Other runtimes
+may create them, and a node in an image has no business there — runtimes make ``/dev``
+themselves — so a reviewer is told: on a runtime without a device allow-list or ``nodev``,
+``b 8:0`` is the host's first disk.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from hardbox.findings import Finding, Kind, Severity
+from hardbox.scan.checks import Check, Rule
+
+DEVICE_NODE = Rule(
+    "HB-FILE-009", "Device node shipped in the image", Severity.HIGH, Kind.MISCONFIGURATION,
+    why="A device node opens the host device of that number on a runtime that creates it without "
+        "nodev or a device allow-list (b 8:0 is the host's first disk); runtimes make /dev "
+        "themselves, so an image has no reason to carry one. hardbox records it and never creates it.",
+    fix="Remove the node from the image (a `RUN rm` in a later layer still ships it: rebuild the "
+        "layer that made it without it).",
+)
+
+
+class DeviceCheck(Check):
+    """Reads the device nodes each layer's record lists (``ImageContext.devices``)."""
+
+    name: ClassVar[str] = "checks/devices"
+
+    @classmethod
+    def rules(cls) -> tuple[Rule, ...]:
+        return (DEVICE_NODE,)
+
+    def findings(self) -> list[Finding]:
+        return [
+            DEVICE_NODE.finding(
+                f"{node.kind} {node.major}:{node.minor}, mode {node.mode:04o}, owner {node.uid}:{node.gid}"
+                f" ({'block' if node.kind == 'b' else 'character'} device)",
+                path="/" + node.name, layer=layer,
+            )
+            for layer, node in self.image.devices
+        ]
