@@ -2,7 +2,7 @@
 
 Every failure a user can cause or fix is a ``HardboxError``: a one-line message that names
 the operation and the file or entry, a hint saying what to do next, and the exit code the
-CLI returns (DESIGN.md, "Shared conventions"). The CLI catches only this root; anything else
+CLI returns (docs/architecture.md, "Shared conventions"). The CLI catches only this root; anything else
 is a bug and shows its traceback.
 """
 

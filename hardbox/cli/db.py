@@ -55,13 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from hardbox.image.store import Store
+    from hardbox.cli.inputs import import_db_path
     from hardbox.scan.vulndb.importer import import_paths, plan
     from hardbox.scan.vulndb.index import VulnIndex
 
     plan(args.paths)  # refuse unusable paths before creating anything
-    # The default lives in the store, whose root Store.open creates 0700.
-    path = args.db or Store.open().root / "db" / "osv.sqlite"
+    path = import_db_path(args.db)
     existed = path.exists()
     progress = Progress("importing advisories")
     seen = 0

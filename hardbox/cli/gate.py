@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +70,8 @@ def register(subparsers: Any) -> None:
 def handler(args: argparse.Namespace) -> int:
     import json
 
+    from hardbox.cli.inputs import vuln_db
+    from hardbox.cli.output import report_targets, write_reports
     from hardbox.dockerfile.lint import lint_file
     from hardbox.errors import UsageError
     from hardbox.gate import junit, markdown, sarif
@@ -81,14 +82,11 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.gate.rules import GateRule, build_rules
     from hardbox.gate.subject import Subject
     from hardbox.gate.vex import load_vex
-    from hardbox.image.source import open_image
+    from hardbox.image.source import parse_source
     from hardbox.image.store import Store
-    from hardbox.image.transport import parse_transport
     from hardbox.scan.scanner import ScanOptions, scan
-    from hardbox.scan.vulndb import default_db_path
 
-    if sum(1 for fmt in REPORTS if getattr(args, fmt) == "-") > 1:
-        raise UsageError("only one report can be written to stdout (-)")
+    targets = report_targets(args, REPORTS)
     # Every named input is read before the image is touched: a bad one is exit 2, no work done.
     policy = load_policy(args.policy)
     exceptions = load_exceptions(args.exceptions) if args.exceptions else ()
@@ -96,49 +94,29 @@ def handler(args: argparse.Namespace) -> int:
     lint = lint_file(args.dockerfile) if args.dockerfile else None
     profile_name = args.profile or (policy.profile.name if policy.profile else None)
     probe = args.probe or (policy.profile.probe if policy.profile else None)
-    if probe and parse_transport(args.image) is not None:
-        raise UsageError(f"a probe runs a stored image; {args.image} is a file",
-                         hint=f"import it first: hardbox image import {args.image}")
+    source = parse_source(args.image)
+    if probe and not source.stored:
+        raise UsageError(f"a probe runs a stored image; {source.name} is a file",
+                         hint=f"import it first: hardbox image import {source.name}")
     extra_rules: list[GateRule] = []
     if profile_name or probe:
-        extra_rules = profile_rules(profile_name or "default", probe, args.image)
-    db: Path | None = args.db
-    if db is None and default_db_path().exists():
-        db = default_db_path()
-    elif db is not None and not db.exists():
-        raise UsageError(f"{db}: no vulnerability database there", hint="create one with `hardbox db import PATH --db PATH`")
+        extra_rules = profile_rules(profile_name or "default", probe, source.name)
+    db = vuln_db(args.db, required=False)
 
-    with open_image(args.image, Store.open()) as image:
-        result = scan(image, db, ScanOptions(name=args.image))
+    with source.open(Store.open()) as image:
+        result = scan(image, db, ScanOptions(name=source.name))
         subject = Subject.from_scan(result, image.config)
     rules = [*build_rules(policy, lint, vuln_db=result.vuln_db is not None), *extra_rules]
     decision = evaluate(subject, policy, rules, exceptions, vex, notes=result.notes)
 
-    texts = {
+    to_stdout = write_reports(targets, {
         "json": lambda: json.dumps(decision.to_dict(), indent=2, sort_keys=True) + "\n",
         "sarif": lambda: sarif.render(decision),
         "junit": lambda: junit.render(decision),
         "markdown": lambda: markdown.render(decision),
-    }
-    to_stdout = write_reports(args, texts)
+    })
     (sys.stderr if to_stdout else sys.stdout).write(summary(decision))
     return 0 if decision.passed else 1
-
-
-def write_reports(args: argparse.Namespace, texts: dict[str, Callable[[], str]]) -> bool:
-    """Render every requested report, then write them (atomically, ``-`` = stdout): a
-    renderer failing leaves no partial set. True when one went to stdout."""
-    from hardbox.cli.output import write_output
-    from hardbox.errors import InputError
-
-    wanted = {fmt: getattr(args, fmt) for fmt in texts if getattr(args, fmt, None)}
-    rendered = {fmt: texts[fmt]() for fmt in wanted}
-    for fmt, target in wanted.items():
-        try:
-            write_output(target, rendered[fmt])
-        except OSError as err:
-            raise InputError(f"{target}: cannot write the {fmt} report: {err.strerror or err}") from None
-    return "-" in wanted.values()
 
 
 def summary(decision: GateResult) -> str:

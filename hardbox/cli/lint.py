@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 DEFAULT_FAIL_ON = "high"
+REPORTS = ("json", "sarif", "junit", "markdown")
 
 _DESCRIPTION = """\
 Check a Dockerfile before it is built, with BuildKit's own parser (continuations, heredocs,
@@ -53,24 +54,24 @@ def register(subparsers: Any) -> None:
 def handler(args: argparse.Namespace) -> int:
     import json
 
-    from hardbox.cli.gate import write_reports
+    from hardbox.cli.output import report_targets, write_reports
     from hardbox.dockerfile.lint import RULES, lint_file
     from hardbox.findings import Severity
     from hardbox.gate import junit, markdown, sarif
     from hardbox.gate.evaluate import from_lint
 
+    targets = report_targets(args, REPORTS)
     fail_on = Severity.parse(args.fail_on)
     result = lint_file(args.dockerfile)
     decision = from_lint(result, fail_on, RULES)
     failing = result.at_or_above(fail_on)
     body = {**result.to_dict(), "fail_on": fail_on.value, "passed": not failing}
-    texts = {
+    to_stdout = write_reports(targets, {
         "json": lambda: json.dumps(body, indent=2, sort_keys=True) + "\n",
         "sarif": lambda: sarif.render(decision),
         "junit": lambda: junit.render(decision, suite="hardbox lint"),
         "markdown": lambda: markdown.render(decision, title="hardbox lint"),
-    }
-    to_stdout = write_reports(args, texts)
+    })
     out = sys.stderr if to_stdout else sys.stdout
     for f in result.findings:
         mark = "FAIL" if f in failing else "    "

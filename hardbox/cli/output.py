@@ -1,18 +1,24 @@
 """Output helpers shared by every subcommand: JSON to stdout, report files, progress.
 
-Conventions (DESIGN.md): listing commands print JSON with ``--json``; report-writing commands
-take ``--json FILE`` etc. where ``-`` is stdout; progress goes to stderr and only on a terminal.
+Conventions (docs/architecture.md, and the shared conventions it follows): listing commands
+print JSON with ``--json``; report-writing commands take ``--json FILE`` etc. where ``-`` is
+stdout, and write their set of reports with ``write_reports``; progress goes to stderr and
+only on a terminal.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from hardbox.errors import InputError, UsageError
 
 
 def print_json(obj: Any) -> None:
@@ -50,6 +56,44 @@ def write_output(target: str, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def report_targets(args: argparse.Namespace, formats: Iterable[str]) -> dict[str, str]:
+    """``{format: FILE}`` for each report flag given (``--json FILE`` ...); read before any
+    work, so that two reports asked for on stdout are a usage error, not a mixed stream."""
+    targets = {fmt: getattr(args, fmt) for fmt in formats if getattr(args, fmt, None)}
+    if sum(1 for target in targets.values() if target == "-") > 1:
+        raise UsageError("only one format can be written to stdout (-)")
+    return targets
+
+
+def write_reports(targets: Mapping[str, str], renderers: Mapping[str, Callable[[], str]]) -> bool:
+    """Render every report in ``targets``, check every destination can be written, then
+    write them (atomically; ``-`` is stdout): a renderer or a destination failing leaves no
+    partial set of reports. True when one went to stdout."""
+    texts = {fmt: renderers[fmt]() for fmt in targets}
+    for target in targets.values():
+        _check_writable(target)
+    for fmt, target in targets.items():
+        try:
+            write_output(target, texts[fmt])
+        except OSError as err:
+            raise InputError(f"{target}: cannot write the report: {err.strerror or err}") from None
+    return "-" in targets.values()
+
+
+def _check_writable(target: str) -> None:
+    if target == "-":
+        return
+    parent = Path(target).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{target}: cannot write the report: {err.strerror}") from None
+    if Path(target).is_dir():
+        raise InputError(f"{target}: cannot write the report: it is a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{target}: cannot write the report: {parent} is not writable")
 
 
 def stderr_is_tty() -> bool:

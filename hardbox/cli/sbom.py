@@ -80,10 +80,13 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from hardbox.cli.inputs import vuln_db
     from hardbox.cli.output import write_output
     from hardbox.errors import UsageError
-    from hardbox.image.source import open_image
+    from hardbox.image.shifted import enter_store_userns
+    from hardbox.image.source import parse_source
     from hardbox.image.store import Store
+    from hardbox.root import default_root
     from hardbox.scan.catalog_result import catalog_image
     from hardbox.scan.prepare import prepare_image
     from hardbox.scan.sbom import write_sbom
@@ -93,16 +96,15 @@ def handler(args: argparse.Namespace) -> int:
         raise UsageError(f"{flag} is a CycloneDX feature: SPDX 2.3 output has no place for it")
     if args.db is not None and not args.with_vulns:
         raise UsageError("--db is only read with --with-vulns")
-    from hardbox.image.shifted import enter_store_userns
-    from hardbox.root import default_root
+    db = vuln_db(args.db, required=True) if args.with_vulns else None
 
     enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
-    with open_image(args.image, Store.open()) as opened:
+    with parse_source(args.image).open(Store.open()) as opened:
         # Scrubbed of credentials: the SBOM names the layer (and its created_by) that
         # brought each package, as hardbox scan's reports do.
         image = prepare_image(opened)
         result = catalog_image(image, with_files=args.with_files)
-        findings = _vulnerabilities(result, args.db) if args.with_vulns else []
+        findings = _vulnerabilities(result, db) if db is not None else []
         text = write_sbom(image, result, args.format, with_files=args.with_files, findings=findings)
     write_output(args.output, text)
     if args.output != "-":
@@ -121,19 +123,12 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
-def _vulnerabilities(result: CatalogResult, db: Path | None) -> list[Finding]:
+def _vulnerabilities(result: CatalogResult, db: Path) -> list[Finding]:
     """Match the catalog against the OSV index, as ``hardbox scan`` does; per-package
-    matching problems are warnings, a missing index is the user's to fix."""
-    from hardbox.errors import UsageError
-    from hardbox.scan.vulndb import default_db_path, match, open_db
+    matching problems are warnings."""
+    from hardbox.scan.vulndb import match, open_db
 
-    path = db or default_db_path()
-    if not path.exists():
-        raise UsageError(
-            f"{path}: no vulnerability database there",
-            hint="create one with `hardbox db import PATH [--db PATH]`",
-        )
-    with open_db(path) as index:
+    with open_db(db) as index:
         matched = match(result.packages, result.os, index)
     for error in matched.errors:
         sys.stderr.write(f"hardbox: warning: {error}\n")

@@ -2,19 +2,20 @@
 
 Thin: parse, open the image, call ``hardbox.scan.scanner.scan``, render each requested format
 with its reporter and write the files. Exit 0 whatever is found, unless ``--fail-on`` is given
-(DESIGN.md, "Shared conventions": deciding is ``gate``'s job).
+(docs/architecture.md, "Shared conventions": deciding is ``gate``'s job).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hardbox.image.source import ImageSource
     from hardbox.scan.result import ScanResult
 
 FORMATS = ("json", "html", "sarif", "markdown")
@@ -78,58 +79,42 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from hardbox.cli.output import Progress
-    from hardbox.errors import UsageError
+    from hardbox.cli.inputs import vuln_db
+    from hardbox.cli.output import Progress, report_targets, write_reports
     from hardbox.findings import Severity
-    from hardbox.image.source import open_image
+    from hardbox.image.shifted import enter_store_userns
+    from hardbox.image.source import parse_source
     from hardbox.image.store import Store
     from hardbox.report import REPORTERS
+    from hardbox.root import default_root
     from hardbox.scan.scanner import ScanOptions, scan
-    from hardbox.scan.vulndb import default_db_path
 
-    targets = {fmt: getattr(args, fmt) for fmt in FORMATS if getattr(args, fmt)}
-    if sum(1 for t in targets.values() if t == "-") > 1:
-        raise UsageError("only one format can be written to stdout (-)")
+    targets = report_targets(args, FORMATS)
     severities = tuple(Severity.parse(s) for s in args.severity.split(",") if s.strip()) \
         if args.severity else ()
     fail_on = Severity.parse(args.fail_on) if args.fail_on else None
-    db: Path | None = args.db
-    if db is None and default_db_path().exists():
-        db = default_db_path()
-    elif db is not None and not db.exists():
-        raise UsageError(f"{db}: no vulnerability database there",
-                         hint="create one with `hardbox db import PATH --db PATH`")
-
-    from hardbox.image.shifted import enter_store_userns
-    from hardbox.root import default_root
+    db = vuln_db(args.db, required=False)
 
     enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
     progress = Progress("scan") if not args.quiet else None
-    from hardbox.image.transport import parse_transport
-
-    transport = parse_transport(args.image)
-    options = ScanOptions(name=args.image, secrets=not args.skip_secrets,
-                          config=not (transport is not None and transport.kind == "dir"),
+    source = parse_source(args.image)
+    options = ScanOptions(name=source.name, secrets=not args.skip_secrets,
+                          config=source.has_config,
                           severities=severities, ignore_unfixed=args.ignore_unfixed)
-    with open_image(args.image, Store.open()) as image:
+    with source.open(Store.open()) as image:
         result = scan(image, db, options,
                       progress=(lambda stage: progress.advance(note=stage)) if progress else None)
     if progress:
         progress.finish()
 
     if not targets:
-        stem = Path("reports") / f"{report_stem(args.image)}-{result.image.short_id}"
+        stem = Path("reports") / f"{report_stem(source)}-{result.image.short_id}"
         targets = {"html": f"{stem}.html", "json": f"{stem}.json"}
-    # Render everything and check every destination before writing anything: a failure
-    # leaves no partial set of reports.
-    texts = {fmt: REPORTERS[fmt]().render(result) for fmt in targets}
-    for target in targets.values():
-        _check_writable(target)
-    for fmt, target in targets.items():
-        _write(target, texts[fmt])
+    to_stdout = write_reports(targets, {fmt: partial(REPORTERS[fmt]().render, result)
+                                        for fmt in targets})
 
     if not args.quiet:
-        out = sys.stderr if "-" in targets.values() else sys.stdout
+        out = sys.stderr if to_stdout else sys.stdout
         out.write(summary(result, [t for t in targets.values() if t != "-"]))
     if fail_on is not None:
         worst = [f for f in result.findings if f.severity.rank >= fail_on.rank]
@@ -140,46 +125,10 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_writable(target: str) -> None:
-    from hardbox.errors import InputError
-
-    if target == "-":
-        return
-    parent = Path(target).parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"{target}: cannot write the report: {err.strerror}") from None
-    if Path(target).is_dir():
-        raise InputError(f"{target}: cannot write the report: it is a directory")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{target}: cannot write the report: {parent} is not writable")
-
-
-def _write(target: str, text: str) -> None:
-    from hardbox.cli.output import write_output
-    from hardbox.errors import InputError
-
-    try:
-        write_output(target, text)
-    except OSError as err:
-        raise InputError(f"{target}: cannot write the report: {err.strerror}") from None
-
-
-def report_stem(name: str) -> str:
+def report_stem(source: ImageSource) -> str:
     """A file-name-safe stem for the default reports: ``bbtest`` -> ``bbtest-latest``,
     ``docker-archive:/tmp/app.tar`` -> ``app``, ``quay.io/org/app:1.2`` -> ``app-1.2``."""
-    from hardbox.image.transport import parse_transport
-
-    transport = parse_transport(name)
-    if transport is not None:
-        base = transport.path.name or transport.path.resolve().name
-        stem = re.sub(r"\.(tar|tar\.gz|tgz)$", "", base)
-    else:
-        tail = name.split("@", 1)[0].rsplit("/", 1)[-1]
-        repo, _, tag = tail.partition(":")
-        stem = f"{repo}-{tag or 'latest'}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "image"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source.stem).strip("._") or "image"
 
 
 def summary(result: ScanResult, written: list[str]) -> str:

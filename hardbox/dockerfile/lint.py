@@ -69,7 +69,3 @@ def lint(df: Dockerfile, rules: tuple[Rule, ...] = RULES) -> LintResult:
 
 def lint_file(path: str | Path) -> LintResult:
     return lint(parse_file(path))
-
-
-def rule_by_id(rule_id: str) -> Rule | None:
-    return next((r for r in RULES if r.id == rule_id), None)

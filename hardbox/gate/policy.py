@@ -16,8 +16,6 @@ from hardbox.errors import InputError
 from hardbox.findings import Kind, Severity
 from hardbox.gate.yamldoc import Document, load_schema, read
 
-FORBID_CATEGORIES = ("secrets", "root-user", "setuid-files", "ssh-server", "world-writable", "private-keys")
-
 _UNITS = {"": 1, "B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}  # fmt: skip
 

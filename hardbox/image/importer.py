@@ -22,7 +22,7 @@ from hardbox.image.platform import Platform
 from hardbox.image.reader import LayerSource, open_reader
 from hardbox.image.store import Store
 from hardbox.image.transaction import Progress, Transaction, now, oci_manifest
-from hardbox.image.transport import parse_transport
+from hardbox.image.transport import DIR_PREFIX, Transport, parse_transport
 
 
 def full_name(text: str) -> str:
@@ -34,14 +34,15 @@ def full_name(text: str) -> str:
     return str(ref)
 
 
-def import_path(store: Store, path: Path | str, *, tag: str | None = None,
+def import_path(store: Store, path: Path | str | Transport, *, tag: str | None = None,
                 platform: Platform | None = None, progress: Progress | None = None,
                 ) -> list[StoredImage]:
-    """Import the images of an archive or layout (``PATH:REF``, or a transport name)."""
-    transport = parse_transport(str(path))
+    """Import the images of an archive or layout (``PATH:REF``, or a transport name, or
+    one ``source.parse_source`` parsed already)."""
+    transport = path if isinstance(path, Transport) else parse_transport(str(path))
     if transport is None:
         raise InvalidImage(f"{path}: no such file or directory")
-    if transport.kind == "dir":
+    if transport.kind == DIR_PREFIX:
         raise UsageError(f"{path}: dir: is an unpacked root filesystem; it can be scanned, "
                          "not imported")
     tag_name = full_name(tag) if tag else None

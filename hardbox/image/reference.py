@@ -59,9 +59,6 @@ class Reference:
             text += f"@{self.digest}"
         return text
 
-    def with_tag(self, tag: str) -> Reference:
-        return Reference(self.domain, self.path, tag, None)
-
 
 def parse(text: str, *, default_tag: bool = True) -> Reference:
     """Parse and normalise ``text``; raise ``InvalidReference`` naming what is wrong."""

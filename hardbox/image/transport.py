@@ -2,7 +2,9 @@
 
 ``docker-archive:PATH[:REF]``, ``oci:DIR[:REF]``, ``oci-archive:PATH[:REF]``, ``dir:PATH``,
 or a bare path (``PATH`` or ``PATH:REF``) whose format is detected. Anything else is not a
-transport name, and is looked up in the store as a reference.
+transport name, and is looked up in the store as a reference. ``source.parse_source`` turns
+a name into the typed ``ImageSource`` every command passes down; ``image import`` parses
+its PATH here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 from hardbox.errors import InvalidImage
 
-PREFIXES = ("docker-archive", "oci", "oci-archive", "dir")
+DIR_PREFIX = "dir"
+PREFIXES = ("docker-archive", "oci", "oci-archive", DIR_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,8 @@ def parse_transport(name: str) -> Transport | None:
     """The transport ``name`` spells, or None when it is not a transport or existing path."""
     prefix, sep, rest = name.partition(":")
     if sep and prefix in PREFIXES:
-        if prefix == "dir":
-            return Transport("dir", Path(rest))
+        if prefix == DIR_PREFIX:
+            return Transport(DIR_PREFIX, Path(rest))
         path, ref = _split_ref(rest)
         if not path.exists():
             raise InvalidImage(f"{path}: no such file or directory ({name})")

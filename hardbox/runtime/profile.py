@@ -227,7 +227,7 @@ def _cap_name(name: str) -> str:
 
 
 def _check_strict(profile: Profile, origin: dict[str, ProfileDocument], leaf: ProfileDocument) -> None:
-    """strict: the combinations DESIGN.md names as breaking isolation are refused."""
+    """strict: the combinations docs/architecture.md names as breaking isolation are refused."""
     if not profile.strict:
         return
     problems = [

@@ -1,8 +1,8 @@
 """The parsed-profile cache: a resolved Profile stored as JSON, keyed by content hash.
 
 Loading a profile the slow way parses YAML (PyYAML) and validates every file of the
-``extends`` chain with jsonschema — together most of `hardbox run`'s start-up (DESIGN.md:
-"parsed profiles are cached by content hash"). A cache entry records the resolved profile
+``extends`` chain with jsonschema — together most of `hardbox run`'s start-up (docs/architecture.md,
+"Fast where it matters": parsed profiles are cached by content hash). A cache entry records the resolved profile
 and the SHA-256 of every file it was built from: each YAML file of the chain, the profile
 schema and the seccomp JSON, plus the hardbox version. A lookup re-hashes those files (a few
 KiB) and only if every hash still matches returns the stored profile — without importing

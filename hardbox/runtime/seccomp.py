@@ -59,7 +59,7 @@ class CompiledFilter:
 
 
 def default_cache_dir() -> Path:
-    """``<store root>/cache/seccomp`` (the store root of DESIGN.md's shared conventions)."""
+    """``<store root>/cache/seccomp`` (the store root of docs/architecture.md's shared conventions)."""
     from hardbox.root import default_root
 
     return default_root() / "cache" / "seccomp"

@@ -48,10 +48,6 @@ class Label:
     def file_label(self) -> str:
         return f"{self.user}:object_r:{self.file_type}:{self.level}"
 
-    def mount_option(self) -> str:
-        """``context=`` for mounting the rootfs so every file carries the file label."""
-        return f'context="{self.file_label}"'
-
 
 def policy_cil(*args: Any, **kwargs: Any) -> str:
     """``selinux_cil.policy_cil``, imported on first use: starting a container never needs it."""

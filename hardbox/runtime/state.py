@@ -20,8 +20,6 @@ from typing import Any
 from hardbox.errors import ContainerError, UsageError
 from hardbox.root import default_root
 
-STATUSES = ("created", "running", "exited", "stale")
-
 
 @dataclass(frozen=True)
 class ContainerState:
@@ -34,7 +32,7 @@ class ContainerState:
     profile: str
     command: list[str]
     created: float
-    status: str = "created"
+    status: str = "created"  # or "running", "exited", "stale" (recorded running, found dead)
     pid: int = 0  # host pid of the container's PID 1
     pid_start: int = 0  # its start time (clock ticks since boot), /proc/PID/stat field 22
     monitor_pid: int = 0  # the hardbox process waiting for it

@@ -1,4 +1,5 @@
-"""A non-editable install into a fresh venv ships policies/ and templates/ (DESIGN.md)."""
+"""A non-editable install into a fresh venv ships policies/ and templates/ (docs/architecture.md,
+"Shipped data ships")."""
 
 from __future__ import annotations
 

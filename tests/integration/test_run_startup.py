@@ -1,4 +1,4 @@
-"""`hardbox run` imports only what starting a container needs (DESIGN.md, "Fast where it
+"""`hardbox run` imports only what starting a container needs (docs/architecture.md, "Fast where it
 matters"). A structural check, not a timing one: the modules a real `hardbox run` imports —
 read from ``python -X importtime``, which lists every module as it is first imported — leave
 out the scanner's and reporter's libraries always, and PyYAML and jsonschema once the

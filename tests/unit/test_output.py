@@ -1,7 +1,9 @@
-"""Report writing: atomic for files, in place for devices and pipes (never renamed over)."""
+"""Report writing: atomic for files, in place for devices and pipes (never renamed over);
+a set of reports is rendered and checked whole before any of it is written."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 import threading
@@ -9,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hardbox.cli.output import write_output
+from hardbox.cli.output import report_targets, write_output, write_reports
+from hardbox.errors import InputError, UsageError
 
 
 def test_regular_file_is_replaced_atomically(tmp_path: Path) -> None:
@@ -45,3 +48,45 @@ def test_a_fifo_is_written_not_replaced(tmp_path: Path) -> None:
 def test_stdout_dash(capsys: pytest.CaptureFixture[str]) -> None:
     write_output("-", "to stdout\n")
     assert capsys.readouterr().out == "to stdout\n"
+
+
+def _args(**targets: str | None) -> argparse.Namespace:
+    return argparse.Namespace(**{fmt: targets.get(fmt) for fmt in ("json", "sarif", "markdown")})
+
+
+def test_report_targets_are_the_flags_given_and_at_most_one_on_stdout() -> None:
+    assert report_targets(_args(json="a.json", sarif="-"), ("json", "sarif", "markdown")) == {
+        "json": "a.json", "sarif": "-"}
+    with pytest.raises(UsageError, match="only one format can be written to stdout"):
+        report_targets(_args(json="-", markdown="-"), ("json", "sarif", "markdown"))
+
+
+def test_write_reports_writes_every_report_and_says_when_one_went_to_stdout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    targets = {"json": str(tmp_path / "out" / "r.json"), "markdown": "-"}
+    to_stdout = write_reports(targets, {"json": lambda: "{}\n", "markdown": lambda: "# r\n",
+                                        "sarif": lambda: pytest.fail("not asked for")})
+    assert to_stdout is True
+    assert (tmp_path / "out" / "r.json").read_text() == "{}\n"
+    assert capsys.readouterr().out == "# r\n"
+    assert write_reports({"json": str(tmp_path / "r2.json")}, {"json": lambda: "{}\n"}) is False
+
+
+def test_a_failing_renderer_writes_nothing(tmp_path: Path) -> None:
+    def broken() -> str:
+        raise ValueError("renderer bug")
+
+    targets = {"json": str(tmp_path / "r.json"), "sarif": str(tmp_path / "r.sarif")}
+    with pytest.raises(ValueError, match="renderer bug"):
+        write_reports(targets, {"json": lambda: "{}\n", "sarif": broken})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", ["under-a-file/r.sarif", "a-directory"])
+def test_an_unwritable_destination_writes_no_report_at_all(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "under-a-file").write_text("a file, not a directory")
+    (tmp_path / "a-directory").mkdir()
+    targets = {"json": str(tmp_path / "ok.json"), "sarif": str(tmp_path / bad)}
+    with pytest.raises(InputError, match="cannot write the report"):
+        write_reports(targets, {"json": lambda: "{}\n", "sarif": lambda: "{}\n"})
+    assert not (tmp_path / "ok.json").exists()

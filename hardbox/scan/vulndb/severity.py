@@ -1,4 +1,4 @@
-"""The severity of one advisory for one affected package (DESIGN.md, "Shared conventions":
+"""The severity of one advisory for one affected package (docs/architecture.md, "Shared conventions":
 CVSS v3.x base score where present, else v4, else the record's own rating).
 
 Order of evidence, first found wins:
