@@ -23,10 +23,10 @@ import imagebuild
 
 DOCKERFILES = Path(__file__).parent / "fixtures" / "dockerfiles"
 
-# AWS's documented example key pair (docs.aws.amazon.com, "Managing access keys"): it has
-# the real format and grants nothing.
-AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+# A key pair of AWS's format that no one issued. Not AWS's documented example pair
+# (AKIAIOSFODNN7EXAMPLE): the secret rules allow-list that one, as gitleaks does.
+AWS_KEY_ID = "AKIA" + "QX3VZ5T7WRN2PL4M"
+AWS_SECRET = "q9Vd2Lx7Tm4Kp8Rz1Hs6Nc3Wf5Yb0Ga/Ej+Uo7Qi"
 GITLAB_TOKEN = "glpat-Zx9Qw8Er7Ty6Ui5Op4As"
 NPM_TOKEN = "npm_4f6b2c9e8d7a1b3c5e7f9a0b2c4d6e8f0a1b"
 DB_PASSWORD = "Tr0ub4dor&3-horse"

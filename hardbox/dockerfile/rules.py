@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hardbox.dockerfile.model import LintFinding
 from hardbox.dockerfile.parser import Dockerfile, Instruction, Stage, expand
-from hardbox.dockerfile.secrets import secret_format, secret_name
+from hardbox.dockerfile.secrets import judge_pair, run_secrets, secret_name
 from hardbox.findings import Severity
 
 
@@ -103,26 +103,34 @@ def _last_user(df: Dockerfile, stage: Stage) -> tuple[Stage, Instruction] | None
 
 
 class SecretInArgEnv(RuleBase):
-    """ARG and ENV values are stored in the image config and history for anyone who pulls it."""
+    """ARG and ENV values are stored in the image config and history for anyone who pulls it,
+    and a RUN line is kept in the history as written. Judged by the scan's detector set."""
 
     def check(self, df: Dockerfile) -> Iterator[LintFinding]:
         for ins in all_instructions(df):
-            if ins.cmd not in ("ARG", "ENV"):
-                continue
-            for key, value in ins.pairs():
-                fmt = secret_format(value or "")
-                if fmt:
+            if ins.cmd == "RUN":
+                for found in run_secrets(ins):
                     yield self.at(
-                        df, ins.line, f"{ins.cmd} {key} holds a {fmt}",
+                        df, found.line, f"RUN holds a credential: {found.title} ({found.redacted})",
                         "remove it and rotate it; pass secrets with RUN --mount=type=secret",
                         Severity.CRITICAL,
                     )  # fmt: skip
-                elif secret_name(key) and value and not value.startswith("$"):
+            if ins.cmd not in ("ARG", "ENV"):
+                continue
+            for key, value in ins.pairs():
+                verdict = judge_pair(key, value) if value else None
+                if verdict is not None and verdict.rule is not None:
+                    yield self.at(
+                        df, ins.line, f"{ins.cmd} {key} holds a credential: {verdict.title} ({verdict.redacted})",
+                        "remove it and rotate it; pass secrets with RUN --mount=type=secret",
+                        Severity.CRITICAL,
+                    )  # fmt: skip
+                elif verdict is not None:
                     yield self.at(
                         df, ins.line, f"{ins.cmd} {key} sets a secret-looking value in the image",
                         "pass it at build time with RUN --mount=type=secret, or at run time",
                     )  # fmt: skip
-                elif secret_name(key) and ins.cmd == "ARG":
+                elif ins.cmd == "ARG" and secret_name(key):
                     # Build args end up in the image history and in build provenance.
                     yield self.at(
                         df, ins.line, f"ARG {key} looks like a secret; build args are recorded in the image history",

@@ -1,51 +1,41 @@
-"""Does an ARG/ENV name or value look like a secret?
+"""What ``hardbox lint`` takes for a secret in a Dockerfile: the judgement of the scan's one
+detector set (``hardbox.secrets``, policies/secrets/rules.yaml), never a copy of it.
 
-Names: split at ``_``/``-``/``.`` into tokens (``DB_PASSWORD`` → db, password); a name is
-secret-looking when a token is one of ``_SECRET_TOKENS`` and none is one of ``_ALLOW_TOKENS``
-— ``GPG_KEY`` (the python image's release-signing key fingerprint), ``KEY_FILE`` (a path)
-and ``PUBLIC_KEY`` are not secrets. BuildKit's own ``SecretsUsedInArgOrEnv`` check splits
-names the same way.
-
-Values: well-known credential formats, each documented by its issuer, so a match is
-strong evidence whatever the variable is called.
+ARG and ENV pairs are judged as the scan judges ENV and build arguments in an image config:
+a known credential format in the value whatever the name, else a credential-named variable
+with a value that is no placeholder. RUN lines (and their heredoc bodies) are searched for
+the rules' formats, as the scan searches build history; a RUN's own variable names are not
+judged.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-_SECRET_TOKENS = frozenset(
-    {"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "apikey",
-     "credential", "credentials", "key", "privatekey"}
-)  # fmt: skip
-_ALLOW_TOKENS = frozenset(
-    {"public", "pub", "gpg", "pgp", "fingerprint", "file", "path", "dir", "url", "name", "id",
-     "user", "username", "version", "length", "size", "type", "host", "server", "method", "fp"}
-)  # fmt: skip
-
-_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("private key", re.compile(r"-----BEGIN ([A-Z]+ )?PRIVATE KEY-----")),
-    ("AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("GitHub fine-grained token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}\b")),
-    ("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b")),
-    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
-    ("Stripe secret key", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}\b")),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
-    ("PyPI token", re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}")),
-    ("password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@$]+@", re.I)),
-)
+from hardbox.dockerfile.parser import Instruction
+from hardbox.secrets import load_policy
+from hardbox.secrets.rules import Verdict
 
 
-def secret_name(name: str) -> bool:
-    tokens = {t for t in re.split(r"[_\-.]+", name.lower()) if t}
-    return bool(tokens & _SECRET_TOKENS) and not tokens & _ALLOW_TOKENS
+@dataclass(frozen=True)
+class RunSecret:
+    line: int  # of the Dockerfile, 1-based
+    title: str  # the rule's
+    redacted: str
 
 
-def secret_format(value: str) -> str | None:
-    """The kind of credential ``value`` holds, or None."""
-    for label, pattern in _FORMATS:
-        if pattern.search(value):
-            return label
-    return None
+def judge_pair(key: str, value: str) -> Verdict | None:
+    """Does ``ARG``/``ENV`` ``key=value`` set a credential?"""
+    return load_policy().judge(key, value)
+
+
+def secret_name(key: str) -> bool:
+    """Does the name say it holds a credential (``ARG GITHUB_TOKEN`` with no default)?"""
+    return load_policy().names.secret_name(key)
+
+
+def run_secrets(ins: Instruction) -> list[RunSecret]:
+    """Credential formats in a RUN instruction's text, heredoc bodies included. Lines are
+    counted from the instruction's first (continuation lines are joined, as BuildKit does)."""
+    return [RunSecret(ins.line + match.line - 1, match.rule.title, match.redacted)
+            for match in load_policy().find_text(ins.original)]

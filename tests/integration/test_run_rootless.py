@@ -40,7 +40,7 @@ from hardbox.runtime.profile import load_profile
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id
+AWS_KEY_ID = "AKIA" + "QX3VZ5T7WRN2PL4M"  # AWS's format; not the allow-listed documented example
 
 
 def _blocked_ancestor(path: Path) -> Path | None:

@@ -14,13 +14,7 @@ import re
 
 from hardbox.findings import Fact, Finding, Kind, SecretDetail, Severity
 from hardbox.scan.checks import Check, HistoryStep, Rule
-from hardbox.scan.checks.secrets import (
-    SecretMatch,
-    SecretPolicy,
-    load_policy,
-    placeholder,
-    redact,
-)
+from hardbox.secrets import SecretPolicy, load_policy, placeholder, redact
 
 ROOT = Rule(
     "HB-CFG-001", "Runs as root", Severity.HIGH, Kind.MISCONFIGURATION,
@@ -92,14 +86,6 @@ _REMOTE_PORTS = {
     2376: "Docker API (TLS)", 3389: "RDP", 5900: "VNC", 5901: "VNC", 5985: "WinRM",
     5986: "WinRM (TLS)",
 }
-# A variable name that says it holds a credential. *_FILE/_PATH/_DIR name where one is kept.
-_SECRET_NAME = re.compile(
-    r"(?i)(passw(or)?d|passwd|secret|token|api_?key|access_?key|private_?key|credential|auth)"
-)
-_NOT_SECRET_NAME = re.compile(r"(?i)_(file|path|dir|url|uri|host|port|user|username|method)$")
-# Values that hold no credential: flags, paths, variable references, and a value hardbox
-# already redacted (so scrubbing twice changes nothing).
-_PLAIN_VALUE = re.compile(r"(?i)^(|true|false|yes|no|on|off|none|null|[01]|/.*|\$.*|<redacted:.*)$")
 # `|2 KEY=value OTHER=value /bin/sh -c ...`: the build args a RUN step saw.
 _ARGS_PREFIX = re.compile(r"^\|(\d+)\s+(.*)$", re.S)
 _ADD_URL = re.compile(r"\bADD\s+(?:--\S+\s+)*((?:https?|ftp)://\S+)")
@@ -229,7 +215,7 @@ class ConfigCheck(Check):
             for match in policy.find_text(step.created_by):
                 if match.redacted not in reported:
                     reported.add(match.redacted)
-                    found = (match.rule.rule.title, match.rule.rule.severity, match.redacted)
+                    found = (match.rule.title, match.rule.severity, match.redacted)
                     out.append(_history_finding(step, "the command", found))
         return out
 
@@ -292,11 +278,7 @@ def _env_instruction(created_by: str) -> list[tuple[str, str]]:
 
 
 def _secret_in(policy: SecretPolicy, key: str, value: str) -> tuple[str, Severity, str] | None:
-    """A known token format in the value, else a credential-named key with a real value."""
-    matches: list[SecretMatch] = policy.find_text(value)
-    if matches:
-        rule = matches[0].rule.rule
-        return rule.title, rule.severity, matches[0].redacted
-    if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key) and not _PLAIN_VALUE.match(value):
-        return "Credential", Severity.HIGH, redact(value)
-    return None
+    """A known token format in the value, else a credential-named key with a real value: the
+    detector set's one judgement, the same ``hardbox lint`` makes of ARG and ENV."""
+    verdict = policy.judge(key, value)
+    return None if verdict is None else (verdict.title, verdict.severity, verdict.redacted)

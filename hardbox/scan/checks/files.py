@@ -3,12 +3,16 @@
 Read from the one walk (``ImageFile`` gives mode, owner, the layer that brought the file and
 ``hidden_by`` when a later layer deleted or replaced it): setuid/setgid binaries,
 world-writable files and directories without the sticky bit, SSH host keys and
-authorized_keys, credential files, files a later layer deleted that still ship in an earlier
-layer (a layer is an immutable tar: ``rm`` in a later step only hides the file), bytes
-shadowed by later layers, and the shells and package managers a minimized image would drop.
+authorized_keys, key and credential files, files a later layer deleted that still ship in an
+earlier layer (a layer is an immutable tar: ``rm`` in a later step only hides the file) when
+their name or their content says they held a key or credential, bytes shadowed by later
+layers, and the shells and package managers a minimized image would drop.
 
 Permission checks look at what a container sees (the merged view); key and credential checks
 look at every layer, because a hidden copy is still in the image for anyone who pulls it.
+Contents are judged by the one detector set (``hardbox.secrets``) with its size and binary
+limits: the head of a ``.key``/``.pem`` file always (is it a private key or a certificate?),
+every hidden file only when the scan reads contents (not with ``--skip-secrets``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import stat
 from hardbox.findings import Finding, Kind, LayerRef, Severity
 from hardbox.scan.checks import Check, CheckOptions, ImageContext, Rule
 from hardbox.scan.walk import ImageFile, MergedView, Shadowed
+from hardbox.secrets import SecretPolicy, load_policy
 
 SETUID = Rule(
     "HB-FILE-001", "Setuid or setgid binary", Severity.MEDIUM, Kind.MISCONFIGURATION,
@@ -59,8 +64,9 @@ SHELL = Rule(
 )
 CREDENTIAL_FILE = Rule(
     "HB-FILE-006", "Private key or credential file", Severity.HIGH, Kind.MISCONFIGURATION,
-    why="Key and credential files (SSH identities, ~/.aws/credentials, .netrc, .pgpass, "
-        "kubeconfig, PKCS#12 bundles) in an image are readable by anyone who pulls it.",
+    why="Key and credential files (private keys, SSH identities, ~/.aws/credentials, .netrc, "
+        ".pgpass, kubeconfig, PKCS#12 and Java keystores) in an image are readable by anyone "
+        "who pulls it.",
     fix="Revoke what the file holds, rebuild without it, and mount credentials at run time.",
 )
 DELETED_SHIPPED = Rule(
@@ -86,11 +92,17 @@ _PACKAGE_MANAGERS = frozenset({
     "apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pip", "pip3",
     "npm", "yarn", "gem",
 })
+# Credential files by name alone: what each holds is a credential whatever its bytes.
 _CREDENTIAL_NAMES = re.compile(
-    r"(?:^|/)(?:\.ssh/id_(?:rsa|dsa|ecdsa|ed25519|ecdsa_sk|ed25519_sk)|\.aws/credentials|"
-    r"\.git-credentials|\.netrc|\.pgpass|\.kube/config|\.vault-token|\.docker/config\.json|"
-    r"[^/]+\.(?:p12|pfx|jks|keystore))$"
+    r"(?:^|/)(?:id_(?:rsa|dsa|ecdsa|ed25519|ecdsa_sk|ed25519_sk)|\.aws/credentials|"
+    r"\.git-credentials|[._]netrc|\.pgpass|\.my\.cnf|\.s3cfg|\.boto|\.htpasswd|\.kube/config|"
+    r"\.vault-token|\.docker/config\.json|\.gnupg/secring\.gpg|"
+    r"[^/]+\.(?:p12|pfx|jks|keystore|bcfks|ppk|kdbx))$"
 )
+# Named like a key, but certificates, CA bundles and public keys are named so too: a key when
+# its content says so (PEM armour of a private key; a .key without public armour).
+_KEY_NAMES = re.compile(r"[^/]+\.(?:key|pem)$")
+_PRIVATE_ARMOUR = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _SSH_HOST_KEY = re.compile(r"^/etc/ssh/ssh_host_[a-z0-9]+_key$")
 _AUTHORIZED_KEYS = re.compile(r"/\.ssh/authorized_keys2?$")
 # Below this a layer's shadowed bytes are noise (a config file rewritten by a later step).
@@ -106,6 +118,7 @@ class FileCheck(Check):
         super().__init__(image, options)
         self._findings: list[Finding] = []
         self._shadowed: list[tuple[LayerRef, Shadowed]] = []
+        self._policy: SecretPolicy = load_policy()
 
     @classmethod
     def rules(cls) -> tuple[Rule, ...]:
@@ -179,27 +192,76 @@ class FileCheck(Check):
         if not file.is_file:
             return
         path = file.path
-        if _SSH_HOST_KEY.match(path):
-            rule, what = SSH_KEYS, "an SSH host private key"
-        elif _AUTHORIZED_KEYS.search(path):
-            rule, what = SSH_KEYS, "an SSH authorized_keys file"
-        elif _CREDENTIAL_NAMES.search(path):
-            rule, what = CREDENTIAL_FILE, "a private key or credential file"
-        else:
-            return
+        named = self._key_by_name(file)
         if file.hidden_by is None:
-            self._add(rule.finding(f"{path} is {what}.", title=f"{rule.title}: {path}",
-                                   path=path, layer=file.layer))
+            if named is not None:
+                rule, what = named
+                self._add(rule.finding(f"{path} is {what}.", title=f"{rule.title}: {path}",
+                                       path=path, layer=file.layer))
+            return
+        # A hidden file still ships: by its name, or else by what it held.
+        held = named[1] if named is not None else self._secret_content(file)
+        if held is None:
             return
         verb = "deleted" if file.deleted else "replaced"
         self._add(DELETED_SHIPPED.finding(
-            f"{path} is {what}. Layer {file.hidden_by.index} {verb} it, but layer "
+            f"{path} is {held}. Layer {file.hidden_by.index} {verb} it, but layer "
             f"{file.layer.index} still ships it: `tar x` of that layer recovers it.",
             title=f"{path} {verb} by layer {file.hidden_by.index} still ships in layer "
                   f"{file.layer.index}",
             path=path, layer=file.layer,
             extra={"hidden_by": file.hidden_by.diff_id, "hidden_by_index": file.hidden_by.index,
                    "deleted": file.deleted}))
+
+    def _key_by_name(self, file: ImageFile) -> tuple[Rule, str] | None:
+        path = file.path
+        if _SSH_HOST_KEY.match(path):
+            return SSH_KEYS, "an SSH host private key"
+        if _AUTHORIZED_KEYS.search(path):
+            return SSH_KEYS, "an SSH authorized_keys file"
+        if _CREDENTIAL_NAMES.search(path):
+            return CREDENTIAL_FILE, "a private key or credential file"
+        if _KEY_NAMES.search(path) and self._holds_private_key(file):
+            return CREDENTIAL_FILE, "a private key"
+        return None
+
+    def _holds_private_key(self, file: ImageFile) -> bool:
+        """A .pem or .key file is a private key when its armour says so; a non-empty .key
+        file with no armour at all (DER, raw or hex key bytes) is taken for one too, unless it
+        is a binary OpenPGP public key (apt keyrings get saved as .key): packet tag 6, old or
+        new format (RFC 4880, 4.2)."""
+        policy = self._policy
+        if policy.skips(file.path) or file.size > policy.max_file_size:
+            return False
+        try:
+            head = file.read_bytes(policy.max_file_size)
+        except (OSError, ValueError):
+            return False
+        if _PRIVATE_ARMOUR.search(head):
+            return True
+        # Any other armour is a certificate, a public key or parameters.
+        if not file.path.endswith(".key") or b"-----BEGIN " in head:
+            return False
+        return bool(head) and head[0] not in (0x98, 0x99, 0x9A, 0xC6)
+
+    def _secret_content(self, file: ImageFile) -> str | None:
+        """What the detector set finds in a hidden file, redacted, or None."""
+        policy = self._policy
+        if (not self.options.secrets or file.size == 0 or file.size > policy.max_file_size
+                or policy.skips(file.path)):
+            return None
+        try:
+            data = file.read_bytes(policy.max_file_size)
+        except (OSError, ValueError):
+            return None
+        if b"\0" in data[: policy.binary_probe]:
+            return None
+        matches = policy.find(data, file.path)
+        if not matches:
+            return None
+        first = matches[0]
+        more = f" and {len(matches) - 1} more secret(s)" if len(matches) > 1 else ""
+        return f"a file holding a {first.rule.title} ({first.redacted}, line {first.line}){more}"
 
     def _add(self, finding: Finding) -> None:
         self._findings.append(finding)

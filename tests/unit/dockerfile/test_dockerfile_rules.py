@@ -11,6 +11,10 @@ from hardbox.dockerfile.lint import RULES, lint
 from hardbox.dockerfile.parser import parse_text
 
 GOOD_TAIL = "USER 10001\n"
+# Credentials of the documented formats, not any issuer's published example.
+AWS_KEY_ID = "AKIA" + "Z7Q2MXW4RT6YBN3K"
+AWS_SECRET = "q9Vd2Lx7Tm4Kp8Rz1Hs6Nc3Wf5Yb0Ga/Ej+Uo7Qi"
+GITHUB_TOKEN = "ghp_" + "Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7"
 
 
 def found(text: str, rule: str) -> list[tuple[int, str]]:
@@ -42,8 +46,17 @@ CASES = [
     ("HB-DF-004", "FROM a:1\nENV DB_PASSWORD=hunter2\n" + GOOD_TAIL, [2],
      "FROM a:1\nENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D PASSWORD_FILE=/run/secrets/pw\n" + GOOD_TAIL),
     ("HB-DF-004", "FROM a:1\nARG GITHUB_TOKEN\n" + GOOD_TAIL, [2], "FROM a:1\nARG GIT_HASH=UNSET\n" + GOOD_TAIL),
-    ("HB-DF-004", "FROM a:1\nENV X=AKIAIOSFODNN7EXAMPLE\n" + GOOD_TAIL, [2],
+    ("HB-DF-004", "FROM a:1\nENV X=" + AWS_KEY_ID + "\n" + GOOD_TAIL, [2],
      "FROM a:1\nENV API_TOKEN=$API_TOKEN\n" + GOOD_TAIL),
+    # AWS's documented example pair and a filler are placeholders, as in `hardbox scan`.
+    ("HB-DF-004", "FROM a:1\nENV AWS_SECRET_ACCESS_KEY=" + AWS_SECRET + "\n" + GOOD_TAIL, [2],
+     "FROM a:1\nENV X=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+     "ENV GITHUB_TOKEN=ghp_" + "x" * 36 + "\n" + GOOD_TAIL),
+    # RUN lines and heredoc bodies are searched with the same rule set (issue 17).
+    ("HB-DF-004", "FROM a:1\nRUN curl -H 'Authorization: token " + GITHUB_TOKEN + "' https://api.github.com/x\n" + GOOD_TAIL, [2],
+     'FROM a:1\nRUN curl -H "Authorization: token $GITHUB_TOKEN" https://api.github.com/x\n' + GOOD_TAIL),
+    ("HB-DF-004", "FROM a:1\nRUN <<EOF\nset -e\nprintf 'aws_access_key_id = " + AWS_KEY_ID + "' > /c\nEOF\n" + GOOD_TAIL, [4],
+     "FROM a:1\nRUN <<EOF\nset -e\nprintf 'aws_access_key_id = %s' \"$KEY\" > /c\nEOF\n" + GOOD_TAIL),
     ("HB-DF-005", "FROM a:1\nADD app.py /app/\n" + GOOD_TAIL, [2], "FROM a:1\nADD rootfs.tar.gz /\n" + GOOD_TAIL),
     ("HB-DF-005", "FROM a:1\nADD https://example.com/x.sh /x.sh\n" + GOOD_TAIL, [2],
      "FROM a:1\nADD --checksum=sha256:" + "b" * 64 + " https://example.com/x.tgz /x\n" + GOOD_TAIL),
@@ -107,9 +120,9 @@ def test_every_rule_is_documented() -> None:
 
 
 def test_secret_format_is_critical_and_names_the_format() -> None:
-    ((_, message),) = found("FROM a:1\nARG X=ghp_" + "A" * 36 + "\n" + GOOD_TAIL, "HB-DF-004")
-    assert "GitHub token" in message
-    (f,) = [f for f in lint(parse_text("FROM a:1\nENV K=ghp_" + "A" * 36 + "\n")).findings if f.rule == "HB-DF-004"]
+    ((_, message),) = found("FROM a:1\nARG X=" + GITHUB_TOKEN + "\n" + GOOD_TAIL, "HB-DF-004")
+    assert "GitHub token" in message and GITHUB_TOKEN not in message
+    (f,) = [f for f in lint(parse_text("FROM a:1\nENV K=" + GITHUB_TOKEN + "\n")).findings if f.rule == "HB-DF-004"]
     assert f.severity.value == "critical"
 
 

@@ -98,7 +98,7 @@ def test_json_points_each_finding_at_its_layer(sample: ScanResult) -> None:
     assert by_id["HB-FILE-007"]["layer"] == layers[2]["diff_id"]
     assert by_id["GHSA-hbx0-test-0001"]["layer_index"] == 1
     assert by_id["GHSA-hbx0-test-0001"]["extra"]["fixed_version"]
-    assert layers[1]["packages"] == 1 and layers[2]["findings"] == 9
+    assert layers[1]["packages"] == 1 and layers[2]["findings"] == 10
 
 
 def test_filters_narrow_the_listing_but_not_the_grade(sample: ScanResult, tmp_path: Path) -> None:

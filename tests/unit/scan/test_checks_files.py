@@ -10,11 +10,12 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_root
+from conftest import need_root, need_tool
 
 from hardbox.findings import Severity
 from hardbox.image.config import ImageConfig
@@ -117,6 +118,48 @@ def test_credential_files_by_name(tmp_path: Path) -> None:
     paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-006")}
     assert paths == {"/root/.ssh/id_ed25519", "/root/.aws/credentials", "/home/u/.netrc",
                      "/home/u/.pgpass", "/srv/tls/bundle.p12"}
+
+
+def test_more_credential_files_by_name(tmp_path: Path) -> None:
+    (layer,) = make_layers(tmp_path, 1)
+    for rel in ("srv/deploy/id_rsa", "root/.my.cnf", "home/u/putty.ppk", "home/u/vault.kdbx",
+                "opt/app/keystore.jks", "srv/deploy/id_rsa.pub", "etc/mysql/my.cnf"):
+        (layer / rel).parent.mkdir(parents=True, exist_ok=True)
+        (layer / rel).write_text("x")
+    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-006")}
+    assert paths == {"/srv/deploy/id_rsa", "/root/.my.cnf", "/home/u/putty.ppk",
+                     "/home/u/vault.kdbx", "/opt/app/keystore.jks"}
+
+
+def test_key_and_pem_files_are_judged_by_their_first_bytes(tmp_path: Path) -> None:
+    """.pem and .key name private keys, but also certificates, CA bundles and public keys:
+    openssl and gpg write each kind here, and only the private ones are credential files."""
+    need_tool("openssl", "gpg")
+    (layer,) = make_layers(tmp_path, 1)
+    tls = layer / "etc/ssl"
+    (tls / "private").mkdir(parents=True)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", tls / "private/a.key"], check=True)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-outform", "DER",
+                    "-out", tls / "private/b.key"], check=True)
+    subprocess.run(["openssl", "pkey", "-in", tls / "private/a.key", "-out", tls / "private/c.pem"], check=True)
+    subprocess.run(["openssl", "pkey", "-in", tls / "private/a.key", "-pubout", "-out", tls / "pub.key"], check=True)
+    subprocess.run(["openssl", "req", "-x509", "-key", tls / "private/a.key", "-subj", "/CN=t", "-days", "1",
+                    "-out", tls / "cert.pem"], check=True, capture_output=True)
+    (layer / "srv").mkdir()
+    (layer / "srv/empty.key").write_bytes(b"")
+    # An apt keyring saved as .key, binary and armoured: an OpenPGP public key.
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
+    subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", "apt <apt@example.org>", "ed25519"],
+                   check=True, capture_output=True)
+    keyrings = layer / "etc/apt/keyrings"
+    keyrings.mkdir(parents=True)
+    (keyrings / "vendor.key").write_bytes(subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout)
+    (keyrings / "vendor-armored.key").write_bytes(
+        subprocess.run([*gpg, "--armor", "--export"], check=True, capture_output=True).stdout)
+    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-006")}
+    assert paths == {"/etc/ssl/private/a.key", "/etc/ssl/private/b.key", "/etc/ssl/private/c.pem"}
 
 
 def test_deleted_credential_still_ships_in_the_layer_that_wrote_it(tmp_path: Path) -> None:

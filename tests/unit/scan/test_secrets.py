@@ -19,6 +19,7 @@ from hardbox.image.config import ImageConfig
 from hardbox.scan.checks import CheckOptions, ImageContext
 from hardbox.scan.checks.secrets import SecretCheck, load_policy, redact
 from hardbox.scan.walk import layer_ref, walk
+from hardbox.secrets import entropy
 
 ALNUM = "aB3dE5gH7jK9mN1pQ2rS4tU6vW8xY0zC"
 
@@ -47,6 +48,11 @@ SAMPLES = {
                    "eyJ" + _chars(20)),
     "HB-SEC-015": ("DATABASE_URL=postgres://app:" + "S3cr3tPassw0rd" + "@db.internal:5432/app",
                    "S3cr3tPassw0rd"),
+    "HB-SEC-016": ("hook: https://hooks.slack.com/services/T" + "0A1B2C3D4/B" + "5E6F7G8H9/" + _chars(24),
+                   _chars(24)),
+    "HB-SEC-017": ("key=AIza" + _chars(35, ALNUM + "-_"), "AIza" + _chars(35, ALNUM + "-_")),
+    "HB-SEC-018": ("NPM_TOKEN=npm_" + _chars(36), "npm_" + _chars(36)),
+    "HB-SEC-019": ("pypi-AgEIcHlwaS5vcmc" + _chars(60), "pypi-AgEIcHlwaS5vcmc" + _chars(60)),
 }
 PATH_SAMPLES = {
     "HB-SEC-012": ("/root/.docker/config.json",
@@ -59,7 +65,7 @@ PATH_SAMPLES = {
 
 
 def test_every_rule_has_a_sample_here() -> None:
-    ids = {r.rule.id for r in load_policy().rules}
+    ids = {r.id for r in load_policy().rules}
     assert ids == set(SAMPLES) | set(PATH_SAMPLES)
 
 
@@ -67,7 +73,7 @@ def test_every_rule_has_a_sample_here() -> None:
 def test_rule_finds_its_format_and_redacts_it(rule_id: str) -> None:
     text, secret = SAMPLES[rule_id]
     matches = load_policy().find_text(text)
-    assert [m.rule.rule.id for m in matches] == [rule_id]
+    assert [m.rule.id for m in matches] == [rule_id]
     assert secret not in matches[0].redacted
     assert matches[0].redacted.endswith("chars)")
 
@@ -77,10 +83,10 @@ def test_path_rules_only_apply_to_their_files(rule_id: str) -> None:
     path, text, secret = PATH_SAMPLES[rule_id]
     policy = load_policy()
     found = policy.find(text.encode(), path)
-    assert rule_id in [m.rule.rule.id for m in found]
+    assert rule_id in [m.rule.id for m in found]
     assert all(secret not in m.redacted for m in found)
     elsewhere = policy.find(text.encode(), "/srv/notes.txt")
-    assert rule_id not in [m.rule.rule.id for m in elsewhere]
+    assert rule_id not in [m.rule.id for m in elsewhere]
 
 
 @pytest.mark.parametrize("text", [
@@ -95,9 +101,64 @@ def test_placeholders_and_lookalikes_are_not_secrets(text: str) -> None:
     assert load_policy().find_text(text) == []
 
 
+# Documented examples and fillers (gitleaks' allow-list): never reported, and never taken
+# for a credential by a variable's name either.
+AWS_EXAMPLE_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize("text", [
+    "token: ghp_" + "x" * 36,
+    "GITLAB=glpat-" + "0" * 20,
+    f"aws_access_key_id = {AWS_EXAMPLE_ID}\naws_secret_access_key = {AWS_EXAMPLE_SECRET}\n",
+    "https://hooks.slack.com/services/T00000000/B00000000/" + "X" * 24,  # Slack's docs
+    "stripe.api_key = 'sk_live_" + "0" * 24 + "'",
+])
+def test_documented_examples_and_fillers_are_not_secrets(text: str) -> None:
+    assert load_policy().find_text(text) == []
+
+
+def test_the_allow_list_is_not_a_hole_a_real_token_of_the_same_shape_is_found() -> None:
+    policy = load_policy()
+    assert [m.rule.id for m in policy.find_text("ghp_" + _chars(36))] == ["HB-SEC-005"]
+    assert [m.rule.id for m in policy.find_text("AKIAZ7Q2MXW4RT6YBN3K")] == ["HB-SEC-001"]
+    assert policy.judge("AWS_SECRET_ACCESS_KEY", AWS_EXAMPLE_SECRET) is None
+    verdict = policy.judge("AWS_SECRET_ACCESS_KEY", _chars(40))  # by its name
+    assert verdict is not None and verdict.title == "Credential" and verdict.redacted == "aB3d… (40 chars)"
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    # AWS access key ids: the four documented prefixes, 16 base32 characters (A-Z, 2-7).
+    ("ASIAZ7Q2MXW4RT6YBN3K", True), ("ABIAZ7Q2MXW4RT6YBN3K", True), ("ACCAZ7Q2MXW4RT6YBN3K", True),
+    ("AKIAZ7Q2MXW4RT6YBN31", False),  # 1 is not base32
+    ("AKIAZ7Q2MXW4RT6YBN3", False),  # 15 after the prefix
+    # A fine-grained GitHub token is github_pat_ and exactly 82 characters.
+    ("github_pat_" + _chars(82, ALNUM + "_"), True),
+    ("github_pat_" + _chars(70, ALNUM + "_"), False),
+])
+def test_formats_follow_their_issuers(text: str, found: bool) -> None:
+    assert bool(load_policy().find_text(text)) is found
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("DB_PASSWORD", True), ("dbPassword", True), ("GITHUB_TOKEN", True), ("USER_PASSWORD", True),
+    ("AWS_SECRET_ACCESS_KEY", True), ("api-key", True), ("AUTH", True),
+    ("PASSWORD_FILE", False), ("TOKEN_URL", False), ("AWS_ACCESS_KEY_ID", False),
+    ("GPG_KEY", False), ("PUBLIC_KEY", False), ("org.opencontainers.image.authors", False),
+    ("KEYBOARD", False), ("GIT_HASH", False),
+])
+def test_credential_names(name: str, secret: bool) -> None:
+    assert load_policy().names.secret_name(name) is secret
+
+
+def test_entropy_tells_a_token_from_a_filler() -> None:
+    assert entropy("ghp_" + "x" * 36) < 1 < 3 < entropy("ghp_" + _chars(36))
+    assert entropy("") == 0
+
+
 def test_a_gcp_key_file_is_one_finding_not_also_a_bare_private_key() -> None:
     text, _ = SAMPLES["HB-SEC-003"]
-    assert [m.rule.rule.id for m in load_policy().find_text(text)] == ["HB-SEC-003"]
+    assert [m.rule.id for m in load_policy().find_text(text)] == ["HB-SEC-003"]
 
 
 def test_redact_keeps_at_most_a_quarter_and_the_length() -> None:
@@ -116,7 +177,8 @@ def test_scrub_replaces_every_match_in_text() -> None:
 def test_a_broken_rule_file_is_one_error_naming_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
     bad.write_text("version: 1\nlimits: {max_file_size: 10, binary_probe: 10, "
-                   "max_findings_per_file: 1}\nrules:\n  - id: HB-SEC-001\n    title: t\n"
+                   "max_findings_per_file: 1}\nnames: {secret: [token], public: [], pointer: [], "
+                   "plain_values: ''}\nrules:\n  - id: HB-SEC-001\n    title: t\n"
                    "    severity: dreadful\n    keywords: [x]\n    regex: x\n    why: w\n    fix: f\n")
     with pytest.raises(InputError, match=r"rules\.yaml: rules/0/severity: 'dreadful' is not one of"):
         load_policy(bad)
@@ -200,10 +262,10 @@ def test_the_shipped_rule_set_is_valid_against_its_schema() -> None:
     import yaml
 
     from hardbox.resources import policies
-    from hardbox.scan.checks import secrets
+    from hardbox.secrets import load
 
     doc = yaml.safe_load((policies() / "secrets" / "rules.yaml").read_text(encoding="utf-8"))
-    jsonschema.validate(doc, secrets._SCHEMA)
+    jsonschema.validate(doc, load._SCHEMA)
     # And the same file through the validating path gives the same rules.
     validated = load_policy(policies() / "secrets" / "rules.yaml")
-    assert [r.rule.id for r in validated.rules] == [r.rule.id for r in load_policy().rules]
+    assert [r.id for r in validated.rules] == [r.id for r in load_policy().rules]
