@@ -165,6 +165,7 @@ def test_rootless_run_is_hardened_and_unprivileged(user):
     assert ["root-writable"] in lines and lines[-1] == ["lo"]
     # The unprivileged user may not create cgroups here: limits are skipped, not refused.
     assert "skipped: cgroup limits" in proc.stderr
+    assert "skipped: devices: an unprivileged run cannot apply a device allow-list" in proc.stderr
     assert not any((user.home / "store" / "containers").iterdir())
 
 
