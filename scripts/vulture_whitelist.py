@@ -17,10 +17,18 @@ _.whitespace  # dockerfile/shell.py
 _.whitespace_split  # dockerfile/shell.py
 _.gname  # image/export.py, minimize/build.py
 
-# Docker's HEALTHCHECK, modelled whole: image/config.py's HealthCheck fields.
+# Formats modelled whole: Docker's HEALTHCHECK (image/config.py), os-release's ID_LIKE
+# (scan/catalog/os_release.py), the kernel's bpf_attr (runtime/syscalls.py).
 interval
 start_period
 retries
+id_like
+_.log_buf
+_.log_level
+_.log_size
+
+# Read by name: findings.py SecretDetail.to_dict walks its field names.
+matches_in_file
 
 # Read by the unit tests that prove what they count.
 compressed_size  # image/layer.py LayerResult (tests/unit/image/test_layer*.py)
@@ -30,6 +38,13 @@ blob_bytes
 layers_unpacked
 _.stage_names  # dockerfile/parser.py (tests/unit/dockerfile/test_dockerfile_parser.py)
 _.compare  # scan/versions/base.py VersionScheme (tests/unit/scan/test_versions_*.py)
+from_mask  # runtime/capabilities.py (tests/unit/runtime/test_capabilities.py)
+_.pids_limit_hit  # runtime/cgroups (tests/unit/runtime/test_cgroups.py)
+bpf_prog_query  # runtime/syscalls.py (tests/unit/runtime/test_cgroup_devices.py)
+bpf_prog_get_fd_by_id
+_.get_property  # scan/package.py (tests/unit/scan/test_catalog_*.py)
+PR_GET_NO_NEW_PRIVS  # runtime/syscalls.py (tests/unit/runtime/test_syscalls.py)
+extension  # report/ Reporter.extension (tests/unit/report/test_report_golden.py)
 
 # The exit-code-1 error of the shared conventions (docs/architecture.md), tested as such.
 PolicyFailed

@@ -12,10 +12,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.output import add_report_arguments
+
 if TYPE_CHECKING:
     from hardbox.gate.evaluate import GateResult
 
-REPORTS = ("json", "sarif", "junit", "markdown")
+# The reports gate writes, each a --FORMAT FILE option.
+REPORTS = {
+    "json": "the decision as JSON (schema hardbox.gate, docs/gate.md); - for stdout",
+    "sarif": "SARIF 2.1.0 of the findings behind the decision",
+    "junit": "JUnit XML: one test case per policy rule",
+    "markdown": "Markdown summary (PR comment, CI job summary)",
+}
 
 _DESCRIPTION = """\
 Decide whether IMAGE may ship. The image is scanned (as `hardbox scan` does) and judged by a
@@ -60,10 +68,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dockerfile", metavar="FILE", help="also lint this Dockerfile; findings at or above the policy's dockerfile.fail_on (default high) fail the gate")
     p.add_argument("--profile", metavar="NAME", help="check the image against this hardbox profile (overrides the policy's)")
     p.add_argument("--probe", metavar="CMD", help="run CMD (with /bin/sh -c) in the image under the profile; must exit 0. Needs a stored image")
-    p.add_argument("--json", metavar="FILE", help="the decision as JSON (schema hardbox.gate, docs/gate.md); - for stdout")
-    p.add_argument("--sarif", metavar="FILE", help="SARIF 2.1.0 of the findings behind the decision")
-    p.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per policy rule")
-    p.add_argument("--markdown", metavar="FILE", help="Markdown summary (PR comment, CI job summary)")
+    add_report_arguments(p, REPORTS)
     p.set_defaults(func=handler, _parser=p)
 
 

@@ -11,8 +11,17 @@ import argparse
 import sys
 from typing import Any
 
+from hardbox.cli.output import add_report_arguments
+
 DEFAULT_FAIL_ON = "high"
-REPORTS = ("json", "sarif", "junit", "markdown")
+# The reports lint writes, each a --FORMAT FILE option.
+REPORTS = {
+    "json": "findings as JSON ({path, fail_on, passed, findings: [{rule, severity, line, "
+            "message, fix, path}]}); - for stdout",
+    "sarif": "SARIF 2.1.0 (code-scanning annotations on the Dockerfile lines)",
+    "junit": "JUnit XML, one test case per rule",
+    "markdown": "Markdown summary",
+}
 
 _DESCRIPTION = """\
 Check a Dockerfile before it is built, with BuildKit's own parser (continuations, heredocs,
@@ -44,10 +53,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("dockerfile", metavar="Dockerfile", help="the Dockerfile to check")
     p.add_argument("--fail-on", metavar="SEVERITY", default=DEFAULT_FAIL_ON,
                    help=f"exit 1 when a finding is this severe or worse (default: {DEFAULT_FAIL_ON})")
-    p.add_argument("--json", metavar="FILE", help="findings as JSON ({path, fail_on, passed, findings: [{rule, severity, line, message, fix, path}]}); - for stdout")
-    p.add_argument("--sarif", metavar="FILE", help="SARIF 2.1.0 (code-scanning annotations on the Dockerfile lines)")
-    p.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per rule")
-    p.add_argument("--markdown", metavar="FILE", help="Markdown summary")
+    add_report_arguments(p, REPORTS)
     p.set_defaults(func=handler, _parser=p)
 
 

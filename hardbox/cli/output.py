@@ -58,6 +58,13 @@ def write_output(target: str, text: str) -> None:
         raise
 
 
+def add_report_arguments(parser: argparse.ArgumentParser, helps: Mapping[str, str]) -> None:
+    """One ``--FORMAT FILE`` option per report format a command writes, ``helps`` saying
+    what each holds; the same mapping's keys are what ``report_targets`` reads back."""
+    for fmt, text in helps.items():
+        parser.add_argument(f"--{fmt}", metavar="FILE", help=text)
+
+
 def report_targets(args: argparse.Namespace, formats: Iterable[str]) -> dict[str, str]:
     """``{format: FILE}`` for each report flag given (``--json FILE`` ...); read before any
     work, so that two reports asked for on stdout are a usage error, not a mixed stream."""

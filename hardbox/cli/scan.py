@@ -14,11 +14,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.output import add_report_arguments
+
 if TYPE_CHECKING:
     from hardbox.image.source import ImageSource
     from hardbox.scan.result import ScanResult
 
-FORMATS = ("json", "html", "sarif", "markdown")
+# The report formats scan writes (each a --FORMAT FILE option), in REPORTERS' names.
+FORMATS = {
+    "json": "JSON report (schema: docs/report-json.md)",
+    "html": "self-contained HTML risk report",
+    "sarif": "SARIF 2.1.0 for code-scanning UIs",
+    "markdown": "Markdown for a pull-request comment",
+}
 
 _DESCRIPTION = """\
 Scan IMAGE in one pass over its files: the packages every cataloger finds (as `hardbox sbom`
@@ -57,10 +65,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("image", metavar="IMAGE",
                         help="stored image (name, name@digest, id prefix), archive/layout path, "
                              "docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH or dir:PATH")
-    parser.add_argument("--json", metavar="FILE", help="JSON report (schema: docs/report-json.md)")
-    parser.add_argument("--html", metavar="FILE", help="self-contained HTML risk report")
-    parser.add_argument("--sarif", metavar="FILE", help="SARIF 2.1.0 for code-scanning UIs")
-    parser.add_argument("--markdown", metavar="FILE", help="Markdown for a pull-request comment")
+    add_report_arguments(parser, FORMATS)
     parser.add_argument("--db", metavar="PATH", type=Path,
                         help="vulnerability index (default: <store>/db/osv.sqlite); when there "
                              "is none, vulnerabilities are not matched and the report says so")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hardbox.cli.output import report_targets, write_output, write_reports
+from hardbox.cli.output import add_report_arguments, report_targets, write_output, write_reports
 from hardbox.errors import InputError, UsageError
 
 
@@ -90,3 +90,12 @@ def test_an_unwritable_destination_writes_no_report_at_all(tmp_path: Path, bad: 
     with pytest.raises(InputError, match="cannot write the report"):
         write_reports(targets, {"json": lambda: "{}\n", "sarif": lambda: "{}\n"})
     assert not (tmp_path / "ok.json").exists()
+
+
+def test_report_flags_and_targets_come_from_one_mapping() -> None:
+    reports = {"json": "the JSON", "junit": "the JUnit XML"}
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser, reports)
+    args = parser.parse_args(["--junit", "-", "--json", "out.json"])
+    assert report_targets(args, reports) == {"json": "out.json", "junit": "-"}
+    assert "the JUnit XML" in parser.format_help()
