@@ -57,7 +57,7 @@ def median_of(runs: int, make_cmd: Callable[[int], tuple[list[str], dict[str, st
 def _library_reimport(layout: Path, root: Path) -> float:
     """The store's own cost of a re-import, without Python start-up and CLI imports."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from hardbox.image.store import Store
+    from hardbox.image.store.store import Store
 
     start = time.perf_counter()
     Store.open(root).import_path(layout)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
 from hardbox.runtime.seccomp import compile_policy, install_filter
 
 PROBE = r"""

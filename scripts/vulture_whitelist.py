@@ -9,15 +9,15 @@ set for a library, or an API the unit tests exercise. Never executed.
 # ruff: noqa: B018, F821
 
 # io.RawIOBase protocol: tarfile and io.BufferedReader call these on the layer streams.
-_.readable  # image/compression.py, image/digest.py
-_.tell  # image/layer_stream.py
+_.readable  # image/layers/compression.py, image/digest.py
+_.tell  # image/layers/stream.py
 
 # Attributes set for the standard library: shlex's splitting, tarfile's group name.
 _.whitespace  # dockerfile/shell.py
 _.whitespace_split  # dockerfile/shell.py
-_.gname  # image/export.py, minimize/build.py
+_.gname  # image/formats/export.py, minimize/build.py
 
-# Formats modelled whole: Docker's HEALTHCHECK (image/config.py), os-release's ID_LIKE
+# Formats modelled whole: Docker's HEALTHCHECK (image/formats/config.py), os-release's ID_LIKE
 # (scan/catalog/os_release.py), the kernel's bpf_attr (runtime/syscalls.py).
 interval
 start_period
@@ -31,9 +31,9 @@ _.log_size
 matches_in_file
 
 # Read by the unit tests that prove what they count.
-compressed_size  # image/layer.py LayerResult (tests/unit/image/test_layer*.py)
-file_count  # image/layer.py LayerResult
-blobs_written  # image/store.py WriteStats (tests/unit/image/test_store.py)
+compressed_size  # image/layers/unpack.py LayerResult (tests/unit/image/test_layer*.py)
+file_count  # image/layers/unpack.py LayerResult
+blobs_written  # image/store/store.py WriteStats (tests/unit/image/test_store.py)
 blob_bytes
 layers_unpacked
 _.stage_names  # dockerfile/parser.py (tests/unit/dockerfile/test_dockerfile_parser.py)

@@ -201,7 +201,7 @@ def import_advisories(paths: list[Path], db: Path) -> Path:
 def scan_ref(ref: str, root: Path, db: Path | None, **options: object) -> object:
     """``hardbox.scan.scanner.scan`` of an image by name, through a store at ``root``."""
     from hardbox.image.source import open_image
-    from hardbox.image.store import Store
+    from hardbox.image.store.store import Store
     from hardbox.scan.scanner import ScanOptions, scan
 
     with open_image(ref, Store.open(root)) as image:

@@ -67,9 +67,9 @@ def _profile_after_dir(args: argparse.Namespace, rest: list[str]) -> list[str]:
 
 def handler(args: argparse.Namespace) -> int:
     from hardbox.image.source import open_image
-    from hardbox.image.store import Store
-    from hardbox.runtime.bundle import write_bundle
-    from hardbox.runtime.profile import load_profile
+    from hardbox.image.store.store import Store
+    from hardbox.runtime.profile.bundle import write_bundle
+    from hardbox.runtime.profile.load import load_profile
 
     command = _profile_after_dir(args, list(args.command))
     profile = load_profile(args.profile)

@@ -88,7 +88,7 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.gate.subject import Subject
     from hardbox.gate.vex import load_vex
     from hardbox.image.source import parse_source
-    from hardbox.image.store import Store
+    from hardbox.image.store.store import Store
     from hardbox.scan.scanner import ScanOptions, scan
 
     targets = report_targets(args, REPORTS)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hardbox.cli.output import Progress, human_size, print_json
 
 if TYPE_CHECKING:
-    from hardbox.image.images import StoredImage
+    from hardbox.image.store.images import StoredImage
 
 _FORMATS = ("docker-archive", "oci", "oci-archive")
 
@@ -103,13 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _store() -> Any:
-    from hardbox.image.store import Store
+    from hardbox.image.store.store import Store
 
     return Store.open()
 
 
 def _import(args: argparse.Namespace) -> int:
-    from hardbox.image.platform import Platform
+    from hardbox.image.formats.platform import Platform
 
     platform = Platform.parse(args.platform) if args.platform else None
     bar = Progress(f"importing {args.path}")
@@ -218,7 +218,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 
 def _rm(args: argparse.Namespace) -> int:
-    from hardbox.image.prune import remove
+    from hardbox.image.store.prune import remove
 
     store = _store()
     for ref in args.refs:
@@ -231,7 +231,7 @@ def _rm(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from hardbox.image.prune import prune
+    from hardbox.image.store.prune import prune
 
     removed = prune(_store())
     print(f"Deleted {len(removed.images)} untagged images, {removed.blobs} blobs and "
@@ -243,8 +243,8 @@ def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hardbox.errors import InvalidReference
-    from hardbox.image.export import export
-    from hardbox.image.importer import full_name
+    from hardbox.image.formats.export import export
+    from hardbox.image.store.importer import full_name
 
     store = _store()
     image = store.get(args.ref)

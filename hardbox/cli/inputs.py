@@ -32,7 +32,7 @@ def vuln_db(path: Path | None, *, required: bool) -> Path | None:
 def import_db_path(path: Path | None) -> Path:
     """Where ``db import`` writes: ``--db PATH``, else the default index in the store root,
     which is created (mode 0700) first."""
-    from hardbox.image.store import Store
+    from hardbox.image.store.store import Store
     from hardbox.scan.vulndb import default_db_path
 
     if path is not None:

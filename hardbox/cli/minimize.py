@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _minimize(args: argparse.Namespace) -> int:
-    from hardbox.image.store import Store
+    from hardbox.image.store.store import Store
     from hardbox.minimize import report
     from hardbox.minimize.minimizer import (
         MinimizeOptions,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 # The export formats, spelled here so that building the parser imports no runtime code
-# (every `hardbox` start builds it); a test checks they match hardbox.runtime.export.FORMATS.
+# (every `hardbox` start builds it); a test checks they match hardbox.runtime.profile.export.FORMATS.
 EXPORT_FORMATS = ("oci", "docker", "k8s")
 
 _DESCRIPTION = """\
@@ -96,7 +96,7 @@ def register(subparsers: Any) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
-    from hardbox.runtime.profile import list_profiles, load_profile
+    from hardbox.runtime.profile.load import list_profiles, load_profile
 
     profiles = [load_profile(name) for name in list_profiles()]
     if args.json:
@@ -128,7 +128,7 @@ def _fmt(value: Any) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
-    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.profile.load import load_profile
 
     profile = load_profile(args.name)
     data = profile.to_dict()
@@ -142,7 +142,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from hardbox.errors import InputError
-    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.profile.load import load_profile
 
     path = Path(args.file)
     if not path.is_file():
@@ -154,7 +154,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
-    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.profile.load import load_profile
 
     ignore = {"name", "source", "description", "extends", "weakenings"}
     a = _flatten(load_profile(args.a).to_dict())
@@ -173,8 +173,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from hardbox.cli.output import write_output
-    from hardbox.runtime.export import export
-    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.profile.export import export
+    from hardbox.runtime.profile.load import load_profile
 
     files = export(load_profile(args.name), args.format)
     if args.output:
@@ -193,9 +193,9 @@ def cmd_selinux(args: argparse.Namespace) -> int:
     from hardbox.cli.output import write_output
     from hardbox.errors import UsageError
     from hardbox.image.source import open_image
-    from hardbox.image.store import Store
-    from hardbox.runtime.profile import load_profile
-    from hardbox.runtime.selinux_cil import Volume, host_path_type, policy_cil
+    from hardbox.image.store.store import Store
+    from hardbox.runtime.profile.load import load_profile
+    from hardbox.runtime.profile.selinux_cil import Volume, host_path_type, policy_cil
 
     volumes = []
     for spec in args.volume:

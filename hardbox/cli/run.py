@@ -13,8 +13,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hardbox.runtime.profile_model import Profile
-    from hardbox.runtime.profile_options import RunOptions
+    from hardbox.runtime.profile.model import Profile
+    from hardbox.runtime.profile.options import RunOptions
 
 DESCRIPTION = """\
 Start IMAGE in a new container, hardened by a profile, and pass its exit status through.
@@ -91,8 +91,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def _handle(args: argparse.Namespace) -> int:
     from hardbox.errors import UsageError
-    from hardbox.runtime.profile import load_profile
-    from hardbox.runtime.profile_options import apply_options
+    from hardbox.runtime.profile.load import load_profile
+    from hardbox.runtime.profile.options import apply_options
 
     command = list(args.command)
     if command and command[0] == "--":
@@ -105,8 +105,8 @@ def _handle(args: argparse.Namespace) -> int:
         return _explain(profile, args)
     if args.detach and (args.tty or args.interactive):
         raise UsageError("-d cannot be combined with -t or -i (hardbox has no attach)")
-    from hardbox.image.shifted import recorded_map
-    from hardbox.image.store import Store
+    from hardbox.image.store.shifted import recorded_map
+    from hardbox.image.store.store import Store
     from hardbox.runtime.mounts import Volume
     from hardbox.runtime.request import ImageInput, RunRequest
 
@@ -142,9 +142,9 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
-    """The options the profile folds in (profile_options.apply_options): the one place they
+    """The options the profile folds in (profile.options.apply_options): the one place they
     are read from the command line."""
-    from hardbox.runtime.profile_options import RunOptions
+    from hardbox.runtime.profile.options import RunOptions
 
     return RunOptions(
         cap_add=tuple(args.cap_add), cap_drop=tuple(args.cap_drop), network=args.network,
@@ -172,7 +172,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _explain(profile: Profile, args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
-    from hardbox.runtime.explain import explain, render
+    from hardbox.runtime.profile.explain import explain, render
 
     report = explain(profile, volumes=tuple(args.volume), init=args.init, tty=args.tty)
     if args.json:

@@ -83,13 +83,13 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.cli.inputs import vuln_db
     from hardbox.cli.output import write_output
     from hardbox.errors import UsageError
-    from hardbox.image.shifted import enter_store_userns
     from hardbox.image.source import parse_source
-    from hardbox.image.store import Store
+    from hardbox.image.store.shifted import enter_store_userns
+    from hardbox.image.store.store import Store
     from hardbox.root import default_root
     from hardbox.scan.catalog_result import catalog_image
     from hardbox.scan.prepare import prepare_image
-    from hardbox.scan.sbom import write_sbom
+    from hardbox.scan.sbom.build import write_sbom
 
     if args.format == "spdx-json" and (args.with_files or args.with_vulns):
         flag = "--with-files" if args.with_files else "--with-vulns"

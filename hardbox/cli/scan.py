@@ -87,9 +87,9 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.cli.inputs import vuln_db
     from hardbox.cli.output import Progress, report_targets, write_reports
     from hardbox.findings import Severity
-    from hardbox.image.shifted import enter_store_userns
     from hardbox.image.source import parse_source
-    from hardbox.image.store import Store
+    from hardbox.image.store.shifted import enter_store_userns
+    from hardbox.image.store.store import Store
     from hardbox.report import REPORTERS
     from hardbox.root import default_root
     from hardbox.scan.scanner import ScanOptions, scan

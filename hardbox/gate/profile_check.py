@@ -26,7 +26,7 @@ from hardbox.gate.rules import Callback, GateRule, gate_finding
 from hardbox.gate.subject import Subject
 
 if TYPE_CHECKING:
-    from hardbox.runtime.profile import Profile
+    from hardbox.runtime.profile.load import Profile
 
 PROBE_TIMEOUT = 300  # seconds; a probe is a smoke test, not a workload
 
@@ -80,7 +80,7 @@ def probe(profile_name: str, image: str, command: str, timeout: int = PROBE_TIME
 
 def profile_rules(profile_name: str, probe_command: str | None, image_ref: str) -> list[GateRule]:
     """The static rule, and the probe rule when a probe command is given."""
-    from hardbox.runtime.profile import load_profile
+    from hardbox.runtime.profile.load import load_profile
 
     profile = load_profile(profile_name)  # InputError (exit 2) for a bad or unknown profile
     rules: list[GateRule] = [Callback(

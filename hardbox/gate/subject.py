@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hardbox.findings import Finding
 
 if TYPE_CHECKING:
-    from hardbox.image.config import ImageConfig
+    from hardbox.image.formats.config import ImageConfig
     from hardbox.scan.result import ScanResult
 
 # OCI image-spec annotations (annotations.md, "Pre-Defined Annotation Keys"); buildah and

@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from hardbox.errors import InvalidImage, InvalidReference
-from hardbox.image.config import ImageConfig
 from hardbox.image.digest import sha256_bytes
-from hardbox.image.images import StoredImage, StoredLayer
-from hardbox.image.importer import import_path
-from hardbox.image.platform import Platform
+from hardbox.image.formats.config import ImageConfig
+from hardbox.image.formats.platform import Platform
 from hardbox.image.reference import DEFAULT_TAG, Reference
 from hardbox.image.reference import parse as parse_reference
-from hardbox.image.store import Store
+from hardbox.image.store.images import StoredImage, StoredLayer
+from hardbox.image.store.importer import import_path
+from hardbox.image.store.store import Store
 from hardbox.image.transport import DIR_PREFIX, Transport, parse_transport
 
 # What the architecture calls an ImageView: the same attributes as a stored image.

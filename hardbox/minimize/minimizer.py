@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import HardboxError, UsageError
-from hardbox.image.store import Store
+from hardbox.image.store.store import Store
 from hardbox.minimize.build import write_layer
 from hardbox.minimize.pkgdb import DatabaseEdit, truthful_databases
 from hardbox.minimize.plan import Plan, make_plan
@@ -137,7 +137,7 @@ def minimize(store: Store, ref: str, options: MinimizeOptions,
                         p for p in trace.paths
                         if (found := view.resolve(p)).exists and found.path not in keep_paths)
         if checks and not result.verified:
-            from hardbox.image.prune import remove
+            from hardbox.image.store.prune import remove
 
             remove(store, new.id)
             result.new_id = None

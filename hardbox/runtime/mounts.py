@@ -16,7 +16,7 @@ Read-only roots still get an upper dir: an image may lack /proc, /dev or /tmp an
 mount points have to be made somewhere; once they exist the root mount is made read-only,
 so the container's writes fail with EROFS. Unprivileged (rootless) runs cannot idmap the
 store's directories; their store unpacked the layers already shifted to the container's own
-map (image/shifted.py), so they are mounted as they are, without idmapping.
+map (image/store/shifted.py), so they are mounted as they are, without idmapping.
 """
 
 from __future__ import annotations

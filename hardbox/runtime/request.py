@@ -18,7 +18,7 @@ from hardbox.runtime import capabilities, mounts, namespaces, network
 
 if TYPE_CHECKING:
     from hardbox.image.userns import ShiftMap
-    from hardbox.runtime.profile import Profile
+    from hardbox.runtime.profile.load import Profile
     from hardbox.runtime.selinux import Label
 
 _ERROR_CLASSES: dict[int, type[ContainerError]] = {
@@ -33,7 +33,7 @@ def error_for(code: int, message: str) -> ContainerError:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """What the runtime needs of a stored image (image/store.py's StoredImage)."""
+    """What the runtime needs of a stored image (image/store/store.py's StoredImage)."""
 
     ref: str
     id: str

@@ -1,7 +1,7 @@
 """Seccomp: compile a profile's policy to BPF with libseccomp, cache it, install it in the child.
 
 ``compile_filter(policy, capabilities)`` resolves the Docker-format rules for this container's
-capabilities and the host architecture (seccomp_model), builds the filter with libseccomp
+capabilities and the host architecture (profile/seccomp_model.py), builds the filter with libseccomp
 through ``pyseccomp`` (imported here lazily: the container child never loads it), and caches
 the BPF bytes under ``$HARDBOX_ROOT/cache/seccomp/<sha256>.bpf``. Syscall names the host
 architecture does not know are skipped, as Docker skips them, and reported.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardbox.errors import ContainerError, InputError
-from hardbox.runtime.seccomp_model import (
+from hardbox.runtime.profile.seccomp_model import (
     ArgFilter,
     SeccompPolicy,
     SyscallRule,

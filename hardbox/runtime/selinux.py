@@ -6,7 +6,7 @@ run as the same uid (the model of container-selinux). Allocations are recorded i
 ``<store>/containers/selinux-mcs.json`` under an exclusive lock; a pair whose container no
 longer has a state directory is free again. Without SELinux on the host nothing is applied
 and the run records that (the profile's ``selinux.mode`` decides whether that is fatal).
-The policy module generator lives in ``selinux_cil``; ``policy_cil`` is re-exported here.
+The policy module generator lives in ``profile.selinux_cil``; ``policy_cil`` is re-exported here.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Label:
 
 def policy_cil(*args: Any, **kwargs: Any) -> str:
     """``selinux_cil.policy_cil``, imported on first use: starting a container never needs it."""
-    from hardbox.runtime.selinux_cil import policy_cil as generate
+    from hardbox.runtime.profile.selinux_cil import policy_cil as generate
 
     return generate(*args, **kwargs)
 

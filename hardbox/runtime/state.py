@@ -46,7 +46,7 @@ class ContainerState:
     log: str = ""
     auto_remove: bool = False
     # The image layer directories the root overlay stands on: `image prune`/`image rm`
-    # read this (hardbox/image/prune.py) so a live container's layers are never deleted.
+    # read this (hardbox/image/store/prune.py) so a live container's layers are never deleted.
     layers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,8 +10,8 @@ ecosystem), which name OSV advisories key a package by, and how a name splits in
 CycloneDX's ``group`` and ``name``.
 
 The readers: ``package`` (a ``Package`` of an ecosystem not in the table is refused),
-``versions.scheme_for``, ``vulndb.ecosystems.query_for``, the SBOM writers (``sbom``,
-``sbom_cdx``, ``sbom_json``, ``spdx``). This module imports none of them: it is data.
+``versions.scheme_for``, ``vulndb.ecosystems.query_for``, the SBOM writers (``sbom.build``,
+``sbom.cyclonedx``, ``sbom.cyclonedx_json``, ``sbom.spdx``). This module imports none of them: it is data.
 ``tests/unit/scan/test_ecosystems.py`` fails when a cataloger declares an ecosystem the table
 lacks, when a row names a version scheme that is not registered, or when a row has no
 cataloger. docs/adding-a-cataloger.md is the checklist.

@@ -30,8 +30,8 @@ from typing import Protocol
 
 from hardbox.errors import InvalidImage
 from hardbox.findings import LayerRef
-from hardbox.image.config import HistoryEntry, ImageConfig
-from hardbox.image.layer import DeviceNode
+from hardbox.image.formats.config import HistoryEntry, ImageConfig
+from hardbox.image.layers.unpack import DeviceNode
 from hardbox.scan.walk import LayerSource
 
 

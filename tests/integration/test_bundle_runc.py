@@ -189,7 +189,7 @@ def test_bundle_warns_when_the_namespace_root_cannot_reach_it(
 def test_layers_merge_with_whiteouts_opaque_dirs_hardlinks_and_shift(tmp_path: Path) -> None:
     """The overlay rules of the store's layer format, applied to real directories."""
     need_root()
-    from hardbox.runtime.bundle_rootfs import merge_layers
+    from hardbox.runtime.profile.bundle_rootfs import merge_layers
 
     lower, upper, dest = tmp_path / "l1", tmp_path / "l2", tmp_path / "rootfs"
     for d in (lower / "etc", lower / "app", upper / "app", dest):

@@ -18,7 +18,7 @@ import imagebuild
 import pytest
 import vmboot
 
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
 from hardbox.runtime.seccomp import compile_filter
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ import json
 import pytest
 from hbrun import RunStore
 
-from hardbox.runtime.explain import steps
-from hardbox.runtime.profile import load_profile
-from hardbox.runtime.profile_options import RunOptions, apply_options
+from hardbox.runtime.profile.explain import steps
+from hardbox.runtime.profile.load import load_profile
+from hardbox.runtime.profile.options import RunOptions, apply_options
 
 
 @pytest.fixture

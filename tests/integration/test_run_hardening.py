@@ -13,7 +13,7 @@ import pytest
 from hbrun import RunStore, build_probes, make_store
 
 from hardbox.runtime import capabilities
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
 
 pytestmark = pytest.mark.root
 

@@ -31,11 +31,11 @@ from typing import Any
 import imagebuild
 import pytest
 
-from hardbox.image.store import Store
+from hardbox.image.store.store import Store
 from hardbox.image.userns import ShiftMap
 from hardbox.runtime import capabilities
 from hardbox.runtime.idmap import read_subid
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

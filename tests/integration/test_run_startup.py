@@ -58,8 +58,8 @@ def test_run_on_a_cache_hit_skips_yaml_and_every_scan_library(store: RunStore) -
     for stage in ("hardbox.scan", "hardbox.report", "hardbox.minimize", "hardbox.gate"):
         assert not {m for m in hardbox_modules if m.startswith(stage)}, stage
     # Nor the profile's YAML reader, nor the exporters.
-    assert "hardbox.runtime.profile_yaml" not in hardbox_modules
-    assert "hardbox.runtime.export" not in hardbox_modules
+    assert "hardbox.runtime.profile.yaml_source" not in hardbox_modules
+    assert "hardbox.runtime.profile.export" not in hardbox_modules
 
 
 def test_a_changed_profile_file_is_validated_on_the_run_path(store: RunStore, tmp_path: Path) -> None:

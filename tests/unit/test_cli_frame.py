@@ -97,7 +97,7 @@ def test_exit_codes_follow_the_shared_conventions() -> None:
 
 def test_cli_choices_map_to_real_implementations() -> None:
     from hardbox.cli import profile as profile_cli
-    from hardbox.runtime import export
+    from hardbox.runtime.profile import export
 
     assert profile_cli.EXPORT_FORMATS == export.FORMATS
 

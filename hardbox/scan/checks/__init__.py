@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, ClassVar
 from hardbox.findings import Fact, Finding, Kind, LayerRef, SecretDetail, Severity
 
 if TYPE_CHECKING:
-    from hardbox.image.config import ImageConfig
-    from hardbox.image.layer import DeviceNode
+    from hardbox.image.formats.config import ImageConfig
+    from hardbox.image.layers.unpack import DeviceNode
     from hardbox.scan.walk import ImageFile
 
 

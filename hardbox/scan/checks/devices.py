@@ -1,6 +1,6 @@
 """Device nodes an image ships: recorded at import, never created, reported here.
 
-hardbox keeps an image's ``c``/``b`` entries as data (image/layer_apply.py, issue 18): no
+hardbox keeps an image's ``c``/``b`` entries as data (image/layers/apply.py, issue 18): no
 store, bundle or container of hardbox's holds a working node from an image. Other runtimes
 may create them, and a node in an image has no business there — runtimes make ``/dev``
 themselves — so a reviewer is told: on a runtime without a device allow-list or ``nodev``,

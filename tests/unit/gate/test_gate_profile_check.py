@@ -9,7 +9,7 @@ import pytest
 from hardbox.errors import InputError
 from hardbox.gate.profile_check import profile_rules, static_violations
 from hardbox.gate.subject import Subject
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
 
 WEB = Subject(name="web", id="sha256:" + "4" * 64, user="", exposed_ports=("80/tcp",), volumes=("/data",))
 

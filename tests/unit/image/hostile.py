@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardbox.image.layer import LayerLimits
+from hardbox.image.layers.unpack import LayerLimits
 
 Check = Callable[[Path, Path], None]  # (dest, sentinel)
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from conftest import need_tool
 
-from hardbox.image.compression import (
+from hardbox.image.layers.compression import (
     Compression,
     CorruptStream,
     CountingReader,

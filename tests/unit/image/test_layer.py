@@ -23,8 +23,8 @@ from conftest import need_root, need_tool
 from hostile import entry, tar
 
 from hardbox.errors import InvalidImage, StoreError
-from hardbox.image.compression import Compression
-from hardbox.image.layer import LayerResult, apply_layer
+from hardbox.image.layers.compression import Compression
+from hardbox.image.layers.unpack import LayerResult, apply_layer
 
 D, SYM, LNK = tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
 
@@ -282,7 +282,7 @@ def test_a_device_node_replaces_this_layers_earlier_entry(tmp_path: Path) -> Non
 _USERNS_CHILD = r"""
 import ctypes, io, json, sys
 from pathlib import Path
-from hardbox.image.layer import apply_layer
+from hardbox.image.layers.unpack import apply_layer
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER: no init-namespace capabilities any more
     sys.exit(f"unshare: errno {ctypes.get_errno()}")

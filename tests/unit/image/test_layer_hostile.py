@@ -18,7 +18,7 @@ import hostile
 import pytest
 
 from hardbox.errors import InvalidImage
-from hardbox.image.layer import apply_layer
+from hardbox.image.layers.unpack import apply_layer
 
 
 def snapshot(root: Path) -> dict[str, tuple[object, ...]]:

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from conftest import need_root, need_tool
 
-from hardbox.image.compression import Compression
-from hardbox.image.layer import apply_layer
+from hardbox.image.layers.compression import Compression
+from hardbox.image.layers.unpack import apply_layer
 
 pytestmark = pytest.mark.root
 

@@ -21,8 +21,8 @@ import hostile
 import pytest
 
 from hardbox.errors import InvalidImage
-from hardbox.image.layer import apply_layer
-from hardbox.image.transaction import _apply_shifted
+from hardbox.image.layers.unpack import apply_layer
+from hardbox.image.store.transaction import _apply_shifted
 from hardbox.image.userns import Extent, ShiftMap
 
 pytestmark = pytest.mark.root

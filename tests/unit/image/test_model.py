@@ -14,9 +14,9 @@ import imagebuild
 import pytest
 
 from hardbox.errors import InvalidImage, UsageError
-from hardbox.image.config import ImageConfig
-from hardbox.image.model import DOCKER_MANIFEST, OCI_MANIFEST, Index, Manifest
-from hardbox.image.platform import Platform
+from hardbox.image.formats.config import ImageConfig
+from hardbox.image.formats.manifest import DOCKER_MANIFEST, OCI_MANIFEST, Index, Manifest
+from hardbox.image.formats.platform import Platform
 
 Doc = dict[str, Any]
 

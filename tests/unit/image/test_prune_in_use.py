@@ -1,6 +1,6 @@
 """`image prune` and `image rm` against live containers: what a running container stands on
 is never deleted. Real detached containers started by the real CLI; the store reads the
-runtime's state files as data (hardbox/image/prune.py)."""
+runtime's state files as data (hardbox/image/store/prune.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import UsageError
-from hardbox.image.prune import containers_in_use, prune, remove
-from hardbox.image.store import Store
+from hardbox.image.store.prune import containers_in_use, prune, remove
+from hardbox.image.store.store import Store
 
 pytestmark = pytest.mark.root
 

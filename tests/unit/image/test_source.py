@@ -23,7 +23,7 @@ from hardbox.image.source import (
     open_image,
     parse_source,
 )
-from hardbox.image.store import Store
+from hardbox.image.store.store import Store
 
 
 def test_each_name_is_parsed_into_its_source(busybox_archive: Path,

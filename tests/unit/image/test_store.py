@@ -21,8 +21,8 @@ import imagebuild
 import pytest
 
 from hardbox.errors import ImageNotFound, InvalidImage, InvalidReference
-from hardbox.image.prune import prune, remove
-from hardbox.image.store import Store, WriteStats, default_root
+from hardbox.image.store.prune import prune, remove
+from hardbox.image.store.store import Store, WriteStats, default_root
 
 Snapshot = dict[str, tuple[int, int, int]]
 
@@ -264,7 +264,7 @@ def test_write_image_stores_the_minimizers_layers(store: Store, family: Path,
 def test_a_killed_writer_leaves_a_stale_staging_area_the_next_open_removes(
         hardbox_root: Path) -> None:
     script = (
-        "import os; from hardbox.image.store import Store\n"
+        "import os; from hardbox.image.store.store import Store\n"
         "s = Store.open(); cm = s.staging(); p = cm.__enter__(); (p / 'half-a-blob').write_bytes(b'x')\n"
         "print(p, flush=True); os.kill(os.getpid(), 9)\n"
     )
@@ -302,8 +302,8 @@ def test_open_image_serves_stored_names_transports_and_dirs(
 
 
 def test_resolution_order_and_ambiguous_prefixes(tmp_path: Path) -> None:
-    from hardbox.image.images import ImageRecord
-    from hardbox.image.resolve import resolve
+    from hardbox.image.store.images import ImageRecord
+    from hardbox.image.store.resolve import resolve
 
     m1, m2, m3 = ("sha256:" + c * 64 for c in "123")
     c1, c2 = "sha256:abc1" + "0" * 60, "sha256:abc2" + "0" * 60

@@ -13,15 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from hardbox.image.compression import Compression
-from hardbox.image.config import ImageConfig
-from hardbox.image.layer import LayerResult
-from hardbox.image.layer_apply import DeviceNode, SkippedEntry
-from hardbox.runtime.bundle import _owner, bundle_config
-from hardbox.runtime.bundle_record import left_out_record, recorded_devices
-from hardbox.runtime.bundle_rootfs import LeftOut, Merged, merge_layers
+from hardbox.image.formats.config import ImageConfig
+from hardbox.image.layers.apply import DeviceNode, SkippedEntry
+from hardbox.image.layers.compression import Compression
+from hardbox.image.layers.unpack import LayerResult
 from hardbox.runtime.mounts import HOST_SYSFS_MASKS, MountPlan, describe
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.bundle import _owner, bundle_config
+from hardbox.runtime.profile.bundle_record import left_out_record, recorded_devices
+from hardbox.runtime.profile.bundle_rootfs import LeftOut, Merged, merge_layers
+from hardbox.runtime.profile.load import load_profile
 
 BLOCK, CHAR = stat.S_IFBLK | 0o660, stat.S_IFCHR | 0o666
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from hardbox.errors import UsageError
-from hardbox.runtime.export import FORMATS, export
-from hardbox.runtime.profile import load_profile
-from hardbox.runtime.seccomp_model import SeccompPolicy
+from hardbox.runtime.profile.export import FORMATS, export
+from hardbox.runtime.profile.load import load_profile
+from hardbox.runtime.profile.seccomp_model import SeccompPolicy
 
 # PSS baseline "Capabilities" allowed additions, and the restricted-level volume types.
 BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import InputError
-from hardbox.runtime.profile import Profile, list_profiles, load_profile
+from hardbox.runtime.profile.load import Profile, list_profiles, load_profile
 
 DOCKER_DEFAULT_CAPS = {
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import InputError
-from hardbox.runtime.profile import list_profiles, load_profile
+from hardbox.runtime.profile.load import list_profiles, load_profile
 
 PROBE = """
 import json, sys
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
 p = load_profile(sys.argv[1])
 print(json.dumps({"name": p.name, "yaml": "yaml" in sys.modules, "jsonschema": "jsonschema" in sys.modules,
                   "resources": "hardbox.resources" in sys.modules}))

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from hardbox.errors import InputError
-from hardbox.runtime.profile import list_profiles, load_profile, profiles_dir
-from hardbox.runtime.profile_model import Profile, parse_bytes
-from hardbox.runtime.profile_options import RunOptions, apply_options
+from hardbox.runtime.profile.load import list_profiles, load_profile, profiles_dir
+from hardbox.runtime.profile.model import Profile, parse_bytes
+from hardbox.runtime.profile.options import RunOptions, apply_options
 
 # Fields of the file that have no fixed default: a profile's name is its file's name, and
 # a profile that says nothing extends nothing.

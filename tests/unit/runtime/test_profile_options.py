@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hardbox.errors import UsageError
-from hardbox.runtime.profile import load_profile
-from hardbox.runtime.profile_options import RunOptions, apply_options
+from hardbox.runtime.profile.load import load_profile
+from hardbox.runtime.profile.options import RunOptions, apply_options
 
 
 def test_apply_options_names_weakenings() -> None:

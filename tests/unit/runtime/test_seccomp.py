@@ -14,9 +14,9 @@ import pyseccomp
 import pytest
 
 from hardbox.errors import ContainerError, InputError
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
+from hardbox.runtime.profile.seccomp_model import SeccompPolicy
 from hardbox.runtime.seccomp import compile_policy, install_filter
-from hardbox.runtime.seccomp_model import SeccompPolicy
 
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWUSER = 0x10000000

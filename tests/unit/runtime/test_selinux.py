@@ -14,7 +14,8 @@ from conftest import need_tool
 
 from hardbox.errors import ContainerError, InputError
 from hardbox.resources import policies
-from hardbox.runtime.profile import load_profile
+from hardbox.runtime.profile.load import load_profile
+from hardbox.runtime.profile.selinux_cil import Volume, module_name
 from hardbox.runtime.selinux import (
     Label,
     allocate_label,
@@ -23,7 +24,6 @@ from hardbox.runtime.selinux import (
     policy_cil,
     release_label,
 )
-from hardbox.runtime.selinux_cil import Volume, module_name
 
 NGINX_LIKE = {
     "architecture": "amd64",

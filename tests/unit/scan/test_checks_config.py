@@ -18,7 +18,7 @@ from conftest import need_tool
 
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.image.source import open_image
-from hardbox.image.store import Store
+from hardbox.image.store.store import Store
 from hardbox.scan.checks import CheckOptions, ImageContext
 from hardbox.scan.checks.config import ConfigCheck, scrub
 from hardbox.scan.checks.secrets import load_policy

@@ -18,7 +18,7 @@ import pytest
 from conftest import need_root, need_tool
 
 from hardbox.findings import Severity
-from hardbox.image.config import ImageConfig
+from hardbox.image.formats.config import ImageConfig
 from hardbox.scan.checks import CheckOptions, ImageContext
 from hardbox.scan.checks.files import WASTE_THRESHOLD, FileCheck
 from hardbox.scan.walk import layer_ref, walk

@@ -17,7 +17,7 @@ from hardbox.scan.catalog.interface import Cataloger
 from hardbox.scan.catalog_result import catalog_image
 from hardbox.scan.ecosystems import BY_NAME, NAMES, TABLE, Ecosystem, ecosystem, is_os
 from hardbox.scan.package import Package, make_purl
-from hardbox.scan.sbom import write_sbom
+from hardbox.scan.sbom.build import write_sbom
 from hardbox.scan.versions import SCHEMES, scheme_for
 from hardbox.scan.vulndb.ecosystems import NoEcosystem, query_for
 

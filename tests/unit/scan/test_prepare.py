@@ -9,10 +9,10 @@ from pathlib import Path
 
 from scanimage import write
 
-from hardbox.image.config import ImageConfig
+from hardbox.image.formats.config import ImageConfig
 from hardbox.scan.catalog_result import catalog_image
 from hardbox.scan.prepare import aligned_layers, prepare_image
-from hardbox.scan.sbom import write_sbom
+from hardbox.scan.sbom.build import write_sbom
 from hardbox.scan.scanner import ScanOptions, check_context, scan
 
 TOKEN = "ghp_" + "Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7"

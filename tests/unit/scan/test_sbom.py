@@ -18,7 +18,7 @@ from scanimage import DirImage, image_of, write
 
 from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult, catalog_image
-from hardbox.scan.sbom import write_sbom
+from hardbox.scan.sbom.build import write_sbom
 
 pytestmark = pytest.mark.root
 

@@ -1,4 +1,4 @@
-"""The directly written CycloneDX JSON (``hardbox.scan.sbom_json``) against the library it stands
+"""The directly written CycloneDX JSON (``hardbox.scan.sbom.cyclonedx_json``) against the library it stands
 in for: for the same catalog, cyclonedx-python-lib's own outputter must write the same document,
 and the library's strict schema validator must accept ours."""
 
@@ -15,8 +15,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from scanimage import DirImage, image_of, whiteout, write
 
 from hardbox.scan.catalog_result import catalog_image
-from hardbox.scan.sbom_cdx import build_bom, serialize_cyclonedx
-from hardbox.scan.sbom_json import cyclonedx_json
+from hardbox.scan.sbom.cyclonedx import build_bom, serialize_cyclonedx
+from hardbox.scan.sbom.cyclonedx_json import cyclonedx_json
 
 pytestmark = pytest.mark.root
 

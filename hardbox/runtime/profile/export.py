@@ -1,0 +1,222 @@
+"""Exporting a profile to what other engines read: OCI, Docker/Podman, Kubernetes.
+
+* ``oci``: a runtime-spec ``config.json`` fragment — ``process`` (the capability sets:
+  the profile's in bounding, effective and permitted, none inheritable or ambient;
+  ``noNewPrivileges``, rlimits), ``root.readonly``, ``linux`` (namespaces, uid/gid mappings,
+  seccomp in the OCI format resolved for the profile's capabilities, maskedPaths,
+  readonlyPaths, resources with a device allow-list). ``bundle.py`` completes it into a
+  full config.
+* ``docker``: ``docker run`` and ``podman run`` flags, plus the Docker-format seccomp JSON.
+* ``k8s``: a Pod with pod- and container-level ``securityContext`` and a Localhost seccomp
+  profile. For a profile with ``run_as_non_root`` and no capabilities beyond
+  NET_BIND_SERVICE it meets the Pod Security Standards "restricted" level
+  (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+
+Each exporter returns ``{filename: text}``; the CLI prints or writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import yaml
+
+from hardbox.errors import UsageError
+from hardbox.runtime.cgroups import CPU_PERIOD_US, cpu_quota
+from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
+from hardbox.runtime.profile.load import Profile
+from hardbox.runtime.profile.seccomp_model import SeccompPolicy, native_arch
+
+FORMATS = ("oci", "docker", "k8s")
+# A non-root uid for engines without a user namespace (nobody/nogroup in Debian and Alpine).
+NONROOT_ID = 65534
+NAMESPACES = ("pid", "ipc", "uts", "mount", "cgroup")
+# linux.resources.devices: deny every device, then the one allow-list `hardbox run` applies
+# (cgroups/devices.py): a device node that reaches the rootfs anyway cannot be opened
+# (issue 18). Absent major/minor mean "any", as in the runtime spec.
+DEVICE_RULES: tuple[dict[str, Any], ...] = (
+    {"allow": False, "access": "rwm"},
+    *({"allow": True, "type": rule.kind,
+       **({} if rule.major is None else {"major": rule.major}),
+       **({} if rule.minor is None else {"minor": rule.minor}),
+       "access": rule.access} for rule in ALLOWED_DEVICES),
+)
+
+
+def oci_seccomp(policy: SeccompPolicy, capabilities: tuple[str, ...]) -> dict[str, Any]:
+    """The runtime-spec ``linux.seccomp`` object: rules resolved, no includes/excludes."""
+    arch = native_arch()
+    out: dict[str, Any] = {
+        "defaultAction": policy.default_action,
+        "architectures": list(policy.arches_for(arch)),
+        "syscalls": [],
+    }
+    if policy.default_errno_ret is not None:
+        out["defaultErrnoRet"] = policy.default_errno_ret
+    for rule in policy.resolve(capabilities, arch):
+        entry: dict[str, Any] = {"names": list(rule.names), "action": rule.action}
+        if rule.errno_ret is not None:
+            entry["errnoRet"] = rule.errno_ret
+        if rule.args:
+            entry["args"] = [a.to_json() for a in rule.args]
+        out["syscalls"].append(entry)
+    return out
+
+
+def _id_mappings() -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    from hardbox.runtime.idmap import for_invoking_user
+
+    ids = for_invoking_user()
+    return (
+        [{"containerID": e.inside, "hostID": e.outside, "size": e.count} for e in ids.uids],
+        [{"containerID": e.inside, "hostID": e.outside, "size": e.count} for e in ids.gids],
+    )
+
+
+def oci_config(profile: Profile) -> dict[str, Any]:
+    caps = list(profile.capabilities)
+    linux: dict[str, Any] = {
+        "namespaces": [{"type": t} for t in NAMESPACES],
+        "maskedPaths": list(profile.masked_paths),
+        "readonlyPaths": list(profile.readonly_paths),
+    }
+    if profile.network != "host":
+        linux["namespaces"].append({"type": "network"})
+    if profile.user_namespace:
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"], linux["gidMappings"] = _id_mappings()
+    if profile.seccomp is not None:
+        linux["seccomp"] = oci_seccomp(profile.seccomp, profile.capabilities)
+    resources: dict[str, Any] = {}
+    if profile.limits.memory is not None:
+        # swap == limit: memory+swap capped at the limit, i.e. no swap (runtime-spec).
+        resources["memory"] = {"limit": profile.limits.memory, "swap": profile.limits.memory}
+    if profile.limits.pids is not None:
+        resources["pids"] = {"limit": profile.limits.pids}
+    if profile.limits.cpus is not None:
+        resources["cpu"] = {"quota": cpu_quota(profile.limits.cpus), "period": CPU_PERIOD_US}
+    linux["resources"] = {**resources, "devices": [dict(rule) for rule in DEVICE_RULES]}
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "noNewPrivileges": profile.no_new_privs,
+            # Inheritable and ambient stay empty, as Docker's since CVE-2022-24769: a non-root
+            # process then holds no capability after execve, as under `hardbox run`, and
+            # root's come from bounding/permitted alone.
+            "capabilities": {
+                **{s: list(caps) for s in ("bounding", "effective", "permitted")},
+                "inheritable": [], "ambient": [],
+            },
+            "rlimits": [{"type": r.type, "soft": r.soft, "hard": r.hard} for r in profile.rlimits],
+        },
+        "root": {"readonly": profile.read_only_root},
+        "linux": linux,
+    }
+
+
+def engine_flags(profile: Profile, engine: str, seccomp_file: str) -> list[str]:
+    """``docker run`` / ``podman run`` options with the profile's hardening."""
+    flags = ["--cap-drop=ALL", *(f"--cap-add={c.removeprefix('CAP_')}" for c in profile.capabilities)]
+    if profile.no_new_privs:
+        flags.append("--security-opt=no-new-privileges")
+    flags.append("--security-opt=seccomp=" + ("unconfined" if profile.seccomp is None else seccomp_file))
+    if profile.selinux.mode != "disabled":
+        flags.append(f"--security-opt=label=type:{profile.selinux.type}")
+    flags.append("--network=" + {"none": "none", "private": "bridge", "host": "host"}[profile.network])
+    if profile.read_only_root:
+        flags.append("--read-only")
+    tmpfs_opts = "rw,nosuid,nodev" + (",noexec" if profile.tmpfs_noexec else "")
+    flags += [f"--tmpfs=/tmp:{tmpfs_opts}", f"--tmpfs=/run:{tmpfs_opts}"]
+    if profile.limits.memory is not None:
+        flags += [f"--memory={profile.limits.memory}", f"--memory-swap={profile.limits.memory}"]
+    if profile.limits.pids is not None:
+        flags.append(f"--pids-limit={profile.limits.pids}")
+    if profile.limits.cpus is not None:
+        flags.append(f"--cpus={profile.limits.cpus:g}")
+    for r in profile.rlimits:
+        flags.append(f"--ulimit={r.type.removeprefix('RLIMIT_').lower()}={r.soft}:{r.hard}")
+    if profile.user_namespace and engine == "podman":
+        flags.append("--userns=auto")  # docker: userns-remap is a daemon setting, not a flag
+    if profile.run_as_non_root:
+        flags.append(f"--user={NONROOT_ID}:{NONROOT_ID}")
+    return flags
+
+
+def docker_files(profile: Profile) -> dict[str, str]:
+    seccomp_name = f"{profile.name}-seccomp.json"
+    out = {}
+    for engine in ("docker", "podman"):
+        flags = engine_flags(profile, engine, seccomp_name)
+        out[f"{engine}-run.txt"] = f"{engine} run " + " ".join(shlex.quote(f) for f in flags) + " IMAGE\n"
+    if profile.seccomp is not None:
+        out[seccomp_name] = json.dumps(profile.seccomp.to_json(), indent=2) + "\n"
+    return out
+
+
+def k8s_files(profile: Profile) -> dict[str, str]:
+    localhost = f"hardbox/{profile.name}.json"
+    seccomp = (
+        {"type": "Localhost", "localhostProfile": localhost}
+        if profile.seccomp is not None
+        else {"type": "Unconfined"}
+    )
+    pod_ctx: dict[str, Any] = {"seccompProfile": seccomp}
+    container_ctx: dict[str, Any] = {
+        "allowPrivilegeEscalation": not profile.no_new_privs,
+        "privileged": False,
+        "readOnlyRootFilesystem": profile.read_only_root,
+        "capabilities": {"drop": ["ALL"], "add": [c.removeprefix("CAP_") for c in profile.capabilities]},
+        "seccompProfile": dict(seccomp),  # a copy: YAML would otherwise emit an anchor
+        "procMount": "Default",
+    }
+    if not container_ctx["capabilities"]["add"]:
+        del container_ctx["capabilities"]["add"]
+    if profile.run_as_non_root:
+        for ctx in (pod_ctx, container_ctx):
+            ctx.update(runAsNonRoot=True, runAsUser=NONROOT_ID, runAsGroup=NONROOT_ID)
+    if profile.selinux.mode != "disabled":
+        pod_ctx["seLinuxOptions"] = {"type": profile.selinux.type}
+    resources: dict[str, Any] = {}
+    if profile.limits.memory is not None:
+        resources["memory"] = str(profile.limits.memory)
+    if profile.limits.cpus is not None:
+        resources["cpu"] = f"{round(profile.limits.cpus * 1000)}m"
+    container: dict[str, Any] = {"name": "app", "image": "IMAGE", "securityContext": container_ctx}
+    if resources:
+        container["resources"] = {"limits": resources}
+    spec: dict[str, Any] = {
+        "hostNetwork": profile.network == "host",
+        "hostPID": False,
+        "hostIPC": False,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_ctx,
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory"}}],
+    }
+    if profile.user_namespace:
+        spec["hostUsers"] = False  # a user namespace per pod (Kubernetes >= 1.30 beta)
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"hardbox-{profile.name}", "annotations": {"hardbox.dev/profile": profile.name}},
+        "spec": spec,
+    }
+    out = {f"{profile.name}-pod.yaml": yaml.safe_dump(pod, sort_keys=False)}
+    if profile.seccomp is not None:
+        # Copy to /var/lib/kubelet/seccomp/hardbox/<name>.json on every node.
+        out[f"{profile.name}.json"] = json.dumps(oci_seccomp(profile.seccomp, profile.capabilities), indent=2) + "\n"
+    return out
+
+
+def export(profile: Profile, fmt: str) -> dict[str, str]:
+    """{file name: content} for ``fmt`` (one of FORMATS)."""
+    if fmt == "oci":
+        return {"config.json": json.dumps(oci_config(profile), indent=2) + "\n"}
+    if fmt == "docker":
+        return docker_files(profile)
+    if fmt == "k8s":
+        return k8s_files(profile)
+    raise UsageError(f"export format {fmt!r}: choose one of {', '.join(FORMATS)}")
