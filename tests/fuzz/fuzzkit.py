@@ -1,0 +1,196 @@
+"""The contract every fuzz test asserts, and the machinery that checks it cheaply.
+
+An input is tried by driving the real CLI entry point (``hardbox.cli.main.main``) in a
+*forked* child of the test process: the library is imported once by pytest, so an example
+costs a fork (a few milliseconds) rather than a new interpreter (~100 ms). The child runs
+with ``RLIMIT_AS`` bounded, stdout/stderr sent to files, and is killed when it overruns its
+time, so a hang or a runaway allocation is a finding, never a stuck CI job.
+
+The contract (issue 16, "Fuzzing in the project"): the command exits with one of the
+allowed codes (0, 1, 2; 125 for ``run``), a failure says so in one ``hardbox: …`` line
+(a ``hint:`` line may follow, argparse's usage block may precede), there is no traceback,
+and the store passes its consistency check afterwards (``storecheck.check_store``).
+
+Counts of what was tried land in ``STATS`` and, when ``$HARDBOX_FUZZ_STATS`` names a file,
+are written there at the end of the session (tests/fuzz/conftest.py) for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+# Examples per fuzz test: a small fixed-seed slice in CI, many more under `make fuzz`.
+EXAMPLES = int(os.environ.get("HARDBOX_FUZZ_EXAMPLES", "25"))
+TIMEOUT = float(os.environ.get("HARDBOX_FUZZ_TIMEOUT", "20"))
+# Memory a single input may cost on top of what the test process already maps (1 GiB).
+MEMORY = 1 << 30
+
+
+def fuzz_settings(scale: float = 1.0) -> settings:
+    """Fixed seed (derandomize) so CI is reproducible; no per-example deadline (the
+    subprocess timeout is the hang check); fixtures are per test, not per example."""
+    return settings(
+        derandomize=True,
+        max_examples=max(1, int(EXAMPLES * scale)),
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    argv: tuple[str, ...]
+    code: int | None  # None: killed for overrunning TIMEOUT
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def hung(self) -> bool:
+        return self.code is None
+
+
+# parser -> Counter of "tried", "clean_error", "ok", "traceback", "hang", "bad_exit"
+STATS: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+
+
+def _vm_size() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_cli(
+    argv: Sequence[str],
+    *,
+    root: Path,
+    timeout: float = TIMEOUT,
+    stdin: Path | None = None,
+    cwd: Path | None = None,
+) -> Outcome:
+    """Run ``hardbox ARGV`` in a forked child against the store at ``root``."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        limit = _vm_size() + MEMORY
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            _child(argv, root, out.fileno(), err.fileno(), limit, stdin, cwd)
+        code = _wait(pid, started + timeout)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        return Outcome(
+            tuple(argv),
+            code,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            seconds,
+        )
+
+
+def _child(
+    argv: Sequence[str], root: Path, out: int, err: int, limit: int, stdin: Path | None, cwd: Path | None
+) -> None:
+    code = 1
+    try:
+        os.setpgid(0, 0)  # a hung child is killed with everything it started
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        fd = os.open(stdin or os.devnull, os.O_RDONLY)
+        os.dup2(fd, 0)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the child ends with os._exit
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        os.environ["HARDBOX_ROOT"] = str(root)
+        os.environ.pop("HARDBOX_DEBUG", None)
+        if cwd is not None:
+            os.chdir(cwd)
+        from hardbox.cli.main import main
+
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        # What the interpreter would print for an uncaught exception: the contract's failure.
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _wait(pid: int, deadline: float) -> int | None:
+    delay = 0.001
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def contract_violation(outcome: Outcome, allowed: Sequence[int]) -> str | None:
+    """Why ``outcome`` breaks the contract, or None when it keeps it."""
+    if outcome.hung:
+        return f"hung (killed after {outcome.seconds:.1f} s)"
+    if "Traceback (most recent call last)" in outcome.stderr:
+        return "traceback"
+    if outcome.code not in allowed:
+        return f"exit {outcome.code}, expected one of {sorted(allowed)}"
+    if outcome.code == 0:
+        return None
+    if outcome.code == 1 and "hardbox:" not in outcome.stderr:
+        return None  # a policy or lint verdict, told on stdout/stderr in its own words
+    lines = outcome.stderr.rstrip("\n").splitlines()
+    errors = [i for i, line in enumerate(lines) if line.startswith("hardbox: ")]
+    if not errors:
+        return "no `hardbox: …` error line"
+    tail = lines[errors[-1] + 1 :]
+    if any(not line.startswith("  hint: ") for line in tail):
+        return "error message spans more than one line"
+    return None
+
+
+def check(parser: str, outcome: Outcome, allowed: Sequence[int] = (0, 1, 2)) -> None:
+    """Count ``outcome`` for ``parser`` and fail the example if it breaks the contract."""
+    stats = STATS[parser]
+    stats["tried"] += 1
+    why = contract_violation(outcome, allowed)
+    if why is None:
+        stats["ok" if outcome.code == 0 else "clean_error"] += 1
+        return
+    stats["hang" if outcome.hung else "traceback" if why == "traceback" else "bad_exit"] += 1
+    raise AssertionError(
+        f"hardbox {' '.join(outcome.argv)}: {why}\n--- stderr ---\n{outcome.stderr[-4000:]}"
+    )
