@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "lint",
     "gate",
     "minimize",
+    "registry",
 )
 
 

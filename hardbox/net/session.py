@@ -47,6 +47,28 @@ class Timeouts:
     retry_after_max: float = 30.0
     backoff_max: float = 10.0
 
+    @classmethod
+    def from_env(cls) -> Timeouts:
+        """Defaults, with ``$HARDBOX_NET_TIMEOUT`` (connect and read) and
+        ``$HARDBOX_NET_DEADLINE`` (a whole body) in seconds when set."""
+        base = cls()
+        read = _seconds("HARDBOX_NET_TIMEOUT", base.read)
+        return cls(connect=min(base.connect, read), read=read,
+                   body=_seconds("HARDBOX_NET_DEADLINE", base.body))
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 < value < 1e6:
+        raise NetError(f"${name}={text[:40]!r}: expected a number of seconds")
+    return value
+
 
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 and ``localhost``: the only hosts spoken to in clear by default."""
@@ -104,13 +126,20 @@ class Response:
 
     def read_all(self, limit: int) -> bytes:
         """The whole body; ``NetError`` when it is larger than ``limit`` bytes."""
+        data = self.read_all_or_none(limit)
+        if data is None:
+            raise NetError(f"{self.url}: response larger than {limit} bytes",
+                           "the server sent far more than such a document may hold")
+        return data
+
+    def read_all_or_none(self, limit: int) -> bytes | None:
+        """The whole body, or None as soon as it passes ``limit`` bytes (the rest unread)."""
         parts: list[bytes] = []
         total = 0
         for data in self.chunks(min(CHUNK, limit + 1)):
             total += len(data)
             if total > limit:
-                raise NetError(f"{self.url}: response larger than {limit} bytes",
-                               "the server sent far more than such a document may hold")
+                return None
             parts.append(data)
         return b"".join(parts)
 
@@ -150,7 +179,7 @@ class Session:
             # would only repeat that on stderr.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.insecure = insecure
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts or Timeouts.from_env()
         self.retries = retries
         self.user_agent = user_agent
         self._managers: dict[tuple[str, str], urllib3.PoolManager] = {}
@@ -173,7 +202,8 @@ class Session:
             return manager
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None = None,
-                body: bytes | None = None, *, body_deadline: float | None = None) -> Response:
+                body: bytes | None = None, *, body_deadline: float | None = None,
+                retries: int | None = None) -> Response:
         """Send one request (retried per the rules) and return the streaming response,
         whatever its status; 3xx are returned, never followed."""
         parts = urlsplit(url)
@@ -185,9 +215,9 @@ class Session:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         manager = self._manager(parts.scheme, f"{parts.hostname}:{port}", url)
         all_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        count = self.retries if retries is None else retries
         retry = self._retry_cls(
-            total=self.retries, connect=self.retries, read=self.retries, redirect=False,
-            status=self.retries, status_forcelist=RETRY_STATUSES, backoff_factor=0.5,
+            total=count, connect=count, read=count, redirect=False, status=count, status_forcelist=RETRY_STATUSES, backoff_factor=0.5,
             backoff_max=self.timeouts.backoff_max, allowed_methods=None,
             respect_retry_after_header=True, raise_on_status=False, raise_on_redirect=False)
         try:

@@ -1,0 +1,185 @@
+"""``hardbox pull``, ``hardbox login`` and ``hardbox logout``: the registry commands. Thin:
+parse, call ``hardbox.image.registry`` and ``hardbox.net.authfile``, print.
+
+``pull --json`` prints ``[{reference, id, digest}]``, one object per image pulled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from hardbox.cli.output import human_size, print_json, stderr_is_tty
+
+if TYPE_CHECKING:
+    from hardbox.net import Session
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "pull", help="pull an image from a registry into the store",
+        description="Pull REF (docker://REF or a bare REF; a short name means docker.io, "
+        "never a guess from a search list) into the store. Every manifest and blob is "
+        "verified against its digest before anything is stored; layers the store already "
+        "has are not downloaded again. Prints the image id and manifest digest.",
+        epilog="examples: hardbox pull docker://127.0.0.1:5000/app:1; "
+        "hardbox pull quay.io/org/app@sha256:…; hardbox pull --platform linux/arm64 debian",
+    )
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
+                   help="the platform to take from a multi-platform image (default: the host's)")
+    p.add_argument("--all-tags", action="store_true", help="pull every tag of the repository")
+    _tls_option(p)
+    p.add_argument("--json", action="store_true", help="print [{reference, id, digest}]")
+    p.set_defaults(func=_pull, _parser=p)
+
+    p = subparsers.add_parser(
+        "login", help="store credentials for a registry",
+        description="Check USER and the password against REGISTRY (GET /v2/ with them), then "
+        "store them in the containers auth file ($REGISTRY_AUTH_FILE, else "
+        "$XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/$UID/auth.json), mode 0600.",
+    )
+    p.add_argument("registry", metavar="REGISTRY")
+    p.add_argument("-u", "--username", metavar="USER")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    _tls_option(p)
+    p.set_defaults(func=_login, _parser=p)
+
+    p = subparsers.add_parser(
+        "logout", help="remove stored credentials for a registry",
+        description="Remove REGISTRY's entry from the containers auth file.")
+    p.add_argument("registry", metavar="REGISTRY")
+    p.set_defaults(func=_logout, _parser=p)
+
+
+def _tls_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls-verify", choices=("true", "false"), default="true",
+                   help="verify the registry's TLS certificate (default true); false also "
+                   "allows plain HTTP to a registry that is not on loopback")
+
+
+def _session(args: argparse.Namespace) -> Session:
+    from hardbox.net import Session
+
+    verify = args.tls_verify == "true"
+    return Session(tls_verify=verify, insecure=not verify)
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from hardbox.image.formats.platform import Platform
+    from hardbox.image.registry import refs
+    from hardbox.image.registry.client import RegistryClient
+    from hardbox.image.registry.pull import pull
+    from hardbox.image.store.store import Store
+    from hardbox.net.authfile import lookup
+
+    ref = refs.parse(args.ref)
+    platform = Platform.parse(args.platform) if args.platform else None
+    client = RegistryClient(ref.domain, _session(args), lookup(refs.registry_key(ref.domain)))
+    wanted = [ref]
+    if args.all_tags:
+        if ref.digest is not None:
+            from hardbox.errors import UsageError
+
+            raise UsageError("--all-tags takes a repository, not a digest reference")
+        wanted = [replace(ref, tag=tag) for tag in client.tags(ref.path)]
+    store = Store.open()
+    results = []
+    for item in wanted:
+        progress = _LayerProgress(str(item))
+        try:
+            results.append(pull(store, client, item, platform=platform, progress=progress))
+        finally:
+            progress.finish()
+    if args.json:
+        print_json([r.to_json() for r in results])
+    else:
+        for r in results:
+            print(f"{r.reference}\n  id:     {r.image.id}\n  digest: {r.manifest_digest}")
+    return 0
+
+
+class _LayerProgress:
+    """Per-layer bytes on one stderr line, on a terminal only (quiet in CI)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = stderr_is_tty()
+        self.layers: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+        self._shown = 0.0
+
+    def __call__(self, digest: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            self.layers[digest] = (done, total)
+            now = time.monotonic()
+            if now - self._shown < 0.1 and done != total:
+                return
+            self._shown = now
+            parts = [f"{d[7:19]} {human_size(n)}/{human_size(t)}"
+                     for d, (n, t) in self.layers.items() if n < t]
+            text = f"{self.label}: " + ("; ".join(parts) or "unpacking")
+            sys.stderr.write("\r\033[K" + text[:150])
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.layers:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _registry(text: str) -> str:
+    from hardbox.errors import UsageError
+    from hardbox.image.registry import refs
+
+    key = refs.registry_key(text.removeprefix("docker://"))
+    if not key or "/" in key or "@" in key:
+        raise UsageError(f"invalid registry {text!r}: expected HOST[:PORT]")
+    return key
+
+
+def _login(args: argparse.Namespace) -> int:
+    import getpass
+
+    from hardbox.errors import UsageError
+    from hardbox.image.registry.client import RegistryClient
+    from hardbox.net.authfile import Credentials, save
+
+    registry = _registry(args.registry)
+    user = args.username
+    if args.password_stdin:
+        if not user:
+            raise UsageError("--password-stdin needs -u USER")
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise UsageError("no terminal to ask for the password on",
+                             "use -u USER --password-stdin")
+        user = user or input("Username: ")
+        password = getpass.getpass("Password: ")
+    if not user or not password:
+        raise UsageError("login needs a user name and a password")
+    creds = Credentials(user, password)
+    RegistryClient(registry, _session(args), creds).ping()
+    path = save(registry, creds)
+    print(f"Login succeeded: {registry} (credentials in {path})")
+    return 0
+
+
+def _logout(args: argparse.Namespace) -> int:
+    from hardbox.errors import UsageError
+    from hardbox.net.authfile import auth_file, remove
+
+    registry = _registry(args.registry)
+    if not remove(registry):
+        raise UsageError(f"not logged in to {registry}",
+                         f"no entry for it in {auth_file()}")
+    print(f"Removed login credentials for {registry}")
+    return 0

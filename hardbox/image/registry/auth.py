@@ -1,0 +1,130 @@
+"""Registry authentication: the ``WWW-Authenticate`` challenge, Bearer tokens and Basic.
+
+The flow is distribution's token spec (docs/spec/auth/token.md): a 401 names a ``realm``,
+``service`` and ``scope``; the client GETs a token from the realm (with Basic credentials
+when it has them, else anonymously) and retries with ``Authorization: Bearer``. Tokens are
+cached per (realm, service, scope) until ``expires_in`` (default 60 s) runs out. A registry
+that answers 401 to a fresh token is refused at once: there is no second round.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from hardbox.image.registry.errors import AuthError
+from hardbox.net import NetError, Session
+from hardbox.net.authfile import Credentials
+
+_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+MAX_TOKEN_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # "bearer" or "basic", lower case
+    params: dict[str, str]
+
+
+def parse_challenge(header: str | None) -> Challenge | None:
+    """``Bearer realm="…",service="…",scope="…"`` -> a ``Challenge`` (None if absent)."""
+    if not header:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+              for m in _PARAM.finditer(rest)}
+    return Challenge(scheme.lower(), params)
+
+
+def basic(creds: Credentials) -> str:
+    return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+
+
+class Authenticator:
+    """Answers challenges for one registry; thread-safe (parallel layer downloads)."""
+
+    def __init__(self, session: Session, registry: str, creds: Credentials | None) -> None:
+        self.session = session
+        self.registry = registry
+        self.creds = creds
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._basic = False
+        self._lock = threading.Lock()
+
+    def header(self, scope: str) -> str | None:
+        """The Authorization to send for ``scope`` before any challenge, if one is known."""
+        with self._lock:
+            now = time.monotonic()
+            for (_realm, _service, cached_scope), (token, expiry) in self._tokens.items():
+                if cached_scope == scope and expiry > now:
+                    return f"Bearer {token}"
+            if self._basic and self.creds is not None:
+                return basic(self.creds)
+        return None
+
+    def answer(self, challenge: Challenge | None, scope: str) -> str:
+        """The Authorization header that answers ``challenge``; ``AuthError`` if none can."""
+        if challenge is None:
+            raise AuthError(f"{self.registry}: 401 without a WWW-Authenticate challenge")
+        if challenge.scheme == "basic":
+            if self.creds is None:
+                raise AuthError(f"{self.registry}: authentication required")
+            with self._lock:
+                self._basic = True
+            return basic(self.creds)
+        if challenge.scheme != "bearer" or not challenge.params.get("realm"):
+            raise AuthError(f"{self.registry}: unsupported authentication "
+                            f"{challenge.scheme[:30]!r}")
+        realm = challenge.params["realm"]
+        service = challenge.params.get("service", "")
+        want = challenge.params.get("scope") or scope
+        return f"Bearer {self._token(realm, service, want)}"
+
+    def _token(self, realm: str, service: str, scope: str) -> str:
+        key = (realm, service, scope)
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+        if urlsplit(realm).scheme not in ("https", "http"):
+            raise AuthError(f"{self.registry}: token realm {realm[:100]!r} is not an http(s) URL")
+        query = {k: v for k, v in (("service", service), ("scope", scope)) if v}
+        url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
+        headers = {"Authorization": basic(self.creds)} if self.creds else {}
+        try:
+            resp = self.session.follow(url, headers)
+        except NetError as err:
+            raise AuthError(f"{self.registry}: token request failed ({err.message})") from None
+        with resp:
+            if resp.status in (401, 403):
+                raise AuthError(f"{self.registry}: the token service refused "
+                                f"{'the credentials' if self.creds else 'anonymous access'} "
+                                f"(HTTP {resp.status})")
+            if resp.status != 200:
+                raise AuthError(f"{self.registry}: token request: HTTP {resp.status}")
+            body = resp.read_all(MAX_TOKEN_BYTES)
+        token, lifetime = _parse_token(body, self.registry)
+        with self._lock:
+            # Renew a little early: a token must not expire between check and use.
+            self._tokens[key] = (token, time.monotonic() + max(lifetime - 10, 1))
+        return token
+
+
+def _parse_token(body: bytes, registry: str) -> tuple[str, int]:
+    import json
+
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        raise AuthError(f"{registry}: the token service answered something that is not JSON")
+    token = obj.get("token") or obj.get("access_token")
+    if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
+        raise AuthError(f"{registry}: the token service gave no usable token")
+    lifetime = obj.get("expires_in")
+    return token, lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
