@@ -57,7 +57,9 @@ class RegistryClient:
             self.session.request("GET", https + "/v2/", retries=0 if may_http else None).close()
             return https
         except NetError as err:
-            if not may_http:
+            # A registry that speaks TLS with a certificate we do not trust is a TLS registry:
+            # falling back to http there would only hide the real problem.
+            if not may_http or "CERTIFICATE_VERIFY_FAILED" in err.message:
                 raise
             try:
                 self.session.request("GET", f"http://{self.host}/v2/", retries=0).close()

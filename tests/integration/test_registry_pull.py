@@ -1,0 +1,172 @@
+"""`hardbox pull`, `login` and `logout` against the real distribution registry on loopback:
+plain HTTP, TLS + htpasswd, and token auth with a token issuer of the tests' own. Interop by
+digest: skopeo pushes, hardbox pulls, and the config digest hardbox stores is the sha256 of
+what `skopeo inspect --config --raw` reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import imagebuild
+import pytest
+from conftest import need_tool
+from helpers.registry import (
+    PASSWORD,
+    USER,
+    Registry,
+    htpasswd,
+    make_ca_and_server_cert,
+    skopeo_push,
+    start_registry,
+    token_auth,
+    token_issuer,
+)
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def isolated(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth" / "auth.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("HARDBOX_CERTS_D", str(tmp_path / "certs.d"))
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    return hardbox_root
+
+
+def hardbox(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hardbox", *args], capture_output=True,
+                          text=True, input=stdin, timeout=120, env=os.environ.copy())
+
+
+def inspect(ref: str) -> dict[str, object]:
+    done = hardbox("image", "inspect", "--json", ref)
+    assert done.returncode == 0, done.stderr
+    obj = json.loads(done.stdout)
+    return obj[0] if isinstance(obj, list) else obj  # type: ignore[no-any-return]
+
+
+def skopeo_config_digest(ref: str, *flags: str) -> str:
+    raw = subprocess.run(["skopeo", "inspect", *flags, "--config", "--raw", f"docker://{ref}"],
+                         capture_output=True, check=True, timeout=60).stdout
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Iterator[Registry]:
+    need_tool("docker-registry", "skopeo")
+    with start_registry(tmp_path / "reg") as registry:
+        yield registry
+
+
+def test_pull_what_skopeo_pushed_same_digests(
+        plain: Registry, busybox_layout: imagebuild.OciImage, hardbox_root: Path) -> None:
+    ref = plain.ref("team/bb:1")
+    skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false")
+    done = hardbox("pull", f"docker://{ref}", "--json")
+    assert done.returncode == 0, done.stderr
+    pulled = json.loads(done.stdout)[0]
+    expected = skopeo_config_digest(ref, "--tls-verify=false")
+    assert pulled["id"] == expected
+    image = inspect(ref)
+    assert image["id"] == expected
+    manifest = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
+                               f"docker://{ref}"], capture_output=True, check=True).stdout
+    assert pulled["digest"] == "sha256:" + hashlib.sha256(manifest).hexdigest()
+    # The store can run it: the layer is unpacked with busybox in it.
+    layer = hardbox_root / "layers" / image["layers"][0]["diff_id"][7:]  # type: ignore[index]
+    assert (layer / "bin" / "busybox").is_file()
+
+    # The same blobs under another repository: nothing downloaded again.
+    other = plain.ref("elsewhere/copy:2")
+    skopeo_push(f"oci:{busybox_layout.ref}", other, "--dest-tls-verify=false")
+    blob_gets = plain.access_log().count("GET /v2/elsewhere/copy/blobs/")
+    again = hardbox("pull", other)
+    assert again.returncode == 0, again.stderr
+    assert plain.access_log().count("GET /v2/elsewhere/copy/blobs/") == blob_gets + 1  # config only
+    assert inspect(other)["id"] == expected
+
+    # Pull by digest pins that manifest and tags nothing new.
+    pinned = hardbox("pull", "--json", f"{plain.host}/team/bb@{pulled['digest']}")
+    assert pinned.returncode == 0, pinned.stderr
+    assert json.loads(pinned.stdout)[0]["digest"] == pulled["digest"]
+
+
+def test_all_tags_and_missing_tag(plain: Registry, busybox_layout: imagebuild.OciImage) -> None:
+    for tag in ("a", "b"):
+        skopeo_push(f"oci:{busybox_layout.ref}", plain.ref(f"multi/bb:{tag}"),
+                    "--dest-tls-verify=false")
+    done = hardbox("pull", "--all-tags", "--json", plain.ref("multi/bb"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p["reference"] for p in json.loads(done.stdout)) == [
+        plain.ref("multi/bb:a"), plain.ref("multi/bb:b")]
+    missing = hardbox("pull", plain.ref("multi/bb:nope"))
+    assert missing.returncode == 2
+    assert "not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_tls_with_certs_d_ca_and_htpasswd_login(
+        tmp_path: Path, busybox_layout: imagebuild.OciImage) -> None:
+    need_tool("docker-registry", "skopeo")
+    ca, cert, key = make_ca_and_server_cert(tmp_path / "tls")
+    auth = {"htpasswd": {"realm": "hardbox-test", "path": str(htpasswd(tmp_path / "htpasswd"))}}
+    with start_registry(tmp_path / "reg", tls=(cert, key), auth=auth) as registry:
+        certdir = tmp_path / "skopeo-certs"
+        certdir.mkdir()
+        (certdir / "ca.crt").write_bytes(ca.read_bytes())
+        ref = registry.ref("secure/bb:1")
+        skopeo_push(f"oci:{busybox_layout.ref}", ref, f"--dest-cert-dir={certdir}",
+                    f"--dest-creds={USER}:{PASSWORD}")
+        untrusted = hardbox("pull", ref)
+        assert untrusted.returncode == 2 and "TLS" in untrusted.stderr
+        hostdir = Path(os.environ["HARDBOX_CERTS_D"]) / registry.host
+        hostdir.mkdir(parents=True)
+        (hostdir / "ca.crt").write_bytes(ca.read_bytes())
+        anonymous = hardbox("pull", ref)
+        assert anonymous.returncode == 2 and "authentication required" in anonymous.stderr
+        wrong = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin="nope\n")
+        assert wrong.returncode == 2 and "refused" in wrong.stderr
+        auth_file = Path(os.environ["REGISTRY_AUTH_FILE"])
+        assert not auth_file.exists()
+        good = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin=PASSWORD + "\n")
+        assert good.returncode == 0, good.stderr
+        assert auth_file.stat().st_mode & 0o777 == 0o600
+        assert registry.host in json.loads(auth_file.read_text())["auths"]
+        pulled = hardbox("pull", "--json", ref)
+        assert pulled.returncode == 0, pulled.stderr
+        assert json.loads(pulled.stdout)[0]["id"] == skopeo_config_digest(
+            ref, f"--cert-dir={certdir}", f"--creds={USER}:{PASSWORD}")
+        assert hardbox("logout", registry.host).returncode == 0
+        assert registry.host not in json.loads(auth_file.read_text())["auths"]
+        assert hardbox("logout", registry.host).returncode == 2
+
+
+def test_token_auth_with_a_real_bearer_flow(
+        tmp_path: Path, busybox_layout: imagebuild.OciImage) -> None:
+    need_tool("docker-registry", "skopeo")
+    with token_issuer(tmp_path / "issuer") as issuer, \
+            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
+        ref = registry.ref("tok/bb:1")
+        skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false",
+                    f"--dest-creds={USER}:{PASSWORD}")
+        refused = hardbox("pull", ref)
+        assert refused.returncode == 2 and "refused anonymous access" in refused.stderr
+        # Credentials from Docker's config (the fallback) are used as Podman uses them.
+        docker = Path(os.environ["DOCKER_CONFIG"])
+        docker.mkdir()
+        token = __import__("base64").b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        (docker / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+        before = len(issuer.issued)
+        done = hardbox("pull", "--json", ref)
+        assert done.returncode == 0, done.stderr
+        # One token for the repository's pull scope, reused for manifest, config and layer.
+        assert issuer.issued[before:] == ["repository:tok/bb:pull"]
+        assert json.loads(done.stdout)[0]["id"] == skopeo_config_digest(
+            ref, "--tls-verify=false", f"--creds={USER}:{PASSWORD}")
