@@ -94,6 +94,11 @@ class RegistryClient:
                 return resp
             challenge = parse_challenge(resp.header("WWW-Authenticate"))
             resp.close()
+            elsewhere = urlsplit(url).netloc
+            if elsewhere != origin:
+                raise AuthError(f"{self.host}{path}: redirected to {elsewhere}, which asks for "
+                                "credentials; they are only ever sent to the registry itself",
+                                "the registry's storage redirect is misconfigured")
             if attempt == 1:
                 break
             authorization = self.auth.answer(challenge, scope)
