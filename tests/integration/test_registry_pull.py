@@ -170,3 +170,52 @@ def test_token_auth_with_a_real_bearer_flow(
         assert issuer.issued[before:] == ["repository:tok/bb:pull"]
         assert json.loads(done.stdout)[0]["id"] == skopeo_config_digest(
             ref, "--tls-verify=false", f"--creds={USER}:{PASSWORD}")
+
+
+@pytest.fixture(scope="module")
+def multi_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An OCI layout whose ref ``latest`` is an index of linux/amd64 and linux/arm64 images,
+    each with /etc/arch naming its architecture (built by buildah, pushed --all)."""
+    need_tool("buildah")
+    if os.geteuid() != 0:
+        pytest.skip("buildah with the vfs driver runs as root here")
+    work = tmp_path_factory.mktemp("multiarch")
+    buildah = ["buildah", "--storage-driver", "vfs", "--root", str(work / "root"),
+               "--runroot", str(work / "run")]
+    imagebuild.run([*buildah, "manifest", "create", "bblist"])
+    for arch in ("amd64", "arm64"):
+        marker = work / f"arch-{arch}"
+        marker.write_text(f"{arch}\n")
+        ctr = imagebuild.run([*buildah, "from", "--arch", arch, "scratch"]).stdout.split()[-1]
+        imagebuild.run([*buildah, "copy", ctr, str(imagebuild.BUSYBOX), "/bin/busybox"])
+        imagebuild.run([*buildah, "copy", ctr, str(marker), "/etc/arch"])
+        imagebuild.run([*buildah, "config", "--arch", arch, "--os", "linux", ctr])
+        image_id = imagebuild.run([*buildah, "commit", "-q", ctr, f"bb-{arch}"]).stdout.strip()
+        imagebuild.run([*buildah, "manifest", "add", "bblist", image_id])
+    layout = work / "layout"
+    imagebuild.run([*buildah, "manifest", "push", "-q", "--all", "bblist", f"oci:{layout}:latest"])
+    return layout
+
+
+def test_multi_platform_index_pulls_the_right_platform(
+        plain: Registry, multi_platform: Path, hardbox_root: Path) -> None:
+    host_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
+    if host_arch is None:
+        pytest.skip(f"the index holds amd64 and arm64 only; this host is {os.uname().machine}")
+    ref = plain.ref("multi/bb:1")
+    skopeo_push(f"oci:{multi_platform}:latest", ref, "--all", "--dest-tls-verify=false")
+    done = hardbox("pull", ref)
+    assert done.returncode == 0, done.stderr
+    assert inspect(ref)["config"]["architecture"] == host_arch  # type: ignore[index]
+    other = "arm64" if host_arch == "amd64" else "amd64"
+    done = hardbox("pull", "--platform", f"linux/{other}", "--json", ref)
+    assert done.returncode == 0, done.stderr
+    chosen = inspect(json.loads(done.stdout)[0]["id"])
+    assert chosen["config"]["architecture"] == other  # type: ignore[index]
+    layer = hardbox_root / "layers" / chosen["layers"][-1]["diff_id"][7:]  # type: ignore[index]
+    assert (layer / "etc" / "arch").read_text() == f"{other}\n"
+    expected = skopeo_config_digest(ref, "--tls-verify=false", f"--override-arch={other}")
+    assert chosen["id"] == expected
+    none = hardbox("pull", "--platform", "linux/s390x", ref)
+    assert none.returncode == 2
+    assert "no manifest for platform linux/s390x (offered: linux/amd64, linux/arm64)" in none.stderr
