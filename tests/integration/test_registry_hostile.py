@@ -158,6 +158,7 @@ def test_wrong_layer_digest(image: Image, hardbox_root: Path) -> None:
 
     with registry(image, handle) as (host, _):
         refused(pull(host), hardbox_root, "digest mismatch")
+    assert not any((hardbox_root / "partial-blobs").iterdir())  # never resumed from
 
 
 def test_wrong_manifest_digest_header(image: Image, hardbox_root: Path) -> None:
@@ -349,3 +350,42 @@ def test_refused_manifest_kinds(image: Image, hardbox_root: Path, doc: dict[str,
 
     with registry(image, handle) as (host, _):
         refused(pull(host), hardbox_root, message)
+
+
+def test_interrupted_pull_resumes_next_time(image: Image, hardbox_root: Path) -> None:
+    """The first pull dies on its deadline half-way through the layer; the second asks only
+    for the rest (Range) and stores the right image."""
+    blob = image.blobs[image.layer_digest]
+    half = len(blob) // 2
+    tries: list[str | None] = []
+
+    def stall(req: Req) -> bool:
+        if not req.path.endswith(image.layer_digest):
+            return False
+        tries.append(req.headers.get("Range"))
+        req.send_response(200)
+        req.send_header("Content-Length", str(len(blob)))
+        req.end_headers()
+        req.wfile.write(blob[:half])
+        req.wfile.flush()
+        time.sleep(4)
+        return True
+
+    with registry(image, stall) as (host, _):
+        refused(pull(host, HARDBOX_NET_TIMEOUT="1", HARDBOX_NET_DEADLINE="2"),
+                hardbox_root, "download failed after")
+
+    def ranged(req: Req) -> bool:
+        if not req.path.endswith(image.layer_digest):
+            return False
+        tries.append(req.headers.get("Range"))
+        start = int(req.headers["Range"].removeprefix("bytes=").rstrip("-"))
+        send(req, 206, blob[start:], {"Content-Range": f"bytes {start}-{len(blob) - 1}/{len(blob)}"})
+        return True
+
+    with registry(image, ranged) as (host, _):
+        done = pull(host, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["id"] == image.config_digest
+    assert tries == [None, f"bytes={half}-"]
+    assert not any((hardbox_root / "partial-blobs").iterdir())

@@ -3,7 +3,10 @@
 ``Downloader.start`` hands a blob to a bounded pool of worker threads (3 by default, as
 containers/image does); each writes into a spool file in the import's staging directory,
 hashing as it goes, and resumes with a ``Range`` request when the connection breaks
-mid-body. ``Downloader.open`` returns a reader that follows that file as it grows, so the
+mid-body. Given a ``partials`` directory, the files live there as ``<hex>.part`` and outlive
+the process: a pull interrupted (Ctrl-C, a dead network, a deadline) resumes those blobs
+with ``Range`` the next time, after re-hashing what it has. A part whose content proves
+wrong (digest, size) is deleted, never resumed; ``pull`` deletes the parts it committed. ``Downloader.open`` returns a reader that follows that file as it grows, so the
 store's transaction unpacks layer 1 while layers 2 and 3 are still arriving. A blob is
 complete only when its size and sha256 are what the manifest says; otherwise the reader
 raises (``BlobError``) at its end and the transaction commits nothing.
@@ -12,6 +15,7 @@ raises (``BlobError``) at its end and the transaction commits nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from hardbox.image.digest import CHUNK, hex_of
+from hardbox.image.digest import CHUNK, hex_of, sha256_file
 from hardbox.image.registry.client import RegistryClient
 from hardbox.image.registry.errors import BlobError, RegistryError
 from hardbox.net import NetError, NetTimeout
@@ -37,6 +41,7 @@ class _Job:
         self.received = 0
         self.finished = False
         self.error: BaseException | None = None
+        self.damaged = False
         self.cond = threading.Condition()
 
 
@@ -45,10 +50,11 @@ class Downloader:
     (leaving it stops every worker)."""
 
     def __init__(self, client: RegistryClient, repo: str, spool: Path, *, workers: int = 3,
-                 progress: LayerProgress | None = None) -> None:
+                 progress: LayerProgress | None = None, partials: Path | None = None) -> None:
         self.client = client
         self.repo = repo
         self.spool = spool
+        self.partials = partials
         self.progress = progress
         self._abort = threading.Event()
         self._jobs: dict[str, _Job] = {}
@@ -57,9 +63,20 @@ class Downloader:
     def start(self, digest: str, size: int) -> None:
         if digest in self._jobs:
             return
-        job = _Job(digest, size, self.spool / hex_of(digest))
+        if self.partials is not None:
+            job = _Job(digest, size, self.partials / f"{hex_of(digest)}.part")
+        else:
+            job = _Job(digest, size, self.spool / hex_of(digest))
         job.path.touch(mode=0o600)
+        kept = job.path.stat().st_size
+        if kept > size or (kept == size > 0 and sha256_file(job.path) != digest):
+            os.truncate(job.path, 0)  # not this blob, or not a prefix of it
+            kept = 0
         self._jobs[digest] = job
+        job.received = kept
+        if kept == size > 0:
+            job.finished = True  # downloaded whole by an earlier pull that failed elsewhere
+            return
         self._pool.submit(self._run, job)
 
     def open(self, digest: str) -> BinaryIO:
@@ -73,6 +90,9 @@ class Downloader:
                  tb: TracebackType | None) -> None:
         self._abort.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for job in self._jobs.values():
+            if job.damaged:
+                job.path.unlink(missing_ok=True)
 
     # -- worker -------------------------------------------------------------------------
 
@@ -90,10 +110,18 @@ class Downloader:
     def _source(self, job: _Job) -> str:
         return f"{self.client.host}/{self.repo}@{job.digest}"
 
+    def _damaged(self, job: _Job, message: str) -> BlobError:
+        """The content is wrong: its part must not be resumed another time."""
+        job.damaged = True  # deleted when the downloader closes; the reader may still open it
+        return BlobError(f"{self._source(job)}: {message}")
+
     def _fetch(self, job: _Job) -> None:
         digest = hashlib.sha256()
         resumes = 0
         with open(job.path, "r+b") as out:
+            while chunk := out.read(min(CHUNK, job.size)):  # a part kept from an earlier run
+                digest.update(chunk)
+            out.seek(job.received)
             while True:
                 try:
                     self._receive(job, out, digest)
@@ -105,15 +133,16 @@ class Downloader:
                             isinstance(err, NetTimeout):
                         raise BlobError(f"{self._source(job)}: download failed after "
                                         f"{job.received} of {job.size} bytes ({err.message})",
-                                        ) from None
+                                        "the connection broke or stalled; pull again to resume "
+                                        "where it stopped") from None
                     resumes += 1
         if self._abort.is_set():
             return
         if job.received != job.size:
-            raise BlobError(f"{self._source(job)}: truncated: {job.received} of {job.size} bytes")
+            raise self._damaged(job, f"truncated: {job.received} of {job.size} bytes")
         actual = "sha256:" + digest.hexdigest()
         if actual != job.digest:
-            raise BlobError(f"{self._source(job)}: digest mismatch: the content is {actual}")
+            raise self._damaged(job, f"digest mismatch: the content is {actual}")
 
     def _receive(self, job: _Job, out: BinaryIO, digest: hashlib._Hash) -> None:
         offset = job.received
@@ -122,8 +151,7 @@ class Downloader:
             if offset and resp.status == 200:
                 skip = offset  # the server ignored Range: discard what we already have
             elif offset and not (resp.header("Content-Range") or "").startswith(f"bytes {offset}-"):
-                raise BlobError(f"{self._source(job)}: resumed download does not start at "
-                                f"byte {offset}")
+                raise self._damaged(job, f"resumed download does not start at byte {offset}")
             for data in resp.chunks():
                 if self._abort.is_set():
                     return
@@ -133,8 +161,7 @@ class Downloader:
                     if not data:
                         continue
                 if job.received + len(data) > job.size:
-                    raise BlobError(f"{self._source(job)}: larger than the {job.size} bytes "
-                                    "the manifest says")
+                    raise self._damaged(job, f"larger than the {job.size} bytes the manifest says")
                 out.write(data)
                 out.flush()
                 digest.update(data)

@@ -6,6 +6,8 @@ to ``Transaction.stage_entry`` as ``LayerSource`` streams, so a pull is verified
 and published exactly as an archive import is: every digest and diff_id checked, the import
 size limits applied, nothing committed unless all of it checked out, and a blob the store
 already has — from whatever repository or registry — neither downloaded nor unpacked again.
+Layer downloads a pull did not finish stay in ``<store root>/partial-blobs/`` (mode 0700,
+like the store) and the next pull resumes them with ``Range``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from hardbox.image._json import MAX_JSON_BYTES
-from hardbox.image.digest import sha256_bytes
+from hardbox.image.digest import hex_of, sha256_bytes
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.manifest import Manifest
 from hardbox.image.formats.platform import Platform
@@ -27,6 +29,9 @@ from hardbox.image.registry.manifests import choose, image_manifest, kind
 from hardbox.image.store.images import StoredImage
 from hardbox.image.store.store import Store
 from hardbox.image.store.transaction import Transaction
+
+# Layer downloads an interrupted pull leaves, resumed by the next pull of the same blob.
+PARTIALS = "partial-blobs"
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,10 @@ def pull(store: Store, client: RegistryClient, ref: Reference, *,
     with store.writing(), store.staging() as stage:
         spool = stage / "pull"
         spool.mkdir()
-        with Downloader(client, repo, spool, workers=workers, progress=progress) as downloads:
+        partials = store.root / PARTIALS
+        partials.mkdir(mode=0o700, exist_ok=True)
+        with Downloader(client, repo, spool, workers=workers, progress=progress,
+                        partials=partials) as downloads:
             for layer in manifest.layers:
                 if not store.has_blob(layer.digest):
                     downloads.start(layer.digest, layer.size)
@@ -99,4 +107,6 @@ def pull(store: Store, client: RegistryClient, ref: Reference, *,
             txn = Transaction(store, stage, None, None)
             record = txn.stage_entry(entry)
             txn.commit([(record, names)])
+        for layer in manifest.layers:
+            (partials / f"{hex_of(layer.digest)}.part").unlink(missing_ok=True)
     return Pulled(str(ref), store.get(record.manifest), record.manifest)
