@@ -1,4 +1,4 @@
-"""``hardbox image``: import, list, inspect, tag, remove, prune and export stored images.
+"""``hardbox image``: import, list, inspect, tag, remove, prune, export and check stored images.
 
 Thin: parse, call ``hardbox.image`` (imported inside the handlers), print. ``--json`` shapes
 are documented in docs/cli-image.md and are an interface: change them there first.
@@ -88,6 +88,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Remove untagged images, then every blob and unpacked layer "
                        "no stored image references.")
     p.set_defaults(func=_prune)
+
+    p = sub.add_parser(
+        "fsck", help="check the store for damage, and set it aside",
+        description="Check every image record (images/*.json), tags.json, every layer record "
+        "and unpacked layer directory, and the sha256 of every blob. Without --repair nothing "
+        "is written (it works on a read-only store). With --repair, damaged files and the image "
+        "records that depend on them are moved into lost+found/<time>/ under the store root "
+        "(nothing is deleted), and tags.json keeps only the tags of sound images; re-import "
+        "what was set aside, and `hardbox image prune` collects what no sound image uses.",
+        epilog="exit status: 0 the store is sound; 1 damage was found (with --repair: found and "
+        "set aside; a second run exits 0); 2 usage error. examples: hardbox image fsck; "
+        "hardbox image fsck --repair; hardbox image fsck --json",
+    )
+    p.add_argument("--repair", action="store_true",
+                   help="move damage aside and rebuild tags.json from the sound images")
+    p.add_argument("--json", action="store_true",
+                   help="print {root, clean, repaired, checked, quarantine, problems: [{kind, "
+                   "path, detail, action}]} (docs/cli-image.md)")
+    p.set_defaults(func=_fsck)
 
     p = sub.add_parser(
         "export", help="write an image as an archive or OCI layout",
@@ -237,6 +256,34 @@ def _prune(args: argparse.Namespace) -> int:
     print(f"Deleted {len(removed.images)} untagged images, {removed.blobs} blobs and "
           f"{removed.layers} unpacked layers; reclaimed {human_size(removed.bytes)} of blobs")
     return 0
+
+
+def _fsck(args: argparse.Namespace) -> int:
+    from hardbox.errors import StoreError
+    from hardbox.image.store.fsck import check_store
+    from hardbox.root import default_root
+
+    root = default_root()
+    if not root.is_dir():
+        raise StoreError(f"image fsck: no image store at {root}",
+                         "set $HARDBOX_ROOT to the store to check")
+    report = check_store(root, repair=args.repair)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(report.checked.items())) or "nothing"
+        print(f"Checked {counts} in {root}")
+        for problem in report.problems:
+            action = f" [{problem.action}]" if problem.action else ""
+            print(f"{problem.kind}: {problem.path}: {problem.detail}{action}")
+        if report.clean:
+            print("No damage found")
+        elif report.repaired:
+            print(f"Damage set aside in {root / report.quarantine}" if report.quarantine
+                  else "Damage repaired")
+        else:
+            print(f"{len(report.problems)} problems; `hardbox image fsck --repair` sets them aside")
+    return 0 if report.clean else 1
 
 
 def _export(args: argparse.Namespace) -> int:

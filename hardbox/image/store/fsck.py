@@ -223,7 +223,12 @@ def check_store(root: Path | str, *, repair: bool = False) -> FsckReport:
     root = Path(root)
     checker = _Checker(root, repair)
     if repair:
+        from hardbox.errors import StoreError
         from hardbox.image.store.locking import locked
+
+        if root.is_dir() and os.statvfs(root).f_flag & os.ST_RDONLY:
+            raise StoreError(f"image fsck --repair: the image store at {root} is read-only",
+                             "remount it read-write to repair; without --repair fsck only reads")
 
         with locked(root / "lock"):
             _run(checker)

@@ -16,6 +16,10 @@ reach)::
 Everything lands by ``rename`` from ``tmp/``, so a reader never sees half a blob, half a
 layer or half a tags file, and a killed writer leaves only a stale ``tmp/`` entry, removed
 at the next open. Readers take no lock.
+
+A store on a read-only mount opens read-only (``Store.open`` tries nothing it need not:
+no mkdir, chmod or clean-up): ls, inspect, scan, sbom, gate and export read it as usual, and
+a writer is refused in one line by ``writing()``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardbox.errors import StoreError
+from hardbox.errors import InvalidImage, StoreError
 from hardbox.image.digest import hex_of
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.manifest import Manifest
@@ -39,6 +43,8 @@ from hardbox.image.store.locking import HeldLock, fresh_lock, locked, try_lock
 from hardbox.root import default_root as default_root
 
 SHIFT_FILE = "userns.json"  # see the layout above and image/store/shifted.py
+# The hint of every error a damaged store file raises: fsck finds it and --repair sets it aside.
+FSCK_HINT = "run `hardbox image fsck` to see what is damaged, and `--repair` to set it aside"
 
 
 @dataclass
@@ -94,13 +100,30 @@ class Store:
         self.lock_file = root / "lock"
         self.shift_file = root / SHIFT_FILE
         self.stats = WriteStats()
+        self.read_only = False
 
     @classmethod
-    def open(cls, root: Path | None = None) -> Store:
+    def open(cls, root: Path | None = None, *, read_only: bool = False) -> Store:
+        """The store at ``root`` (default: the hardbox root), created if missing. With
+        ``read_only``, or when the store sits on a read-only mount, nothing is written and
+        ``writing()`` refuses."""
         store = cls(root or default_root())
+        if read_only or store._on_read_only_mount():
+            if not store.root.is_dir():
+                raise StoreError(f"no image store at {store.root}",
+                                 "import an image first, or set $HARDBOX_ROOT to a store")
+            store.read_only = True
+            return store
         store._create()
         store.clean_stale()
         return store
+
+    def _on_read_only_mount(self) -> bool:
+        """An existing store whose file system is mounted read-only (statvfs ST_RDONLY)."""
+        try:
+            return self.root.is_dir() and bool(os.statvfs(self.root).f_flag & os.ST_RDONLY)
+        except OSError:
+            return False
 
     def _create(self) -> None:
         try:
@@ -120,6 +143,9 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the writers' lock: imports, tag, rm and prune run one at a time."""
+        if self.read_only:
+            raise StoreError(f"the image store at {self.root} is read-only",
+                             "remount it read-write, or set $HARDBOX_ROOT to a store you can write")
         with locked(self.lock_file):
             yield
 
@@ -188,10 +214,7 @@ class Store:
         try:
             return self.blob_path(digest).read_bytes()
         except FileNotFoundError:
-            raise StoreError(
-                f"store {self.root}: blob {digest} is missing",
-                "the store was damaged; re-import the image",
-            ) from None
+            raise StoreError(f"store {self.root}: blob {digest} is missing", FSCK_HINT) from None
 
     # -- metadata files ------------------------------------------------------------------
 
@@ -213,9 +236,12 @@ class Store:
             data = json.loads(self.tags_file.read_bytes())
         except FileNotFoundError:
             return {}
-        except json.JSONDecodeError as err:
-            raise StoreError(f"{self.tags_file}: damaged ({err})") from None
-        return dict(data)
+        except ValueError as err:  # not JSON, or not UTF-8
+            raise StoreError(f"{self.tags_file}: damaged ({err})", FSCK_HINT) from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise StoreError(f"{self.tags_file}: damaged (not an object of name -> digest)",
+                             FSCK_HINT)
+        return data
 
     def write_tags(self, tags: dict[str, str]) -> None:
         """Caller holds ``writing()``."""
@@ -229,8 +255,8 @@ class Store:
                 record = ImageRecord.from_obj(json.loads(path.read_bytes()))
             except FileNotFoundError:
                 continue  # removed by a concurrent rm
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise StoreError(f"{path}: damaged image record ({err})") from None
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                raise StoreError(f"{path}: damaged image record ({err!r})", FSCK_HINT) from None
             out[record.manifest] = record
         return out
 
@@ -260,9 +286,12 @@ class Store:
 
     def _image(self, record: ImageRecord, tags: dict[str, str]) -> StoredImage:
         config_source = str(self.blob_path(record.config))
-        config = ImageConfig.from_json(self.read_blob(record.config), config_source)
-        manifest = Manifest.from_json(self.read_blob(record.manifest),
-                                      str(self.blob_path(record.manifest)))
+        try:
+            config = ImageConfig.from_json(self.read_blob(record.config), config_source)
+            manifest = Manifest.from_json(self.read_blob(record.manifest),
+                                          str(self.blob_path(record.manifest)))
+        except InvalidImage as err:  # verified when stored, so the store was damaged since
+            raise StoreError(f"store {self.root}: {err.message}", FSCK_HINT) from None
         made_by = config.layer_history()
         layers = tuple(
             StoredLayer(
