@@ -110,7 +110,7 @@ class Authenticator:
         token, lifetime = _parse_token(body, self.registry)
         with self._lock:
             # Renew a little early: a token must not expire between check and use.
-            self._tokens[key] = (token, time.monotonic() + max(lifetime - 10, 1))
+            self._tokens[key] = (token, time.monotonic() + lifetime - min(10, lifetime / 2))
         return token
 
 
@@ -127,4 +127,4 @@ def _parse_token(body: bytes, registry: str) -> tuple[str, int]:
     if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
         raise AuthError(f"{registry}: the token service gave no usable token")
     lifetime = obj.get("expires_in")
-    return token, lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
+    return token, lifetime if isinstance(lifetime, int) and 0 < lifetime < 86400 else 60
