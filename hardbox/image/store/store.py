@@ -151,7 +151,14 @@ class Store:
 
     @contextmanager
     def staging(self) -> Iterator[Path]:
-        """A fresh directory in ``tmp/``, locked while in use and removed afterwards."""
+        """A fresh directory in ``tmp/``, locked while in use and removed afterwards. A
+        read-only store's readers (export) get a private one under $TMPDIR instead."""
+        if self.read_only:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="hardbox-stage-") as scratch:
+                yield Path(scratch)
+            return
         name = f"{os.getpid()}-{os.urandom(6).hex()}"
         lock = fresh_lock(self.tmp / f"{name}.lock")
         path = self.tmp / name
