@@ -329,7 +329,8 @@ def test_slow_loris_blob(image: Image, hardbox_root: Path) -> None:
     with registry(image, handle) as (host, _):
         refused(pull(host, HARDBOX_NET_TIMEOUT="1", HARDBOX_NET_DEADLINE="2"),
                 hardbox_root, "deadline")
-    assert time.monotonic() - start < 20
+    # The deadline is 2 s plus the blob's size at 128 KiB/s: about 10 s for this layer.
+    assert time.monotonic() - start < 30
 
 
 @pytest.mark.parametrize(("doc", "message"), [

@@ -27,6 +27,9 @@ from hardbox.net.authfile import Credentials
 
 MAX_REDIRECTS = 5
 MAX_TAG_PAGES = 100
+# The slowest transfer a big layer is allowed (bytes/s) before its deadline ends it; an
+# interrupted layer resumes on the next pull, so a slow link loses no work.
+MIN_RATE = 128 << 10
 
 
 class RegistryClient:
@@ -68,7 +71,8 @@ class RegistryClient:
             return f"http://{self.host}"
 
     def request(self, method: str, path: str, scope: str,
-                headers: Mapping[str, str] | None = None) -> Response:
+                headers: Mapping[str, str] | None = None, *,
+                body_deadline: float | None = None) -> Response:
         """``method`` on ``path`` (``/v2/…``), authenticated for ``scope``, redirects
         followed; the response is returned whatever its final status, except 401."""
         base = self.base()
@@ -81,7 +85,7 @@ class RegistryClient:
                 send = dict(extra)
                 if authorization and urlsplit(url).netloc == origin:
                     send["Authorization"] = authorization
-                resp = self.session.request(method, url, send)
+                resp = self.session.request(method, url, send, body_deadline=body_deadline)
                 location = resp.header("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
                     resp.close()
@@ -138,10 +142,13 @@ class RegistryClient:
                             f"the content is {digest}")
         return Document(data, digest, media_type, source)
 
-    def blob(self, repo: str, digest: str, offset: int = 0) -> Response:
-        """A streaming response for the blob, from ``offset`` (206) or whole (200)."""
+    def blob(self, repo: str, digest: str, offset: int = 0, size: int = 0) -> Response:
+        """A streaming response for the blob, from ``offset`` (206) or whole (200). A blob
+        of ``size`` bytes gets the session's body deadline plus time at ``MIN_RATE``."""
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", _pull(repo), headers)
+        deadline = self.session.timeouts.body + max(size - offset, 0) / MIN_RATE
+        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", _pull(repo), headers,
+                            body_deadline=deadline)
         if resp.status not in (200, 206):
             with resp:
                 _check_status(resp, f"{self.host}/{repo}@{digest}", "blob")

@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO
 
 from hardbox.image.digest import CHUNK, hex_of, sha256_file
@@ -86,8 +85,7 @@ class Downloader:
     def __enter__(self) -> Downloader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._abort.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         for job in self._jobs.values():
@@ -146,7 +144,7 @@ class Downloader:
 
     def _receive(self, job: _Job, out: BinaryIO, digest: hashlib._Hash) -> None:
         offset = job.received
-        with self.client.blob(self.repo, job.digest, offset) as resp:
+        with self.client.blob(self.repo, job.digest, offset, job.size) as resp:
             skip = 0
             if offset and resp.status == 200:
                 skip = offset  # the server ignored Range: discard what we already have

@@ -68,7 +68,7 @@ def fetch_config(client: RegistryClient, repo: str, manifest: Manifest) -> bytes
     source = f"{client.host}/{repo}@{desc.digest}"
     if desc.size > MAX_JSON_BYTES:
         raise BlobError(f"{source}: config of {desc.size} bytes is over the limit")
-    with client.blob(repo, desc.digest) as resp:
+    with client.blob(repo, desc.digest, size=desc.size) as resp:
         data = resp.read_all_or_none(desc.size)
     if data is None or len(data) != desc.size:
         raise BlobError(f"{source}: config is not the {desc.size} bytes the manifest says")

@@ -9,7 +9,6 @@ Short names are never guessed from a ``registries.conf`` search list: ``bbtest``
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from hardbox.image import reference
 from hardbox.image.reference import DEFAULT_DOMAIN, Reference
@@ -38,13 +37,3 @@ def registry_key(text: str) -> str:
         return DEFAULT_DOMAIN
     return host
 
-
-@dataclass(frozen=True)
-class Target:
-    """What a pull asks for: the repository and the manifest (tag or digest) to fetch."""
-
-    ref: Reference
-
-    @property
-    def manifest_ref(self) -> str:
-        return self.ref.digest or self.ref.tag or reference.DEFAULT_TAG
