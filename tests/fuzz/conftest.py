@@ -82,3 +82,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             for key, value in counts.items():
                 merged[key] = merged.get(key, 0) + value
         Path(target).write_text(json.dumps(previous, indent=1, sort_keys=True) + "\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_imports() -> None:
+    fuzzkit.warm_up()

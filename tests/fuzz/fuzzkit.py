@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
+import importlib
 import os
+import pkgutil
+import re
 import resource
 import signal
 import sys
@@ -30,13 +34,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 # Examples per fuzz test: a small fixed-seed slice in CI, many more under `make fuzz`.
 EXAMPLES = int(os.environ.get("HARDBOX_FUZZ_EXAMPLES", "25"))
 TIMEOUT = float(os.environ.get("HARDBOX_FUZZ_TIMEOUT", "20"))
+# Shrinking a failure to its minimal form replays it many times (a hang costs TIMEOUT each):
+# worth it when hunting (`make fuzz` sets it), not in CI, where the failing input is printed.
+SHRINK = os.environ.get("HARDBOX_FUZZ_SHRINK", "") not in ("", "0")
 # Memory a single input may cost on top of what the test process already maps (1 GiB).
 MEMORY = 1 << 30
+M_ARENA_MAX = -8  # mallopt(3)
 
 
 def fuzz_settings(scale: float = 1.0) -> settings:
@@ -47,6 +55,7 @@ def fuzz_settings(scale: float = 1.0) -> settings:
         max_examples=max(1, int(EXAMPLES * scale)),
         deadline=None,
         database=None,
+        phases=tuple(p for p in Phase if SHRINK or p not in (Phase.shrink, Phase.explain)),
         suppress_health_check=[
             HealthCheck.too_slow,
             HealthCheck.function_scoped_fixture,
@@ -71,6 +80,17 @@ class Outcome:
 
 # parser -> Counter of "tried", "clean_error", "ok", "traceback", "hang", "bad_exit"
 STATS: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+
+
+def warm_up() -> None:
+    """Import every hardbox module (and so the libraries they load lazily) once in the test
+    process, so that a forked example does not pay for imports: a child only runs."""
+    import hardbox
+
+    for module in pkgutil.walk_packages(hardbox.__path__, "hardbox."):
+        if module.name not in ("hardbox.__main__",):
+            importlib.import_module(module.name)
+    import jsonschema  # noqa: F401 - loaded lazily by the validators; warm it too
 
 
 def _vm_size() -> int:
@@ -123,6 +143,9 @@ def _child(
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # glibc reserves 64 MiB of address space per thread arena: a command that starts
+        # threads would meet RLIMIT_AS long before using the memory. Two arenas bound that.
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         os.environ["HARDBOX_ROOT"] = str(root)
         os.environ.pop("HARDBOX_DEBUG", None)
@@ -160,6 +183,23 @@ def _wait(pid: int, deadline: float) -> int | None:
         delay = min(delay * 2, 0.05)
 
 
+# Defects the fuzzers meet that another engineer is fixing right now (issue 16's list), or
+# that were found here and reported: an example that breaks the contract *only* in the way
+# its entry describes is counted as ``known: …`` instead of failing, so the rest of the
+# fuzzing still guards everything else. The corpus test (test_corpus.py) holds each one as a
+# strict xfail, which turns red when the fix lands: then delete its entry here.
+KNOWN_OPEN: dict[str, re.Pattern[str]] = {
+    # PyYAML's error mark on a second line ("  in \"<unicode string>\", position N").
+    "issue 16 item 11": re.compile(r'\n  in "<unicode string>", (line|position) '),
+    # Found by this suite: a hostile YAML key echoed raw into the one-line message
+    # (`policy F:1: \x0b…: unknown field`), so a control character breaks the line or
+    # drives the terminal. Reported to the lead; hardbox/yamldoc.py.
+    "fuzz finding: control characters echoed": re.compile(r"hardbox: [^\n]*[\x00-\x08\x0b-\x1f\x7f]"),
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def contract_violation(outcome: Outcome, allowed: Sequence[int]) -> str | None:
     """Why ``outcome`` breaks the contract, or None when it keeps it."""
     if outcome.hung:
@@ -170,15 +210,16 @@ def contract_violation(outcome: Outcome, allowed: Sequence[int]) -> str | None:
         return f"exit {outcome.code}, expected one of {sorted(allowed)}"
     if outcome.code == 0:
         return None
-    if outcome.code == 1 and "hardbox:" not in outcome.stderr:
-        return None  # a policy or lint verdict, told on stdout/stderr in its own words
-    lines = outcome.stderr.rstrip("\n").splitlines()
+    if outcome.code == 1 and "hardbox: " not in outcome.stderr:
+        return None  # a policy or lint verdict, told in its own words
+    lines = outcome.stderr.rstrip("\n").split("\n")
     errors = [i for i, line in enumerate(lines) if line.startswith("hardbox: ")]
     if not errors:
         return "no `hardbox: …` error line"
-    tail = lines[errors[-1] + 1 :]
-    if any(not line.startswith("  hint: ") for line in tail):
+    if any(not line.startswith("  hint: ") for line in lines[errors[-1] + 1 :]):
         return "error message spans more than one line"
+    if _CONTROL.search(lines[errors[-1]]):
+        return "control characters in the error line"
     return None
 
 
@@ -188,8 +229,18 @@ def check(parser: str, outcome: Outcome, allowed: Sequence[int] = (0, 1, 2)) -> 
     stats["tried"] += 1
     why = contract_violation(outcome, allowed)
     if why is None:
-        stats["ok" if outcome.code == 0 else "clean_error"] += 1
+        if outcome.code == 0:
+            stats["ok"] += 1
+        elif outcome.code == 1 and "hardbox: " not in outcome.stderr:
+            stats["verdict"] += 1
+        else:
+            stats["clean_error"] += 1
         return
+    if why not in ("traceback",) and not outcome.hung:
+        for label, pattern in KNOWN_OPEN.items():
+            if pattern.search(outcome.stderr):
+                stats[f"known: {label}"] += 1
+                return
     stats["hang" if outcome.hung else "traceback" if why == "traceback" else "bad_exit"] += 1
     raise AssertionError(
         f"hardbox {' '.join(outcome.argv)}: {why}\n--- stderr ---\n{outcome.stderr[-4000:]}"
