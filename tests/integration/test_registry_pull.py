@@ -72,6 +72,7 @@ def test_pull_what_skopeo_pushed_same_digests(
     skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false")
     done = hardbox("pull", f"docker://{ref}", "--json")
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no progress when stderr is not a terminal
     pulled = json.loads(done.stdout)[0]
     expected = skopeo_config_digest(ref, "--tls-verify=false")
     assert pulled["id"] == expected
@@ -170,6 +171,44 @@ def test_token_auth_with_a_real_bearer_flow(
         assert issuer.issued[before:] == ["repository:tok/bb:pull"]
         assert json.loads(done.stdout)[0]["id"] == skopeo_config_digest(
             ref, "--tls-verify=false", f"--creds={USER}:{PASSWORD}")
+        # login goes through the same token flow (a token for no scope, as docker login).
+        bad = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin="wrong\n")
+        assert bad.returncode == 2 and "refused the credentials" in bad.stderr
+        good = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin=PASSWORD + "\n")
+        assert good.returncode == 0, good.stderr
+        assert registry.host in json.loads(Path(os.environ["REGISTRY_AUTH_FILE"]).read_text())["auths"]
+
+
+def test_progress_on_a_terminal(plain: Registry, busybox_layout: imagebuild.OciImage) -> None:
+    """Per-layer bytes on stderr when it is a terminal (a pty here)."""
+    import pty
+    import select
+
+    ref = plain.ref("tty/bb:1")
+    skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false")
+    layer = json.loads(subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{ref}"],
+        capture_output=True, check=True).stdout)["layers"][0]["digest"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "hardbox", "pull", ref],
+                            stdout=subprocess.PIPE, stderr=follower, env=os.environ.copy())
+    os.close(follower)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        seen += data
+    assert proc.wait(60) == 0
+    os.close(leader)
+    assert layer[7:19].encode() in seen  # the layer's short digest with its byte counts
+    assert b"\r\x1b[K" in seen
 
 
 @pytest.fixture(scope="module")
