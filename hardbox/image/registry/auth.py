@@ -10,6 +10,7 @@ that answers 401 to a fresh token is refused at once: there is no second round.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
@@ -115,8 +116,6 @@ class Authenticator:
 
 
 def _parse_token(body: bytes, registry: str) -> tuple[str, int]:
-    import json
-
     try:
         obj = json.loads(body)
     except ValueError:

@@ -56,13 +56,15 @@ class RegistryClient:
         https = f"https://{self.host}"
         hostname = urlsplit(https).hostname or ""
         may_http = self.session.insecure or is_loopback(hostname)
+        if not may_http:
+            return https  # nothing to probe: it is https or nothing
         try:
-            self.session.request("GET", https + "/v2/", retries=0 if may_http else None).close()
+            self.session.request("GET", https + "/v2/", retries=0).close()
             return https
         except NetError as err:
             # A registry that speaks TLS with a certificate we do not trust is a TLS registry:
             # falling back to http there would only hide the real problem.
-            if not may_http or "CERTIFICATE_VERIFY_FAILED" in err.message:
+            if "CERTIFICATE_VERIFY_FAILED" in err.message:
                 raise
             try:
                 self.session.request("GET", f"http://{self.host}/v2/", retries=0).close()
