@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import bcrypt
 import jwt
@@ -31,6 +32,31 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 USER, PASSWORD = "tester", "s3cret-pw"
+BUSYBOX = Path("/bin/busybox")
+
+
+class OciLayout(Protocol):
+    """What these tests read of the session's busybox image (conftest's ``busybox_layout``)."""
+
+    layout: Path
+
+    @property
+    def ref(self) -> str: ...
+
+
+def need_tools(*names: str) -> None:
+    """Skip, saying why, when a peer tool is missing (scripts/install-deps.sh installs them)."""
+    import shutil
+
+    import pytest
+
+    for name in names:
+        if shutil.which(name) is None:
+            pytest.skip(f"{name} is not installed (scripts/install-deps.sh installs it)")
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
 
 
 def free_port() -> int:

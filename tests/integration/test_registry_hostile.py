@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import imagebuild
 import pytest
+from helpers.registry import OciLayout
 
 pytestmark = pytest.mark.network
 
@@ -108,7 +108,7 @@ def registry(image: Image, special: Handler | None = None) -> Iterator[tuple[str
 
 
 @pytest.fixture(scope="module")
-def image(busybox_layout: imagebuild.OciImage) -> Image:
+def image(busybox_layout: OciLayout) -> Image:
     return Image(busybox_layout.layout)
 
 

@@ -13,15 +13,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import imagebuild
 import pytest
-from conftest import need_tool
 from helpers.registry import (
+    BUSYBOX,
     PASSWORD,
     USER,
+    OciLayout,
     Registry,
     htpasswd,
     make_ca_and_server_cert,
+    need_tools,
+    run,
     skopeo_push,
     start_registry,
     token_auth,
@@ -61,13 +63,13 @@ def skopeo_config_digest(ref: str, *flags: str) -> str:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Iterator[Registry]:
-    need_tool("docker-registry", "skopeo")
+    need_tools("docker-registry", "skopeo")
     with start_registry(tmp_path / "reg") as registry:
         yield registry
 
 
 def test_pull_what_skopeo_pushed_same_digests(
-        plain: Registry, busybox_layout: imagebuild.OciImage, hardbox_root: Path) -> None:
+        plain: Registry, busybox_layout: OciLayout, hardbox_root: Path) -> None:
     ref = plain.ref("team/bb:1")
     skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false")
     done = hardbox("pull", f"docker://{ref}", "--json")
@@ -100,7 +102,7 @@ def test_pull_what_skopeo_pushed_same_digests(
     assert json.loads(pinned.stdout)[0]["digest"] == pulled["digest"]
 
 
-def test_all_tags_and_missing_tag(plain: Registry, busybox_layout: imagebuild.OciImage) -> None:
+def test_all_tags_and_missing_tag(plain: Registry, busybox_layout: OciLayout) -> None:
     for tag in ("a", "b"):
         skopeo_push(f"oci:{busybox_layout.ref}", plain.ref(f"multi/bb:{tag}"),
                     "--dest-tls-verify=false")
@@ -114,8 +116,8 @@ def test_all_tags_and_missing_tag(plain: Registry, busybox_layout: imagebuild.Oc
 
 
 def test_tls_with_certs_d_ca_and_htpasswd_login(
-        tmp_path: Path, busybox_layout: imagebuild.OciImage) -> None:
-    need_tool("docker-registry", "skopeo")
+        tmp_path: Path, busybox_layout: OciLayout) -> None:
+    need_tools("docker-registry", "skopeo")
     ca, cert, key = make_ca_and_server_cert(tmp_path / "tls")
     auth = {"htpasswd": {"realm": "hardbox-test", "path": str(htpasswd(tmp_path / "htpasswd"))}}
     with start_registry(tmp_path / "reg", tls=(cert, key), auth=auth) as registry:
@@ -150,8 +152,8 @@ def test_tls_with_certs_d_ca_and_htpasswd_login(
 
 
 def test_token_auth_with_a_real_bearer_flow(
-        tmp_path: Path, busybox_layout: imagebuild.OciImage) -> None:
-    need_tool("docker-registry", "skopeo")
+        tmp_path: Path, busybox_layout: OciLayout) -> None:
+    need_tools("docker-registry", "skopeo")
     with token_issuer(tmp_path / "issuer") as issuer, \
             start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
         ref = registry.ref("tok/bb:1")
@@ -179,7 +181,7 @@ def test_token_auth_with_a_real_bearer_flow(
         assert registry.host in json.loads(Path(os.environ["REGISTRY_AUTH_FILE"]).read_text())["auths"]
 
 
-def test_progress_on_a_terminal(plain: Registry, busybox_layout: imagebuild.OciImage) -> None:
+def test_progress_on_a_terminal(plain: Registry, busybox_layout: OciLayout) -> None:
     """Per-layer bytes on stderr when it is a terminal (a pty here)."""
     import pty
     import select
@@ -215,24 +217,24 @@ def test_progress_on_a_terminal(plain: Registry, busybox_layout: imagebuild.OciI
 def multi_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An OCI layout whose ref ``latest`` is an index of linux/amd64 and linux/arm64 images,
     each with /etc/arch naming its architecture (built by buildah, pushed --all)."""
-    need_tool("buildah")
+    need_tools("buildah")
     if os.geteuid() != 0:
         pytest.skip("buildah with the vfs driver runs as root here")
     work = tmp_path_factory.mktemp("multiarch")
     buildah = ["buildah", "--storage-driver", "vfs", "--root", str(work / "root"),
                "--runroot", str(work / "run")]
-    imagebuild.run([*buildah, "manifest", "create", "bblist"])
+    run([*buildah, "manifest", "create", "bblist"])
     for arch in ("amd64", "arm64"):
         marker = work / f"arch-{arch}"
         marker.write_text(f"{arch}\n")
-        ctr = imagebuild.run([*buildah, "from", "--arch", arch, "scratch"]).stdout.split()[-1]
-        imagebuild.run([*buildah, "copy", ctr, str(imagebuild.BUSYBOX), "/bin/busybox"])
-        imagebuild.run([*buildah, "copy", ctr, str(marker), "/etc/arch"])
-        imagebuild.run([*buildah, "config", "--arch", arch, "--os", "linux", ctr])
-        image_id = imagebuild.run([*buildah, "commit", "-q", ctr, f"bb-{arch}"]).stdout.strip()
-        imagebuild.run([*buildah, "manifest", "add", "bblist", image_id])
+        ctr = run([*buildah, "from", "--arch", arch, "scratch"]).stdout.split()[-1]
+        run([*buildah, "copy", ctr, str(BUSYBOX), "/bin/busybox"])
+        run([*buildah, "copy", ctr, str(marker), "/etc/arch"])
+        run([*buildah, "config", "--arch", arch, "--os", "linux", ctr])
+        image_id = run([*buildah, "commit", "-q", ctr, f"bb-{arch}"]).stdout.strip()
+        run([*buildah, "manifest", "add", "bblist", image_id])
     layout = work / "layout"
-    imagebuild.run([*buildah, "manifest", "push", "-q", "--all", "bblist", f"oci:{layout}:latest"])
+    run([*buildah, "manifest", "push", "-q", "--all", "bblist", f"oci:{layout}:latest"])
     return layout
 
 
