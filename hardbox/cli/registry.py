@@ -80,7 +80,7 @@ def _pull(args: argparse.Namespace) -> int:
 
     ref = refs.parse(args.ref)
     platform = Platform.parse(args.platform) if args.platform else None
-    client = RegistryClient(ref.domain, _session(args), lookup(refs.registry_key(ref.domain)))
+    client = RegistryClient(ref.domain, _session(args), lookup(refs.auth_key(ref.domain)))
     wanted = [ref]
     if args.all_tags:
         if ref.digest is not None:

@@ -10,7 +10,7 @@ API::
     from hardbox.image.registry.pull import pull
 
     ref = refs.parse("docker://127.0.0.1:5000/app:1")     # or a bare "app:1" (docker.io)
-    client = RegistryClient(ref.domain, Session(), lookup(refs.registry_key(ref.domain)))
+    client = RegistryClient(ref.domain, Session(), lookup(refs.auth_key(ref.domain)))
     pulled = pull(store, client, ref, platform=None, progress=None)
     pulled.image.id, pulled.manifest_digest
 
@@ -18,7 +18,7 @@ Modules, one job each:
 
 - ``refs`` — ``docker://REF``/``REF`` parsing (short names are not guessed: ``bbtest`` is
   ``docker.io/library/bbtest``), the endpoint of a domain (``$HARDBOX_REGISTRY_MIRROR``
-  for docker.io), the key a registry has in auth files.
+  for docker.io), the key a registry has in auth files (a mirror's own, never Docker Hub's).
 - ``auth`` — ``WWW-Authenticate`` challenges, Bearer tokens cached per scope until expiry,
   Basic.
 - ``client`` — ``RegistryClient``: ping, manifest (≤ 4 MiB, digest-verified), blob

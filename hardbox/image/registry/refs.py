@@ -37,3 +37,8 @@ def registry_key(text: str) -> str:
         return DEFAULT_DOMAIN
     return host
 
+
+def auth_key(domain: str) -> str:
+    """Whose credentials a request to ``domain``'s endpoint carries: the endpoint's own, so
+    Docker Hub's credentials never go to ``$HARDBOX_REGISTRY_MIRROR``."""
+    return registry_key(endpoint(domain))

@@ -34,6 +34,10 @@ def test_endpoint_and_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARDBOX_REGISTRY_MIRROR", "mirror.internal:5000")
     assert refs.endpoint("docker.io") == "mirror.internal:5000"
     assert refs.endpoint("quay.io") == "quay.io"  # the mirror is for docker.io only
+    # The mirror gets its own credentials, never Docker Hub's.
+    assert refs.auth_key("docker.io") == "mirror.internal:5000"
+    monkeypatch.delenv("HARDBOX_REGISTRY_MIRROR")
+    assert refs.auth_key("docker.io") == "docker.io"
 
 
 @pytest.mark.parametrize(("text", "key"), [
