@@ -260,3 +260,16 @@ def test_multi_platform_index_pulls_the_right_platform(
     none = hardbox("pull", "--platform", "linux/s390x", ref)
     assert none.returncode == 2
     assert "no manifest for platform linux/s390x (offered: linux/amd64, linux/arm64)" in none.stderr
+
+
+def test_short_name_is_docker_io_through_the_mirror(
+        plain: Registry, busybox_layout: OciLayout, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bbtest` is docker.io/library/bbtest, never a guess; the mirror serves docker.io."""
+    skopeo_push(f"oci:{busybox_layout.ref}", plain.ref("library/bbtest:latest"),
+                "--dest-tls-verify=false")
+    monkeypatch.setenv("HARDBOX_REGISTRY_MIRROR", plain.host)
+    done = hardbox("pull", "--json", "bbtest")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["reference"] == "docker.io/library/bbtest:latest"
+    assert "GET /v2/library/bbtest/manifests/latest" in plain.access_log()
+    assert inspect("bbtest")["id"] == json.loads(done.stdout)[0]["id"]
