@@ -20,6 +20,7 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
     MaxRetryError,
+    NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
     SSLError,
@@ -290,6 +291,8 @@ def _reason(err: BaseException) -> str:
 def _translate(url: str, err: BaseException) -> NetError:
     if isinstance(err, SSLError):
         return TLSFailure(f"{url}: TLS failed ({_reason(err)})")
+    if isinstance(err, NewConnectionError):  # a ConnectTimeoutError subclass in urllib3 2.x
+        return NetError(f"{url}: cannot connect ({_reason(err).rsplit(': ', 1)[-1]})")
     if isinstance(err, ConnectTimeoutError | ReadTimeoutError):
         return NetTimeout(f"{url}: timed out ({_reason(err)})")
     return NetError(f"{url}: {_reason(err)}")

@@ -204,3 +204,14 @@ def test_proxy_from_environment_and_no_proxy(monkeypatch: pytest.MonkeyPatch) ->
         with pytest.raises(NetError):
             Session(retries=0).request("GET", "http://127.0.0.1:9/target")
         assert len(seen) == 1
+
+
+def test_refused_connection_is_not_a_timeout() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NetError, match="cannot connect") as caught:
+        Session(retries=0).request("GET", f"http://127.0.0.1:{port}/")
+    assert not isinstance(caught.value, NetTimeout)
