@@ -67,8 +67,10 @@ class Authenticator:
                 return basic(self.creds)
         return None
 
-    def answer(self, challenge: Challenge | None, scope: str) -> str:
-        """The Authorization header that answers ``challenge``; ``AuthError`` if none can."""
+    def answer(self, challenge: Challenge | None, scope: str, failed: str | None = None) -> str:
+        """The Authorization header that answers ``challenge``; ``AuthError`` if none can.
+        ``failed`` is the header the registry just refused: a cached token equal to it
+        (revoked or expired early on the server) is not offered again."""
         if challenge is None:
             raise AuthError(f"{self.registry}: 401 without a WWW-Authenticate challenge")
         if challenge.scheme == "basic":
@@ -83,13 +85,14 @@ class Authenticator:
         realm = challenge.params["realm"]
         service = challenge.params.get("service", "")
         want = challenge.params.get("scope") or scope
-        return f"Bearer {self._token(realm, service, want)}"
+        refused = failed.removeprefix("Bearer ") if failed else None
+        return f"Bearer {self._token(realm, service, want, refused)}"
 
-    def _token(self, realm: str, service: str, scope: str) -> str:
+    def _token(self, realm: str, service: str, scope: str, refused: str | None) -> str:
         key = (realm, service, scope)
         with self._lock:
             cached = self._tokens.get(key)
-            if cached and cached[1] > time.monotonic():
+            if cached and cached[1] > time.monotonic() and cached[0] != refused:
                 return cached[0]
         if urlsplit(realm).scheme not in ("https", "http"):
             raise AuthError(f"{self.registry}: token realm {realm[:100]!r} is not an http(s) URL")

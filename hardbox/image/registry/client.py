@@ -107,7 +107,7 @@ class RegistryClient:
                                 "the registry's storage redirect is misconfigured")
             if attempt == 1:
                 break
-            authorization = self.auth.answer(challenge, scope)
+            authorization = self.auth.answer(challenge, scope, failed=authorization)
         who = "the credentials were refused" if self.auth.creds else "authentication required"
         raise AuthError(f"{self.host}{path}: {who} (HTTP 401 after authenticating)")
 

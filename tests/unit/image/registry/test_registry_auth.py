@@ -71,7 +71,10 @@ def test_tokens_are_cached_per_scope(token_service: tuple[str, list[dict[str, ob
     assert auth.header(pull_a) == "Bearer tok-1"
     assert auth.answer(bearer(base + "/token"), "repository:b:pull") == "Bearer tok-2"
     assert len(seen) == 2
+    # A token the registry refused (revoked early) is not offered again.
+    assert auth.answer(bearer(base + "/token"), pull_a, failed="Bearer tok-1") == "Bearer tok-3"
     assert seen[0]["scope"] == [pull_a]
+    assert len(seen) == 3
     assert seen[0]["auth"] == "Basic " + base64.b64encode(b"u:p").decode()
 
 
