@@ -63,8 +63,15 @@ def resolve_manifest(client: RegistryClient, ref: Reference,
     return doc.data, doc.digest, image_manifest(doc)
 
 
-def fetch_config(client: RegistryClient, repo: str, manifest: Manifest) -> bytes:
+def fetch_config(client: RegistryClient, repo: str, manifest: Manifest,
+                 store: Store | None = None) -> bytes:
+    """The config blob, verified: from ``store`` when it has it (a re-pull then costs the
+    registry one manifest request), else from the registry."""
     desc = manifest.config
+    if store is not None and store.has_blob(desc.digest):
+        kept = store.blob_path(desc.digest).read_bytes()
+        if sha256_bytes(kept) == desc.digest:
+            return kept
     source = f"{client.host}/{repo}@{desc.digest}"
     if desc.size > MAX_JSON_BYTES:
         raise BlobError(f"{source}: config of {desc.size} bytes is over the limit")
@@ -84,7 +91,7 @@ def pull(store: Store, client: RegistryClient, ref: Reference, *,
     under its full name, a digest reference only by digest (it pins, it does not tag)."""
     repo = ref.path
     manifest_bytes, manifest_digest, manifest = resolve_manifest(client, ref, platform)
-    config_bytes = fetch_config(client, repo, manifest)
+    config_bytes = fetch_config(client, repo, manifest, store)
     source = f"{client.host}/{repo}@{manifest_digest}"
     config = ImageConfig.from_json(config_bytes, f"{source} config")
     names = (str(ref),) if ref.digest is None else ()
