@@ -29,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "import", help="import OSV advisories from files, folders or all.zip archives",
-        description="Import OSV records: single .json files (one record or an array), folders "
-        "(searched recursively for .json and .zip), and OSV's per-ecosystem all.zip archives. "
+        description="Import OSV records: single .json files (one record or an array), .yaml "
+        "files (one record, as the PyPA advisory-database publishes them), folders (searched "
+        "recursively for .json, .yaml and .zip), and OSV's per-ecosystem all.zip archives. "
+        "An import that finds no advisory at all fails (exit 2) and names what it saw. "
         "A record already loaded is replaced only by a newer one (its 'modified' time). A "
         "malformed record is reported and skipped; the rest is imported. A path that does not "
         "exist, is neither JSON nor zip, or is a zip bomb fails the whole import (exit 2) and "
@@ -56,12 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     from hardbox.cli.inputs import import_db_path
-    from hardbox.scan.vulndb.importer import import_paths, plan
-    from hardbox.scan.vulndb.index import VulnIndex
+    from hardbox.scan.vulndb.importer import import_into, plan
 
     plan(args.paths)  # refuse unusable paths before creating anything
     path = import_db_path(args.db)
-    existed = path.exists()
     progress = Progress("importing advisories")
     seen = 0
 
@@ -73,13 +73,9 @@ def _import(args: argparse.Namespace) -> int:
             progress.advance(500)
 
     try:
-        with VulnIndex.open(path, create=True) as index:
-            report = import_paths(args.paths, index, progress=tick)
-    except BaseException:
-        # The import rolled back; a database this command created holds nothing: remove it.
-        if not existed:
-            path.unlink(missing_ok=True)
-        raise
+        # All or nothing: a failed, empty or killed import leaves the database as it was,
+        # and a first one leaves none (not an empty one the gate would trust).
+        report = import_into(path, args.paths, progress=tick)
     finally:
         progress.finish()
     if args.json:

@@ -111,7 +111,8 @@ def handler(args: argparse.Namespace) -> int:
     with source.open(Store.open()) as image:
         result = scan(image, db, ScanOptions(name=source.name))
         subject = Subject.from_scan(result, image.config)
-    rules = [*build_rules(policy, lint, vuln_db=result.vuln_db is not None), *extra_rules]
+    rules = [*build_rules(policy, lint, vuln_db=result.vuln_db is not None,
+                          db_problem=_empty_db(result.vuln_db)), *extra_rules]
     decision = evaluate(subject, policy, rules, exceptions, vex, notes=result.notes)
 
     to_stdout = write_reports(targets, {
@@ -122,6 +123,19 @@ def handler(args: argparse.Namespace) -> int:
     })
     (sys.stderr if to_stdout else sys.stdout).write(summary(decision))
     return 0 if decision.passed else 1
+
+
+def _empty_db(path: str | None) -> str | None:
+    """Why the scan's vulnerability database cannot clear an image: it holds no advisory
+    (issue 16: an empty index must fail HB-GATE-011 like a missing one)."""
+    from hardbox.scan.vulndb import open_db
+
+    if path is None:
+        return None
+    with open_db(Path(path)) as index:
+        if index.live_advisories() == 0:
+            return f"the vulnerability database {path} holds no advisories"
+    return None
 
 
 def summary(decision: GateResult) -> str:

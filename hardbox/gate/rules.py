@@ -36,10 +36,12 @@ def gate_finding(id: str, title: str, fix: str, severity: Severity = Severity.HI
 @dataclass(frozen=True)
 class Vulnerabilities:
     """Fails closed: with no vulnerability database the scan matched nothing, and "no
-    vulnerabilities found" would be a lie, so that is a violation of its own (HB-GATE-011)."""
+    vulnerabilities found" would be a lie, so that is a violation of its own (HB-GATE-011).
+    A database holding no advisory is the same lie (``db_problem`` says why)."""
 
     threshold: VulnerabilityThreshold
     db_available: bool = True
+    db_problem: str | None = None  # e.g. "the vulnerability database X holds no advisories"
     name: str = "vulnerabilities"
 
     @property
@@ -49,9 +51,10 @@ class Vulnerabilities:
         return f"no {sev} vulnerabilities{fixed}" + (f" (up to {self.threshold.max} allowed)" if self.threshold.max else "")
 
     def violations(self, subject: Subject) -> list[Finding]:
-        if not self.db_available:
+        if not self.db_available or self.db_problem:
+            reason = self.db_problem or "no vulnerability database"
             return [gate_finding(
-                "HB-GATE-011", "no vulnerability database, so vulnerabilities could not be checked",
+                "HB-GATE-011", f"{reason}, so vulnerabilities could not be checked",
                 "import OSV advisories with `hardbox db import PATH` (or pass --db PATH)",
             )]  # fmt: skip
         hits = [
@@ -268,12 +271,14 @@ class Callback:
         return self.check(subject)
 
 
-def build_rules(policy: Policy, lint: LintResult | None = None, *, vuln_db: bool = True) -> list[GateRule]:
+def build_rules(policy: Policy, lint: LintResult | None = None, *, vuln_db: bool = True,
+                db_problem: str | None = None) -> list[GateRule]:
     """The rules ``policy`` asks for; ``vuln_db`` says whether the scan had a vulnerability
-    database. Profile rules are added by ``profile_check.profile_rules``."""
+    database, ``db_problem`` why the one it had cannot be trusted (it holds no advisory).
+    Profile rules are added by ``profile_check.profile_rules``."""
     rules: list[GateRule] = []
     if policy.vulnerabilities:
-        rules.append(Vulnerabilities(policy.vulnerabilities, vuln_db))
+        rules.append(Vulnerabilities(policy.vulnerabilities, vuln_db, db_problem))
     rules.extend(Forbidden(c) for c in policy.forbid)
     rules.extend(ForbiddenFindings(m) for m in policy.forbid_findings)
     if policy.required_labels:

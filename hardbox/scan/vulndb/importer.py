@@ -1,9 +1,15 @@
 """``hardbox db import``: OSV advisories from files, folders and OSV's ``all.zip`` archives
 into the local index, offline.
 
-Inputs: a single record (``*.json`` holding one object, or an array of them), a folder
-(searched recursively for ``*.json`` and ``*.zip``), or a zip archive as OSV publishes per
-ecosystem (``<ecosystem>/all.zip``: one JSON record per member at the root).
+Inputs: a single record (``*.json`` holding one object, or an array of them; ``*.yaml`` /
+``*.yml`` holding one, as the PyPA advisory-database publishes them — the OSV schema allows
+both), a folder (searched recursively for those and ``*.zip``), or a zip archive as OSV
+publishes per ecosystem (``<ecosystem>/all.zip``: one JSON record per member at the root).
+
+An import that finds no advisory at all is an ``InputError`` (exit 2) naming what it saw:
+an empty database would let ``hardbox gate`` pass every image. The first import into a path
+builds the index under a temporary name and publishes it in one step (``publish``), so a
+killed first import leaves no database rather than an empty one.
 
 Every named path is checked before anything is written: a path that does not exist or is
 neither JSON nor a zip is an ``InputError`` (exit 2) and the index is left untouched. Inside
@@ -19,6 +25,7 @@ whose declared sizes or compression ratios are those of a zip bomb is refused wh
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import InputError
+from hardbox.scan.vulndb import osv_yaml, publish
 from hardbox.scan.vulndb.index import VulnIndex
 from hardbox.scan.vulndb.osv import Advisory, InvalidAdvisory
 
@@ -79,21 +87,37 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class _Input:
     path: Path
-    kind: str  # "json" or "zip"
+    kind: str  # "json", "yaml" or "zip"
+    named: Path  # the path the user gave that led here
 
 
-def plan(paths: list[Path]) -> list[_Input]:
+@dataclass
+class Plan:
+    inputs: list[_Input]
+    files_seen: dict[Path, int]  # per named path: every regular file found there
+
+
+_RECORD_SUFFIXES = (".json", ".zip", *osv_yaml.YAML_SUFFIXES)
+
+
+def plan(paths: list[Path]) -> Plan:
     """Resolve every named path to the files it stands for, refusing unusable ones."""
-    inputs: list[_Input] = []
+    result = Plan([], {})
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".json", ".zip"))
-            inputs.extend(_Input(p, _sniff(p)) for p in found)
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            result.files_seen[path] = len(files)
+            result.inputs.extend(
+                _Input(p, _sniff(p), path) for p in files if p.suffix.lower() in _RECORD_SUFFIXES
+            )
             continue
-        inputs.append(_Input(path, _sniff(path, named=True)))
-    return inputs
+        if not path.is_file():
+            raise InputError(f"{path}: not a regular file or directory", "name OSV .json/.yaml files, folders or zips")
+        result.files_seen[path] = 1
+        result.inputs.append(_Input(path, _sniff(path, named=True), path))
+    return result
 
 
 def _sniff(path: Path, named: bool = False) -> str:
@@ -106,19 +130,49 @@ def _sniff(path: Path, named: bool = False) -> str:
         if not zipfile.is_zipfile(path):
             raise InputError(f"{path}: damaged zip archive")
         return "zip"
+    if path.suffix.lower() in osv_yaml.YAML_SUFFIXES:
+        return "yaml"
     if named and head.lstrip()[:1] not in (b"{", b"["):
-        raise InputError(f"{path}: neither an OSV JSON file nor a zip archive of them")
+        raise InputError(f"{path}: neither an OSV JSON file nor a zip archive of them (YAML records need a .yaml suffix)")
     return "json"
+
+
+class NoAdvisories(InputError):
+    """The named inputs held no OSV record at all."""
+
+
+def import_into(db_path: Path, paths: list[Path], limits: Limits | None = None,
+                progress: Progress | None = None) -> ImportReport:
+    """Import ``paths`` into the index at ``db_path``, creating it if missing. A new index is
+    built under a temporary name and published only once the import succeeded; an existing
+    one changes in one transaction. Either way a failed or killed import leaves the
+    database as it was (or absent)."""
+    if db_path.exists():
+        with VulnIndex.open(db_path) as index:
+            return import_paths(paths, index, limits, progress)
+    try:
+        db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create {db_path.parent}: {err.strerror}") from None
+    with publish.building(db_path) as tmp:
+        with VulnIndex.open(tmp, create=True) as index:
+            report = import_paths(paths, index, limits, progress)
+        if publish.publish_new(tmp, db_path):
+            return report
+    # Another import published a database first: add ours to it, in its transaction.
+    with VulnIndex.open(db_path) as index:
+        return import_paths(paths, index, limits, None)
 
 
 def import_paths(paths: list[Path], index: VulnIndex, limits: Limits | None = None,
                  progress: Progress | None = None) -> ImportReport:
     """Import everything ``paths`` name, in one transaction."""
     limits = limits or Limits()
-    inputs = plan(paths)
+    planned = plan(paths)
     report = ImportReport()
+    found: Counter[Path] = Counter()
     with index.transaction():
-        for item in inputs:
+        for item in planned.inputs:
             before = Counter(report.counts)
             records = _zip_records(item.path, limits) if item.kind == "zip" else _file_records(item.path, limits)
             for where, payload in records:
@@ -126,9 +180,32 @@ def import_paths(paths: list[Path], index: VulnIndex, limits: Limits | None = No
                 if progress is not None:
                     progress(where)
             delta = report.counts - before
+            found[item.named] += delta["added"] + delta["updated"] + delta["unchanged"]
             index.record_import(str(item.path.resolve()), dict(delta))
             report.sources.append(str(item.path))
+        if not found.total():
+            # Raised inside the transaction: it rolls back, and a first import publishes nothing.
+            raise NoAdvisories(_nothing_found(planned, report), _NOTHING_HINT)
     return report
+
+
+_NOTHING_HINT = ("name OSV records: osv.dev's <ecosystem>/all.zip, or a folder of OSV .json/.yaml "
+                 "files (the PyPA advisory-database's vulns/ folder)")
+
+
+def _nothing_found(planned: Plan, report: ImportReport) -> str:
+    """``PATH: 0 advisories in 12 files (no .json/.yaml/.zip OSV records)``, per named path."""
+    parts = []
+    for named, seen in planned.files_seen.items():
+        candidates = sum(1 for item in planned.inputs if item.named == named)
+        files = f"{seen} file" + ("" if seen == 1 else "s")
+        if not candidates:
+            why = "no .json/.yaml/.zip OSV records"
+        else:
+            skipped = [s for s in report.skipped if s.where.startswith(str(named))]
+            why = f"{len(skipped)} records skipped" + (f", first: {skipped[0]}" if skipped else "")
+        parts.append(f"{named}: 0 advisories in {files} ({why})")
+    return "; ".join(parts)
 
 
 def _import_one(where: str, payload: bytes | Skipped, index: VulnIndex, report: ImportReport,
@@ -136,11 +213,13 @@ def _import_one(where: str, payload: bytes | Skipped, index: VulnIndex, report: 
     if isinstance(payload, Skipped):
         _skip(report, payload)
         return
+    is_yaml = os.path.splitext(where)[1].lower() in osv_yaml.YAML_SUFFIXES
     try:
-        # Deeply nested JSON raises RecursionError in the stdlib decoder; it is damage too.
-        decoded = json.loads(payload)
+        # Deeply nested JSON or YAML raises RecursionError in the decoder; it is damage too.
+        decoded = osv_yaml.loads(payload) if is_yaml else json.loads(payload)
     except (ValueError, RecursionError) as err:
-        _skip(report, Skipped(where, None, f"not JSON: {str(err)[:120]}"))
+        kind = "YAML" if is_yaml else "JSON"
+        _skip(report, Skipped(where, None, f"not {kind}: {str(err)[:120]}"))
         return
     for obj in decoded if isinstance(decoded, list) else [decoded]:
         try:
@@ -178,8 +257,8 @@ def _zip_records(path: Path, limits: Limits) -> Iterator[tuple[str, bytes | Skip
         inflated = 0
         for info in members:
             where = f"{path}!{info.filename}"
-            if not info.filename.lower().endswith(".json"):
-                yield where, Skipped(where, None, "not a .json member")
+            if not info.filename.lower().endswith((".json", *osv_yaml.YAML_SUFFIXES)):
+                yield where, Skipped(where, None, "not a .json or .yaml member")
                 continue
             if info.file_size > limits.max_record_bytes:
                 yield where, Skipped(where, None, f"{info.file_size} bytes, over the {limits.max_record_bytes}-byte record limit")

@@ -210,6 +210,15 @@ class VulnIndex:
                     found[advisory_id] = self._parse(advisory_id, text)
         return list(found.values())
 
+    def live_advisories(self) -> int:
+        """How many advisories can match (withdrawn ones cannot). Zero means the index
+        checks nothing, and the gate treats it as no database at all."""
+        try:
+            return int(self._db.execute("SELECT COUNT(*) FROM advisories WHERE withdrawn = 0").fetchone()[0])
+        except sqlite3.DatabaseError as err:
+            raise InputError(f"{self.path}: damaged vulnerability database ({err})",
+                             "re-create it: remove the file and run hardbox db import again") from None
+
     def ecosystems_with_prefix(self, prefix: str) -> tuple[str, ...]:
         """Every loaded ecosystem string that starts with ``prefix`` (an index range scan)."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -168,8 +168,11 @@ def test_a_named_json_file_that_does_not_parse_is_a_skipped_record(tmp_path: Pat
     # It looks like JSON ("{"), so it is a record file; the damage inside is data.
     path = tmp_path / "half.json"
     path.write_text('{"id": "HALF-1", "modified": ')
-    report = import_paths([path], index)
+    # Beside a good record: an import that finds no advisory at all is an error (issue 16).
+    good = write_json(tmp_path / "good.json", record("GOOD-1", "npm", "g", [{"introduced": "0"}]))
+    report = import_paths([path, good], index)
     assert report.counts["skipped"] == 1 and report.skipped[0].where == str(path)
+    assert report.counts["added"] == 1
 
 
 def test_withdrawn_records_are_stored_but_not_indexed(tmp_path: Path, index: VulnIndex) -> None:
