@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from hardbox.errors import InputError
+from hardbox.jsondoc import MAX_DEPTH
 
 MAX_BYTES = 1 << 20  # these documents are a page or two of YAML; refuse anything absurd
 
@@ -28,6 +29,26 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader without the implicit timestamp type: ``expires: 2030-02-30`` stays a string
     the schema and the models reject with a line number, instead of a bare ValueError from
     inside PyYAML."""
+
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # PyYAML composes recursively (a few Python frames per level), so `[[[[…` a thousand
+        # levels deep is a RecursionError; the documents read here nest a handful of levels.
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__()
+        self.mark = mark
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -85,21 +106,50 @@ def read(path: Path, kind: str, schema: dict[str, Any], hint: str = "") -> Docum
         raise InputError(f"{kind} {path}: larger than {MAX_BYTES} bytes, not a {kind}")
     try:
         text = raw.decode("utf-8")
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+        node, data = _load(text)
     except UnicodeDecodeError as err:
         raise InputError(f"{kind} {path}: not UTF-8 text ({err.reason})") from None
+    except _TooDeep as err:
+        raise InputError(f"{kind} {path}:{err.mark.line + 1}: nested deeper than {MAX_DEPTH} levels",
+                         hint=hint or None) from None
     except yaml.MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark else 0
-        raise InputError(f"{kind} {path}:{line}: not valid YAML: {err.problem}", hint=hint or None) from None
+        mark = err.problem_mark or err.context_mark
+        where = f":{mark.line + 1}" if mark else ""
+        column = f" (column {mark.column + 1})" if mark else ""
+        raise InputError(f"{kind} {path}{where}: not valid YAML: {err.problem}{column}", hint=hint or None) from None
+    except yaml.reader.ReaderError as err:
+        # A character YAML forbids (NUL, other C0 controls): PyYAML gives only an offset in
+        # the text, and its str() spans two lines; say line and column like the others.
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        raise InputError(f"{kind} {path}:{line}: not valid YAML: character {_codepoint(err.character)} "
+                         f"is not allowed (column {column})", hint=hint or None) from None
     except yaml.YAMLError as err:
-        raise InputError(f"{kind} {path}: not valid YAML: {err}", hint=hint or None) from None
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"{kind} {path}: not valid YAML: {first}", hint=hint or None) from None
     if node is None or not isinstance(data, dict):
         raise InputError(f"{kind} {path}: must be a YAML mapping", hint=hint or None)
     doc = Document(kind, path, data, node, hint)
     _refuse_duplicates(doc, node, [], set())
     _validate(doc, schema)
     return doc
+
+
+def _codepoint(char: object) -> str:
+    code = ord(char) if isinstance(char, str) else char
+    return f"U+{code:04X}" if isinstance(code, int) else repr(char)
+
+
+def _load(text: str) -> tuple[yaml.Node | None, Any]:
+    """Compose the node tree once and construct the data from it (a SafeLoader subclass: no
+    arbitrary objects)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return node, data
 
 
 def _refuse_duplicates(doc: Document, node: yaml.Node, keys: list[str | int], seen_nodes: set[int]) -> None:

@@ -159,6 +159,10 @@ def parse_text(text: str, name: str = "Dockerfile") -> Dockerfile:
 
 
 def _instruction(c: _buildkit.Command, name: str) -> Instruction:
+    if c.cmd is None:
+        # BuildKit's parser hands back a command without a name for a line that is only a
+        # continuation backslash (at the end of the file, say); docker build refuses it too.
+        raise InputError(f"{name}:{c.start_line}: a line continuation (\\) with no instruction")
     cmd = c.cmd.upper()
     if cmd not in INSTRUCTIONS:
         raise InputError(f"{name}:{c.start_line}: unknown instruction {c.cmd!r}")

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from packageurl import PackageURL
 
+from hardbox import jsondoc
 from hardbox.errors import InputError
 from hardbox.findings import Finding, Kind
+from hardbox.resources import policies
 
 _OPENVEX_NOT_AFFECTING = frozenset({"not_affected", "fixed"})
 _CDX_NOT_AFFECTING = frozenset({"not_affected", "false_positive"})
@@ -87,16 +90,41 @@ def load_vex(path: str | Path) -> tuple[VexStatement, ...]:
     if len(raw) > _MAX_BYTES:
         raise InputError(f"VEX {p}: larger than {_MAX_BYTES} bytes")
     try:
-        doc = json.loads(raw)
+        doc = jsondoc.loads(raw)
+    except jsondoc.TooDeep as err:
+        raise InputError(f"VEX {p}: {err}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"VEX {p}: not JSON ({err})") from None
     if not isinstance(doc, dict):
         raise InputError(f"VEX {p}: not a JSON object")
     if "statements" in doc and "openvex" in str(doc.get("@context", "")):
+        _validate(doc, "openvex.schema.json", p)
         return _openvex(doc, str(p))
     if doc.get("bomFormat") == "CycloneDX":
+        _validate(doc, "cyclonedx-vex.schema.json", p)
         return _cyclonedx(doc, str(p))
     raise InputError(f"VEX {p}: neither OpenVEX (@context openvex, statements) nor CycloneDX (bomFormat)")
+
+
+@lru_cache(maxsize=2)
+def _schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((policies() / "gate" / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def _validate(doc: dict[str, Any], schema_name: str, path: Path) -> None:
+    """Check every field the loaders read against the format's schema (policies/gate/), so a
+    wrongly typed field is one line naming it, before any image is read."""
+    import jsonschema
+
+    errors = list(jsonschema.Draft202012Validator(_schema(schema_name)).iter_errors(doc))
+    if not errors:
+        return
+    best = jsonschema.exceptions.best_match(errors) or errors[0]
+    where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in best.absolute_path).lstrip(".")
+    message = best.message if len(best.message) <= 200 else best.message[:200] + "…"
+    raise InputError(f"VEX {path}: {where or '(document)'}: {message}",
+                     hint="see docs/gate.md; OpenVEX v0.2.0 and CycloneDX 1.4+ VEX are read")
 
 
 def _openvex(doc: dict[str, Any], source: str) -> tuple[VexStatement, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+from hardbox import jsondoc
 from hardbox.errors import InvalidImage
 
 T = TypeVar("T")
@@ -22,13 +23,20 @@ def load_object(data: bytes, source: str) -> dict[str, Any]:
     """Parse ``data`` as a JSON object, refusing anything else."""
     if len(data) > MAX_JSON_BYTES:
         raise InvalidImage(f"{source}: JSON document larger than {MAX_JSON_BYTES} bytes")
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidImage(f"{source}: not valid JSON ({err})") from None
+    obj = load_any(data, source)
     if not isinstance(obj, dict):
         raise InvalidImage(f"{source}: expected a JSON object, found {type(obj).__name__}")
     return obj
+
+
+def load_any(data: bytes, source: str) -> Any:
+    """Parse ``data`` as JSON of any shape, nesting at most ``jsondoc.MAX_DEPTH`` levels."""
+    try:
+        return jsondoc.loads(data)
+    except jsondoc.TooDeep as err:
+        raise InvalidImage(f"{source}: {err}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidImage(f"{source}: not valid JSON ({err})") from None
 
 
 def bad(source: str, field: str, what: str) -> InvalidImage:

@@ -9,12 +9,11 @@ zstd; the importer computes them and writes an OCI manifest. Legacy per-layer ``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from hardbox.errors import InvalidImage, InvalidReference
-from hardbox.image import reference
+from hardbox.image import _json, reference
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.platform import Platform
 from hardbox.image.formats.reader import Entry, LayerSource, TarMembers, read_exact
@@ -33,10 +32,7 @@ class DockerArchive:
     def _manifest(self) -> list[dict[str, Any]]:
         source = f"{self.path}: manifest.json"
         data = self.members.open("manifest.json", source).read(8 << 20)
-        try:
-            items = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InvalidImage(f"{source}: not valid JSON ({err})") from None
+        items = _json.load_any(data, source)
         if not isinstance(items, list) or not items:
             raise InvalidImage(f"{source}: expected a non-empty list of images")
         for i, item in enumerate(items):

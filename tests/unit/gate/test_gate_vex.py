@@ -114,14 +114,35 @@ def test_cyclonedx_vex_states(tmp_path: Path) -> None:
     [
         ({"hello": 1}, "neither OpenVEX"),
         ([1, 2], "not a JSON object"),
-        ({"@context": "https://openvex.dev/ns/v0.2.0", "statements": {}}, "statements is not a list"),
-        ({"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"status": "fixed"}]}, "statements[0]: vulnerability has no name"),
-        ({"bomFormat": "CycloneDX", "vulnerabilities": [{"analysis": {}}]}, "vulnerabilities[0]: no id"),
+        ({"@context": "https://openvex.dev/ns/v0.2.0", "statements": {}}, "statements: {} is not of type 'array'"),
+        ({"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"status": "fixed"}]}, "statements[0]: 'vulnerability' is a required property"),
+        ({"bomFormat": "CycloneDX", "vulnerabilities": [{"analysis": {}}]}, "vulnerabilities[0]: 'id' is a required property"),
+        # Wrongly typed fields (issue 16 item 6): refused by the schema before any work,
+        # where they used to be a TypeError/AttributeError after the whole scan.
+        ({"@context": "https://openvex.dev/ns/v0.2.0",
+          "statements": [{"vulnerability": "CVE-1", "status": "fixed", "products": 1}]},
+         "statements[0].products: 1 is not of type 'array'"),
+        ({"@context": "https://openvex.dev/ns/v0.2.0",
+          "statements": [{"vulnerability": {"name": "CVE-1", "aliases": "CVE-2"}, "status": "fixed"}]},
+         "statements[0].vulnerability"),
+        ({"bomFormat": "CycloneDX", "vulnerabilities": [{"id": "CVE-1", "analysis": "x"}]},
+         "vulnerabilities[0].analysis: 'x' is not of type 'object'"),
+        ({"bomFormat": "CycloneDX", "vulnerabilities": [{"id": "CVE-1", "analysis": {"state": {}}}]},
+         "vulnerabilities[0].analysis.state: {} is not one of"),
+        ({"bomFormat": "CycloneDX", "vulnerabilities": [{"id": "CVE-1", "affects": [{"ref": 7}]}]},
+         "vulnerabilities[0].affects[0].ref: 7 is not of type 'string'"),
     ],
 )
 def test_bad_vex_documents(tmp_path: Path, doc: object, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_vex(write(tmp_path, doc))
+
+
+def test_deeply_nested_vex_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "vex.json"
+    path.write_text('{"@context": "https://openvex.dev/ns", "statements": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(InputError, match="nested deeper than 100 levels"):
+        load_vex(path)
 
 
 def test_not_json(tmp_path: Path) -> None:
