@@ -215,3 +215,54 @@ def test_refused_connection_is_not_a_timeout() -> None:
     with pytest.raises(NetError, match="cannot connect") as caught:
         Session(retries=0).request("GET", f"http://127.0.0.1:{port}/")
     assert not isinstance(caught.value, NetTimeout)
+
+
+def test_https_goes_through_a_connect_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY: a CONNECT tunnel, TLS end to end with the target (its CA from certs.d)."""
+    import select
+    import socket
+    import socketserver
+
+    tunnels: list[str] = []
+
+    class Proxy(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += self.request.recv(4096)
+            target = head.split(b" ")[1].decode()
+            tunnels.append(target)
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            with upstream:
+                while True:
+                    ready, _, _ = select.select([self.request, upstream], [], [], 5)
+                    if not ready:
+                        return
+                    for sock in ready:
+                        data = sock.recv(65536)
+                        if not data:
+                            return
+                        (upstream if sock is self.request else self.request).sendall(data)
+
+    proxy = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Proxy)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    ca = CA(tmp_path / "ca")
+    certs_d = tmp_path / "certs.d"
+    monkeypatch.setenv("HARDBOX_CERTS_D", str(certs_d))
+    for var in ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        with serve(lambda req: send(req, 200, b"tunnelled"), tls=_tls_server(ca, client_ca=False)) as base:
+            host = base.removeprefix("https://")
+            (certs_d / host).mkdir(parents=True)
+            (certs_d / host / "ca.crt").write_bytes(ca.pem.read_bytes())
+            monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+            with Session().request("GET", base + "/x") as resp:
+                assert resp.read_all(100) == b"tunnelled"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert tunnels == [host]
