@@ -24,6 +24,7 @@ from hardbox.errors import HardboxError
 COMMANDS: tuple[str, ...] = (
     "image",
     "run",
+    "exec",
     "containers",
     "profile",
     "bundle",

@@ -103,7 +103,8 @@ class Container:
         plan = make_plan(self.request, state_id, base, label)
         if network.needs_namespace(profile.network) and profile.network == "private":
             self.skipped.append("network private: no uplink plumbing in hardbox; only lo is up")
-        self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup))
+        self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup),
+                              **_exec_record(plan, base, self.cgroup))
 
         # Exec-status pipe: PID 1 writes "code\tmessage" on failure; exec closes it (CLOEXEC).
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
@@ -485,6 +486,42 @@ def _own_upper_like_image(upper: Path, layers: tuple[Path, ...], ids: idmap.IdMa
     if ids is not None and not ids.rootless:
         os.chown(upper, ids.host_uid(uid), ids.host_gid(gid))
     os.chmod(upper, mode)
+
+
+def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, object]:
+    """What `hardbox exec` needs to give a new process this container's hardening
+    (runtime/exec.py): state fields, and two 0600 files beside the state: the BPF PID 1
+    installs (exec loads these bytes, checked against the recorded sha256) and the
+    environment (kept out of state.json, which `ps --json` prints)."""
+    env = list(plan.env)
+    for item in plan.extra_env:  # `-e NAME` took NAME's value from hardbox's environment
+        key, sep, _ = item.partition("=")
+        if sep:
+            env.append(item)
+        elif key in os.environ:
+            env.append(f"{key}={os.environ[key]}")
+    _write_private(base / "process.env", b"".join(e.encode(errors="surrogateescape") + b"\0" for e in env))
+    digest = ""
+    if plan.seccomp_bpf is not None:
+        import hashlib  # already loaded by the seccomp compiler
+
+        _write_private(base / "seccomp.bpf", plan.seccomp_bpf)
+        digest = hashlib.sha256(plan.seccomp_bpf).hexdigest()
+    return {
+        "process_user": plan.user, "process_workdir": plan.workdir, "hostname": plan.hostname,
+        "capabilities": list(plan.capabilities), "no_new_privs": plan.no_new_privs,
+        "selinux_label": str(plan.selinux_label) if plan.selinux_label is not None else "",
+        "cgroup_join": [str(f) for f in cgroup.join_files()] if cgroup is not None else [],
+        "seccomp": digest,
+    }
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def cgroup_name(state_id: str) -> str:

@@ -1,0 +1,222 @@
+"""`hardbox exec`: a process in a running container, with its hardening and nothing of the host.
+
+Real containers of the real busybox image, started detached by `hardbox run -d`, and real
+`hardbox exec` processes; what each exec'd process sees is compared with what the host
+kernel reports of the container's PID 1 (/proc/PID/status, read from outside).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from helpers.hbrun import RunStore, make_store
+
+pytestmark = pytest.mark.root
+
+HARDENING = ("Seccomp:", "Seccomp_filters:", "NoNewPrivs:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:")
+
+
+@pytest.fixture(scope="module")
+def store(busybox_layout, tmp_path_factory) -> RunStore:
+    return make_store(tmp_path_factory.mktemp("exec") / "store", busybox_layout.ref)
+
+
+@pytest.fixture
+def running(store) -> Iterator[Callable[..., dict]]:
+    """Start detached containers (``sh -c SCRIPT``); all removed after the test."""
+    started: list[str] = []
+
+    def start(*run_args: str, script: str = "exec sleep 600") -> dict:
+        proc = store.hardbox("run", "-d", *run_args, "bbtest", "sh", "-c", script)
+        assert proc.returncode == 0, proc.stderr
+        cid = proc.stdout.strip()
+        started.append(cid)
+        return state_of(store, cid)
+
+    yield start
+    for cid in started:
+        store.hardbox("rm", "-f", cid)
+
+
+def state_of(store: RunStore, cid: str) -> dict:
+    states = json.loads(store.hardbox("ps", "-a", "--json").stdout)
+    return next(s for s in states if s["id"] == cid)
+
+
+def hardening_lines(status: str) -> list[str]:
+    return [line for line in status.splitlines() if line.startswith(HARDENING)]
+
+
+@pytest.mark.parametrize("profile,user", [("default", "0"), ("default", "1000"), ("strict", "1000")])
+def test_exec_gets_the_hardening_of_pid1_and_no_more(store, running, profile, user):
+    st = running("--profile", profile, "-u", user)
+    pid1_status = Path(f"/proc/{st['pid']}/status").read_text()
+    proc = store.hardbox("exec", st["id"], "cat", "/proc/self/status")
+    assert proc.returncode == 0, proc.stderr
+    assert hardening_lines(proc.stdout) == hardening_lines(pid1_status)
+    assert "Seccomp:\t2" in proc.stdout and "NoNewPrivs:\t1" in proc.stdout
+    if profile == "strict":
+        assert "CapEff:\t0000000000000000" in proc.stdout
+    # -u root into a container of uid 1000 does not widen the capability set either.
+    root = store.hardbox("exec", "-u", "0", st["id"], "cat", "/proc/self/status")
+    bounding = [line for line in hardening_lines(pid1_status) if line.startswith("CapBnd:")]
+    assert [line for line in hardening_lines(root.stdout) if line.startswith("CapBnd:")] == bounding
+
+
+def test_exec_sees_the_containers_filesystem_pid1_and_hostname(store, running):
+    st = running(script="echo container-made > /tmp/mark; exec sleep 600")
+    time.sleep(0.3)
+    proc = store.hardbox("exec", st["id"], "sh", "-c",
+                         "cat /tmp/mark; tr '\\0' ' ' < /proc/1/cmdline; echo; hostname; grep PPid /proc/self/status")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "container-made"
+    assert lines[1].strip() == "sleep 600"
+    assert lines[2] == st["id"][:12]
+    assert lines[3].split() == ["PPid:", "0"]  # its parent is outside the pid namespace
+
+
+def test_exec_passes_the_exit_status_through(store, running):
+    st = running()
+    assert store.hardbox("exec", st["id"], "sh", "-c", "exit 7").returncode == 7
+    assert store.hardbox("exec", st["id"], "sh", "-c", "kill -9 $$").returncode == 137
+    assert store.hardbox("exec", st["id"], "/no/such").returncode == 127
+    assert store.hardbox("exec", st["id"], "/etc/passwd").returncode == 126
+
+
+def test_exec_into_a_stopped_or_stale_container_is_refused(store, running):
+    st = running()
+    assert store.hardbox("stop", "-t", "1", st["id"]).returncode == 0
+    proc = store.hardbox("exec", st["id"], "true")
+    assert proc.returncode == 125
+    assert "is not running (exited)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2  # the message and its hint
+
+    st = running()
+    os.kill(st["monitor_pid"], 9)  # hardbox killed: PID 1 dies with it, the state stays
+    deadline = time.monotonic() + 10
+    while state_of(store, st["id"])["status"] != "stale" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc = store.hardbox("exec", st["id"], "true")
+    assert proc.returncode == 125 and "(stale)" in proc.stderr
+
+    assert store.hardbox("exec", "no-such-container", "true").returncode == 125
+
+
+def test_exec_gets_no_host_environment_cwd_or_interpreter(store, running, tmp_path):
+    st = running("-e", "FROM_RUN=r")
+    proc = store.hardbox("exec", "-e", "FROM_EXEC=e", st["id"], "sh", "-c",
+                         "env; echo cwd=$(pwd); echo exe=$(readlink /proc/self/exe)",
+                         env=store.env(HOST_SECRET="leak"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    assert env["FROM_RUN"] == "r" and env["FROM_EXEC"] == "e"
+    assert "HOST_SECRET" not in env and "HARDBOX_ROOT" not in proc.stdout
+    assert env["cwd"] == "/"
+    assert env["exe"] == "/bin/busybox"  # the container's program, not hardbox's python
+    assert str(tmp_path) not in proc.stdout
+
+
+def test_a_host_directory_fd_of_hardbox_is_not_reachable(store, running, tmp_path):
+    """CVE-2024-21626's shape: hardbox holds a descriptor of a host directory; the exec'd
+    process must not find it in /proc/self/fd nor enter it as its working directory."""
+    host_dir = tmp_path / "host-secret-dir"
+    host_dir.mkdir()
+    (host_dir / "secret").write_text("host data\n")
+    st = running("-u", "0")
+    fd = os.open(host_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        def ex(*args: str) -> subprocess.CompletedProcess[str]:
+            return store.hardbox(*args, pass_fds=(fd,))
+
+        listing = ex("exec", st["id"], "ls", "-l", "/proc/self/fd")
+        assert listing.returncode == 0, listing.stderr
+        fds = {line.split()[-3] if "->" in line else line.split()[-1]
+               for line in listing.stdout.splitlines()[1:]}
+        assert fds <= {"0", "1", "2", "3"}  # stdio, and ls's own open of /proc/self/fd
+        assert str(host_dir) not in listing.stdout
+        for args in (("-w", f"/proc/self/fd/{fd}"), ()):
+            proc = ex("exec", *args, st["id"], "sh", "-c",
+                      f"cat /proc/self/fd/{fd}/secret; cd /proc/self/fd/{fd} && cat secret; pwd")
+            assert "host data" not in proc.stdout + proc.stderr
+            if args:
+                assert proc.returncode == 125  # the working directory does not exist inside
+    finally:
+        os.close(fd)
+
+
+def test_the_exec_process_is_never_ptraceable_while_it_holds_host_state(store, running, tmp_path):
+    """CVE-2016-9962's shape: container root (with CAP_SYS_PTRACE in its namespace) watches
+    every process's /proc/PID/fd, cwd and environ while execs come in; it must never see the
+    host descriptors or environment an exec process holds before its execve."""
+    host_dir = tmp_path / "watched-host-dir"
+    host_dir.mkdir()
+    watcher = ("while :; do for p in /proc/[0-9]*; do ls -l $p/fd $p/cwd 2>/dev/null; "
+               "tr '\\0' '\\n' < $p/environ 2>/dev/null; done; done > /tmp/seen")
+    st = running("-u", "0", "--cap-add", "SYS_PTRACE", script=watcher)
+    fd = os.open(host_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(15):
+            proc = store.hardbox("exec", st["id"], "true", pass_fds=(fd,),
+                                 env=store.env(WATCHED_HOST_SECRET="leak"))
+            assert proc.returncode == 0, proc.stderr
+    finally:
+        os.close(fd)
+    seen = store.hardbox("exec", st["id"], "cat", "/tmp/seen").stdout
+    assert "->" in seen  # the watcher did read descriptor links (its own, at least)
+    assert str(host_dir) not in seen
+    assert "WATCHED_HOST_SECRET" not in seen
+    assert str(store.root) not in seen
+
+
+def test_exec_cannot_see_or_signal_host_processes(store, running):
+    st = running("-u", "0", "--cap-add", "SYS_PTRACE")
+    proc = store.hardbox("exec", st["id"], "sh", "-c", "ls -d /proc/[0-9]*")
+    pids = {int(p.rsplit("/", 1)[1]) for p in proc.stdout.split()}
+    # Only the container's own pid namespace: PID 1, this shell, ls.
+    assert 1 in pids and len(pids) <= 4, pids
+    probe = store.hardbox("exec", st["id"], "sh", "-c", f"kill -0 {st['monitor_pid']} && echo reachable")
+    assert "reachable" not in probe.stdout
+
+
+def test_exec_with_t_gets_its_own_pty_and_session(store, running):
+    st = running()
+    master, slave = os.openpty()
+
+    def on_tty() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardbox", "exec", "-t", st["id"], "sh", "-c",
+         "tty; echo pid=$$; ps -o pid,sid | grep \"^ *$$ \""],
+        stdin=slave, stdout=slave, stderr=slave, env=store.env(), preexec_fn=on_tty,
+    )
+    code = proc.wait(timeout=60)
+    out = b""
+    while select.select([master], [], [], 0.3)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    os.close(slave)
+    text = out.decode(errors="replace")
+    assert code == 0, text
+    assert "/dev/pts/" in text  # a pty of the container's devpts, not the caller's
+    pid = text.split("pid=")[1].split()[0]
+    # its own session: the session id is its own pid
+    assert any(line.split() == [pid, pid] for line in text.splitlines()), text
