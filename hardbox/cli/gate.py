@@ -67,7 +67,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--db", metavar="PATH", type=Path, help="vulnerability index (default: <store>/db/osv.sqlite)")
     p.add_argument("--dockerfile", metavar="FILE", help="also lint this Dockerfile; findings at or above the policy's dockerfile.fail_on (default high) fail the gate")
     p.add_argument("--profile", metavar="NAME", help="check the image against this hardbox profile (overrides the policy's)")
-    p.add_argument("--probe", metavar="CMD", help="run CMD (with /bin/sh -c) in the image under the profile; must exit 0. Needs a stored image")
+    p.add_argument("--probe", metavar="CMD", help="run CMD (with /bin/sh -c, replacing the image's ENTRYPOINT, as minimize --probe does) in the image under the profile; must exit 0. Needs a stored image")
     add_report_arguments(p, REPORTS)
     p.set_defaults(func=handler, _parser=p)
 

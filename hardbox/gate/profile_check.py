@@ -11,19 +11,22 @@ Static checks (each a ``HB-GATE-007`` finding naming the profile field):
   writable volume is mounted there (hardbox, like `docker run --read-only`, creates no
   anonymous volumes), and an image declares a VOLUME because it writes there.
 
-The probe (``HB-GATE-008``) runs ``hardbox run --rm --profile P IMAGE -- /bin/sh -c CMD`` as
-a subprocess — the same path a user takes — and fails unless it exits 0.
+The probe (``HB-GATE-008``) runs ``hardbox run --rm --profile P --entrypoint /bin/sh IMAGE -c
+CMD`` as a subprocess — the path a user takes, and the way ``minimize --probe`` runs its
+probes (``runtime/probe_command``) — and fails unless it exits 0. The probe replaces the
+image's ENTRYPOINT: handed to it as arguments, ``ENTRYPOINT ["/bin/true"]`` passed any probe.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Severity
 from hardbox.gate.rules import Callback, GateRule, gate_finding
 from hardbox.gate.subject import Subject
+from hardbox.runtime import probe_command
+from hardbox.runtime.profile.load import load_profile
 
 if TYPE_CHECKING:
     from hardbox.runtime.profile.load import Profile
@@ -61,8 +64,10 @@ def _port_number(spec: str) -> int:
 
 
 def probe(profile_name: str, image: str, command: str, timeout: int = PROBE_TIMEOUT) -> list[Finding]:
-    """Run ``command`` in ``image`` under the profile; a violation unless it exits 0."""
-    argv = [sys.executable, "-m", "hardbox", "run", "--rm", "--profile", profile_name, image, "--", "/bin/sh", "-c", command]
+    """Run ``command`` (shell text) in ``image`` under the profile as the container's whole
+    command; a violation unless it exits 0."""
+    shell = probe_command.shell_probe(command)
+    argv = probe_command.run_argv(image, shell, profile_name)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
@@ -73,15 +78,13 @@ def probe(profile_name: str, image: str, command: str, timeout: int = PROBE_TIME
     tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
     return [gate_finding(
         "HB-GATE-008", f"probe `{command}` under profile {profile_name} exited {proc.returncode}",
-        f"reproduce with: hardbox run --profile {profile_name} {image} -- /bin/sh -c '{command}'",
+        f"reproduce with: {probe_command.reproduce(image, shell, profile_name)}",
         Severity.HIGH, detail="\n".join(tail), extra={"profile": profile_name, "exit_code": proc.returncode},
     )]  # fmt: skip
 
 
 def profile_rules(profile_name: str, probe_command: str | None, image_ref: str) -> list[GateRule]:
     """The static rule, and the probe rule when a probe command is given."""
-    from hardbox.runtime.profile.load import load_profile
-
     profile = load_profile(profile_name)  # InputError (exit 2) for a bad or unknown profile
     rules: list[GateRule] = [Callback(
         f"profile.{profile.name}", f"runs under profile {profile.name} (static check)",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hardbox.minimize.trace import TraceResult, trace_command
+from hardbox.runtime import probe_command
 
 PROBE_TIMEOUT = 300.0
 
@@ -32,9 +32,8 @@ class ProbeRun:
 
 
 def run_argv(image: str, argv: Sequence[str], profile: str) -> list[str]:
-    """The ``hardbox run`` command line for one probe."""
-    return [sys.executable, "-m", "hardbox", "run", "--rm", "--profile", profile,
-            "--entrypoint", argv[0], image, *argv[1:]]
+    """The ``hardbox run`` command line for one probe (shared with ``gate --probe``)."""
+    return probe_command.run_argv(image, argv, profile)
 
 
 def _env() -> dict[str, str]:
