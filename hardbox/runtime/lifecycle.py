@@ -11,6 +11,7 @@ own mount namespace and died with it; any stray one under the state dir is detac
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sys
@@ -69,7 +70,12 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
     try:
         log = default_root() / "containers" / f"{state_id}.log.tmp"
         log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The flock is held while the monitor or the container (which inherits the log)
+        # lives: a start that dies leaves an unlocked log.tmp, which the next start removes
+        # (state.py). Made under the state lock, so that cleaner never sees it unlocked.
+        with StateStore.default().locked():
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)
@@ -83,6 +89,10 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
             log.unlink(missing_ok=True)
             os.write(report_w, f"{err.exit_code}\t{err.message}".encode())
             os._exit(err.exit_code)
+        except OSError as err:  # a full disk, say: the caller gets the reason, not silence
+            log.unlink(missing_ok=True)
+            os.write(report_w, f"125\t{err}".encode())
+            os._exit(125)
         assert container.state_dir is not None
         final = container.state_dir.path / "container.log"
         os.replace(log, final)

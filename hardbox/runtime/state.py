@@ -6,13 +6,23 @@ The state says what was applied and what was skipped ("selinux: unavailable on t
 the cgroup path and the host pids. A container whose recorded status is running but whose
 PID 1 is gone (hardbox was killed) reads back as ``stale``; ``hardbox rm`` cleans it.
 A pid is matched together with its start time, so a recycled pid is not mistaken for it.
+
+``containers/.lock`` (flock) is the state lock: a new container's name is checked and its
+directory and first ``state.json`` written under it, so two simultaneous ``run --name X``
+cannot both take X, and a directory without ``state.json`` seen under the lock was left by
+a start that died. Such leftovers — that directory, a ``state.tmp`` beside a dead
+container's state, a detached monitor's ``<id>.log.tmp`` whose flock nobody holds — are
+removed at the next start, as the image store cleans ``tmp/``; a live one never is.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -103,8 +113,11 @@ class StateDir:
 
     def save(self, state: ContainerState) -> ContainerState:
         tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.file)
+        try:
+            tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.file)
+        finally:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave a half-written state.tmp
         return state
 
     def update(self, **changes: Any) -> ContainerState:
@@ -147,15 +160,53 @@ class StateStore:
     def default(cls) -> StateStore:
         return cls(default_root() / "containers")
 
-    def create(self, state: ContainerState) -> StateDir:
-        if state.name and any(s.name == state.name for s in self.all()):
-            raise UsageError(f"container name {state.name!r} is already in use", "remove it with `hardbox rm`")
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the state lock (``containers/.lock``) for the block."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.root / state.id
-        path.mkdir(mode=0o711)
-        d = StateDir(path)
-        d.save(state)
-        return d
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def create(self, state: ContainerState) -> StateDir:
+        """The new container's directory with its first state, the name reserved: checked and
+        written under the state lock, so of two starts with one name exactly one wins."""
+        with self.locked():
+            self.clean_stale()
+            if state.name and any(s.name == state.name for s in self.all()):
+                raise UsageError(f"container name {state.name!r} is already in use",
+                                 "remove it with `hardbox rm`, or choose another --name")
+            path = self.root / state.id
+            path.mkdir(mode=0o711)
+            d = StateDir(path)
+            try:
+                d.save(state)
+            except OSError as err:
+                _remove_tree(path)
+                raise ContainerError(
+                    f"write container state `{d.file}`: {err.strerror or err}") from None
+            return d
+
+    def clean_stale(self) -> list[str]:
+        """Remove what dead starts left (see the module docstring); the names removed.
+        Caller holds ``locked()``."""
+        removed = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.name.endswith(".log.tmp") and entry.is_file():
+                if _unlocked(entry):  # its monitor (and every holder of the log) is gone
+                    entry.unlink(missing_ok=True)
+                    removed.append(entry.name)
+            elif entry.is_dir() and not entry.is_symlink():
+                if not (entry / "state.json").exists():
+                    _remove_tree(entry)  # created under the lock, never saved: died there
+                    removed.append(entry.name)
+                elif (entry / "state.tmp").exists() and _dead(StateDir(entry)):
+                    (entry / "state.tmp").unlink(missing_ok=True)
+                    removed.append(f"{entry.name}/state.tmp")
+        return removed
 
     def dirs(self) -> list[StateDir]:
         if not self.root.is_dir():
@@ -181,6 +232,36 @@ class StateStore:
         if len(matches) > 1:
             raise UsageError(f"container id prefix {key!r} is ambiguous", "give more characters")
         return matches[0]
+
+
+def _unlocked(path: Path) -> bool:
+    """Nobody holds the flock of ``path`` (the detached monitor holds its log's)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _dead(d: StateDir) -> bool:
+    """Neither the container nor its monitor runs: nobody will finish writing its state."""
+    try:
+        state = d.load()
+    except ContainerError:
+        return True
+    monitor = state.monitor_pid > 0 and process_start_time(state.monitor_pid) is not None
+    return not is_alive(state) and not monitor
+
+
+def _remove_tree(path: Path) -> None:
+    with suppress(FileNotFoundError):  # removed meanwhile by whoever else cleans
+        StateDir(path).remove()
 
 
 def _name_of(d: StateDir) -> str:
