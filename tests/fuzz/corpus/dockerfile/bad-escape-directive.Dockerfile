@@ -1,0 +1,2 @@
+# escape=xx
+FROM debian:12
