@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from boolean import ParseError
 from license_expression import ExpressionError, Licensing, get_spdx_licensing
 
 
@@ -23,12 +24,23 @@ def _licensing() -> Licensing:
     return get_spdx_licensing()
 
 
-def is_known_spdx_id(text: str) -> bool:
+def _spdx_tree(text: str) -> Any | None:
+    """The expression tree when ``text`` parses and names only SPDX ids, else ``None``.
+
+    ``parse(validate=True)`` rather than ``Licensing.validate()``: validate() (30.4) reads
+    ``token_string`` off an ``ExpressionError`` that lacks it, so Debian's free text
+    (``BSD-3-clause and/or GPL-3+``) raised AttributeError out of it. The text comes from an
+    image, so it is hostile: boolean.py's parser under it also raises IndexError on some
+    unbalanced parentheses (``((``), and its own ParseError where license-expression does not
+    wrap it. Any of those means the same thing: not an SPDX expression."""
     try:
-        info = _licensing().validate(text)
-    except ExpressionError:
-        return False
-    return not info.errors and not info.invalid_symbols
+        return _licensing().parse(text, validate=True)
+    except (ExpressionError, ParseError, IndexError, AttributeError):
+        return None
+
+
+def is_known_spdx_id(text: str) -> bool:
+    return _spdx_tree(text) is not None
 
 
 def canonical(key: str) -> str:
@@ -45,13 +57,9 @@ class Verdict:
 
 def judge(expression: str, allowed: frozenset[str], denied: frozenset[str]) -> Verdict:
     """Decide one package license expression. ``allowed`` empty means any non-denied license."""
-    try:
-        info = _licensing().validate(expression)
-        if info.errors or info.invalid_symbols:
-            return Verdict(ok=True, unknown=True, why=f"{expression!r} is not an SPDX expression")
-        tree = _licensing().parse(expression)
-    except ExpressionError:
-        return Verdict(ok=True, unknown=True, why=f"{expression!r} does not parse")
+    tree = _spdx_tree(expression)
+    if tree is None:
+        return Verdict(ok=True, unknown=True, why=f"{expression!r} is not an SPDX expression")
     if _acceptable(tree, allowed, denied):
         return Verdict(ok=True)
     keys = sorted(set(_licensing().license_keys(tree)))

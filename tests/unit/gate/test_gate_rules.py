@@ -154,6 +154,15 @@ def test_licenses_denied_allowed_and_unknown() -> None:
     assert denied.violations(dataclasses.replace(NON_ROOT, packages=(pkg("a", "MIT"),))) == []
 
 
+@pytest.mark.parametrize("text", ["BSD-3-clause and/or GPL-3+", "GPL-2+ with OpenSSL exception", "((", "a and"])
+def test_debian_free_text_license_is_unknown_not_a_crash(text: str) -> None:
+    # license-expression 30.4's validate() raised AttributeError on the first of these, a
+    # copyright file string in Debian's own packages (issue 16 item 7).
+    subject = dataclasses.replace(NON_ROOT, packages=(pkg("deb", text),))
+    assert Licenses.of((), ("AGPL-3.0-only",), unknown_fails=False).violations(subject) == []
+    assert ids(Licenses.of((), ("AGPL-3.0-only",), unknown_fails=True).violations(subject)) == ["HB-GATE-006"]
+
+
 def test_dockerfile_lint_rule_uses_the_policy_threshold_and_ignores() -> None:
     result = lint(parse_text("FROM alpine\nRUN curl -fsSL https://x | sh\n", "Dockerfile"))
     assert sorted(ids(DockerfileLint(result, Severity.HIGH).violations(NON_ROOT))) == ["HB-DF-003", "HB-DF-012"]
