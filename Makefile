@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
 
-.PHONY: install lint test test-fast demo bench clean
+.PHONY: install lint test test-fast fuzz demo bench clean
 
 install:
 	scripts/install.sh
@@ -16,6 +16,13 @@ test:
 
 test-fast:
 	$(PY) -m pytest -q -m "not slow" tests
+
+# The fuzz and fault suite at hunting size (CI runs it at 25 examples a test, fixed seed):
+# more examples, failures shrunk to a minimal input, counts in reports/fuzz-stats.json.
+FUZZ_EXAMPLES ?= 500
+fuzz:
+	HARDBOX_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HARDBOX_FUZZ_SHRINK=1 HARDBOX_FUZZ_STATS=reports/fuzz-stats.json \
+		$(PY) -m pytest -q -m fuzz tests/fuzz
 
 demo:
 	scripts/demo.sh
