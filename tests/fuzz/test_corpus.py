@@ -29,7 +29,6 @@ check = functools.partial(fuzzkit.check, tolerate_known=False)
 
 # case id -> issue 16 item being fixed elsewhere (see the module docstring).
 OPEN: dict[str, str] = {
-    "license": "item 7",
     **{f"image-ref/{ref}": "item 9" for ref in ("docker-archive:/dev/zero", "oci-archive:/dev/zero")},
     **{f"special/{case}": "item 9" for case in (
         "import-dev-zero", "import-oci-archive-dev-zero", "import-fifo", "gate-oci-archive-dev-zero",
@@ -119,7 +118,6 @@ def test_gate_inputs(parser: str, name: str, store_root: Path, tiny_dir: Path) -
     assert out.code == 2, f"{name} was not refused:\n{out.stderr}"
 
 
-@pytest.mark.xfail(strict=True, reason=f"issue 16 {OPEN['license']}: being fixed")
 def test_gate_unparsable_license_is_unknown(tmp_path: Path, store_root: Path) -> None:
     """Item 7: a Debian image whose copyright file says `BSD-3-clause and/or GPL-3+` must be
     judged by the shipped strict policy (exit 0 or 1 with its reports), not crash."""
