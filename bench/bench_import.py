@@ -57,10 +57,11 @@ def median_of(runs: int, make_cmd: Callable[[int], tuple[list[str], dict[str, st
 def _library_reimport(layout: Path, root: Path) -> float:
     """The store's own cost of a re-import, without Python start-up and CLI imports."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from hardbox.image.store.importer import import_path
     from hardbox.image.store.store import Store
 
     start = time.perf_counter()
-    Store.open(root).import_path(layout)
+    import_path(Store.open(root), layout)
     return time.perf_counter() - start
 
 

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hardbox.errors import UsageError
+
 # A check-specific fact: what the JSON report's ``extra`` may hold besides the typed details.
 Fact = str | int | bool
 
@@ -42,7 +44,6 @@ class Severity(enum.Enum):
             return cls(text.strip().lower())
         except ValueError:
             names = ", ".join(s.value for s in cls)
-            from hardbox.errors import UsageError
 
             raise UsageError(f"unknown severity {text!r}: expected one of {names}") from None
 

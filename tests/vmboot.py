@@ -286,7 +286,8 @@ def hardbox_in_guest(store: RunStore, *args: str, **env: str) -> CompletedProces
 
 
 def test_guest_is_pure_cgroup_v2(guest_store: RunStore) -> None:
-    from hardbox.runtime.cgroups import detect_version, open_manager
+    from hardbox.runtime.cgroups import open_manager
+    from hardbox.runtime.cgroups.base import detect_version
 
     assert detect_version() == 2 and open_manager().version == 2
     assert {"memory", "pids", "cpu"} <= set(Path("/sys/fs/cgroup/cgroup.controllers").read_text().split())

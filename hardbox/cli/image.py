@@ -129,6 +129,7 @@ def _store() -> Any:
 
 def _import(args: argparse.Namespace) -> int:
     from hardbox.image.formats.platform import Platform
+    from hardbox.image.store.importer import import_path
 
     platform = Platform.parse(args.platform) if args.platform else None
     bar = Progress(f"importing {args.path}")
@@ -142,8 +143,8 @@ def _import(args: argparse.Namespace) -> int:
             shown[0] = mb
 
     try:
-        images = _store().import_path(args.path, tag=args.tag, platform=platform,
-                                      progress=progress)
+        images = import_path(_store(), args.path, tag=args.tag, platform=platform,
+                             progress=progress)
     finally:
         bar.finish()
     for image in images:
@@ -231,7 +232,9 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    image = _store().tag(args.src, args.dst)
+    from hardbox.image.store.importer import tag
+
+    image = tag(_store(), args.src, args.dst)
     print(f"Tagged {_short(image.id)} as {', '.join(image.tags)}")
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any
 from hardbox.errors import InputError
 from hardbox.findings import Kind, Severity
 from hardbox.gate.yamldoc import Document, load_schema, read
+from hardbox.resources import policies
 
 _UNITS = {"": 1, "B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}  # fmt: skip
@@ -79,8 +80,6 @@ class Policy:
 
 
 def default_policy_path() -> Path:
-    from hardbox.resources import policies
-
     return Path(str(policies() / "gate" / "default.yaml"))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox import yamldoc
+from hardbox.resources import policies
 from hardbox.yamldoc import Document
 
 __all__ = ["Document", "load_schema", "read"]
@@ -18,7 +19,5 @@ def read(path: Path, kind: str, schema: dict[str, Any]) -> Document:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    from hardbox.resources import policies
-
     loaded: dict[str, Any] = json.loads((policies() / "gate" / name).read_text(encoding="utf-8"))
     return loaded

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hardbox import errors
 from hardbox.errors import HardboxError, StoreError
@@ -333,3 +333,20 @@ def _status(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"signal {os.WTERMSIG(status)}"
     return f"exit {os.waitstatus_to_exitcode(status)}"
+
+
+def remove_shifted(path: Path, fix: Callable[[Callable[..., Any], str, object], None]) -> bool:
+    """Remove a tree the invoking user may not (it holds files of its subordinate ids)
+    from inside a user namespace with the user's map; False when there is no such map."""
+    shift = rootless_map() if os.geteuid() != 0 else None
+    if shift is None:
+        return False
+
+    import shutil  # removing only: not on `hardbox run`'s path
+
+    def remove(_: object) -> dict[str, object]:
+        shutil.rmtree(path, onerror=fix)
+        return {}
+
+    run_in_userns(shift, remove)
+    return True

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import HardboxError, UsageError
+from hardbox.image.store import importer
+from hardbox.image.store.prune import remove
 from hardbox.image.store.store import Store
 from hardbox.minimize.build import write_layer
 from hardbox.minimize.pkgdb import DatabaseEdit, truthful_databases
@@ -23,6 +25,8 @@ from hardbox.minimize.plan import Plan, make_plan
 from hardbox.minimize.probe import ProbeRun, run_probe, trace_probe
 from hardbox.minimize.rootfs import merged_root
 from hardbox.minimize.rootview import RootView
+from hardbox.scan.scanner import ScanOptions, scan
+from hardbox.scan.vulndb import default_db_path
 
 LABEL_SOURCE = "org.hardbox.minimize.source"
 LABEL_PROBES = "org.hardbox.minimize.probes"
@@ -125,7 +129,7 @@ def minimize(store: Store, ref: str, options: MinimizeOptions,
                                     checks, after_size=after_size, after_files=after_files)
             new_config = _new_config(config.raw, image.id, options)
             say("writing the minimized image")
-            new = store.write_image(new_config, [layer_tar], [])
+            new = importer.write_image(store, new_config, [layer_tar], [])
             result.new_id = new.id
             for index, check in enumerate(checks, 1):
                 say(f"probe {index}: verifying on the result")
@@ -137,12 +141,10 @@ def minimize(store: Store, ref: str, options: MinimizeOptions,
                         p for p in trace.paths
                         if (found := view.resolve(p)).exists and found.path not in keep_paths)
         if checks and not result.verified:
-            from hardbox.image.store.prune import remove
-
             remove(store, new.id)
             result.new_id = None
             return result
-        store.tag(new.id, options.tag)
+        importer.tag(store, new.id, options.tag)
         result.tag = options.tag
     say("scanning the original and the result")
     result.scan_before = scan_summary(store, image.id)
@@ -153,8 +155,6 @@ def minimize(store: Store, ref: str, options: MinimizeOptions,
 def scan_summary(store: Store, image_id: str) -> dict[str, Any]:
     """Packages and vulnerabilities of an image, as ``hardbox scan`` sees them (with the
     store's vulnerability database when one has been imported)."""
-    from hardbox.scan.scanner import ScanOptions, scan
-    from hardbox.scan.vulndb import default_db_path
 
     db = default_db_path()
     result = scan(store.get(image_id), db if db.exists() else None, ScanOptions(secrets=False))

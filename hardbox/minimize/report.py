@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hardbox import resources
 from hardbox.minimize.minimizer import MinimizeResult
+from hardbox.report.charts import human_bytes
 
 
 def to_dict(result: MinimizeResult) -> dict[str, Any]:
@@ -53,7 +55,6 @@ def to_json(result: MinimizeResult) -> str:
 def to_html(result: MinimizeResult) -> str:
     import jinja2
 
-    from hardbox import resources
 
     source = (resources.templates() / "minimize.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -63,6 +64,5 @@ def to_html(result: MinimizeResult) -> str:
 
 def _size(n: int | None) -> str:
     """Sizes as the scan report prints them (the same kB/MB spelling)."""
-    from hardbox.report.charts import human_bytes
 
     return "-" if n is None else human_bytes(n)

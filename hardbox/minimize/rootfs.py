@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hardbox.errors import HardboxError
+from hardbox.runtime import syscalls
 
 _MAX_OPTIONS = 4000  # mount(2) option data is one page
 
@@ -26,7 +27,6 @@ def merged_root(layer_dirs: Sequence[Path], scratch: Path) -> Iterator[Path]:
         return
     if not layer_dirs:
         raise HardboxError("the image has no layers to minimize")
-    from hardbox.runtime import syscalls
 
     lower = ":".join(str(d) for d in reversed(layer_dirs))
     options = f"lowerdir={lower}"

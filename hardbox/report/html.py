@@ -19,9 +19,9 @@ from markupsafe import Markup
 
 from hardbox import __version__
 from hardbox.findings import Finding, Kind, Severity
-from hardbox.report import Reporter
 from hardbox.report.charts import human_bytes, layer_size_chart, severity_chart
 from hardbox.report.common import layer_text, step_text, where
+from hardbox.report.interface import Reporter
 from hardbox.resources import templates
 from hardbox.scan.result import ScanResult
 from hardbox.scan.risk import METHOD

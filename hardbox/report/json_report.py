@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from hardbox.report import Reporter
+from hardbox.report.interface import Reporter
 from hardbox.scan.result import ScanResult
 
 

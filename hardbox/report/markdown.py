@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Kind, Severity
-from hardbox.report import Reporter
 from hardbox.report.common import step_text, where
+from hardbox.report.interface import Reporter
 
 if TYPE_CHECKING:
     from hardbox.scan.result import ScanResult

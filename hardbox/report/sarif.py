@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from hardbox import __version__
 from hardbox.findings import Finding, Kind, Severity
-from hardbox.report import Reporter
 from hardbox.report.common import where
+from hardbox.report.interface import Reporter
+from hardbox.scan.checks import all_rules
 
 if TYPE_CHECKING:
-    from hardbox.scan.checks import Rule
+    from hardbox.scan.checks.interface import Rule
     from hardbox.scan.result import ScanResult
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -63,8 +64,6 @@ class SarifReporter(Reporter):
     extension = "sarif"
 
     def render(self, result: ScanResult) -> str:
-        from hardbox.scan.checks import all_rules
-
         return render(
             [SarifEntry(f) for f in result.findings], subject=result.image.name,
             rules=all_rules(), list_every_rule=True,

@@ -31,6 +31,7 @@ Steps the profile marks ``if-available`` are skipped with a note in ``state.skip
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -41,13 +42,18 @@ from typing import TYPE_CHECKING
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
 from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls
+from hardbox.runtime.cgroups import open_manager
+from hardbox.runtime.cgroups.base import CgroupLimits, DevicesUnavailable
+from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
 from hardbox.runtime.init import exit_status, hide_host_process, run_as_init
 from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan, plan_rlimits
+from hardbox.runtime.seccomp import install_filter
+from hardbox.runtime.selinux import allocate_label, apply_exec_label, host_has_selinux
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, now, process_start_time
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
 if TYPE_CHECKING:
-    from hardbox.runtime.cgroups import Cgroup
+    from hardbox.runtime.cgroups.base import Cgroup
     from hardbox.runtime.selinux import Label
     from hardbox.runtime.tty import Relay
 
@@ -202,8 +208,6 @@ class Container:
         hence nodev, and it cannot mknod a device. There the run records a skip, under either
         limits mode.
         """
-        from hardbox.runtime.cgroups import CgroupLimits, DevicesUnavailable, open_manager
-        from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
 
         limits = self.request.profile.limits
         devices = ALLOWED_DEVICES if os.geteuid() == 0 else None
@@ -232,7 +236,6 @@ class Container:
         settings = self.request.profile.selinux
         if settings.mode == "disabled":
             return None
-        from hardbox.runtime.selinux import allocate_label, host_has_selinux
 
         if host_has_selinux():
             label = allocate_label(self.store.root, state_id, settings.type, settings.file_type)
@@ -377,14 +380,10 @@ def _container_pid1(
         process.enter_workdir(plan.workdir)
         exe = process.find_executable(plan.argv[0], env.get("PATH", process.DEFAULT_PATH))
         if plan.selinux_label is not None:
-            from hardbox.runtime.selinux import apply_exec_label
-
             apply_exec_label(plan.selinux_label)  # takes effect at execve
         if plan.init:
             hide_host_process()  # the init stays, and must not show hardbox's argv and env
         if plan.seccomp_bpf is not None:
-            from hardbox.runtime.seccomp import install_filter
-
             install_filter(plan.seccomp_bpf)  # last: everything above may need filtered calls
         if plan.init:
             run_as_init(lambda: _exec(exe, plan.argv, env, status_w), close_in_init=(status_w,))
@@ -397,8 +396,6 @@ def _load_for_pid1(plan: Plan) -> None:
     """Import what PID 1's optional steps use before forking: PID 1 runs them after
     pivot_root, where hardbox's own files are out of reach, and start-up imports only
     what a run needs, so nothing else has loaded them."""
-    import importlib
-
     wanted = {"tty": plan.tty, "selinux": plan.selinux_label is not None, "seccomp": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:

@@ -16,6 +16,8 @@ import os
 import signal
 from collections.abc import Callable
 
+from hardbox.runtime import syscalls
+
 # Every signal a process may catch, except SIGCHLD which the loop itself waits on.
 FORWARDED = tuple(
     s for s in signal.valid_signals()
@@ -33,7 +35,6 @@ def hide_host_process() -> None:
     shows in /proc/1/cmdline and /proc/1/environ (they are this interpreter's, started on
     the host), leaving ``hardbox-init``, and make the init non-dumpable so the container
     cannot ptrace-read it either. The workload's exec gets its own areas and dumpability."""
-    from hardbox.runtime import syscalls
 
     with open("/proc/self/stat", "rb") as fh:
         fields = fh.read().rpartition(b")")[2].split()

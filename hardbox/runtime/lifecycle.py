@@ -20,6 +20,9 @@ from pathlib import Path
 
 from hardbox.errors import HardboxError, UsageError
 from hardbox.root import default_root
+from hardbox.runtime import syscalls
+from hardbox.runtime.cgroups import open_manager
+from hardbox.runtime.cgroups.base import CgroupUnavailable
 from hardbox.runtime.container import Container, cgroup_name
 from hardbox.runtime.request import RunRequest, error_for
 from hardbox.runtime.state import StateDir, StateStore, is_alive, new_id
@@ -150,7 +153,6 @@ def remove(key: str, *, force: bool = False) -> str:
         if not d.path.exists():
             return state.id  # it was --rm: its monitor removed it
     _detach_stray_mounts(str(d.path))
-    from hardbox.runtime.cgroups import CgroupUnavailable, open_manager
 
     try:
         manager = open_manager()
@@ -166,8 +168,6 @@ def remove(key: str, *, force: bool = False) -> str:
 
 
 def _detach_stray_mounts(prefix: str) -> None:
-    from hardbox.runtime import syscalls
-
     with open("/proc/self/mountinfo", encoding="utf-8") as fh:
         points = [line.split()[4] for line in fh]
     for point in sorted((p for p in points if p.startswith(prefix + "/")), reverse=True):

@@ -27,7 +27,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hardbox.errors import ContainerError
+from hardbox.errors import ContainerError, UsageError
 from hardbox.runtime import syscalls
 from hardbox.runtime.overlay import build_rootfs as build_rootfs
 from hardbox.runtime.syscalls import KernelError
@@ -56,8 +56,6 @@ class Volume:
 
     @classmethod
     def parse(cls, spec: str, *, read_only_default: bool) -> Volume:
-        from hardbox.errors import UsageError
-
         parts = spec.split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
             raise UsageError(f"volume {spec!r}: expected SRC:DST[:ro|rw]")

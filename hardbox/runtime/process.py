@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, UsageError
+from hardbox.runtime import syscalls
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -149,7 +150,6 @@ def set_rlimits(pid: int, rlimits: Sequence[tuple[str, int, int]]) -> list[str]:
 def switch_user(user: User) -> None:
     """setgroups, setgid, setuid, keeping capabilities across the uid change (they are set
     to exactly the profile's list right after, by capabilities.apply)."""
-    from hardbox.runtime import syscalls
 
     syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)
     os.setgroups(list(user.groups))

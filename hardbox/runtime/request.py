@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, mounts, namespaces, network
+from hardbox.runtime.seccomp import compile_filter
 
 if TYPE_CHECKING:
     from hardbox.image.userns import ShiftMap
@@ -111,8 +112,6 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
     refuse_unlockable_masks(profile)
     bpf = None
     if profile.seccomp is not None:
-        from hardbox.runtime.seccomp import compile_filter
-
         bpf = compile_filter(profile.seccomp, profile.capabilities)
     nsset = namespaces.NamespaceSet(
         user=profile.user_namespace, network=network.needs_namespace(profile.network)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardbox.errors import ContainerError, InputError
+from hardbox.root import default_root
 from hardbox.runtime.profile.seccomp_model import (
     ArgFilter,
     SeccompPolicy,
@@ -60,7 +61,6 @@ class CompiledFilter:
 
 def default_cache_dir() -> Path:
     """``<store root>/cache/seccomp`` (the store root of docs/architecture.md's shared conventions)."""
-    from hardbox.root import default_root
 
     return default_root() / "cache" / "seccomp"
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from hardbox.findings import Finding, Severity
 from hardbox.scan.catalog.os_release import OSRelease
 from hardbox.scan.catalog_result import CatalogResult, CatalogSession
-from hardbox.scan.checks import CHECKS, Check, CheckOptions, HistoryStep, ImageContext
+from hardbox.scan.checks import CHECKS
+from hardbox.scan.checks.interface import Check, CheckOptions, HistoryStep, ImageContext
 from hardbox.scan.checks.secrets import SecretCheck
 from hardbox.scan.package import Package
 from hardbox.scan.prepare import OpenedImage, PreparedImage, prepare_image

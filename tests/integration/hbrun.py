@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hardbox.runtime.cgroups import beneath, cgroup_mounts, own_cgroups
+from hardbox.runtime.cgroups.base import beneath, cgroup_mounts, own_cgroups
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hbrun import RunStore, make_store
 
-from hardbox.runtime.cgroups import detect_version
+from hardbox.runtime.cgroups.base import detect_version
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES, v1_lines
 
 pytestmark = pytest.mark.root

@@ -10,6 +10,7 @@ there, which is how multi-image layouts are made. Files land atomically (temp + 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -160,8 +161,6 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    import io
-
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o644

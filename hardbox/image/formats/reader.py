@@ -3,8 +3,8 @@
 An ``ImageReader`` (docker archive, OCI layout directory, OCI layout tar) lists the images
 it holds as ``Entry`` objects: their names, manifest, config (already read, verified and
 validated) and a ``LayerSource`` per layer that opens the layer blob as a stream. The
-importer (``importer.py``) knows nothing of formats; the readers know nothing of the store.
-``open_reader`` detects the format of a path.
+importer (``store/importer.py``) knows nothing of formats; the readers know nothing of the
+store. ``open_reader`` (the package's ``__init__``) detects the format of a path.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -154,32 +153,3 @@ class TarMembers:
 
     def close(self) -> None:
         self.tar.close()
-
-
-@contextmanager
-def open_reader(path: Path) -> Iterator[ImageReader]:
-    """Open ``path`` as whichever format it is; refuse what is none of them."""
-    from hardbox.image.formats.docker_archive import DockerArchive
-    from hardbox.image.formats.oci_layout import OciLayout
-
-    if not path.exists():
-        raise InvalidImage(f"{path}: no such file or directory")
-    reader: ImageReader
-    if path.is_dir():
-        reader = OciLayout.open_dir(path)
-    else:
-        members = TarMembers(path)
-        if members.has("manifest.json"):
-            reader = DockerArchive(path, members)
-        elif members.has("index.json") or members.has("oci-layout"):
-            reader = OciLayout.open_tar(path, members)
-        else:
-            members.close()
-            raise InvalidImage(
-                f"{path}: a tar archive, but neither a docker archive (no manifest.json) "
-                "nor an OCI layout (no index.json)"
-            )
-    try:
-        yield reader
-    finally:
-        reader.close()

@@ -1,8 +1,10 @@
-"""Importing images into the store: ``Store.import_path`` and ``Store.write_image``.
+"""Writing images into the store: ``import_path``, ``write_image`` and ``tag``.
 
-Both open one ``Transaction`` (transaction.py) under the store's writers' lock: the images of
-an archive or layout (read by ``reader.py``'s format readers), or the minimizer's layer
-tars and config, are staged, verified and published together, or not at all.
+The first two open one ``Transaction`` (transaction.py) under the store's writers' lock: the
+images of an archive or layout (read by the readers of ``image/formats``), or the
+minimizer's layer tars and config, are staged, verified and published together, or not at
+all. ``Store`` itself only reads and removes; callers that write call these functions, so
+the store never imports its importer.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any, BinaryIO
 from hardbox.errors import InvalidImage, InvalidReference, UsageError
 from hardbox.image import reference
 from hardbox.image.digest import sha256_file
+from hardbox.image.formats import open_reader
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.manifest import OCI_LAYER
 from hardbox.image.formats.platform import Platform
-from hardbox.image.formats.reader import LayerSource, open_reader
+from hardbox.image.formats.reader import LayerSource
 from hardbox.image.store.images import ImageRecord, StoredImage
 from hardbox.image.store.store import Store
 from hardbox.image.store.transaction import Progress, Transaction, now, oci_manifest
@@ -32,6 +35,17 @@ def full_name(text: str) -> str:
         raise InvalidReference(f"cannot tag with a digest reference: {text!r}",
                                "give NAME[:TAG]")
     return str(ref)
+
+
+def tag(store: Store, src: str, dst: str) -> StoredImage:
+    """Point the full name ``dst`` at the image ``src`` names (moving it if it existed)."""
+    name = full_name(dst)
+    with store.writing():
+        manifest = store.resolve(src)
+        tags = store.tags()
+        tags[name] = manifest
+        store.write_tags(tags)
+    return store.get(manifest)
 
 
 def import_path(store: Store, path: Path | str | Transport, *, tag: str | None = None,

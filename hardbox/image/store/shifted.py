@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hardbox.errors import StoreError
 from hardbox.image.store.store import SHIFT_FILE
@@ -24,7 +22,6 @@ from hardbox.image.userns import (
     ShiftMap,
     continue_in_userns,
     rootless_map,
-    run_in_userns,
     user_name,
 )
 
@@ -98,18 +95,3 @@ def map_for_unpacking(store: Store) -> ShiftMap | None:
                          f"but this user's map is {wanted.describe()}",
                          "/etc/subuid or /etc/subgid changed; remove the store and import again")
     return wanted
-
-
-def remove_shifted(path: Path, fix: Callable[[Callable[..., Any], str, object], None]) -> bool:
-    """Remove a tree the invoking user may not (it holds files of its subordinate ids)
-    from inside a user namespace with the user's map; False when there is no such map."""
-    shift = rootless_map() if os.geteuid() != 0 else None
-    if shift is None:
-        return False
-
-    def remove(_: object) -> dict[str, object]:
-        shutil.rmtree(path, onerror=fix)
-        return {}
-
-    run_in_userns(shift, remove)
-    return True

@@ -37,9 +37,10 @@ from hardbox.errors import InvalidImage, StoreError
 from hardbox.image.digest import hex_of
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.manifest import Manifest
-from hardbox.image.formats.platform import Platform
 from hardbox.image.store.images import ImageRecord, StoredImage, StoredLayer
 from hardbox.image.store.locking import HeldLock, fresh_lock, locked, try_lock
+from hardbox.image.store.resolve import resolve
+from hardbox.image.userns import remove_shifted
 from hardbox.root import default_root as default_root
 
 SHIFT_FILE = "userns.json"  # see the layout above and image/store/shifted.py
@@ -73,8 +74,6 @@ def remove_tree(path: Path) -> None:
     try:
         shutil.rmtree(path, onerror=fix)
     except PermissionError:
-        from hardbox.image.store.shifted import remove_shifted
-
         if not remove_shifted(path, fix):
             raise
 
@@ -286,8 +285,6 @@ class Store:
 
     def resolve(self, ref: str, records: dict[str, ImageRecord] | None = None) -> str:
         """The manifest digest ``ref`` names; ``ImageNotFound`` if none."""
-        from hardbox.image.store.resolve import resolve
-
         records = self.records() if records is None else records
         return resolve(ref, records, self.tags(), self.root)
 
@@ -321,33 +318,3 @@ class Store:
             manifest=manifest,
             imported=record.imported,
         )
-
-    # -- writing (importer.py, prune.py do the bulk of it) -------------------------------
-
-    def tag(self, src: str, dst: str) -> StoredImage:
-        """Point the full name ``dst`` at the image ``src`` names (moving it if it existed)."""
-        from hardbox.image.store.importer import full_name
-
-        name = full_name(dst)
-        with self.writing():
-            manifest = self.resolve(src)
-            tags = self.tags()
-            tags[name] = manifest
-            self.write_tags(tags)
-        return self.get(manifest)
-
-    def import_path(self, path: Path | str, tag: str | None = None, platform: Platform | None = None,
-                    progress: Callable[[int, int | None, str], None] | None = None,
-                    ) -> list[StoredImage]:
-        """Import every image of an archive or layout (``PATH:REF`` picks one)."""
-        from hardbox.image.store.importer import import_path
-
-        return import_path(self, path, tag=tag, platform=platform, progress=progress)
-
-    def write_image(self, config: dict[str, Any], layer_tars: list[Path],
-                    tags: list[str]) -> StoredImage:
-        """Store a new image from uncompressed layer tars (oldest first) and a config;
-        ``rootfs.diff_ids`` is set from the tars. Used by the minimizer."""
-        from hardbox.image.store.importer import write_image
-
-        return write_image(self, config, layer_tars, tags)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from hardbox.runtime.cgroups import DevicesUnavailable
+from hardbox.runtime import syscalls
+from hardbox.runtime.cgroups.base import DevicesUnavailable
 
 ANY = None  # a wildcard major or minor (``*``)
 
@@ -212,7 +213,6 @@ def attach_program(cgroup_dir: Path, rules: tuple[DeviceRule, ...]) -> None:
     own reference to the program, so both descriptors are closed here; removing the cgroup
     detaches and frees it.
     """
-    from hardbox.runtime import syscalls
 
     try:
         dir_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

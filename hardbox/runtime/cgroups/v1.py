@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardbox.runtime.cgroups import (
+from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
     CgroupLimits,
     CgroupUnavailable,
@@ -33,6 +33,7 @@ from hardbox.runtime.cgroups import (
     rmdir_released,
     write,
 )
+from hardbox.runtime.cgroups.devices import apply_v1
 
 CONTROLLERS = ("memory", "pids", "cpu", "devices")
 
@@ -187,8 +188,6 @@ class V1Manager:
 
 def _apply(cgroup: V1Cgroup, limits: CgroupLimits) -> None:
     if limits.devices is not None:
-        from hardbox.runtime.cgroups.devices import apply_v1
-
         apply_v1(cgroup.dirs["devices"], limits.devices)
     if limits.memory is not None:
         memory = cgroup.dirs["memory"]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardbox.runtime.cgroups import (
+from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
     CgroupLimits,
     CgroupUnavailable,
@@ -40,6 +40,7 @@ from hardbox.runtime.cgroups import (
     rmdir_released,
     write,
 )
+from hardbox.runtime.cgroups.devices import attach_program
 
 
 def read_keyed(path: Path) -> dict[str, int]:
@@ -188,8 +189,6 @@ class V2Manager:
         try:
             apply_limits(path, limits)
             if limits.devices is not None:
-                from hardbox.runtime.cgroups.devices import attach_program
-
                 attach_program(path, limits.devices)
         except BaseException:
             cgroup.destroy()

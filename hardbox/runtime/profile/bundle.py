@@ -34,6 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import HardboxError, InputError, UsageError
+from hardbox.image.store.shifted import map_of_layer
+from hardbox.image.store.store import remove_tree
+from hardbox.image.userns import run_in_userns
+from hardbox.runtime.idmap import check_store_shift, for_invoking_user
+from hardbox.runtime.mounts import HOST_SYSFS_MASKS
 from hardbox.runtime.profile.bundle_record import left_out_record, recorded_devices
 from hardbox.runtime.profile.bundle_rootfs import IdShift, LeftOut, Merged, merge_layers
 from hardbox.runtime.profile.export import oci_config
@@ -166,9 +171,7 @@ def bundle_config(profile: Profile, image_config: Any, rootfs: Path, command: Se
     config["root"]["path"] = "rootfs"
     config["hostname"] = "hardbox"
     config["mounts"] = _mounts(profile)
-    if host_sysfs(profile):
-        from hardbox.runtime.mounts import HOST_SYSFS_MASKS  # the cgroup tree lists host pids
-
+    if host_sysfs(profile):  # the cgroup tree lists host pids
         masked = config["linux"]["maskedPaths"]
         masked += [p for p in HOST_SYSFS_MASKS if p not in masked]
     config["linux"]["cgroupsPath"] = f"hardbox-bundle-{uuid.uuid4().hex[:12]}"
@@ -205,12 +208,8 @@ def write_bundle(image: Any, dest: Path, profile: Profile, command: Sequence[str
             dest.rmdir()
         os.rename(staging, dest)
     except BaseException:
-        from hardbox.image.store.store import (
-            remove_tree,  # shifted files go through the namespace too
-        )
-
         with contextlib.suppress(OSError):  # the original error matters more
-            remove_tree(staging)
+            remove_tree(staging)  # shifted files go through the namespace too
         raise
     notes = list(merged.notes)
     if left_out:
@@ -230,7 +229,6 @@ def _merge(image: Any, rootfs: Path, in_userns: ShiftMap | None, profile: Profil
         if profile.user_namespace:
             shift = _shifter(config["linux"]["uidMappings"], config["linux"]["gidMappings"])
         return merge_layers(layers, rootfs, shift, recorded)
-    from hardbox.image.userns import run_in_userns
 
     def merge(_: object) -> dict[str, object]:
         done = merge_layers(layers, rootfs, None, recorded)
@@ -259,12 +257,10 @@ def _store_map(layers: Sequence[Path], profile: Profile) -> ShiftMap | None:
     in a shifted store), checked against the bundle's own user-namespace map."""
     if os.geteuid() == 0 or not layers:
         return None
-    from hardbox.image.store.shifted import map_of_layer
 
     recorded = map_of_layer(layers[0])
     if recorded is None:
         return None
-    from hardbox.runtime.idmap import check_store_shift, for_invoking_user
 
     try:
         check_store_shift(recorded, for_invoking_user() if profile.user_namespace else None)

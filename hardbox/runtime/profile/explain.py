@@ -16,7 +16,9 @@ from typing import Any
 
 from hardbox.errors import HardboxError
 from hardbox.runtime import capabilities, idmap, network
+from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES, describe
 from hardbox.runtime.profile.load import Profile
+from hardbox.runtime.selinux import host_has_selinux
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,6 @@ def _limits_status(profile: Profile) -> str:
 
 
 def _devices() -> str:
-    from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES, describe
-
     return f"{describe(ALLOWED_DEVICES)}; cgroup v1 devices controller or a BPF device program on v2"
 
 
@@ -112,7 +112,6 @@ def _devices_status(profile: Profile) -> str:
 def _selinux_status(profile: Profile) -> str:
     if profile.selinux.mode == "disabled":
         return "off"
-    from hardbox.runtime.selinux import host_has_selinux
 
     if host_has_selinux():
         return "applied"

@@ -24,8 +24,9 @@ from typing import Any
 import yaml
 
 from hardbox.errors import UsageError
-from hardbox.runtime.cgroups import CPU_PERIOD_US, cpu_quota
+from hardbox.runtime.cgroups.base import CPU_PERIOD_US, cpu_quota
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
+from hardbox.runtime.idmap import for_invoking_user
 from hardbox.runtime.profile.load import Profile
 from hardbox.runtime.profile.seccomp_model import SeccompPolicy, native_arch
 
@@ -66,8 +67,6 @@ def oci_seccomp(policy: SeccompPolicy, capabilities: tuple[str, ...]) -> dict[st
 
 
 def _id_mappings() -> tuple[list[dict[str, int]], list[dict[str, int]]]:
-    from hardbox.runtime.idmap import for_invoking_user
-
     ids = for_invoking_user()
     return (
         [{"containerID": e.inside, "hostID": e.outside, "size": e.count} for e in ids.uids],

@@ -1,151 +1,20 @@
-"""The checks seam: misconfiguration and secret checks that read an image during the one walk.
+"""The registry of check families: ``CHECKS``, and the rules they can report.
 
-A ``Check`` is a walk visitor (``name``, ``wants``, ``visit``; docs/architecture.md, "scan:
-one walk, many readers") that also knows the image's configuration and, once the walk is
-done, returns its findings. Each check family (``config``, ``files``, ``secrets``) lives in
-its own module and declares the ``Rule``s it can report: id, title, severity, why it matters
-and how to fix it. The rules are what SARIF's ``tool.driver.rules`` and docs/adding-a-check.md
-list, so a rule id is defined exactly once.
-
-Every check family is registered in ``CHECKS``; a test fails when one is missing, when two
-rules share an id, or when a rule is not documented. docs/adding-a-check.md is the checklist.
+The interface every family implements is ``interface.py`` (``Check``, ``Rule``); each family
+(``config``, ``files``, ``devices``, ``secrets``) is one module. A test fails when a family
+is not registered here, when two rules share an id, or when a rule is not documented;
+docs/adding-a-check.md is the checklist.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from hardbox.scan.checks.config import ConfigCheck
+from hardbox.scan.checks.devices import DeviceCheck
+from hardbox.scan.checks.files import FileCheck
+from hardbox.scan.checks.interface import Check, Rule
+from hardbox.scan.checks.secrets import SecretCheck
 
-from hardbox.findings import Fact, Finding, Kind, LayerRef, SecretDetail, Severity
-
-if TYPE_CHECKING:
-    from hardbox.image.formats.config import ImageConfig
-    from hardbox.image.layers.unpack import DeviceNode
-    from hardbox.scan.walk import ImageFile
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What one check reports, independent of any image: the metadata every report shows."""
-
-    id: str
-    title: str
-    severity: Severity
-    kind: Kind
-    why: str
-    fix: str
-
-    def __post_init__(self) -> None:
-        if not self.id.startswith("HB-") or not self.title or not self.why or not self.fix:
-            raise ValueError(f"rule {self.id!r}: needs an HB- id, a title, why and fix")
-
-    def finding(
-        self,
-        detail: str,
-        *,
-        title: str | None = None,
-        path: str | None = None,
-        layer: LayerRef | None = None,
-        severity: Severity | None = None,
-        package: str | None = None,
-        line: int | None = None,
-        history_index: int | None = None,
-        secret: SecretDetail | None = None,
-        extra: Mapping[str, Fact] | None = None,
-    ) -> Finding:
-        """A finding of this rule; ``title`` overrides the rule's for a more specific one."""
-        return Finding(
-            id=self.id,
-            kind=self.kind,
-            severity=severity or self.severity,
-            title=title or self.title,
-            detail=detail,
-            fix=self.fix,
-            package=package,
-            path=path,
-            layer=layer,
-            line=line,
-            history_index=history_index,
-            secret=secret,
-            extra=dict(extra or {}),
-        )
-
-
-@dataclass(frozen=True)
-class HistoryStep:
-    """One build step (a ``history`` entry) with the layer it made, if it made one."""
-
-    index: int
-    created_by: str
-    layer: LayerRef | None
-
-
-@dataclass(frozen=True)
-class ImageContext:
-    """What a check knows about the image besides its files: the name the user gave, its
-    tags, the validated config, its layers (oldest first, ``created_by`` already scrubbed)
-    and the build history, made from the image prepared once when it was opened
-    (``hardbox.scan.prepare``, ``hardbox.scan.scanner.check_context``)."""
-
-    name: str
-    config: ImageConfig
-    layers: tuple[LayerRef, ...]
-    tags: tuple[str, ...] = ()
-    steps: tuple[HistoryStep, ...] = field(default=())
-    devices: tuple[tuple[LayerRef, DeviceNode], ...] = ()  # what each layer's record lists
-
-    @property
-    def top_layer(self) -> LayerRef | None:
-        return self.layers[-1] if self.layers else None
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """Knobs a scan passes to every check."""
-
-    secrets: bool = True  # read file contents for secrets
-    config: bool = True  # the image has a config to check (a dir: root filesystem has none)
-
-
-class Check(ABC):
-    """Base of every check family. Subclasses set ``name`` ("checks/config") and implement
-    ``rules`` and ``findings``; file checks also ``wants``/``visit``. A fresh instance is
-    made for every walk."""
-
-    name: ClassVar[str]
-
-    def __init__(self, image: ImageContext, options: CheckOptions) -> None:
-        self.image = image
-        self.options = options
-
-    @classmethod
-    @abstractmethod
-    def rules(cls) -> tuple[Rule, ...]:
-        """Every rule this family can report."""
-
-    def wants(self, path: str) -> bool:
-        return False
-
-    def visit(self, file: ImageFile) -> None:
-        return None
-
-    @abstractmethod
-    def findings(self) -> list[Finding]:
-        """The findings, once the walk is done."""
-
-
-def _registry() -> tuple[type[Check], ...]:
-    from hardbox.scan.checks.config import ConfigCheck
-    from hardbox.scan.checks.devices import DeviceCheck
-    from hardbox.scan.checks.files import FileCheck
-    from hardbox.scan.checks.secrets import SecretCheck
-
-    return (ConfigCheck, FileCheck, DeviceCheck, SecretCheck)
-
-
-CHECKS: tuple[type[Check], ...] = _registry()
+CHECKS: tuple[type[Check], ...] = (ConfigCheck, FileCheck, DeviceCheck, SecretCheck)
 
 
 def all_rules() -> tuple[Rule, ...]:

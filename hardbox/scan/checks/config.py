@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from hardbox.findings import Fact, Finding, Kind, SecretDetail, Severity
-from hardbox.scan.checks import Check, HistoryStep, Rule
+from hardbox.scan.checks.interface import Check, HistoryStep, Rule
 from hardbox.secrets import SecretPolicy, load_policy, placeholder, redact
 
 ROOT = Rule(

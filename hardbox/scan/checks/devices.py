@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from hardbox.findings import Finding, Kind, Severity
-from hardbox.scan.checks import Check, Rule
+from hardbox.scan.checks.interface import Check, Rule
 
 DEVICE_NODE = Rule(
     "HB-FILE-009", "Device node shipped in the image", Severity.HIGH, Kind.MISCONFIGURATION,

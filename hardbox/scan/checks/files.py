@@ -22,7 +22,7 @@ import re
 import stat
 
 from hardbox.findings import Finding, Kind, LayerRef, Severity
-from hardbox.scan.checks import Check, CheckOptions, ImageContext, Rule
+from hardbox.scan.checks.interface import Check, CheckOptions, ImageContext, Rule
 from hardbox.scan.walk import ImageFile, MergedView, Shadowed
 from hardbox.secrets import SecretPolicy, load_policy
 

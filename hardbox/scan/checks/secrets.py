@@ -14,7 +14,7 @@ import functools
 from dataclasses import replace
 
 from hardbox.findings import Finding, Kind, SecretDetail
-from hardbox.scan.checks import Check, CheckOptions, ImageContext, Rule
+from hardbox.scan.checks.interface import Check, CheckOptions, ImageContext, Rule
 from hardbox.scan.walk import ImageFile
 from hardbox.secrets import SecretMatch, SecretPolicy, SecretRule, load_policy, placeholder, redact
 

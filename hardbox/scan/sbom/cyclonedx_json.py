@@ -29,7 +29,7 @@ from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.ecosystems import BY_NAME, is_os
 from hardbox.scan.package import Package
-from hardbox.scan.sbom.build import (
+from hardbox.scan.sbom.facts import (
     Properties,
     SbomImage,
     image_created,

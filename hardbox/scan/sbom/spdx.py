@@ -28,7 +28,7 @@ from hardbox.errors import UsageError
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.ecosystems import is_os
 from hardbox.scan.package import Package
-from hardbox.scan.sbom.build import SbomImage, image_created, image_name
+from hardbox.scan.sbom.facts import SbomImage, image_created, image_name
 
 _SPDXID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 _NAMESPACE = uuid.UUID("2c0b9a7e-4d8f-4b8e-8a43-6f0f2d1e9c51")

@@ -28,7 +28,7 @@ from cyclonedx.model.vulnerability import (
 
 from hardbox.findings import Finding, Kind, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult
-from hardbox.scan.sbom.build import package_refs
+from hardbox.scan.sbom.facts import package_refs
 
 
 def add_vulnerabilities(bom: Bom, result: CatalogResult, findings: Iterable[Finding]) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import InputError
+from hardbox.root import default_root
 from hardbox.scan.vulndb.osv import Advisory
 
 SCHEMA_VERSION = "1"
@@ -72,7 +73,6 @@ def normalise_name(ecosystem: str, name: str) -> str:
 
 def default_db_path() -> Path:
     """``<store root>/db/osv.sqlite`` (docs/architecture.md: ``store.root / "db"``)."""
-    from hardbox.root import default_root
 
     return default_root() / "db" / "osv.sqlite"
 

@@ -23,6 +23,7 @@ from hardbox.image.source import (
     open_image,
     parse_source,
 )
+from hardbox.image.store.importer import import_path
 from hardbox.image.store.store import Store
 
 
@@ -81,7 +82,7 @@ def test_a_parsed_source_opens_without_reading_the_name_again(
     renamed = ArchiveSource("whatever the user typed", source.transport)
     with open_image(renamed, store) as view:
         assert (view.layers[0].path / "bin" / "busybox").is_file()
-    stored = Store.open().import_path(busybox_layout.layout)[0]
+    stored = import_path(Store.open(), busybox_layout.layout)[0]
     with open_image(parse_source(stored.id[:19]), store) as view:
         assert view.manifest_digest == stored.manifest_digest
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hardbox.runtime import mounts, syscalls
-from hardbox.runtime.cgroups import (
+from hardbox.runtime.cgroups.base import (
     CgroupLimits,
     CgroupUnavailable,
     DevicesUnavailable,

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from hardbox.runtime.cgroups import (
+from hardbox.runtime.cgroups import open_manager
+from hardbox.runtime.cgroups.base import (
     CgroupLimits,
     CgroupUnavailable,
     cgroup_mounts,
     detect_version,
-    open_manager,
     own_cgroups,
     recorded_path_ok,
 )

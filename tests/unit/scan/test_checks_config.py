@@ -19,8 +19,8 @@ from conftest import need_tool
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.image.source import open_image
 from hardbox.image.store.store import Store
-from hardbox.scan.checks import CheckOptions, ImageContext
 from hardbox.scan.checks.config import ConfigCheck, scrub
+from hardbox.scan.checks.interface import CheckOptions, ImageContext
 from hardbox.scan.checks.secrets import load_policy
 from hardbox.scan.prepare import prepare_image
 from hardbox.scan.scanner import check_context

@@ -19,8 +19,8 @@ from conftest import need_root, need_tool
 
 from hardbox.findings import Severity
 from hardbox.image.formats.config import ImageConfig
-from hardbox.scan.checks import CheckOptions, ImageContext
 from hardbox.scan.checks.files import WASTE_THRESHOLD, FileCheck
+from hardbox.scan.checks.interface import CheckOptions, ImageContext
 from hardbox.scan.walk import layer_ref, walk
 
 

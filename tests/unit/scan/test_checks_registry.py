@@ -12,8 +12,10 @@ from pathlib import Path
 
 import hardbox.scan.checks as checks_pkg
 from hardbox.cli.scan import FORMATS
-from hardbox.report import REPORTERS, Reporter
-from hardbox.scan.checks import CHECKS, Check, all_rules
+from hardbox.report import REPORTERS
+from hardbox.report.interface import Reporter
+from hardbox.scan.checks import CHECKS, all_rules
+from hardbox.scan.checks.interface import Check
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "adding-a-check.md"
 

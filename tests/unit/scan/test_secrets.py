@@ -16,7 +16,7 @@ from conftest import need_root
 
 from hardbox.errors import InputError
 from hardbox.image.formats.config import ImageConfig
-from hardbox.scan.checks import CheckOptions, ImageContext
+from hardbox.scan.checks.interface import CheckOptions, ImageContext
 from hardbox.scan.checks.secrets import SecretCheck, load_policy, redact
 from hardbox.scan.walk import layer_ref, walk
 from hardbox.secrets import entropy

@@ -1,0 +1,204 @@
+"""What the SBOM of an image says, decided once here for every writer (``cyclonedx``,
+``cyclonedx_json``, ``spdx``, ``vulns``): names, purls, properties, licenses, evidence and
+the serial number. The writers import this module and never ``build``, which imports them.
+
+Shape (each ``hardbox:`` property is documented in docs/adding-a-cataloger.md):
+
+* ``metadata.component``: the image, type ``container`` — name (first tag, else the id),
+  version and SHA-256 hash (the image id, its config digest), an ``oci`` purl when the
+  manifest digest is known, and properties ``hardbox:image:id``, ``hardbox:image:tag``,
+  ``hardbox:image:manifest-digest``, ``hardbox:image:base-os``, ``hardbox:image:layer:N``
+  (the diff_id of layer N).
+* an ``operating-system`` component from os-release, on which the OS packages depend.
+* one ``library`` component per package: purl, licenses, evidence occurrences (the database
+  or manifest it was read from), properties ``hardbox:layer:diff_id``, ``hardbox:layer:index``,
+  ``hardbox:layer:created_by`` (the earliest layer that brought it), ``hardbox:cataloger``,
+  ``hardbox:source:name`` / ``hardbox:source:version``, and the cataloger's own; with
+  ``with_files``, one more evidence occurrence per file the package owns (its
+  ``additionalContext`` says which kind of occurrence it is).
+* ``metadata.properties``: each cataloger's status, ``hardbox:cataloger:NAME:status`` /
+  ``:packages`` / ``:reason``, so a partial catalog is visible in the SBOM itself.
+
+The serial number is derived from the content, so the same image gives the same SBOM; the
+timestamp is the image's creation time when known (tests redact it otherwise).
+
+Nothing here imports cyclonedx-python-lib's model: the default output never needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from packageurl import PackageURL
+
+from hardbox.scan.catalog_result import CatalogResult
+from hardbox.scan.package import Package
+from hardbox.scan.walk import LayerSource
+
+# additionalContext of the two kinds of evidence occurrence.
+READ_FROM = "package metadata read from here"
+OWNED = "file installed by the package"
+# A fixed namespace for uuid5 serial numbers: same SBOM content, same serial.
+_SERIAL_NAMESPACE = uuid.UUID("6b1f0a52-8a33-4f55-9a57-2f4b3c1d7e90")
+
+# One license of a component, as CycloneDX spells the choice: an SPDX id, an SPDX
+# expression, or a free-text name.
+LicenseKind = Literal["id", "expression", "name"]
+Properties = list[tuple[str, str]]
+
+
+class SbomImage(Protocol):
+    """What the SBOM says about the image itself (``StoredImage`` and ``ImageView`` fit)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def manifest_digest(self) -> str: ...
+    @property
+    def layers(self) -> Sequence[LayerSource]: ...
+
+
+def image_name(image: SbomImage) -> str:
+    return image.tags[0] if image.tags else (image.id or "image")
+
+
+def image_created(image: SbomImage) -> datetime | None:
+    config = getattr(image, "config", None)
+    created = getattr(config, "created", None)
+    if not isinstance(created, str) or not created:
+        return None
+    try:
+        return datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def oci_purl(image: SbomImage) -> str | None:
+    digest = image.manifest_digest
+    if not digest or not digest.startswith("sha256:"):
+        return None
+    qualifiers: dict[str, str] = {}
+    name = "image"
+    if image.tags:
+        repository, _, tag = image.tags[0].rpartition(":")
+        if "/" in tag or not repository:  # "host:5000/name" without a tag
+            repository, tag = image.tags[0], ""
+        name = repository.rsplit("/", 1)[-1]
+        qualifiers = {"repository_url": repository, **({"tag": tag} if tag else {})}
+    return PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers).to_string()
+
+
+def root_properties(image: SbomImage, result: CatalogResult) -> Properties:
+    props = [("hardbox:image:id", image.id)] if image.id else []
+    if image.manifest_digest:
+        props.append(("hardbox:image:manifest-digest", image.manifest_digest))
+    props += [("hardbox:image:tag", tag) for tag in image.tags]
+    if result.os is not None:
+        props.append(("hardbox:image:base-os", result.os.pretty_name or result.os.purl_distro))
+    props += [(f"hardbox:image:layer:{layer.index}", layer.diff_id) for layer in image.layers]
+    return props
+
+
+def os_properties(result: CatalogResult) -> Properties:
+    os_release = result.os
+    if os_release is None:
+        return []
+    props = [("hardbox:os:distro", os_release.purl_distro)]
+    if os_release.osv_ecosystem:
+        props.append(("hardbox:os:osv-ecosystem", os_release.osv_ecosystem))
+    if os_release.version_codename:
+        props.append(("hardbox:os:codename", os_release.version_codename))
+    return props
+
+
+def os_ref(result: CatalogResult) -> str:
+    return f"os:{result.os.purl_distro}" if result.os is not None else ""
+
+
+def package_refs(packages: Iterable[Package]) -> dict[Package, str]:
+    """A unique bom-ref per package: its purl, with the location appended when the same purl
+    occurs twice (one pypi package in two virtualenvs, stdlib in several Go binaries)."""
+    refs: dict[Package, str] = {}
+    taken: set[str] = set()
+    for pkg in packages:
+        ref = pkg.purl
+        if ref in taken:
+            ref = f"{pkg.purl}#{pkg.locations[0] if pkg.locations else len(taken)}"
+        while ref in taken:
+            ref += "+"
+        taken.add(ref)
+        refs[pkg] = ref
+    return refs
+
+
+@functools.lru_cache(maxsize=4096)
+def _license(text: str, single: bool) -> tuple[LicenseKind, str]:
+    # cyclonedx-python-lib's LicenseFactory.make_from_string rules, from the two functions it
+    # uses (its model classes are not needed to decide): a known SPDX id (case-fixed), else a
+    # valid SPDX expression, else a name. Cached: an image repeats the same few texts.
+    from cyclonedx.spdx import fixup_id, is_expression
+
+    spdx_id = fixup_id(text)
+    if spdx_id is not None:
+        return "id", spdx_id
+    if single and is_expression(text):
+        return "expression", text
+    return "name", text
+
+
+def licenses(pkg: Package) -> list[tuple[LicenseKind, str]]:
+    """SPDX ids and expressions where the text is one, names otherwise. CycloneDX allows one
+    expression or a list of single licenses, never both: with several, each is one license."""
+    texts = [text.strip() for text in pkg.licenses if text.strip()]
+    return [_license(text, len(texts) == 1) for text in texts]
+
+
+def package_properties(pkg: Package) -> Properties:
+    props = [("hardbox:cataloger", pkg.cataloger)]
+    if pkg.layer is not None:
+        props += [
+            ("hardbox:layer:diff_id", pkg.layer.diff_id),
+            ("hardbox:layer:index", str(pkg.layer.index)),
+        ]
+        if pkg.layer.created_by:
+            props.append(("hardbox:layer:created_by", pkg.layer.created_by))
+    if pkg.source_name:
+        props.append(("hardbox:source:name", pkg.source_name))
+    if pkg.source_version:
+        props.append(("hardbox:source:version", pkg.source_version))
+    props += list(pkg.properties)
+    return props
+
+
+def occurrences(pkg: Package, with_files: bool) -> list[tuple[str, str]]:
+    """(location, additionalContext) of each evidence occurrence: where the package was read
+    from, and with ``with_files`` every file it owns. (Nested ``file`` components would say
+    the same at a hundred times the cost.)"""
+    found = [(loc, READ_FROM) for loc in pkg.locations]
+    if with_files:
+        found += [(path, OWNED) for path in sorted(set(pkg.files))]
+    return found
+
+
+def status_properties(result: CatalogResult) -> Properties:
+    props: Properties = []
+    for status in result.statuses:
+        base = f"hardbox:cataloger:{status.cataloger}"
+        props.append((f"{base}:status", status.status.value))
+        props.append((f"{base}:packages", str(status.packages)))
+        props += [(f"{base}:reason", reason) for reason in status.reasons]
+    props += [("hardbox:walk:error", error) for error in result.walk_errors]
+    return props
+
+
+def serial_number(image: SbomImage, result: CatalogResult, with_files: bool) -> uuid.UUID:
+    parts = [image.id, image.manifest_digest, *image.tags, str(with_files)]
+    parts += [f"{p.purl}|{p.locations}|{p.layer}" for p in result.packages]
+    parts += [f"{s.cataloger}|{s.status.value}|{s.reasons}" for s in result.statuses]
+    return uuid.uuid5(_SERIAL_NAMESPACE, "\n".join(parts))
