@@ -21,6 +21,7 @@ import yaml
 
 from hardbox.errors import InputError
 from hardbox.jsondoc import MAX_DEPTH
+from hardbox.named_input import require_file_or_dir
 
 MAX_BYTES = 1 << 20  # these documents are a page or two of YAML; refuse anything absurd
 
@@ -98,6 +99,7 @@ def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node | None, yaml.Node
 
 def read(path: Path, kind: str, schema: dict[str, Any], hint: str = "") -> Document:
     """Parse ``path`` and validate it against ``schema``; any problem is one ``InputError``."""
+    require_file_or_dir(path, kind)
     try:
         raw = path.read_bytes()
     except OSError as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hardbox.errors import UsageError
+from hardbox.named_input import require_file_or_dir
 
 _HINT = "create one with `hardbox db import PATH [--db PATH]`"
 
@@ -22,7 +23,7 @@ def vuln_db(path: Path | None, *, required: bool) -> Path | None:
 
     named = path is not None
     path = path if path is not None else default_db_path()
-    if path.exists():
+    if require_file_or_dir(path, "vulnerability database").exists():
         return path
     if named or required:
         raise UsageError(f"{path}: no vulnerability database there", hint=_HINT)

@@ -24,6 +24,7 @@ from pathlib import Path
 import dockerfile as _buildkit
 
 from hardbox.errors import InputError
+from hardbox.named_input import require_file_or_dir
 
 # The instructions of the Dockerfile reference (docs.docker.com/reference/dockerfile/).
 INSTRUCTIONS = frozenset(
@@ -130,7 +131,7 @@ class Dockerfile:
 
 def parse_file(path: str | Path) -> Dockerfile:
     """Read and parse the Dockerfile at ``path``; an unusable file is an ``InputError``."""
-    p = Path(path)
+    p = require_file_or_dir(path, "Dockerfile")
     try:
         with p.open("rb") as fh:
             data = fh.read(MAX_DOCKERFILE_BYTES + 1)

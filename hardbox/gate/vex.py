@@ -28,6 +28,7 @@ from packageurl import PackageURL
 from hardbox import jsondoc
 from hardbox.errors import InputError
 from hardbox.findings import Finding, Kind
+from hardbox.named_input import require_file_or_dir
 from hardbox.resources import policies
 
 _OPENVEX_NOT_AFFECTING = frozenset({"not_affected", "fixed"})
@@ -82,7 +83,7 @@ def _product_covers(product: str, purl: str | None) -> bool:
 
 
 def load_vex(path: str | Path) -> tuple[VexStatement, ...]:
-    p = Path(path)
+    p = require_file_or_dir(path, "VEX")
     try:
         raw = p.read_bytes()
     except OSError as err:

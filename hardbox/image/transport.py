@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardbox.errors import InvalidImage
+from hardbox.named_input import require_file_or_dir
 
 DIR_PREFIX = "dir"
 PREFIXES = ("docker-archive", "oci", "oci-archive", DIR_PREFIX)
@@ -40,13 +41,13 @@ def parse_transport(name: str) -> Transport | None:
     prefix, sep, rest = name.partition(":")
     if sep and prefix in PREFIXES:
         if prefix == DIR_PREFIX:
-            return Transport(DIR_PREFIX, Path(rest))
+            return Transport(DIR_PREFIX, require_file_or_dir(rest))
         path, ref = _split_ref(rest)
-        if not path.exists():
+        if not require_file_or_dir(path).exists():
             raise InvalidImage(f"{path}: no such file or directory ({name})")
         return Transport(prefix, path, ref)
     path, ref = _split_ref(name)
-    if path.exists():
+    if require_file_or_dir(path).exists():
         return Transport("path", path, ref)
     if "/" in name and (name.startswith((".", "/")) or name.endswith(".tar")):
         # Clearly meant as a path; saying "no such image" would mislead.

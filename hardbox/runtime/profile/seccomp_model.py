@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import InputError
+from hardbox.named_input import require_file_or_dir
 
 # Docker action names -> what they mean; SCMP_ACT_TRACE/NOTIFY need a tracer/agent we lack.
 ACTIONS = frozenset(
@@ -257,6 +258,7 @@ class SeccompPolicy:
 
     @classmethod
     def load(cls, path: Path) -> SeccompPolicy:
+        require_file_or_dir(path, "seccomp profile")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except OSError as err:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.errors import InputError
+from hardbox.named_input import require_file_or_dir
 from hardbox.scan.vulndb import osv_yaml, publish
 from hardbox.scan.vulndb.index import VulnIndex
 from hardbox.scan.vulndb.osv import Advisory, InvalidAdvisory
@@ -104,7 +105,7 @@ def plan(paths: list[Path]) -> Plan:
     """Resolve every named path to the files it stands for, refusing unusable ones."""
     result = Plan([], {})
     for path in paths:
-        if not path.exists():
+        if not require_file_or_dir(path, "OSV input").exists():
             raise InputError(f"{path}: no such file or directory")
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file())
