@@ -80,5 +80,5 @@ def test_the_check_names_each_kind(tmp_path: Path) -> None:
         sock.bind(str(sock_path))
         with pytest.raises(InputError, match="s: a socket, not a regular file"):
             require_file_or_dir(sock_path, "policy")
-    with pytest.raises(InputError, match="^/dev/null: a character device"):
+    with pytest.raises(InputError, match=r"^/dev/null: a character device"):
         require_file_or_dir("/dev/null")
