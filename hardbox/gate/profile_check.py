@@ -1,8 +1,10 @@
 """Can this image run under a hardbox profile? A static check of the image config against
 what the profile forbids, and with a probe command a real run under that profile.
 
-Static checks (each a ``HB-GATE-007`` finding naming the profile field):
-- ``run_as_non_root`` and the image runs as uid 0: the runtime refuses to start it.
+Static checks (each a ``HB-GATE-007`` finding naming the profile field). An image that runs
+as uid 0 is not one of them: no profile refuses it — hardbox runs the image's root user as
+container root inside the user namespace, an unprivileged host uid (``forbid: [root-user]``
+in a gate policy is how a team refuses root images):
 - a port below 1024 is exposed but ``CAP_NET_BIND_SERVICE`` is not granted: binding fails,
   because the container's network namespace keeps the kernel default
   ``net.ipv4.ip_unprivileged_port_start=1024`` (ip-sysctl.rst).
@@ -41,9 +43,6 @@ def static_violations(profile: Profile, subject: Subject) -> list[Finding]:
     def add(title: str, fix: str) -> None:
         out.append(gate_finding("HB-GATE-007", title, fix, extra={"profile": p}))
 
-    if profile.run_as_non_root and subject.runs_as_root:
-        add(f"profile {p} refuses uid 0 (run_as_non_root) but the image runs as root",
-            "set USER to a non-zero uid in the Dockerfile")
     low = sorted({port for port in subject.exposed_ports if _port_number(port) < 1024})
     if low and "CAP_NET_BIND_SERVICE" not in profile.capabilities:
         add(f"exposes privileged port(s) {', '.join(low)} but profile {p} does not grant CAP_NET_BIND_SERVICE",

@@ -1,10 +1,20 @@
-"""Linux capabilities: names <-> numbers, and setting all five sets to exactly one list.
+"""Linux capabilities: names <-> numbers, and setting a container process's five sets.
 
-A container process gets the profile's capability list in its bounding, permitted,
-effective, inheritable and ambient sets, and nothing else (capabilities(7)). The bounding
-set is dropped first so that no later exec of a file with file capabilities or a setuid-root
-binary can win back what was dropped; ambient is set last because the kernel only accepts an
-ambient capability that is already permitted and inheritable.
+A container process gets the profile's capability list in its bounding, permitted and
+effective sets; its inheritable and ambient sets are empty unless the profile asks for
+named capabilities there (``capabilities_inheritable`` / ``capabilities_ambient``, each with
+a reason), as Docker's since CVE-2022-24769 (GHSA-f3fp-gc8g-vw66): an inheritable set lets a
+program with inheritable file capabilities gain them at execve, and ambient hands the list to
+every program a non-root user runs.
+
+Container root needs neither: at execve the kernel gives uid 0 every capability in the
+bounding set as permitted and effective (capabilities(7), "Capabilities and execution of
+programs by root"), so root keeps exactly the profile's list. A non-root user gets none, as
+under Docker, unless the profile names ambient capabilities: then exactly those.
+
+The bounding set is dropped first so that no later exec of a file with file capabilities or
+a setuid-root binary can win back what was dropped; ambient is raised last because the
+kernel only accepts an ambient capability that is already permitted and inheritable.
 """
 
 from __future__ import annotations
@@ -74,40 +84,33 @@ def drop_bounding(keep: int, last: int) -> None:
             syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
 
 
-def apply(names: Iterable[str], *, last: int, ambient: bool = True) -> None:
-    """Set bounding, permitted, effective, inheritable and ambient to exactly ``names``.
+def apply(names: Iterable[str], *, last: int, inheritable: Iterable[str] = (),
+          ambient: Iterable[str] = ()) -> None:
+    """Set bounding, permitted and effective to exactly ``names``, inheritable to
+    ``inheritable`` plus ``ambient`` (the kernel keeps ambient within inheritable), and
+    ambient to exactly ``ambient``. Both extra lists must lie within ``names`` (the profile
+    loader checks it).
 
     Call after the final setuid/setgid (with PR_SET_KEEPCAPS set before them), since a uid
-    change away from 0 clears permitted and effective. ``ambient=False`` leaves the ambient
-    set empty: then a non-root user loses permitted and effective at execve, as under
-    Docker/runc, while bounding and inheritable still hold the list (see ``for_user``).
+    change away from 0 clears permitted and effective.
     """
     keep = to_mask(names)
+    raise_ambient = to_mask(ambient)
+    inherit = to_mask(inheritable) | raise_ambient
+    if inherit & ~keep:
+        raise UsageError(f"inheritable/ambient capabilities {from_mask(inherit & ~keep)} "
+                         "are not in the capability list", "list them under capabilities: too")
     # setuid away from 0 empties the effective set even with PR_SET_KEEPCAPS; bring back
     # what is still permitted so CAP_SETPCAP can drop the bounding set.
-    _, permitted, inheritable = syscalls.capget()
-    syscalls.capset(permitted, permitted, inheritable)
+    _, permitted, current_inheritable = syscalls.capget()
+    syscalls.capset(permitted, permitted, current_inheritable)
     drop_bounding(keep, last)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
-    syscalls.capset(keep, keep, keep)
-    if not ambient:
-        return
-    # Ambient makes the set survive exec for a non-root user without file capabilities.
+    syscalls.capset(keep, keep, inherit)
+    # Ambient makes exactly these survive exec for a non-root user without file capabilities.
     for cap in range(64):
-        if keep >> cap & 1:
+        if raise_ambient >> cap & 1:
             syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, cap)
-
-
-def for_user(uid: int) -> bool:
-    """Whether the profile's capabilities reach a process running as ``uid`` past execve.
-
-    Container root gets the profile's list in all five sets. An image that chose a non-root
-    ``USER`` (or ``--user``) asked not to be privileged: it keeps the list only in bounding
-    and inheritable, so its programs run with no effective capability (Docker's and
-    Kubernetes' behaviour). Otherwise the default profile would hand CAP_DAC_OVERRIDE to
-    ``nobody`` and let it read /etc/shadow.
-    """
-    return uid == 0
 
 
 def set_no_new_privs() -> None:

@@ -374,7 +374,8 @@ def _container_pid1(
         if plan.no_new_privs:
             capabilities.set_no_new_privs()
         process.switch_user(user)
-        capabilities.apply(plan.capabilities, last=plan.last_cap, ambient=capabilities.for_user(user.uid))
+        capabilities.apply(plan.capabilities, last=plan.last_cap,
+                           inheritable=plan.capabilities_inheritable, ambient=plan.capabilities_ambient)
         _arm_parent_death(sock)
         sock.close()
         process.enter_workdir(plan.workdir)

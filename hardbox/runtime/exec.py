@@ -324,7 +324,9 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
         if plan.no_new_privs:
             capabilities.set_no_new_privs()
         process.switch_user(user)
-        capabilities.apply(plan.capabilities, last=plan.last_cap, ambient=capabilities.for_user(user.uid))
+        # Inheritable and ambient stay empty: root's capabilities come from the bounding set
+        # at execve, and a non-root user gets none (capabilities.py).
+        capabilities.apply(plan.capabilities, last=plan.last_cap)
         _arm_parent_death(sock)  # every credential change resets it
         sock.close()
         process.enter_workdir(plan.workdir)

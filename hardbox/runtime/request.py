@@ -102,6 +102,9 @@ class Plan:
     work: Path
     mount_template: mounts.MountPlan
     last_cap: int  # /proc/sys/kernel/cap_last_cap, read before the image is mounted
+    # Empty unless the profile names them (capabilities.py: root needs neither).
+    capabilities_inheritable: tuple[str, ...] = ()
+    capabilities_ambient: tuple[str, ...] = ()
 
 
 
@@ -145,6 +148,8 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
             host_tty=os.path.exists("/dev/tty"),
         ),
         last_cap=capabilities.last_cap(),
+        capabilities_inheritable=profile.inheritable_names,
+        capabilities_ambient=profile.ambient_names,
     )
 
 

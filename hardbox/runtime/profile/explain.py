@@ -35,7 +35,9 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     out: list[Step] = []
     if profile.user_namespace:
         try:
-            mapping = idmap.for_invoking_user().describe()
+            ids = idmap.for_invoking_user()
+            # The image's root user runs as it is (strict included): as this host uid.
+            mapping = f"container root runs as host uid {ids.host_uid(0)} (unprivileged); {ids.describe()}"
         except HardboxError as err:  # explain reports a host problem rather than failing
             mapping = f"cannot map: {err}"
         out.append(Step("user namespace", f"container root is not host root; {mapping}"))
@@ -68,10 +70,7 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     out.append(Step("working directory", "entered by path after pivot_root (CVE-2024-21626)"))
     out.append(Step("no_new_privs", "on" if profile.no_new_privs else "off",
                     "applied" if profile.no_new_privs else "off"))
-    caps = [capabilities.normalize(c) for c in profile.capabilities]
-    out.append(Step("capabilities", "bounding, permitted, effective, inheritable, ambient = "
-                    + (", ".join(caps) + " (a non-root user keeps them only in bounding and inheritable)"
-                       if caps else "none")))
+    out.append(Step("capabilities", _capabilities(profile)))
     out.append(Step("selinux", f"{profile.selinux.type} with a unique MCS pair ({profile.selinux.mode})",
                     _selinux_status(profile)))
     out.append(Step("seccomp", profile.seccomp_name + " filter, installed last before exec",
@@ -79,6 +78,16 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     if init:
         out.append(Step("init", "a reaping PID 1 forwards signals to the command"))
     return out
+
+
+def _capabilities(profile: Profile) -> str:
+    caps = [capabilities.normalize(c) for c in profile.capabilities]
+    text = "bounding, permitted, effective = " + (
+        ", ".join(caps) + " (held by container root; a non-root user holds none)" if caps else "none")
+    for label, grants in (("inheritable", profile.capabilities_inheritable),
+                          ("ambient", profile.capabilities_ambient)):
+        text += f"; {label} = " + (", ".join(f"{g.name} ({g.reason})" for g in grants) or "none")
+    return text
 
 
 def _limits(profile: Profile) -> str:

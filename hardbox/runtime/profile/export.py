@@ -1,16 +1,24 @@
 """Exporting a profile to what other engines read: OCI, Docker/Podman, Kubernetes.
 
 * ``oci``: a runtime-spec ``config.json`` fragment — ``process`` (the capability sets:
-  the profile's in bounding, effective and permitted, none inheritable or ambient;
+  the profile's in bounding, effective and permitted; inheritable and ambient only what the
+  profile names in ``capabilities_inheritable``/``capabilities_ambient``, else empty;
   ``noNewPrivileges``, rlimits), ``root.readonly``, ``linux`` (namespaces, uid/gid mappings,
   seccomp in the OCI format resolved for the profile's capabilities, maskedPaths,
   readonlyPaths, resources with a device allow-list). ``bundle.py`` completes it into a
   full config.
 * ``docker``: ``docker run`` and ``podman run`` flags, plus the Docker-format seccomp JSON.
 * ``k8s``: a Pod with pod- and container-level ``securityContext`` and a Localhost seccomp
-  profile. For a profile with ``run_as_non_root`` and no capabilities beyond
-  NET_BIND_SERVICE it meets the Pod Security Standards "restricted" level
+  profile. For a profile with no capabilities beyond NET_BIND_SERVICE it meets the Pod
+  Security Standards "restricted" level
   (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+
+The user: hardbox runs an image's root user as it is, inside a user namespace, where it is
+an unprivileged host uid (``user_namespace``). Each export carries that same exposure:
+Podman gets ``--userns=auto``, Kubernetes ``hostUsers: false``. Docker has no per-container
+user namespace (userns-remap is a daemon setting), so a profile whose container root holds
+no capability (``strict``) runs the image as uid 65534 there instead, and Kubernetes gets
+``runAsNonRoot`` with uid 65534 for clusters without user namespaces; both files say why.
 
 Each exporter returns ``{filename: text}``; the CLI prints or writes them.
 """
@@ -101,12 +109,14 @@ def oci_config(profile: Profile) -> dict[str, Any]:
         "ociVersion": "1.0.2",
         "process": {
             "noNewPrivileges": profile.no_new_privs,
-            # Inheritable and ambient stay empty, as Docker's since CVE-2022-24769: a non-root
-            # process then holds no capability after execve, as under `hardbox run`, and
-            # root's come from bounding/permitted alone.
+            # Inheritable and ambient are empty unless the profile names capabilities for
+            # them, as Docker's since CVE-2022-24769: a non-root process then holds no
+            # capability after execve, as under `hardbox run`, and root's come from the
+            # bounding set. The kernel keeps ambient within inheritable.
             "capabilities": {
                 **{s: list(caps) for s in ("bounding", "effective", "permitted")},
-                "inheritable": [], "ambient": [],
+                "inheritable": list(dict.fromkeys(profile.inheritable_names + profile.ambient_names)),
+                "ambient": list(profile.ambient_names),
             },
             "rlimits": [{"type": r.type, "soft": r.soft, "hard": r.hard} for r in profile.rlimits],
         },
@@ -138,9 +148,31 @@ def engine_flags(profile: Profile, engine: str, seccomp_file: str) -> list[str]:
         flags.append(f"--ulimit={r.type.removeprefix('RLIMIT_').lower()}={r.soft}:{r.hard}")
     if profile.user_namespace and engine == "podman":
         flags.append("--userns=auto")  # docker: userns-remap is a daemon setting, not a flag
-    if profile.run_as_non_root:
+    if engine == "docker" and nonroot_without_userns(profile):
         flags.append(f"--user={NONROOT_ID}:{NONROOT_ID}")
     return flags
+
+
+def nonroot_without_userns(profile: Profile) -> bool:
+    """Whether an engine with no user namespace should run the image as uid 65534: the
+    profile gives container root an unprivileged host uid and no capability, which a plain
+    non-root uid matches; without it the image's root user would be host root."""
+    return profile.user_namespace and not profile.capabilities
+
+
+def _docker_notes(profile: Profile, engine: str) -> list[str]:
+    notes = []
+    if engine == "docker" and nonroot_without_userns(profile):
+        notes.append(f"--user={NONROOT_ID}:{NONROOT_ID}: docker has no per-container user namespace (userns-remap is "
+                     "a daemon setting), so the image's root user would be host root; hardbox runs it as an "
+                     "unprivileged host uid, and uid 65534 is the same exposure here.")
+    elif engine == "docker" and profile.user_namespace:
+        notes.append("hardbox runs container root as an unprivileged host uid (user namespace); docker does that "
+                     "only with the daemon's userns-remap setting (dockerd --userns-remap=default).")
+    if profile.capabilities_ambient:
+        notes.append(f"ambient capabilities {', '.join(profile.ambient_names)} cannot be set by {engine} run: "
+                     "a non-root user gets none of them there.")
+    return [f"# {n}" for n in notes]
 
 
 def docker_files(profile: Profile) -> dict[str, str]:
@@ -148,7 +180,8 @@ def docker_files(profile: Profile) -> dict[str, str]:
     out = {}
     for engine in ("docker", "podman"):
         flags = engine_flags(profile, engine, seccomp_name)
-        out[f"{engine}-run.txt"] = f"{engine} run " + " ".join(shlex.quote(f) for f in flags) + " IMAGE\n"
+        notes = "".join(f"{n}\n" for n in _docker_notes(profile, engine))
+        out[f"{engine}-run.txt"] = notes + f"{engine} run " + " ".join(shlex.quote(f) for f in flags) + " IMAGE\n"
     if profile.seccomp is not None:
         out[seccomp_name] = json.dumps(profile.seccomp.to_json(), indent=2) + "\n"
     return out
@@ -172,7 +205,7 @@ def k8s_files(profile: Profile) -> dict[str, str]:
     }
     if not container_ctx["capabilities"]["add"]:
         del container_ctx["capabilities"]["add"]
-    if profile.run_as_non_root:
+    if nonroot_without_userns(profile):
         for ctx in (pod_ctx, container_ctx):
             ctx.update(runAsNonRoot=True, runAsUser=NONROOT_ID, runAsGroup=NONROOT_ID)
     if profile.selinux.mode != "disabled":
@@ -203,11 +236,27 @@ def k8s_files(profile: Profile) -> dict[str, str]:
         "metadata": {"name": f"hardbox-{profile.name}", "annotations": {"hardbox.dev/profile": profile.name}},
         "spec": spec,
     }
-    out = {f"{profile.name}-pod.yaml": yaml.safe_dump(pod, sort_keys=False)}
+    out = {f"{profile.name}-pod.yaml": _k8s_notes(profile) + yaml.safe_dump(pod, sort_keys=False)}
     if profile.seccomp is not None:
         # Copy to /var/lib/kubelet/seccomp/hardbox/<name>.json on every node.
         out[f"{profile.name}.json"] = json.dumps(oci_seccomp(profile.seccomp, profile.capabilities), indent=2) + "\n"
     return out
+
+
+def _k8s_notes(profile: Profile) -> str:
+    notes = []
+    if profile.user_namespace:
+        notes.append("hostUsers: false gives the pod its own user namespace (Kubernetes >= 1.30 with a "
+                      "runtime that supports it): container root is an unprivileged host uid, as under "
+                      "hardbox run.")
+    if nonroot_without_userns(profile):
+        notes.append(f"runAsNonRoot and runAsUser {NONROOT_ID} are for clusters without user namespaces, "
+                     "where the image's root user would be host root; this profile grants root no "
+                     "capability, so uid 65534 is the same exposure.")
+    if profile.capabilities_ambient:
+        notes.append(f"Kubernetes cannot set ambient capabilities ({', '.join(profile.ambient_names)}): "
+                     "a non-root user gets none of them.")
+    return "".join(f"# {n}\n" for n in notes)
 
 
 def export(profile: Profile, fmt: str) -> dict[str, str]:

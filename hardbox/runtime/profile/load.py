@@ -23,6 +23,7 @@ from hardbox.errors import InputError
 from hardbox.runtime.capabilities import CAPABILITIES
 from hardbox.runtime.profile import cache as profile_cache
 from hardbox.runtime.profile.model import (
+    CapabilityGrant,
     Limits,
     Profile,
     Rlimit,
@@ -164,7 +165,8 @@ def _build(
     seccomp_name = data.get("seccomp", field_default("seccomp_name"))
     seccomp = _seccomp(seccomp_name, origin.get("seccomp", leaf))
     _check_values(data, origin, leaf)
-    values = {key: _FROM_FILE.get(key, _as_is)(value) for key, value in data.items() if key != "seccomp"}
+    values = {key: _FROM_FILE.get(key, _as_is)(value) for key, value in data.items()
+              if key != "seccomp" and key not in DEPRECATED}
     return Profile(
         name=name, source=str(leaf.path), chain=chain, seccomp_name=seccomp_name, seccomp=seccomp, **values
     )
@@ -199,10 +201,22 @@ def _limits(raw: dict[str, Any]) -> Limits:
     return Limits(**values)
 
 
+# Keys a file may still carry that mean nothing any more (schema.json marks them deprecated).
+# run_as_non_root claimed the runtime refused uid 0; it never did (issue 16): the image's root
+# user runs as container root inside the user namespace (user_namespace).
+DEPRECATED = frozenset({"run_as_non_root"})
+
+
+def _grants(raw: list[dict[str, str]]) -> tuple[CapabilityGrant, ...]:
+    return tuple({_cap_name(g["name"]): CapabilityGrant(_cap_name(g["name"]), g["reason"]) for g in raw}.values())
+
+
 # How a file's value becomes the model's, for the fields whose file shape differs from the
 # model's (the schema has already checked types and key names); the rest are taken as is.
 _FROM_FILE: dict[str, Callable[[Any], Any]] = {
     "capabilities": lambda caps: tuple(dict.fromkeys(_cap_name(c) for c in caps)),
+    "capabilities_inheritable": _grants,
+    "capabilities_ambient": _grants,
     "selinux": lambda sel: SelinuxSettings(**sel),
     "masked_paths": tuple,
     "readonly_paths": tuple,
@@ -216,6 +230,15 @@ def _check_values(data: dict[str, Any], origin: dict[str, ProfileDocument], leaf
     for i, cap in enumerate(data.get("capabilities", [])):
         if _cap_name(cap) not in CAPABILITIES:
             raise origin.get("capabilities", leaf).error(("capabilities", i), f"unknown capability {cap}")
+    listed = {_cap_name(c) for c in data.get("capabilities", [])}
+    for key in ("capabilities_inheritable", "capabilities_ambient"):
+        for i, grant in enumerate(data.get(key, [])):
+            name = _cap_name(grant["name"])
+            if name not in CAPABILITIES:
+                raise origin.get(key, leaf).error((key, i, "name"), f"unknown capability {grant['name']}")
+            if name not in listed:
+                # The kernel keeps inheritable and ambient within the bounding/permitted sets.
+                raise origin.get(key, leaf).error((key, i, "name"), f"{name} is not in capabilities")
     for name, value in data.get("rlimits", {}).items():
         if value["soft"] > value["hard"]:
             doc = origin.get("rlimits", leaf)
@@ -233,6 +256,8 @@ def _check_strict(profile: Profile, origin: dict[str, ProfileDocument], leaf: Pr
     problems = [
         ("network", profile.network == "host", "host network is refused under strict"),
         ("capabilities", bool(profile.capabilities), "strict allows no capabilities"),
+        ("capabilities_inheritable", bool(profile.capabilities_inheritable), "strict allows no capabilities"),
+        ("capabilities_ambient", bool(profile.capabilities_ambient), "strict allows no capabilities"),
         ("seccomp", profile.seccomp is None, "unconfined seccomp is refused under strict"),
         ("user_namespace", not profile.user_namespace, "strict requires user_namespace: true"),
         ("no_new_privs", not profile.no_new_privs, "strict requires no_new_privs: true"),

@@ -92,6 +92,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class CapabilityGrant:
+    """A capability a profile puts in the inheritable or ambient set, and why. Both sets are
+    empty unless a profile asks (Docker's default since CVE-2022-24769)."""
+
+    name: str  # CAP_ prefixed, and also in the profile's ``capabilities``
+    reason: str
+
+
+@dataclass(frozen=True)
 class Rlimit:
     """One setrlimit(2) value, OCI spelling (``RLIMIT_NOFILE``)."""
 
@@ -113,7 +122,9 @@ class Profile:
     chain: tuple[str, ...] = ()  # the profile names this one was built from, base first
     strict: bool = False  # refuse isolation-breaking combinations and weakening run options
     user_namespace: bool = True
-    capabilities: tuple[str, ...] = ()  # exactly the five sets' content, e.g. ("CAP_CHOWN",)
+    capabilities: tuple[str, ...] = ()  # bounding, permitted, effective, e.g. ("CAP_CHOWN",)
+    capabilities_inheritable: tuple[CapabilityGrant, ...] = ()  # empty unless asked for
+    capabilities_ambient: tuple[CapabilityGrant, ...] = ()  # empty unless asked for
     no_new_privs: bool = True
     seccomp_name: str = "default"  # "default", "strict", a file path, or "unconfined"
     seccomp: SeccompPolicy | None  # None only when seccomp_name == "unconfined"
@@ -126,7 +137,6 @@ class Profile:
     limits: Limits = field(default_factory=Limits)
     rlimits: tuple[Rlimit, ...] = ()
     volumes_readonly: bool = True  # -v binds are read-only unless they say :rw
-    run_as_non_root: bool = False  # exports ask the engine to refuse uid 0 (k8s runAsNonRoot)
     weakenings: tuple[Weakening, ...] = ()  # what this run's options changed (options.py)
 
     def __post_init__(self) -> None:
@@ -165,6 +175,14 @@ class Profile:
         ValueError; a value the model refuses raises InputError."""
         profile: Self = _decode(cls, raw, "profile")
         return profile
+
+    @property
+    def inheritable_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.capabilities_inheritable)
+
+    @property
+    def ambient_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.capabilities_ambient)
 
     def with_weakenings(self, weakenings: tuple[Weakening, ...], **changes: Any) -> Self:
         return replace(self, weakenings=self.weakenings + weakenings, **changes)

@@ -63,6 +63,9 @@ def apply_options(profile: Profile, options: RunOptions) -> tuple[Profile, tuple
                 weak.append(Weakening("capabilities", "-", one, f"--cap-add {raw}"))
     if tuple(caps) != profile.capabilities:
         changes["capabilities"] = tuple(caps)
+        # A dropped capability leaves the inheritable and ambient sets too (they lie within it).
+        for key in ("capabilities_inheritable", "capabilities_ambient"):
+            changes[key] = tuple(g for g in getattr(profile, key) if g.name in caps)
 
     network = options.network
     if network:
