@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hardbox.minimize.lifeline import armed_preexec, tied
 from hardbox.minimize.trace import TraceResult, trace_command
 from hardbox.runtime import probe_command
 
@@ -45,12 +46,15 @@ def _env() -> dict[str, str]:
     return env
 
 
+# Every probe process dies with minimize (lifeline.py): a killed minimize leaves no strace
+# and no probe running, only the probe's stale record for `hardbox rm` or `image prune`.
 def run_probe(image: str, argv: Sequence[str], profile: str) -> ProbeRun:
-    proc = subprocess.run(run_argv(image, argv, profile), capture_output=True, timeout=PROBE_TIMEOUT,
-                          stdin=subprocess.DEVNULL, env=_env())
+    proc = subprocess.run(tied(run_argv(image, argv, profile)), capture_output=True,
+                          timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL, env=_env())
     return ProbeRun(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
 
 def trace_probe(image: str, argv: Sequence[str], profile: str, workdir: Path) -> tuple[ProbeRun, TraceResult]:
-    proc, trace = trace_command(run_argv(image, argv, profile), workdir, timeout=PROBE_TIMEOUT, env=_env())
+    proc, trace = trace_command(tied(run_argv(image, argv, profile)), workdir, timeout=PROBE_TIMEOUT,
+                                env=_env(), preexec_fn=armed_preexec())
     return ProbeRun(tuple(argv), proc.returncode, proc.stdout, proc.stderr), trace

@@ -16,7 +16,7 @@ import posixpath
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +138,7 @@ def parse_trace(lines: Iterable[str]) -> TraceResult:
 
 def trace_command(
     argv: Sequence[str], out_dir: Path, *, timeout: float = 300, env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> tuple[subprocess.CompletedProcess[bytes], TraceResult]:
     """Run ``argv`` under ``strace -f`` and return its result and the paths it touched."""
     strace = shutil.which("strace")
@@ -145,6 +146,7 @@ def trace_command(
         raise TraceError("the dynamic trace needs strace", hint="apt-get install strace, or pass --no-trace")
     log = out_dir / "strace.log"
     proc = subprocess.run([strace, *STRACE_ARGS, "-o", str(log), *argv],
-                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env)
+                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env,
+                          preexec_fn=preexec_fn)
     with open(log, encoding="utf-8", errors="surrogateescape") as fh:
         return proc, parse_trace(fh)

@@ -11,6 +11,12 @@ runtime — and a container that is starting or running keeps its image record a
 directories its overlay stands on: ``prune`` skips them and ``rm`` refuses, as Docker's
 "image is being used by running container" does, unless forced (then the record goes but the
 layers stay until the container is gone and a later prune collects them).
+
+``prune`` also removes *stale* container records: recorded ``created`` or ``running`` while
+nothing of them runs (a killed ``hardbox run``, or the probe of a killed ``hardbox
+minimize``), with the empty cgroup directories they recorded. It takes the runtime's state
+lock (``containers/.lock``) and leaves alone a record whose cgroup still holds a process or
+whose directory still has a mount: ``hardbox rm`` (which kills and detaches) is for those.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 
 from hardbox.errors import InvalidReference, UsageError
 from hardbox.image import reference
+from hardbox.image.store.locking import locked
 from hardbox.image.store.store import Store, remove_tree
 
 _HEX = re.compile(r"^[a-f0-9]{64}$")
@@ -37,6 +44,7 @@ class Removed:
     blobs: int = 0
     layers: int = 0
     bytes: int = 0
+    containers: list[str] = field(default_factory=list)  # stale container records removed
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ def prune(store: Store) -> Removed:
     live container uses is kept."""
     removed = Removed()
     with store.writing():
+        removed.containers = remove_stale_containers(store)
         in_use = containers_in_use(store)
         used = {u.image_id for u in in_use}
         tagged = set(store.tags().values())
@@ -136,6 +145,57 @@ def containers_in_use(store: Store) -> list[InUse]:
         except (OSError, ValueError, TypeError, KeyError):
             continue
     return out
+
+
+def remove_stale_containers(store: Store) -> list[str]:
+    """Remove stale container records and their empty cgroups (see the module docstring);
+    the ids removed."""
+    root = store.root / "containers"
+    if not root.is_dir():
+        return []
+    removed = []
+    with locked(root / ".lock"):  # runtime/state.py's lock: no start is half-way meanwhile
+        mounts = _mount_points()
+        for state_file in sorted(root.glob("*/state.json")):
+            try:
+                raw = json.loads(state_file.read_bytes())
+                if not isinstance(raw, dict) or raw.get("status") not in ("created", "running"):
+                    continue  # exited records stay until `hardbox rm`, as in Docker
+                if _live(raw):
+                    continue
+                directory = state_file.parent
+                cgroups = [Path(p) for p in str(raw.get("cgroup", "")).split(",") if p]
+                if not all(_own_cgroup(p, directory.name) for p in cgroups):
+                    continue  # not a path hardbox makes: not ours to remove
+                if any(m == str(directory) or m.startswith(f"{directory}/") for m in mounts):
+                    continue
+                for path in sorted(cgroups, key=lambda p: len(p.parts), reverse=True):
+                    if path.is_dir():
+                        path.rmdir()  # EBUSY while a process is left: the record stays
+                remove_tree(directory)
+                removed.append(directory.name)
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+    return removed
+
+
+def _live(raw: dict[str, object]) -> bool:
+    """The container's PID 1 is the process its state names, or its monitor still lives."""
+    pid, monitor = raw.get("pid", 0), raw.get("monitor_pid", 0)
+    if isinstance(pid, int) and pid > 0 and _start_time(pid) == raw.get("pid_start"):
+        return True
+    return isinstance(monitor, int) and monitor > 0 and _start_time(monitor) is not None
+
+
+def _own_cgroup(path: Path, container_id: str) -> bool:
+    """A cgroup directory the runtime made for this container (``hardbox-<id[:12]>``)."""
+    return (path.is_absolute() and path.parts[:4] == ("/", "sys", "fs", "cgroup")
+            and ".." not in path.parts and path.name == f"hardbox-{container_id[:12]}")
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+        return [line.split()[4] for line in fh]
 
 
 def _start_time(pid: int) -> int | None:
