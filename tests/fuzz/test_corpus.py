@@ -29,10 +29,6 @@ check = functools.partial(fuzzkit.check, tolerate_known=False)
 
 # case id -> issue 16 item being fixed elsewhere (see the module docstring).
 OPEN: dict[str, str] = {
-    **{f"image-ref/{ref}": "item 9" for ref in ("docker-archive:/dev/zero", "oci-archive:/dev/zero")},
-    **{f"special/{case}": "item 9" for case in (
-        "import-dev-zero", "import-oci-archive-dev-zero", "import-fifo", "gate-oci-archive-dev-zero",
-        "lint-fifo", "gate-policy-dev-zero")},
     # Found by this suite, not in issue 16's list: reported to the lead (fuzzkit.KNOWN_OPEN).
     **{f"{parser}/control-char-key.yaml": "fuzz finding, control characters echoed (not items 1-16)"
        for parser in ("profile", "gate-policy")},
