@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import imagebuild
+from helpers import imagebuild
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-import imagebuild  # noqa: E402
+from helpers import imagebuild  # noqa: E402
 
 CASES = (
     ("busybox", "bb", ["sh -c 'ls /etc; id -u'"]),

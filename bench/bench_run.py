@@ -43,7 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import imagebuild  # noqa: E402
+from helpers import imagebuild  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -1,6 +1,6 @@
 """Benchmark: ``hardbox sbom`` against trivy on the same root filesystem, same machine.
 
-Both write a CycloneDX SBOM of the debootstrap Debian minbase (tests/imagebuild.py caches it
+Both write a CycloneDX SBOM of the debootstrap Debian minbase (tests/helpers/imagebuild.py caches it
 at /var/cache/hardbox-tests/debian-minbase). Each tool runs as a user runs it — a fresh
 process, cold caches of its own (trivy gets a new --cache-dir every run) — ``--runs`` times;
 the median wall time is compared. Agreement is on (purl type, name, version) of every

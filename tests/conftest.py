@@ -10,10 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-import imagebuild
+from helpers import imagebuild
 
 
 def need_tool(*names: str) -> None:

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import imagebuild
 import pytest
+from helpers import imagebuild
 
 if TYPE_CHECKING:
     from subprocess import CompletedProcess
 
-    from hbrun import RunStore
+    from helpers.hbrun import RunStore
 
 CACHE = imagebuild.CACHE / "vm"
 KERNEL_PACKAGE = "linux-image-amd64"  # the cloud flavour has no 9p (CONFIG_NET_9P unset)
@@ -265,8 +265,7 @@ DISK = Path("/run/disk")  # the guest's writable ext4: TMPDIR, pytest's base tem
 def guest_store(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
     if os.environ.get(GUEST_ENV) != "1":
         pytest.skip("runs only inside the cgroup v2 VM (test_cgroup_v2_vm.py boots it)")
-    sys.path.insert(0, str(Path(__file__).parent / "integration"))  # pytest adds only tests/
-    from hbrun import make_store
+    from helpers.hbrun import make_store
 
     store = make_store(tmp_path_factory.mktemp("guest") / "store", f"{SHARE}/image:latest")
     shutil.copytree(SHARE / "cache", store.root / "cache", dirs_exist_ok=True)

@@ -15,7 +15,7 @@ import pytest
 try:
     from helpers.imagebuild import OciImage
 except ImportError:  # until the shared builders move to tests/helpers/
-    from imagebuild import OciImage
+    from helpers.imagebuild import OciImage
 
 
 def _tiny_rootfs(dest: Path) -> Path:

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_root, need_tool
+from helpers import imagebuild
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hbrun import RunStore, build_probes, make_store
-from imagebuild import OciImage, busybox_rootfs
+from helpers.hbrun import RunStore, build_probes, make_store
+from helpers.imagebuild import OciImage, busybox_rootfs
 
 pytestmark = pytest.mark.root
 

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_root, need_tool
+from helpers import imagebuild
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import imagebuild
 import pytest
 import vmboot
+from helpers import imagebuild
 
 from hardbox.runtime.profile.load import load_profile
 from hardbox.runtime.seccomp import compile_filter

@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import need_root, need_tool
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-import imagebuild
+from helpers import imagebuild
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "ci"

@@ -1,19 +1,16 @@
 """``hardbox db import`` and ``hardbox db status`` end to end, through the real CLI.
 
 OSV's all.zip archives cannot be downloaded here; the zips are generated in their layout
-(one <ID>.json per member at the root) by tests/unit/scan/osv_fixtures.py.
+(one <ID>.json per member at the root) by tests/helpers/osv_fixtures.py.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from conftest import hardbox
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "scan"))
-from osv_fixtures import record, write_json, write_zip
+from helpers.osv_fixtures import record, write_json, write_zip
 
 
 def _feed(tmp_path: Path) -> tuple[Path, Path]:

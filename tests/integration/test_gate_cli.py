@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import hardbox, need_root, need_tool
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-import imagebuild
+from helpers import imagebuild
 
 TODAY = dt.datetime.now(dt.UTC).date()
 

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import imagebuild
 import pytest
 from conftest import hardbox
+from helpers import imagebuild
 
 Members = dict[str, bytes]
 

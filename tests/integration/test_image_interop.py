@@ -9,9 +9,9 @@ import json
 import subprocess
 from pathlib import Path
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_root, need_tool
+from helpers import imagebuild
 
 BUSYBOX = Path("/bin/busybox")
 

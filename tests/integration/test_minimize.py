@@ -11,9 +11,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_root, need_tool
+from helpers import imagebuild
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -6,9 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_tool
+from helpers import imagebuild
 
 from hardbox.cli.main import COMMANDS
 from hardbox.resources import policies

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hbrun import RunStore, make_store
+from helpers.hbrun import RunStore, make_store
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hbrun import RunStore, make_store
+from helpers.hbrun import RunStore, make_store
 
 from hardbox.runtime.cgroups.base import detect_version
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES, v1_lines

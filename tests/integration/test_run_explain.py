@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hbrun import RunStore
+from helpers.hbrun import RunStore
 
 from hardbox.runtime.profile.explain import steps
 from hardbox.runtime.profile.load import load_profile

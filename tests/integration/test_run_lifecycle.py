@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from hbrun import RunStore, hardbox_cgroups, make_store
+from helpers.hbrun import RunStore, hardbox_cgroups, make_store
 
 pytestmark = pytest.mark.root
 

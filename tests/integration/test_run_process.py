@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hbrun import RunStore, make_store
+from helpers.hbrun import RunStore, make_store
 
 pytestmark = pytest.mark.root
 
@@ -135,7 +135,7 @@ def test_image_symlink_mount_points_are_refused(store, tmp_path):
     it (they would be resolved from the host's root before the pivot): the run is refused."""
     import shutil
 
-    import imagebuild
+    from helpers import imagebuild
 
     evil = imagebuild.busybox_image(tmp_path / "evil", tag="evil")
 

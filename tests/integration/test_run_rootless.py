@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import imagebuild
 import pytest
+from helpers import imagebuild
 
 from hardbox.image.store.store import Store
 from hardbox.image.userns import ShiftMap

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hbrun import RunStore, make_store
+from helpers.hbrun import RunStore, make_store
 
 pytestmark = pytest.mark.root
 

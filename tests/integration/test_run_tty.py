@@ -15,7 +15,7 @@ import sys
 import termios
 
 import pytest
-from hbrun import RunStore, build_probes, make_store
+from helpers.hbrun import RunStore, build_probes, make_store
 
 pytestmark = pytest.mark.root
 

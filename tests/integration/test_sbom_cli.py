@@ -10,14 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_tool
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "scan"))
-from scanimage import wheels
+from helpers import imagebuild
+from helpers.layerdirs import wheels
 
 SITE = "usr/lib/python3/site-packages"
 FAKE_TOKEN = "ghp_" + "Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789"

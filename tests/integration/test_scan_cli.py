@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import scanimages
 from conftest import hardbox, need_root, need_tool
+from helpers import scanimages
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ def test_a_healthy_buildah_image_has_no_high_findings_and_keeps_its_healthcheck(
 
 
 def test_a_root_filesystem_is_scanned_without_config_checks(tmp_path: Path, hardbox_root: Path) -> None:
-    import imagebuild
+    from helpers import imagebuild
 
     rootfs = imagebuild.busybox_rootfs(tmp_path / "rootfs")
     (rootfs / "etc/ssh").mkdir(parents=True)

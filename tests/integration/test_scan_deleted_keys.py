@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_tool
+from helpers import imagebuild
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import imagebuild
 import pytest
 from conftest import hardbox, need_tool
+from helpers import imagebuild
 
 from hardbox.secrets import RULES_ENV, load_policy
 from hardbox.secrets.load import shipped_rules_path

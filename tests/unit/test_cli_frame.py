@@ -6,7 +6,7 @@ import argparse
 import importlib
 
 import pytest
-from tests_helpers import hardbox_cli
+from helpers.cli import hardbox_cli
 
 from hardbox import __version__
 from hardbox.cli import main as cli_main

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import imagebuild
 import pytest
+from helpers import imagebuild
 
 from hardbox.errors import InvalidImage, UsageError
 from hardbox.image.formats.config import ImageConfig

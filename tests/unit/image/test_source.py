@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import imagebuild
 import pytest
+from helpers import imagebuild
 
 from hardbox.errors import InvalidImage
 from hardbox.image import source as sources

@@ -17,8 +17,8 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-import imagebuild
 import pytest
+from helpers import imagebuild
 
 from hardbox.errors import ImageNotFound, InvalidImage, InvalidReference
 from hardbox.image.store.importer import import_path, tag, write_image

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanimage import image_of, write
+from helpers.layerdirs import image_of, write
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog_result import catalog_image

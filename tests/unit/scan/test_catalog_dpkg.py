@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import need_tool
+from helpers.layerdirs import image_of, in_overlay, write
 from packageurl import PackageURL
-from scanimage import image_of, in_overlay, write
 
 from hardbox.scan.catalog.dpkg import paragraphs
 from hardbox.scan.catalog.interface import Status

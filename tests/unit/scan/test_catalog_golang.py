@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import need_tool
-from scanimage import image_of, write
+from helpers.layerdirs import image_of, write
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog_result import catalog_image

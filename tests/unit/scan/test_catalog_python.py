@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scanimage import REQUIREMENTS, image_of, wheels, whiteout, write
+from helpers.layerdirs import REQUIREMENTS, image_of, wheels, whiteout, write
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog.python import normalise_name

@@ -9,7 +9,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
-from scanimage import image_of, write
+from helpers.layerdirs import image_of, write
 
 import hardbox.scan.catalog as catalog
 from hardbox.scan.catalog import CATALOGERS, Cataloger

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import imagebuild
 import pytest
 from conftest import need_tool
+from helpers import imagebuild
 
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.image.source import open_image

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from scanimage import image_of, write
+from helpers.layerdirs import image_of, write
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog import CATALOGERS

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from debian.deb822 import Packages
-from osv_fixtures import CVSS3_CRITICAL, CVSS3_MEDIUM, CVSS4_HIGH, record, write_zip
+from helpers.osv_fixtures import CVSS3_CRITICAL, CVSS3_MEDIUM, CVSS4_HIGH, record, write_zip
 
 from hardbox.findings import Finding, LayerRef, Severity, VulnerabilityDetail
 from hardbox.scan.catalog.os_release import OSRelease, parse_os_release

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanimage import write
+from helpers.layerdirs import write
 
 from hardbox.image.formats.config import ImageConfig
 from hardbox.scan.catalog_result import catalog_image

@@ -14,7 +14,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
-from scanimage import DirImage, image_of, write
+from helpers.layerdirs import DirImage, image_of, write
 
 from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult, catalog_image

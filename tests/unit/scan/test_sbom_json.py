@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from scanimage import DirImage, image_of, whiteout, write
+from helpers.layerdirs import DirImage, image_of, whiteout, write
 
 from hardbox.scan.catalog_result import catalog_image
 from hardbox.scan.sbom.cyclonedx import build_bom, serialize_cyclonedx

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from osv_fixtures import record, write_json, write_zip
+from helpers.osv_fixtures import record, write_json, write_zip
 
 from hardbox.errors import InputError
 from hardbox.scan.vulndb.importer import Limits, import_paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from osv_fixtures import CVSS3_CRITICAL, record
+from helpers.osv_fixtures import CVSS3_CRITICAL, record
 
 from hardbox.scan.vulndb.osv import Advisory, InvalidAdvisory
 

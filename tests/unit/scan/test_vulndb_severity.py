@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from osv_fixtures import CVSS3_CRITICAL, CVSS3_MEDIUM, CVSS4_HIGH, record
+from helpers.osv_fixtures import CVSS3_CRITICAL, CVSS3_MEDIUM, CVSS4_HIGH, record
 
 from hardbox.findings import Severity
 from hardbox.scan.vulndb.osv import Advisory

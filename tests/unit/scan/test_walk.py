@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scanimage import image_of, opaque, overlay_listing, whiteout, write
+from helpers.layerdirs import image_of, opaque, overlay_listing, whiteout, write
 
 from hardbox.scan.walk import FileTooLarge, ImageFile, walk
 
@@ -230,14 +230,14 @@ def test_other_filesystems_are_not_walked(tmp_path: Path) -> None:
     write(layer, "/etc/hostname", "box")
     (layer / "proc").mkdir()
     script = (
-        "import sys; sys.path[:0] = sys.argv[2:]; from scanimage import image_of; "
+        "import sys; from helpers.layerdirs import image_of; "
         "from hardbox.scan.walk import walk; from pathlib import Path; "
         "view = walk(image_of(Path(sys.argv[1])), []); print(sorted(view.entries)); print(view.errors)"
     )
-    here = str(Path(__file__).parent)
+    tests, repo = Path(__file__).parents[2], Path(__file__).parents[3]
     inner = (
         f"mount -t tmpfs none {layer}/proc && touch {layer}/proc/kcore && "
-        f"{sys.executable} -c '{script}' {layer} {here} {Path(__file__).parents[3]}"
+        f"PYTHONPATH={tests}:{repo} {sys.executable} -c '{script}' {layer}"
     )
     proc = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-ec", inner],

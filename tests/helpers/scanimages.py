@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import imagebuild
+from helpers import imagebuild
 
 DOCKERFILES = Path(__file__).parent / "fixtures" / "dockerfiles"
 

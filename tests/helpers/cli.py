@@ -1,4 +1,4 @@
-"""Helpers importable from any test module (conftest.py puts tests/ on sys.path)."""
+"""The CLI run in-process, for tests outside conftest's reach (``helpers.cli.hardbox_cli``)."""
 
 from __future__ import annotations
 

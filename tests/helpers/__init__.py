@@ -1,0 +1,11 @@
+"""Builders and helpers shared by the test suites, importable as ``helpers.<module>`` from
+any test (pyproject.toml's ``[tool.pytest.ini_options] pythonpath`` puts tests/ on the path):
+
+- ``imagebuild``: real images from real parts (busybox-static, debootstrap, umoci, skopeo).
+- ``scanimages``: the multi-layer images the scan and report tests read.
+- ``layerdirs``: images made of layer directories in overlayfs lower-dir format.
+- ``osv_fixtures``: OSV advisories written as the upstream databases ship them.
+- ``hbrun``: a store with probe images for the ``hardbox run`` tests.
+- ``cli``: ``hardbox_cli``, the CLI run in-process.
+- ``registry``: what the registry tests need (tools, an OCI layout protocol).
+"""
