@@ -184,8 +184,10 @@ class StateStore:
             d = StateDir(path)
             try:
                 d.save(state)
-            except OSError as err:
-                _remove_tree(path)
+            except (OSError, ContainerError) as err:  # save names the file and operation
+                _remove_tree(path)  # unsaved, it would be invisible to ps and rm: not left
+                if isinstance(err, ContainerError):
+                    raise
                 raise ContainerError(
                     f"write container state `{d.file}`: {err.strerror or err}") from None
             return d
