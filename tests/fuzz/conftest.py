@@ -11,11 +11,7 @@ from pathlib import Path
 
 import fuzzkit
 import pytest
-
-try:
-    from helpers.imagebuild import OciImage
-except ImportError:  # until the shared builders move to tests/helpers/
-    from helpers.imagebuild import OciImage
+from helpers.imagebuild import OciImage
 
 
 def _tiny_rootfs(dest: Path) -> Path:
