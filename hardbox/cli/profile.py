@@ -28,7 +28,9 @@ examples:
                                                  Pod securityContext + Localhost seccomp
   hardbox profile export default --format docker docker/podman run flags + seccomp JSON
   hardbox profile export strict --format oci     OCI runtime config.json fragment
-  hardbox profile selinux nginx -o nginx.cil     udica-style CIL module for an image"""
+  hardbox profile selinux nginx -o nginx.cil     udica-style CIL module for an image
+  hardbox profile record -o web.yaml --duration 10s --probe 'wget -qO- localhost' web
+                                                 a seccomp allowlist from a real run"""
 
 
 def register(subparsers: Any) -> None:
@@ -78,6 +80,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("-o", "--output", metavar="DIR", help="write the files into DIR (default: print them)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "record",
+        help="record a workload's syscalls into a profile (extends --from)",
+        description="Run IMAGE [CMD...] under the --from profile with its syscalls logged (strace), "
+        "write OUTPUT extending --from with a seccomp allowlist of exactly the calls made (in "
+        "OUTPUT's sibling NAME.seccomp.json, Docker's format), re-run the workload under it, and "
+        "keep the files only if the output and exit status are the same. Exit 125 when hardbox "
+        "fails, as for `hardbox run`.",
+    )
+    p.add_argument("--from", dest="base", default="default", metavar="NAME",
+                   help="the profile to start from and extend (default: default)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the profile to write (NAME.yaml)")
+    p.add_argument("--duration", metavar="TIME", help="stop the workload after this long (30s, 2m, 1.5)")
+    p.add_argument("--probe", metavar="CMD", help="a shell command exec'd into the container while it runs")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
+    p.set_defaults(func=cmd_record)
+    p.usage_exit_code = 125  # runs a workload: hardbox's own failures are 125 (as run)
 
     p = sub.add_parser(
         "selinux",
@@ -166,9 +187,68 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     for key, values in changed.items():
         sys.stdout.write(f"{key}:\n  - {args.a}: {_fmt(values['a'])}\n  + {args.b}: {_fmt(values['b'])}\n")
+    if "seccomp" in changed:
+        sys.stdout.write(f"seccomp: {args.a} allows {_syscall_count(args.a)} syscalls, "
+                         f"{args.b} {_syscall_count(args.b)}\n")
     if not changed:
         sys.stdout.write("no differences\n")
     return 0
+
+
+def _syscall_count(name: str) -> int | str:
+    """How many syscalls a profile's seccomp policy lets through on this host (with or
+    without argument filters), for its own capabilities."""
+    from hardbox.runtime.profile.load import load_profile
+    from hardbox.runtime.profile.recorded import allowed_names
+
+    profile = load_profile(name)
+    if profile.seccomp is None:
+        return "all"
+    return len(allowed_names(profile.seccomp, profile.capabilities))
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from hardbox.errors import HardboxError, UsageError
+
+    try:
+        from hardbox.runtime.record import RecordRequest, record
+
+        command = list(args.command)
+        if command and command[0] == "--":
+            command = command[1:]
+        output = Path(args.output)
+        if output.suffix not in (".yaml", ".yml"):
+            raise UsageError(f"-o {args.output}: the profile file must end in .yaml")
+        if not output.parent.is_dir():
+            raise UsageError(f"-o {args.output}: directory {output.parent} does not exist")
+        result = record(RecordRequest(
+            image=args.image, command=tuple(command), output=output, base=args.base,
+            duration=_seconds(args.duration) if args.duration is not None else None, probe=args.probe,
+        ))
+    except HardboxError as err:
+        if err.exit_code not in (125, 126, 127):
+            err.exit_code = 125
+        raise
+    for note in result.notes:
+        sys.stderr.write(f"hardbox: note: {note}\n")
+    sys.stdout.write(f"wrote {result.profile} and {result.seccomp}: {result.syscalls} syscalls allowed "
+                     f"(strict allows {_syscall_count('strict')}); verified by a second run\n")
+    return 0
+
+
+def _seconds(text: str) -> float:
+    """30s, 2m, 1h, or a plain number of seconds."""
+    from hardbox.errors import UsageError
+
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        value = float(number) * unit
+    except ValueError:
+        raise UsageError(f"--duration {text!r}: expected a time such as 30s, 2m or 1.5") from None
+    if not 0 < value <= 24 * 3600:
+        raise UsageError(f"--duration {text!r}: must be more than 0 and at most 24h")
+    return value
 
 
 def cmd_export(args: argparse.Namespace) -> int:
