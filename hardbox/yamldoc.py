@@ -175,7 +175,7 @@ def _refuse_duplicates(doc: Document, node: yaml.Node, keys: list[str | int], se
 
 
 def _validate(doc: Document, schema: dict[str, Any]) -> None:
-    import jsonschema
+    import jsonschema  # for start-up speed: a cached profile is never validated again
 
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(doc.data))

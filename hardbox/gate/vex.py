@@ -116,7 +116,7 @@ def _schema(name: str) -> dict[str, Any]:
 def _validate(doc: dict[str, Any], schema_name: str, path: Path) -> None:
     """Check every field the loaders read against the format's schema (policies/gate/), so a
     wrongly typed field is one line naming it, before any image is read."""
-    import jsonschema
+    import jsonschema  # only when a VEX document is given
 
     errors = list(jsonschema.Draft202012Validator(_schema(schema_name)).iter_errors(doc))
     if not errors:

@@ -116,7 +116,7 @@ def rootless_map(etc: Path = Path("/etc")) -> ShiftMap | None:
 def write_maps_by_helpers(pid: int, shift: ShiftMap, error: type[HardboxError]) -> None:
     """Install ``shift`` for the user namespace of ``pid`` with the setuid helpers
     ``newuidmap``/``newgidmap`` (uidmap package), which check /etc/subuid themselves."""
-    import shutil
+    import shutil  # rootless store work only: kept off `hardbox run`'s start-up
     import subprocess
 
     for tool, extents in (("newuidmap", shift.uids), ("newgidmap", shift.gids)):
@@ -220,7 +220,7 @@ def _pump(feed: BinaryIO, fd: int, error: list[BaseException]) -> None:
 
 
 def _unshare_user() -> None:
-    import ctypes
+    import ctypes  # in the unpacking child only: kept off `hardbox run`'s start-up
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(ctypes.c_int(CLONE_NEWUSER)) != 0:
@@ -248,7 +248,7 @@ def continue_in_userns(shift: ShiftMap) -> None:
     For commands that read a rootless store's layers whole (scan, sbom): inside, every file
     shows its image owner and root of the namespace may read it, as root reads its own store.
     """
-    import signal
+    import signal  # scan/sbom of a rootless store only: kept off start-up
 
     sys.stdout.flush()
     sys.stderr.flush()
@@ -293,7 +293,7 @@ def continue_in_userns(shift: ShiftMap) -> None:
 
 def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
            work: Callable[[BinaryIO | None], dict[str, object]]) -> None:
-    import traceback
+    import traceback  # the unpacking child only: kept off start-up
 
     code = 0
     try:

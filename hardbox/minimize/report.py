@@ -53,7 +53,7 @@ def to_json(result: MinimizeResult) -> str:
 
 
 def to_html(result: MinimizeResult) -> str:
-    import jinja2
+    import jinja2  # --html only: the text report does without it
 
 
     source = (resources.templates() / "minimize.html.j2").read_text(encoding="utf-8")

@@ -101,7 +101,7 @@ def compile_policy(
 
 def _build(policy: SeccompPolicy, rules: tuple[SyscallRule, ...], arch: str) -> tuple[bytes, tuple[str, ...]]:
     try:
-        import pyseccomp
+        import pyseccomp  # only on a cache miss: a cached filter needs no libseccomp
     except (ImportError, OSError) as err:  # OSError: the libseccomp shared library is missing
         raise ContainerError(
             f"seccomp: cannot load libseccomp ({err})",
@@ -175,7 +175,7 @@ def ops_arg(pyseccomp: object, ops: dict[str, int], arg: ArgFilter) -> object:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    import tempfile
+    import tempfile  # only on a cache miss; not on `hardbox run`'s usual path
 
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

@@ -63,7 +63,7 @@ def host_has_selinux() -> bool:
         # (importing its bindings is on every `hardbox run`'s start-up path).
         return False
     try:
-        import selinux
+        import selinux  # optional (libselinux's bindings), and only where selinuxfs is mounted
 
         return bool(selinux.is_selinux_enabled())
     except ImportError:

@@ -70,7 +70,7 @@ class StdioRelay:
 
     def start(self) -> None:
         """In hardbox, right after the fork: close the container's ends, start copying."""
-        import threading
+        import threading  # only a run with a relay needs it: kept off start-up
 
         for inner in self.inner.values():
             os.close(inner)
@@ -87,7 +87,7 @@ class StdioRelay:
 
     def finish(self, timeout: float = 5.0) -> None:
         """After the container exited: let stdout and stderr drain to EOF."""
-        import threading
+        import threading  # only a run with a relay needs it: kept off start-up
 
         for thread in self._threads:
             assert isinstance(thread, threading.Thread)

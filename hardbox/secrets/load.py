@@ -127,7 +127,7 @@ def parse_policy(text: str, source: str, *, validate: bool = True) -> SecretPoli
     except yaml.YAMLError as err:
         raise InputError(f"{source}: not valid YAML: {err}".splitlines()[0]) from None
     if validate:
-        import jsonschema
+        import jsonschema  # only when validating: a profile-cache hit imports none of it
 
         try:
             jsonschema.validate(doc, _SCHEMA)

@@ -98,7 +98,7 @@ def _clamped_rlimits(rlimits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """runc sets rlimits from inside the user namespace, where a hard limit cannot rise above
     the one it inherited (setrlimit(2): EPERM without CAP_SYS_RESOURCE in the initial
     namespace); clamp to ours, as `hardbox run` does."""
-    import resource
+    import resource  # only for a rootless bundle's rlimits: kept off start-up
 
     out = []
     for r in rlimits:
