@@ -53,7 +53,6 @@ from typing import TYPE_CHECKING
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
 from hardbox.runtime import capabilities, process, syscalls
 from hardbox.runtime.init import exit_status
-from hardbox.runtime.request import error_for
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, process_start_time
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
@@ -242,8 +241,9 @@ def _run(plan: ExecPlan) -> int:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
             code, _, message = failure.decode(errors="replace").partition("\t")
-            raise error_for(int(code) if code.isdigit() else 125,
-                            message or "the exec process exited during setup")
+            cls = {126: CommandNotExecutable, 127: CommandNotFound}.get(int(code) if code.isdigit() else 125,
+                                                                         ContainerError)
+            raise cls(message or "the exec process exited during setup")
         return _wait(pid, relay, stdio, plan.interactive)
     finally:
         os.close(status_r)
