@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import imagebuild
-
-
-def need_tool(*names: str) -> None:
-    """Skip, saying why, when a peer tool is not installed (scripts/install-deps.sh installs
-    all of them, so CI skips nothing)."""
-    for name in names:
-        if shutil.which(name) is None:
-            pytest.skip(f"{name} is not installed (scripts/install-deps.sh installs it)")
-
-
-def need_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: namespaces, mounts and cgroups are set up for real")
+from helpers.cli import hardbox, need_root, need_tool
 
 
 @pytest.fixture
@@ -69,16 +53,6 @@ def debian_layout(debian_rootfs: Path, image_workdir: Path) -> imagebuild.OciIma
     image.add_rootfs(debian_rootfs, "debootstrap --variant=minbase bookworm")
     image.configure("--config.cmd=/bin/bash")
     return image
-
-
-def hardbox(*args: str, check: bool = False, **kw: object) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess, as a user would."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "hardbox", *args], capture_output=True, text=True, **kw  # type: ignore[call-overload]
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"hardbox {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture

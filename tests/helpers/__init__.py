@@ -6,6 +6,6 @@ any test (pyproject.toml's ``[tool.pytest.ini_options] pythonpath`` puts tests/ 
 - ``layerdirs``: images made of layer directories in overlayfs lower-dir format.
 - ``osv_fixtures``: OSV advisories written as the upstream databases ship them.
 - ``hbrun``: a store with probe images for the ``hardbox run`` tests.
-- ``cli``: ``hardbox_cli``, the CLI run in-process.
+- ``cli``: ``hardbox`` (the real CLI in a subprocess), ``need_tool``, ``need_root``.
 - ``registry``: what the registry tests need (tools, an OCI layout protocol).
 """

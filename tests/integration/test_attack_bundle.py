@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import hardbox, need_root, need_tool
 from helpers import imagebuild
+from helpers.cli import hardbox, need_root, need_tool
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

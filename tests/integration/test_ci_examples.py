@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import need_root, need_tool
 from helpers import imagebuild
+from helpers.cli import need_root, need_tool
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "ci"

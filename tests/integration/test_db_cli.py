@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import hardbox
+from helpers.cli import hardbox
 from helpers.osv_fixtures import record, write_json, write_zip
 
 

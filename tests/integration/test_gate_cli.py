@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import hardbox, need_root, need_tool
 from helpers import imagebuild
+from helpers.cli import hardbox, need_root, need_tool
 
 TODAY = dt.datetime.now(dt.UTC).date()
 

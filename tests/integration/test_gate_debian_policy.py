@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import hardbox
+from helpers.cli import hardbox
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import hardbox
+from helpers.cli import hardbox
 
 DEEP = 1000  # past CPython's recursion limit for json and PyYAML's composer alike
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import hardbox
 from helpers import imagebuild
+from helpers.cli import hardbox
 
 Members = dict[str, bytes]
 

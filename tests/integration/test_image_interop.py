@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import hardbox, need_root, need_tool
 from helpers import imagebuild
+from helpers.cli import hardbox, need_root, need_tool
 
 BUSYBOX = Path("/bin/busybox")
 

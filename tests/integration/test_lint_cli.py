@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import hardbox
+from helpers.cli import hardbox
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "dockerfiles" / "sftp-server.Dockerfile"
 

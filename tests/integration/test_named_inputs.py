@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import hardbox
+from helpers.cli import hardbox
 
 TIMEOUT = 60  # seconds; the refusal takes well under one, a hang takes for ever
 

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import hardbox, need_tool
 from helpers import imagebuild
+from helpers.cli import hardbox, need_tool
 
 from hardbox.cli.main import COMMANDS
 from hardbox.resources import policies

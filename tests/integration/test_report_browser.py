@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_tool
 from helpers import scanimages
+from helpers.cli import need_tool
 
 from hardbox.findings import Finding, Kind, LayerRef, Severity, VulnerabilityDetail
 from hardbox.report import REPORTERS

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import hardbox, need_tool
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from helpers import imagebuild
+from helpers.cli import hardbox, need_tool
 from helpers.layerdirs import wheels
 
 SITE = "usr/lib/python3/site-packages"

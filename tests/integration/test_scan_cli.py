@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import hardbox, need_root, need_tool
 from helpers import scanimages
+from helpers.cli import hardbox, need_root, need_tool
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import hardbox, need_tool
 from helpers import imagebuild
+from helpers.cli import hardbox, need_tool
 
 pytestmark = pytest.mark.slow
 

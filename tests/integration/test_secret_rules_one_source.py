@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import hardbox, need_tool
 from helpers import imagebuild
+from helpers.cli import hardbox, need_tool
 
 from hardbox.secrets import RULES_ENV, load_policy
 from hardbox.secrets.load import shipped_rules_path

@@ -6,7 +6,7 @@ import argparse
 import importlib
 
 import pytest
-from helpers.cli import hardbox_cli
+from helpers.cli import hardbox as hardbox_cli
 
 from hardbox import __version__
 from hardbox.cli import main as cli_main

@@ -8,7 +8,7 @@ import random
 import subprocess
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 
 from hardbox.image.layers.compression import (
     Compression,

@@ -19,7 +19,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import need_root, need_tool
+from helpers.cli import need_root, need_tool
 from hostile import entry, tar
 
 from hardbox.errors import InvalidImage, StoreError

@@ -21,7 +21,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import need_root, need_tool
+from helpers.cli import need_root, need_tool
 
 from hardbox.image.layers.compression import Compression
 from hardbox.image.layers.unpack import apply_layer

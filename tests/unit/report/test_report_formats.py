@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import need_tool
 from helpers import scanimages
+from helpers.cli import need_tool
 
 from hardbox.findings import Kind, Severity
 from hardbox.report import REPORTERS

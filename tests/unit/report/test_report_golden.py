@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_tool
 from helpers import scanimages
+from helpers.cli import need_tool
 
 from hardbox.report import REPORTERS
 from hardbox.scan.result import ScanResult, from_dict

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 
 from hardbox.errors import ContainerError, InputError
 from hardbox.resources import policies

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 from helpers.layerdirs import image_of, in_overlay, write
 from packageurl import PackageURL
 

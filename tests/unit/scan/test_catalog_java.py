@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 from helpers.layerdirs import image_of, write
 
 from hardbox.scan.catalog.interface import Status

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 from helpers.layerdirs import image_of, write
 
 from hardbox.scan.catalog.interface import Status

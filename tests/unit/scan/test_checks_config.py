@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
 from helpers import imagebuild
+from helpers.cli import need_tool
 
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.image.source import open_image

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_root, need_tool
+from helpers.cli import need_root, need_tool
 
 from hardbox.findings import Severity
 from hardbox.image.formats.config import ImageConfig

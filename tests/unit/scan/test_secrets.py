@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_root
+from helpers.cli import need_root
 
 from hardbox.errors import InputError
 from hardbox.image.formats.config import ImageConfig

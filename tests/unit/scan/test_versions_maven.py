@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 
 from hardbox.scan.versions import scheme_for
 

@@ -8,7 +8,7 @@ import random
 import subprocess
 
 import pytest
-from conftest import need_tool
+from helpers.cli import need_tool
 
 from hardbox.scan.versions import InvalidVersion, scheme_for
 
