@@ -8,6 +8,10 @@ is a bug and shows its traceback.
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class HardboxError(Exception):
     """Base of every user-facing error. ``exit_code`` follows the shared conventions."""
@@ -68,3 +72,35 @@ class PolicyFailed(HardboxError):
     """A gate policy or --fail-on threshold was not met (exit 1)."""
 
     exit_code = 1
+
+
+# A write that fails for want of room (or a read-only or over-quota file system) is the
+# writer's problem, never the input's: a full disk must not read as "a corrupt archive".
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def is_write_failure(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in _WRITE_ERRNOS
+
+
+def write_failed(operation: str, path: object, err: OSError,
+                 cls: type[HardboxError] = StoreError) -> HardboxError:
+    """``write `/x/y`: No space left on device``, crun style: the operation, the path (the
+    one the user can act on, not a temporary name), the system's reason."""
+    hint = ("free space on the file system holding it (df) and try again"
+            if err.errno in (errno.ENOSPC, errno.EDQUOT) else None)
+    return cls(f"{operation} `{path}`: {err.strerror or err}", hint)
+
+
+@contextmanager
+def naming_os_errors(operation: str, path: object, cls: type[HardboxError] = StoreError, *,
+                     write_failures_only: bool = False) -> Iterator[None]:
+    """Turn an ``OSError`` inside the block into one line naming ``operation`` and ``path``
+    (only a full, over-quota or read-only file system with ``write_failures_only``: a block
+    that also reads leaves its read errors to their own handlers)."""
+    try:
+        yield
+    except OSError as err:
+        if write_failures_only and not is_write_failure(err):
+            raise
+        raise write_failed(operation, path, err, cls) from err

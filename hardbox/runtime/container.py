@@ -40,7 +40,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
+from hardbox.errors import (
+    CommandNotExecutable,
+    CommandNotFound,
+    ContainerError,
+    HardboxError,
+    naming_os_errors,
+)
 from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls
 from hardbox.runtime.cgroups import open_manager
 from hardbox.runtime.cgroups.base import CgroupLimits, DevicesUnavailable
@@ -397,6 +403,7 @@ def _load_for_pid1(plan: Plan) -> None:
     """Import what PID 1's optional steps use before forking: PID 1 runs them after
     pivot_root, where hardbox's own files are out of reach, and start-up imports only
     what a run needs, so nothing else has loaded them."""
+
     wanted = {"tty": plan.tty, "selinux": plan.selinux_label is not None, "seccomp": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:
@@ -515,11 +522,12 @@ def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, obj
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    with naming_os_errors("write", path, ContainerError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
 
 def cgroup_name(state_id: str) -> str:

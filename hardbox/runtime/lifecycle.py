@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from hardbox.errors import HardboxError, UsageError
+from hardbox.errors import ContainerError, HardboxError, UsageError, naming_os_errors
 from hardbox.root import default_root
 from hardbox.runtime import syscalls
 from hardbox.runtime.cgroups import open_manager
@@ -72,13 +72,21 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
     code = 125
     try:
         log = default_root() / "containers" / f"{state_id}.log.tmp"
-        log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # The flock is held while the monitor or the container (which inherits the log)
-        # lives: a start that dies leaves an unlocked log.tmp, which the next start removes
-        # (state.py). Made under the state lock, so that cleaner never sees it unlocked.
-        with StateStore.default().locked():
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            # A full disk here used to end the monitor silently ("the monitor exited before
+            # starting the container"): the caller is told what could not be written.
+            with naming_os_errors("create container log", log, ContainerError):
+                log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # The flock is held while the monitor or the container (which inherits the log)
+            # lives: a start that dies leaves an unlocked log.tmp, which the next start removes
+            # (state.py). Made under the state lock, so that cleaner never sees it unlocked.
+            with StateStore.default().locked():
+                with naming_os_errors("create container log", log, ContainerError):
+                    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except HardboxError as err:
+            os.write(report_w, f"{err.exit_code}\t{err.message}".encode())
+            os._exit(err.exit_code)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)

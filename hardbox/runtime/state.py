@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hardbox.errors import ContainerError, UsageError
+from hardbox.errors import ContainerError, UsageError, naming_os_errors
 from hardbox.root import default_root
 
 
@@ -114,8 +114,9 @@ class StateDir:
     def save(self, state: ContainerState) -> ContainerState:
         tmp = self.file.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.file)
+            with naming_os_errors("write container state", self.file, ContainerError):
+                tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+                os.replace(tmp, self.file)
         finally:
             tmp.unlink(missing_ok=True)  # a full disk must not leave a half-written state.tmp
         return state

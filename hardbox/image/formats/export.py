@@ -17,7 +17,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from hardbox.errors import InputError, UsageError
+from hardbox.errors import InputError, UsageError, naming_os_errors
 from hardbox.image import reference
 from hardbox.image.digest import CHUNK, hex_of, sha256_bytes
 from hardbox.image.formats.manifest import (
@@ -46,16 +46,20 @@ def export(store: Store, image: StoredImage, out: Path, fmt: str, name: str | No
     """Write ``image`` to ``out`` as ``fmt``; ``name`` (a full reference) labels it, else
     its tags do."""
     names = [name] if name else list(image.tags)
+    # A full disk names what was being written, where: the output, or the store's scratch.
     if fmt == "docker-archive":
-        with store.staging() as stage:
+        with store.staging() as stage, naming_os_errors("write", out, write_failures_only=True):
             _docker_archive(store, image, out, names, stage)
     elif fmt == "oci":
-        _oci_dir(store, image, out, names[0] if names else None)
+        with naming_os_errors("write", out, write_failures_only=True):
+            _oci_dir(store, image, out, names[0] if names else None)
     elif fmt == "oci-archive":
         with store.staging() as stage:
             layout = stage / "layout"
-            _oci_dir(store, image, layout, names[0] if names else None)
-            _tar_tree(layout, out)
+            with naming_os_errors("write", layout, write_failures_only=True):
+                _oci_dir(store, image, layout, names[0] if names else None)
+            with naming_os_errors("write", out, write_failures_only=True):
+                _tar_tree(layout, out)
     else:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardbox.errors import InvalidImage, StoreError
+from hardbox.errors import InvalidImage, StoreError, naming_os_errors
 from hardbox.image.digest import hex_of
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.manifest import Manifest
@@ -228,7 +228,7 @@ class Store:
         """Atomically replace ``path``: temp file in ``tmp/``, fsync, rename."""
         tmp = self.tmp / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
         try:
-            with open(tmp, "xb") as fh:
+            with naming_os_errors("write", path), open(tmp, "xb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())

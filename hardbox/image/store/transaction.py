@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from hardbox.errors import InvalidImage
+from hardbox.errors import InvalidImage, is_write_failure, naming_os_errors, write_failed
 from hardbox.image.digest import CHUNK, HashingReader, hex_of, sha256_bytes
 from hardbox.image.formats.manifest import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from hardbox.image.formats.reader import Entry, LayerSource
@@ -98,7 +98,7 @@ class Transaction:
         digest = sha256_bytes(data)
         if not self.has_blob(digest):
             tmp = self._tmp("blobs")
-            with open(tmp, "xb") as fh:
+            with naming_os_errors("write", tmp), open(tmp, "xb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -156,9 +156,12 @@ class Transaction:
                     _raise_if_digest_wrong(reader, src)
                     raise
                 except _READ_ERRORS as err:
+                    if is_write_failure(err):
+                        raise write_failed("stage layer in", self.stage, cast(OSError, err)) from err
                     raise InvalidImage(f"{src.source}: cannot read ({err})") from None
-            sink.flush()
-            os.fsync(sink.fileno())
+            with naming_os_errors("write", tmp):
+                sink.flush()
+                os.fsync(sink.fileno())
         digest = reader.digest
         if src.digest is not None and digest != src.digest:
             raise InvalidImage(f"{src.source}: digest mismatch: the manifest says {src.digest}, "
@@ -182,6 +185,11 @@ class Transaction:
                 result = apply_layer(cast(BinaryIO, stream), dest, expected_diff_id=diff_id, source=source)
             else:
                 result = _apply_shifted(shift, cast(BinaryIO, stream), dest, diff_id, source)
+        except OSError as err:
+            remove_tree(dest)
+            if is_write_failure(err):
+                raise write_failed("unpack layer into", dest, err) from err
+            raise
         except BaseException:
             remove_tree(dest)
             raise
@@ -190,7 +198,8 @@ class Transaction:
             return result
         final = self.stage / "layers" / hex_of(result.diff_id)
         os.rename(dest, final)
-        final.with_suffix(".json").write_text(json.dumps(result.to_json(), indent=1))
+        with naming_os_errors("write", final.with_suffix(".json")):
+            final.with_suffix(".json").write_text(json.dumps(result.to_json(), indent=1))
         self.layers[result.diff_id] = final
         self.store.stats.layers_unpacked += 1
         return result

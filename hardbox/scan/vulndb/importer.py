@@ -24,8 +24,10 @@ whose declared sizes or compression ratios are those of a zip bomb is refused wh
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sqlite3
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hardbox.errors import InputError
+from hardbox.errors import InputError, write_failed
 from hardbox.named_input import require_file_or_dir
 from hardbox.scan.vulndb import osv_yaml, publish
-from hardbox.scan.vulndb.index import VulnIndex
+from hardbox.scan.vulndb.index import VulnIndex, disk_full
 from hardbox.scan.vulndb.osv import Advisory, InvalidAdvisory
 
 
@@ -148,6 +150,16 @@ def import_into(db_path: Path, paths: list[Path], limits: Limits | None = None,
     built under a temporary name and published only once the import succeeded; an existing
     one changes in one transaction. Either way a failed or killed import leaves the
     database as it was (or absent)."""
+    try:
+        return _import_into(db_path, paths, limits, progress)
+    except sqlite3.DatabaseError as err:
+        if disk_full(err):  # mid-import: the write of a record, an index page or the commit
+            raise write_failed("write", db_path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
+        raise
+
+
+def _import_into(db_path: Path, paths: list[Path], limits: Limits | None,
+                 progress: Progress | None) -> ImportReport:
     if db_path.exists():
         with VulnIndex.open(db_path) as index:
             return import_paths(paths, index, limits, progress)

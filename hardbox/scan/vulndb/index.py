@@ -15,6 +15,7 @@ fails on a named input leaves the index as it was.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hardbox.errors import InputError
+from hardbox.errors import InputError, write_failed
 from hardbox.root import default_root
 from hardbox.scan.vulndb.osv import Advisory
 
@@ -83,6 +84,11 @@ class StoredRecord:
     withdrawn: bool
 
 
+def disk_full(err: sqlite3.Error) -> bool:
+    """SQLite's ``database or disk is full``: no room to write, whatever the file holds."""
+    return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
 class VulnIndex:
     """An open index. ``lookup`` reads; ``upsert`` and ``record_import`` write inside
     ``transaction()``."""
@@ -117,6 +123,8 @@ class VulnIndex:
                 )
             row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as err:
+            if disk_full(err):  # SQLITE_FULL: the disk is full, the file is not at fault
+                raise write_failed("write", path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
             raise InputError(f"{path}: not a hardbox vulnerability database ({err})") from None
         if row is None or row[0] != SCHEMA_VERSION:
             connection.close()
@@ -144,7 +152,9 @@ class VulnIndex:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (SQLITE_FULL): nothing left to undo.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
         self._cache.clear()
