@@ -9,9 +9,9 @@ addressing) and artifacts that are not images (signatures, SBOMs, Helm charts).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from hardbox import jsondoc
 from hardbox.image.formats.manifest import (
     CONFIG_TYPES,
     INDEX_TYPES,
@@ -44,7 +44,9 @@ class Document:
 def kind(doc: Document) -> str:
     """``manifest`` or ``index``; refuses schema 1, artifacts and anything else."""
     try:
-        obj = json.loads(doc.data)
+        obj = jsondoc.loads(doc.data)
+    except jsondoc.TooDeep as err:
+        raise RegistryError(f"{doc.source}: the manifest is {err}") from None
     except (ValueError, UnicodeDecodeError):
         raise RegistryError(f"{doc.source}: the manifest is not JSON") from None
     if not isinstance(obj, dict):
