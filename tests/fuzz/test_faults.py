@@ -246,12 +246,9 @@ def test_full_disk_import_and_tag(leave: int, small_tmpfs: Path, busybox_archive
 
 
 @pytest.mark.root
-@pytest.mark.parametrize("leave", [
-    16 << 10,
-    # sqlite3.OperationalError "database or disk is full" escapes as a traceback.
-    pytest.param(200 << 10, marks=pytest.mark.xfail(strict=True, reason="issue 16 item 10: being fixed")),
-    pytest.param(1 << 20, marks=pytest.mark.xfail(strict=True, reason="issue 16 item 10: being fixed")),
-])
+# 200 KiB and 1 MiB used to let sqlite3's "database or disk is full" escape as a traceback
+# (issue 16 item 10, fixed: the importer names the database and the full disk).
+@pytest.mark.parametrize("leave", [16 << 10, 200 << 10, 1 << 20])
 def test_full_disk_db_import(leave: int, small_tmpfs: Path, osv_zip: Path) -> None:
     root = small_tmpfs / "store"
     db = small_tmpfs / "osv.sqlite"
