@@ -1,7 +1,8 @@
-"""``hardbox pull``, ``hardbox login`` and ``hardbox logout``: the registry commands. Thin:
+"""``hardbox pull``, ``push``, ``login`` and ``logout``: the registry commands. Thin:
 parse, call ``hardbox.image.registry`` and ``hardbox.net.authfile``, print.
 
 ``pull --json`` prints ``[{reference, id, digest}]``, one object per image pulled.
+``push --json`` prints ``{reference, digest, uploaded, mounted, existing}`` (blob digests).
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _tls_option(p)
     p.add_argument("--json", action="store_true", help="print [{reference, id, digest}]")
     p.set_defaults(func=_pull, _parser=p)
+
+    p = subparsers.add_parser(
+        "push", help="push an image from the store to a registry",
+        description="Push the stored image LOCAL to DEST (docker://REF or a bare REF; default "
+        "LOCAL's own name). Blobs the registry already has are skipped, blobs another "
+        "repository of the same registry holds are mounted, the rest uploaded; the stored "
+        "manifest is pushed unchanged. Prints the manifest digest.",
+        epilog="examples: hardbox push 127.0.0.1:5000/app:1; "
+        "hardbox push app:1 docker://registry.example/team/app:1",
+    )
+    p.add_argument("local", metavar="LOCAL")
+    p.add_argument("dest", metavar="DEST", nargs="?")
+    _tls_option(p)
+    p.add_argument("--json", action="store_true",
+                   help="print {reference, digest, uploaded, mounted, existing}")
+    p.set_defaults(func=_push, _parser=p)
 
     p = subparsers.add_parser(
         "login", help="store credentials for a registry",
@@ -101,6 +118,41 @@ def _pull(args: argparse.Namespace) -> int:
     else:
         for r in results:
             print(f"{r.reference}\n  id:     {r.image.id}\n  digest: {r.manifest_digest}")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from hardbox.errors import InvalidReference, UsageError
+    from hardbox.image.registry import refs
+    from hardbox.image.registry.client import RegistryClient
+    from hardbox.image.registry.push import push
+    from hardbox.image.store.store import Store
+    from hardbox.net.authfile import lookup
+
+    store = Store.open(read_only=True)
+    image = store.get(args.local)
+    if args.dest is not None:
+        dest = refs.parse(args.dest)
+    else:
+        # LOCAL's own name, only when LOCAL is one of the image's names (not an id).
+        try:
+            own = str(refs.parse(args.local))
+        except InvalidReference:
+            own = ""
+        if own not in image.tags:
+            raise UsageError(f"{args.local!r} is not a name of the image to push to",
+                             "give DEST, e.g. hardbox push LOCAL registry.example/app:1")
+        dest = refs.parse(own)
+    client = RegistryClient(dest.domain, _session(args), lookup(refs.auth_key(dest.domain)))
+    progress = _LayerProgress(f"push {dest}")
+    try:
+        pushed = push(store, client, image, dest, progress=progress)
+    finally:
+        progress.finish()
+    if args.json:
+        print_json(pushed.to_json())
+    else:
+        print(pushed.digest)
     return 0
 
 

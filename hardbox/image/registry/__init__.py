@@ -30,6 +30,9 @@ Modules, one job each:
   they grow; sizes and digests verified, broken bodies resumed with ``Range``.
 - ``pull`` — ``pull(store, client, ref)``: through the store's import ``Transaction``, so a
   pull is verified, unpacked and published atomically, and blobs already stored are skipped.
+- ``push`` — ``push(store, client, image, dest)``: the stored blobs and manifest, unchanged;
+  blobs the registry has are skipped (HEAD), blobs another repository of it holds are
+  mounted, the rest uploaded in one PUT or in PATCH chunks.
 
 Errors are ``RegistryError``/``AuthError`` (exit 2) and ``BlobError`` (an ``InvalidImage``);
 HTTP failures are ``hardbox.net.NetError`` (exit 2).

@@ -96,7 +96,10 @@ class Authenticator:
                 return cached[0]
         if urlsplit(realm).scheme not in ("https", "http"):
             raise AuthError(f"{self.registry}: token realm {realm[:100]!r} is not an http(s) URL")
-        query = {k: v for k, v in (("service", service), ("scope", scope)) if v}
+        # A challenge may name several scopes, space-separated (a cross-repository mount
+        # needs pull on the source too); the token spec wants one ``scope`` parameter each.
+        query = [("service", service)] if service else []
+        query += [("scope", one) for one in scope.split()]
         url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
         headers = {"Authorization": basic(self.creds)} if self.creds else {}
         try:

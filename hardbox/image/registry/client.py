@@ -74,9 +74,10 @@ class RegistryClient:
 
     def request(self, method: str, path: str, scope: str,
                 headers: Mapping[str, str] | None = None, *,
-                body_deadline: float | None = None) -> Response:
+                body_deadline: float | None = None, body: bytes | None = None) -> Response:
         """``method`` on ``path`` (``/v2/…``), authenticated for ``scope``, redirects
-        followed; the response is returned whatever its final status, except 401."""
+        followed; the response is returned whatever its final status, except 401. A
+        ``body`` (a push's upload) is sent again after an auth round or a redirect."""
         base = self.base()
         origin = urlsplit(base).netloc
         extra = dict(headers or {})
@@ -87,7 +88,8 @@ class RegistryClient:
                 send = dict(extra)
                 if authorization and urlsplit(url).netloc == origin:
                     send["Authorization"] = authorization
-                resp = self.session.request(method, url, send, body_deadline=body_deadline)
+                resp = self.session.request(method, url, send, body,
+                                            body_deadline=body_deadline)
                 location = resp.header("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
                     resp.close()

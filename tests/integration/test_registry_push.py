@@ -1,0 +1,196 @@
+"""`hardbox push` against the real distribution registry on loopback (plain HTTP, and token
+auth with the tests' own issuer). Interop by digest: hardbox pushes, skopeo reads back the
+manifest digest hardbox printed and the config digest the store holds; a second push sends
+no blob; a push to another repository of the same registry mounts instead of uploading."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.registry import (
+    PASSWORD,
+    USER,
+    OciLayout,
+    Registry,
+    need_tools,
+    start_registry,
+    token_auth,
+    token_issuer,
+)
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def isolated(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth" / "auth.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("HARDBOX_CERTS_D", str(tmp_path / "certs.d"))
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    return hardbox_root
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Iterator[Registry]:
+    need_tools("docker-registry", "skopeo")
+    with start_registry(tmp_path / "reg") as registry:
+        yield registry
+
+
+def hardbox(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hardbox", *args], capture_output=True,
+                          text=True, timeout=120, env=os.environ.copy())
+
+
+def imported(source: str, name: str) -> dict[str, object]:
+    done = hardbox("image", "import", source, "--tag", name)
+    assert done.returncode == 0, done.stderr
+    shown = hardbox("image", "inspect", "--json", name)
+    assert shown.returncode == 0, shown.stderr
+    obj = json.loads(shown.stdout)
+    return obj[0] if isinstance(obj, list) else obj  # type: ignore[no-any-return]
+
+
+def pushed(*args: str) -> dict[str, list[str] | str]:
+    done = hardbox("push", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def skopeo_manifest(ref: str, *flags: str) -> bytes:
+    return subprocess.run(["skopeo", "inspect", "--tls-verify=false", *flags, "--raw",
+                           f"docker://{ref}"], capture_output=True, check=True,
+                          timeout=60).stdout
+
+
+def skopeo_config_digest_via_copy(ref: str, dest: Path, *flags: str) -> str:
+    """``skopeo copy docker://REF oci:DIR`` (which verifies every blob), then the config
+    digest of the manifest it wrote."""
+    subprocess.run(["skopeo", "copy", "-q", "--src-tls-verify=false", *flags,
+                    f"docker://{ref}", f"oci:{dest}:x"], capture_output=True, check=True,
+                   timeout=120)
+    index = json.loads((dest / "index.json").read_text())
+    manifest_digest = index["manifests"][0]["digest"]
+    manifest = json.loads((dest / "blobs" / "sha256" / manifest_digest[7:]).read_text())
+    return str(manifest["config"]["digest"])
+
+
+def test_push_then_skopeo_reads_the_same_digests(
+        plain: Registry, busybox_layout: OciLayout, tmp_path: Path) -> None:
+    ref = plain.ref("team/bb:1")
+    image = imported(f"oci:{busybox_layout.ref}", ref)
+    done = hardbox("push", ref)
+    assert done.returncode == 0, done.stderr
+    digest = done.stdout.strip()
+    assert digest.startswith("sha256:")
+    raw = skopeo_manifest(ref)
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+    assert json.loads(raw)["config"]["digest"] == image["id"]
+    assert skopeo_config_digest_via_copy(ref, tmp_path / "copy") == image["id"]
+    blobs = 1 + len(json.loads(raw)["layers"])
+    # A second push finds every blob there (HEAD) and sends none.
+    again = pushed(ref)
+    assert again["digest"] == digest
+    assert again["uploaded"] == [] and again["mounted"] == []
+    assert len(again["existing"]) == blobs
+
+
+def test_push_to_another_repository_mounts(
+        plain: Registry, busybox_layout: OciLayout, tmp_path: Path) -> None:
+    first = plain.ref("team/bb:1")
+    imported(f"oci:{busybox_layout.ref}", first)
+    one = pushed(first)
+    assert len(one["uploaded"]) >= 2 and one["mounted"] == []
+    other = plain.ref("other/bb:2")
+    two = pushed(first, f"docker://{other}")
+    # The store knows team/bb holds these blobs: each is mounted, none uploaded.
+    assert sorted(two["mounted"]) == sorted(one["uploaded"])
+    assert two["uploaded"] == [] and two["existing"] == []
+    assert two["digest"] == one["digest"]
+    assert "sha256:" + hashlib.sha256(skopeo_manifest(other)).hexdigest() == two["digest"]
+    # The registry's own log shows the mount requests, and no upload into other/bb.
+    log = plain.access_log()
+    mounts = [line for line in log.splitlines()
+              if '"POST /v2/other/bb/blobs/uploads/?mount=sha256' in line
+              and "from=team%2Fbb" in line and '" 201 ' in line]
+    assert len(mounts) == len(two["mounted"])
+    assert "PATCH /v2/other/bb/" not in log and "PUT /v2/other/bb/blobs/" not in log
+
+
+def test_push_a_docker_archive_image_with_plain_tar_layers(
+        plain: Registry, busybox_archive: Path, tmp_path: Path) -> None:
+    ref = plain.ref("arch/bb:1")
+    image = imported(f"docker-archive:{busybox_archive}", ref)
+    digest = pushed(ref)["digest"]
+    manifest = json.loads(skopeo_manifest(ref))
+    assert "sha256:" + hashlib.sha256(skopeo_manifest(ref)).hexdigest() == digest
+    # skopeo verifies every blob against the manifest's digests and media types as it copies.
+    assert skopeo_config_digest_via_copy(ref, tmp_path / "copy") == image["id"]
+    assert manifest["layers"]
+
+
+def test_chunked_upload_of_a_large_blob(plain: Registry, busybox_layout: OciLayout,
+                                        tmp_path: Path) -> None:
+    """A layer bigger than the chunk size goes up in PATCH chunks; skopeo reads it back."""
+    from hardbox.image.registry import refs
+    from hardbox.image.registry.client import RegistryClient
+    from hardbox.image.registry.push import push
+    from hardbox.image.store.store import Store
+    from hardbox.net import Session
+
+    ref = plain.ref("chunks/bb:1")
+    image = imported(f"oci:{busybox_layout.ref}", ref)
+    store = Store.open()
+    dest = refs.parse(ref)
+    seen: list[tuple[str, int, int]] = []
+    result = push(store, RegistryClient(dest.domain, Session()), store.get(ref), dest,
+                  progress=lambda d, n, t: seen.append((d, n, t)), chunk=64 << 10)
+    big = [d for d, n, t in seen if n < t]  # an intermediate report: a blob sent in chunks
+    assert big, "the busybox layer is over 64 KiB and should have gone up in chunks"
+    assert "PATCH /v2/chunks/bb/blobs/uploads/" in plain.access_log()
+    assert result.digest == "sha256:" + hashlib.sha256(skopeo_manifest(ref)).hexdigest()
+    assert skopeo_config_digest_via_copy(ref, tmp_path / "copy") == image["id"]
+
+
+def test_push_with_token_auth_and_a_cross_repository_mount(
+        tmp_path: Path, busybox_layout: OciLayout) -> None:
+    need_tools("docker-registry", "skopeo")
+    with token_issuer(tmp_path / "issuer") as issuer, \
+            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
+        first = registry.ref("tok/a:1")
+        imported(f"oci:{busybox_layout.ref}", first)
+        refused = hardbox("push", first)
+        assert refused.returncode == 2 and "refused anonymous access" in refused.stderr
+        docker = Path(os.environ["DOCKER_CONFIG"])
+        docker.mkdir()
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        (docker / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+        one = pushed(first)
+        assert one["uploaded"]
+        assert "repository:tok/a:pull,push" in issuer.issued
+        two = pushed(first, registry.ref("tok/b:1"))
+        assert sorted(two["mounted"]) == sorted(one["uploaded"]) and two["uploaded"] == []
+        # The mount's token names pull on the source repository as well.
+        # The mount's challenge names two scopes; each went to the issuer as its own
+        # `scope` parameter (the issuer joins them with ","), so one token grants both.
+        assert any("repository:tok/a:pull" in s and "repository:tok/b:" in s and "push" in s
+                   for s in issuer.issued)
+        raw = skopeo_manifest(registry.ref("tok/b:1"), f"--creds={USER}:{PASSWORD}")
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == two["digest"]
+
+
+def test_push_refuses_an_image_without_a_name_to_push_to(
+        plain: Registry, busybox_layout: OciLayout) -> None:
+    image = imported(f"oci:{busybox_layout.ref}", plain.ref("team/bb:1"))
+    done = hardbox("push", str(image["id"]))
+    assert done.returncode != 0 and "give DEST" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2
