@@ -144,7 +144,7 @@ def _push(args: argparse.Namespace) -> int:
                              "give DEST, e.g. hardbox push LOCAL registry.example/app:1")
         dest = refs.parse(own)
     client = RegistryClient(dest.domain, _session(args), lookup(refs.auth_key(dest.domain)))
-    progress = _LayerProgress(f"push {dest}")
+    progress = _LayerProgress(f"push {dest}", idle="writing the manifest")
     try:
         pushed = push(store, client, image, dest, progress=progress)
     finally:
@@ -159,8 +159,9 @@ def _push(args: argparse.Namespace) -> int:
 class _LayerProgress:
     """Per-layer bytes on one stderr line, on a terminal only (quiet in CI)."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, idle: str = "unpacking") -> None:
         self.label = label
+        self.idle = idle  # what is shown once no blob is in flight
         self.enabled = stderr_is_tty()
         self.layers: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
@@ -177,7 +178,7 @@ class _LayerProgress:
             self._shown = now
             parts = [f"{d[7:19]} {human_size(n)}/{human_size(t)}"
                      for d, (n, t) in self.layers.items() if n < t]
-            text = f"{self.label}: " + ("; ".join(parts) or "unpacking")
+            text = f"{self.label}: " + ("; ".join(parts) or self.idle)
             sys.stderr.write("\r\033[K" + text[:150])
             sys.stderr.flush()
 
