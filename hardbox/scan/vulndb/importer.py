@@ -29,6 +29,7 @@ import json
 import os
 import sqlite3
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -280,8 +281,10 @@ def _zip_records(path: Path, limits: Limits) -> Iterator[tuple[str, bytes | Skip
                 with archive.open(info) as member:
                     # Declared sizes can lie: never inflate more than the limit allows.
                     data = member.read(limits.max_record_bytes + 1)
-            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError) as err:
-                # RuntimeError: an encrypted member; the rest: a damaged or unsupported one.
+            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, RuntimeError, EOFError) as err:
+                # RuntimeError: an encrypted member; zlib.error: a damaged deflate stream (zipfile
+                # lets it through); the rest: a damaged or unsupported member. Damage inside
+                # an input is recorded and skipped, the other members go on.
                 yield where, Skipped(where, None, f"cannot read member: {err}")
                 continue
             if len(data) > limits.max_record_bytes:
