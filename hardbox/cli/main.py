@@ -115,9 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"hardbox: {err.message}\n")
+        sys.stderr.write(f"hardbox: {one_line(err.message)}\n")
         if err.hint:
-            sys.stderr.write(f"  hint: {err.hint}\n")
+            sys.stderr.write(f"  hint: {one_line(err.hint)}\n")
         return err.exit_code
     except KeyboardInterrupt:
         return 130
@@ -132,8 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"hardbox: {_describe(err)}\n")
+        sys.stderr.write(f"hardbox: {one_line(_describe(err))}\n")
         return 125 if getattr(args, "command", None) == "run" else 2
+
+
+# C0 controls and DEL, shown escaped: messages quote what an input said (a YAML key, a tar
+# entry name), and a newline there split the one-line error while an ESC drove the terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character escaped, so it prints as one line."""
+    return text.translate(_CONTROLS)
 
 
 def _describe(err: OSError) -> str:

@@ -192,15 +192,7 @@ def _wait(pid: int, deadline: float) -> int | None:
 # its entry describes is counted as ``known: …`` instead of failing, so the rest of the
 # fuzzing still guards everything else. The corpus test (test_corpus.py) holds each one as a
 # strict xfail, which turns red when the fix lands: then delete its entry here.
-KNOWN_OPEN: dict[str, re.Pattern[str]] = {
-    # Found by this suite: a hostile YAML key echoed raw into the one-line message
-    # (`policy F:1: \x0b…: unknown field`, `profile F:19: rlimits.\n: unknown field`), so a
-    # control character or a newline breaks the line or drives the terminal. Reported to the
-    # lead (not among issue 16's items); the message is made in hardbox/yamldoc.py.
-    "fuzz finding: control characters echoed": re.compile(
-        r"hardbox: [^\n]*[\x00-\x08\x0b-\x1f\x7f]|hardbox: [^\n]*\n(?!  hint: )[^\n]*: unknown field"
-    ),
-}
+KNOWN_OPEN: dict[str, re.Pattern[str]] = {}
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

@@ -28,12 +28,7 @@ CORPUS = Path(__file__).parent / "corpus"
 check = functools.partial(fuzzkit.check, tolerate_known=False)
 
 # case id -> issue 16 item being fixed elsewhere (see the module docstring).
-OPEN: dict[str, str] = {
-    # Found by this suite, not in issue 16's list: reported to the lead (fuzzkit.KNOWN_OPEN).
-    **{f"{parser}/control-char-key.yaml": "fuzz finding, control characters echoed (not items 1-16)"
-       for parser in ("profile", "gate-policy")},
-    "profile/newline-key.yaml": "fuzz finding, control characters echoed (not items 1-16)",
-}
+OPEN: dict[str, str] = {}  # none open: every corpus case meets the contract
 
 
 def _files(parser: str) -> list[str]:

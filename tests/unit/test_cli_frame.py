@@ -150,3 +150,13 @@ def test_an_os_error_no_layer_explained_is_one_line_not_a_traceback(capsys: pyte
     assert err == "hardbox: /var/lib/hardbox/tags.json: Permission denied\n"
     code, err = _run_with_handler(handler, capsys, "--debug")
     assert code == 2 and "Traceback" in err
+
+
+def test_an_error_quoting_control_characters_stays_one_line() -> None:
+    """A YAML key, tar entry or path quoted in a message may hold a newline or an ESC: the
+    CLI prints it escaped, one line, nothing the terminal would act on (fuzz finding)."""
+    from hardbox.cli.main import one_line
+
+    assert one_line("rlimits.\n: unknown field") == "rlimits.\\x0a: unknown field"
+    assert one_line("\x1b[31mRED\x1b[0m\x7f\t") == "\\x1b[31mRED\\x1b[0m\\x7f\\x09"
+    assert one_line("plain: ünïcode stays") == "plain: ünïcode stays"
