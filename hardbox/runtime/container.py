@@ -60,6 +60,7 @@ from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
 if TYPE_CHECKING:
     from hardbox.runtime.cgroups.base import Cgroup
+    from hardbox.runtime.oom import OomWatch
     from hardbox.runtime.selinux import Label
     from hardbox.runtime.tty import Relay
 
@@ -78,6 +79,7 @@ class Container:
         self._file_label: str | None = None
         self._lifeline: socket.socket | None = None
         self.stdio: StdioRelay | None = None
+        self._oom: OomWatch | None = None
 
     # ---- hardbox side ------------------------------------------------------------------
     def start(self, state_id: str) -> None:
@@ -110,6 +112,10 @@ class Container:
         idmap.check_store_shift(req.image.shift, ids)
         _own_upper_like_image(base / "upper", req.image.layers, ids)
         self.cgroup = self._create_cgroup(state_id)
+        if self.cgroup is not None and profile.limits.memory is not None:
+            from hardbox.runtime.oom import OomWatch  # only where a memory limit can kill
+
+            self._oom = OomWatch(self.cgroup.paths()[0].name)
         label = self._selinux_label(state_id)
         self._file_label = label.file_label if label is not None else None
         plan = make_plan(self.request, state_id, base, label)
@@ -277,7 +283,11 @@ class Container:
         code = exit_status(status)
         oom = bool(self.cgroup is not None and self.cgroup.oom_killed())
         if oom:
-            sys.stderr.write("hardbox: the container was killed by the OOM killer (memory limit)\n")
+            from hardbox.runtime.oom import report
+
+            victims = self._oom.victims() if self._oom is not None else []
+            line = report(victims, pid, code, self.request.profile.limits.memory)
+            sys.stderr.write(f"hardbox: {line}\n")
         if not self.request.auto_remove:
             # With --rm the state dir is removed right after (cleanup): a rename over the
             # old state file costs an ext4 flush (auto_da_alloc) for a file nobody reads.
@@ -295,6 +305,9 @@ class Container:
         if self.stdio is not None:
             self.stdio.close()
             self.stdio = None
+        if self._oom is not None:
+            self._oom.close()
+            self._oom = None
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None

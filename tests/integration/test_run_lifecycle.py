@@ -129,3 +129,17 @@ def test_memory_hog_is_oom_killed_and_reported(store):
     assert proc.returncode == 137
     assert "survived" not in proc.stdout
     assert "killed by the OOM killer" in proc.stderr
+    assert "the container stopped" in proc.stderr
+
+
+@pytest.mark.slow
+def test_oom_kill_of_one_process_names_it_and_says_the_container_went_on(store):
+    """The OOM killer takes the hog (a dd with a 64 MiB buffer), not the shell: the run says
+    which process died and that the container went on (issue 15)."""
+    proc = store.hardbox("run", "--rm", "--memory", "32m", "bbtest", "sh", "-c",
+                         "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo survived")
+    assert proc.returncode == 0, proc.stderr
+    assert "survived" in proc.stdout
+    line = next(li for li in proc.stderr.splitlines() if "OOM killer" in li)
+    assert "dd (host pid " in line and "went on and exited with status 0" in line, line
+    assert "at the memory limit (32 MiB)" in line
