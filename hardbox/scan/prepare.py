@@ -30,7 +30,7 @@ from typing import Protocol
 
 from hardbox.errors import InvalidImage
 from hardbox.findings import LayerRef
-from hardbox.image.formats.config import HistoryEntry, ImageConfig
+from hardbox.image.formats.config import ImageConfig, aligned_layers
 from hardbox.image.layers.unpack import DeviceNode
 from hardbox.scan.walk import LayerSource
 
@@ -100,23 +100,6 @@ class PreparedImage:
     @property
     def refs(self) -> tuple[LayerRef, ...]:
         return tuple(layer.ref for layer in self.layers)
-
-
-def aligned_layers(history: Sequence[HistoryEntry], layer_count: int) -> list[int | None]:
-    """For each history entry, the index of the layer it made: None for empty entries, and
-    for all when the entries that made layers are not exactly ``layer_count``."""
-    made = sum(1 for entry in history if not entry.empty_layer)
-    if made != layer_count:
-        return [None] * len(history)
-    out: list[int | None] = []
-    next_layer = 0
-    for entry in history:
-        if entry.empty_layer:
-            out.append(None)
-        else:
-            out.append(next_layer)
-            next_layer += 1
-    return out
 
 
 def prepare_image(image: OpenedImage) -> PreparedImage:

@@ -8,6 +8,7 @@ nothing the image said is lost on export.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,8 +126,28 @@ class ImageConfig:
 
     def layer_history(self) -> list[HistoryEntry | None]:
         """For each diff_id, oldest first, the history entry that made it (None if the
-        image has no history)."""
-        entries = [h for h in self.history if not h.empty_layer]
-        if len(entries) != len(self.diff_ids):
-            return [None] * len(self.diff_ids)
-        return list(entries)
+        image has no history, or its history does not align)."""
+        made: list[HistoryEntry | None] = [None] * len(self.diff_ids)
+        for entry, layer in zip(self.history, aligned_layers(self.history, len(self.diff_ids)), strict=True):
+            if layer is not None:
+                made[layer] = entry
+        return made
+
+
+def aligned_layers(history: Sequence[HistoryEntry], layer_count: int) -> list[int | None]:
+    """For each history entry, the index of the layer it made: None for empty entries, and
+    for all when the entries that made layers are not exactly ``layer_count`` (image-spec
+    config.md, "history": the n-th entry that is not ``empty_layer`` made the n-th layer).
+    The one place that rule lives: the store, ``image history`` and the scan all ask here."""
+    made = sum(1 for entry in history if not entry.empty_layer)
+    if made != layer_count:
+        return [None] * len(history)
+    out: list[int | None] = []
+    next_layer = 0
+    for entry in history:
+        if entry.empty_layer:
+            out.append(None)
+        else:
+            out.append(next_layer)
+            next_layer += 1
+    return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardbox.image.formats.config import HistoryEntry, ImageConfig
+from hardbox.image.formats.config import HistoryEntry, ImageConfig, aligned_layers
 from hardbox.image.formats.manifest import Manifest
 
 
@@ -59,11 +59,7 @@ class StoredImage:
     def layer_for_history(self) -> list[StoredLayer | None]:
         """For each history entry (oldest first) the layer it made, None for empty ones.
         When history and layers disagree in count, no entry is matched to a layer."""
-        made = [h for h in self.history if not h.empty_layer]
-        if len(made) != len(self.layers):
-            return [None] * len(self.history)
-        layers = iter(self.layers)
-        return [None if h.empty_layer else next(layers) for h in self.history]
+        return [None if i is None else self.layers[i] for i in aligned_layers(self.history, len(self.layers))]
 
 
 @dataclass(frozen=True)

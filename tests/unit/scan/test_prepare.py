@@ -9,9 +9,9 @@ from pathlib import Path
 
 from helpers.layerdirs import write
 
-from hardbox.image.formats.config import ImageConfig
+from hardbox.image.formats.config import ImageConfig, aligned_layers
 from hardbox.scan.catalog_result import catalog_image
-from hardbox.scan.prepare import aligned_layers, prepare_image
+from hardbox.scan.prepare import prepare_image
 from hardbox.scan.sbom.build import write_sbom
 from hardbox.scan.scanner import ScanOptions, check_context, scan
 
