@@ -3,7 +3,8 @@ loaded. Thin: parse, call ``hardbox.scan.vulndb`` (imported inside the handlers)
 
 ``db status --json`` prints ``{path, size, advisories, withdrawn, ecosystems: {ECOSYSTEM:
 {advisories}}, newest_modified, last_import, age_seconds, imports: [{source, finished,
-added, updated, unchanged, skipped}]}`` (docs/vulnerability-db.md).
+added, updated, unchanged, skipped}], sources: [{url, etag, last_modified, size, mtime,
+checked}]}`` (docs/vulnerability-db.md); ``sources`` are what ``db update`` fetched.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     db = subparsers.add_parser(
         "db", help="load and inspect the offline vulnerability database",
         description="hardbox matches packages against OSV advisories (osv.dev's format) kept "
-        "in a local index, <store root>/db/osv.sqlite unless --db says otherwise. It never "
-        "downloads anything: fetch OSV's per-ecosystem all.zip archives (or any OSV JSON) "
-        "on a connected machine, carry them over, and import them here.",
+        "in a local index, <store root>/db/osv.sqlite unless --db says otherwise. `db update` "
+        "fetches OSV's per-ecosystem all.zip archives (osv.dev, or a mirror); `db import` loads "
+        "files carried over by hand. scan and gate never download on their own.",
     )
     db.set_defaults(_parser=db)
     sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND")
@@ -45,6 +46,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help="print {sources, added, updated, unchanged, skipped: [{where, id, reason}]}")
     p.set_defaults(func=_import)
+
+    p = sub.add_parser(
+        "update", help="fetch OSV's per-ecosystem archives and load what changed",
+        description="Fetch <source>/<Ecosystem>/all.zip for each ecosystem (OSV's names: "
+        "Debian, Alpine, Ubuntu, PyPI, npm, Go, Maven, crates.io, ...) and import it. The "
+        "source is --source, else $HARDBOX_DB_SOURCE, else osv.dev's public bucket; an "
+        "https:// or file:// URL or a plain folder (an air-gapped mirror). Unchanged archives "
+        "are not downloaded again (ETag / If-Modified-Since). An update that fails or is "
+        "interrupted leaves the previous database whole and exits 2.",
+        epilog="examples: hardbox db update --ecosystem Debian --ecosystem PyPI; "
+        "HARDBOX_DB_SOURCE=/srv/osv-mirror hardbox db update",
+    )
+    p.add_argument("--ecosystem", metavar="E", action="append", default=[],
+                   help="an OSV ecosystem to fetch (repeatable); default: those of the stored images")
+    p.add_argument("--source", metavar="URL", help="base URL or folder (default: $HARDBOX_DB_SOURCE, "
+                   "else https://osv-vulnerabilities.storage.googleapis.com)")
+    p.add_argument("--db", metavar="PATH", type=Path, help="index file (default: <store root>/db/osv.sqlite)")
+    p.add_argument("--json", action="store_true",
+                   help="print {db, source, downloaded: {ECOSYSTEM: bytes}, unchanged: [...], added, updated, ...}")
+    p.set_defaults(func=_update)
 
     p = sub.add_parser(
         "status", help="show what the vulnerability database holds and how old it is",
@@ -91,11 +112,84 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _update(args: argparse.Namespace) -> int:
+    from hardbox.cli.inputs import import_db_path
+    from hardbox.scan.vulndb.update import resolve_source
+
+    ecosystems = list(dict.fromkeys(args.ecosystem)) or _store_ecosystems()
+    path = import_db_path(args.db)
+    report = run_update(path, ecosystems, args.source, quiet=args.json)
+    if args.json:
+        print_json({"db": str(path), "source": resolve_source(args.source), **report.to_dict()})
+        return 0
+    print(update_summary(path, report))
+    return 0
+
+
+def run_update(path: Path, ecosystems: list[str], source: str | None, *, quiet: bool = False) -> Any:
+    """``update`` with a terminal progress line (shared with ``scan --db-update``)."""
+    from hardbox.scan.vulndb.update import update
+
+    progress = Progress("db update")
+    seen = 0
+
+    def tick(_where: str) -> None:
+        nonlocal seen
+        seen += 1
+        if seen % 500 == 0:
+            progress.advance(500, note="advisories imported")
+
+    try:
+        return update(path, ecosystems, source,
+                      say=(lambda m: None) if quiet else (lambda m: progress.advance(0, note=m)),
+                      progress=tick)
+    finally:
+        progress.finish()
+
+
+def update_summary(path: Path, report: Any) -> str:
+    parts = [f"{eco} {human_size(n)} downloaded" for eco, n in report.downloaded.items()]
+    parts += [f"{eco} unchanged" for eco in report.unchanged]
+    counts = dict(report.imported.counts) if report.imported else {}
+    line = f"{path}: " + ", ".join(parts)
+    if report.imported:
+        line += (f"; {counts.get('added', 0)} added, {counts.get('updated', 0)} updated, "
+                 f"{counts.get('unchanged', 0)} unchanged, {counts.get('skipped', 0)} skipped")
+    return line
+
+
+def _store_ecosystems() -> list[str]:
+    """The OSV ecosystems of the images in the store (catalogued, not matched); a usage
+    error naming the choices when the store holds no image with packages."""
+    from hardbox.errors import UsageError
+    from hardbox.image.source import parse_source
+    from hardbox.image.store.store import Store
+    from hardbox.scan.scanner import ScanOptions, scan
+    from hardbox.scan.vulndb.update import archive_names
+
+    store = Store.open()
+    found: dict[str, None] = {}
+    for image in store.images():
+        source = parse_source(image.id)
+        with source.open(store) as view:
+            result = scan(view, None, ScanOptions(name=source.name, secrets=False))
+        for name in archive_names(result.packages, (result.image.os or {}).get("osv_ecosystem")):
+            found.setdefault(name)
+    if not found:
+        raise UsageError("no stored image has packages hardbox can look up: name the ecosystems",
+                         hint="hardbox db update --ecosystem Debian --ecosystem PyPI (OSV names: "
+                              "Debian, Ubuntu, Alpine, PyPI, npm, Go, Maven, crates.io, RubyGems, NuGet)")
+    return list(found)
+
+
 def _status(args: argparse.Namespace) -> int:
     from hardbox.scan.vulndb import open_db
+    from hardbox.scan.vulndb.update import load_state
 
     with open_db(args.db) as index:
         status = index.status()
+    fetched = load_state(Path(status["path"]))
+    status["sources"] = [state.to_dict() for state in fetched.values()]
     if args.json:
         print_json(status)
         return 0
@@ -108,11 +202,15 @@ def _status(args: argparse.Namespace) -> int:
         width = max(len(e) for e in status["ecosystems"])
         for ecosystem, info in status["ecosystems"].items():
             print(f"  {ecosystem:<{width}}  {info['advisories']}")
-    sources = _sources(status["imports"])
-    if sources:
+    sources = {s: f for s, f in _sources(status["imports"]).items()
+               if s not in fetched and "/updates/" not in s}  # update staging: shown by URL
+    if sources or fetched:
         print("sources:")
-        for source, finished in sources.items():
-            print(f"  {source}  (imported {finished})")
+    for url, state in fetched.items():
+        validator = f"ETag {state.etag}" if state.etag else (state.last_modified or "")
+        print(f"  {url}  ({validator + ', ' if validator else ''}checked {state.checked})")
+    for source, finished in sources.items():
+        print(f"  {source}  (imported {finished})")
     return 0
 
 

@@ -8,6 +8,7 @@ with its reporter and write the files. Exit 0 whatever is found, unless ``--fail
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from functools import partial
@@ -69,6 +70,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--db", metavar="PATH", type=Path,
                         help="vulnerability index (default: <store>/db/osv.sqlite); when there "
                              "is none, vulnerabilities are not matched and the report says so")
+    parser.add_argument("--db-update", action="store_true",
+                        help="run `hardbox db update` for the image's ecosystems first; if that "
+                             "fails, scan with the data there is and record why")
+    parser.add_argument("--db-max-age", metavar="AGE", default="24h",
+                        help="note (in the summary and every report) a database older than this "
+                             "(24h, 7d, seconds; default 24h)")
     parser.add_argument("--severity", metavar="LIST",
                         help="list only these severities, comma-separated "
                              "(critical,high,medium,low,info)")
@@ -98,6 +105,8 @@ def handler(args: argparse.Namespace) -> int:
     severities = tuple(Severity.parse(s) for s in args.severity.split(",") if s.strip()) \
         if args.severity else ()
     fail_on = Severity.parse(args.fail_on) if args.fail_on else None
+    max_age = _max_age(args.db_max_age)
+    update_note = _db_update(args) if args.db_update else None
     db = vuln_db(args.db, required=False)
 
     enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
@@ -105,12 +114,15 @@ def handler(args: argparse.Namespace) -> int:
     source = parse_source(args.image)
     options = ScanOptions(name=source.name, secrets=not args.skip_secrets,
                           config=source.has_config,
-                          severities=severities, ignore_unfixed=args.ignore_unfixed)
+                          severities=severities, ignore_unfixed=args.ignore_unfixed,
+                          db_max_age=max_age)
     with source.open(Store.open()) as image:
         result = scan(image, db, options,
                       progress=(lambda stage: progress.advance(note=stage)) if progress else None)
     if progress:
         progress.finish()
+    if update_note:
+        result = dataclasses.replace(result, notes=(update_note, *result.notes))
 
     if not targets:
         stem = Path("reports") / f"{report_stem(source)}-{result.image.short_id}"
@@ -128,6 +140,46 @@ def handler(args: argparse.Namespace) -> int:
                              f"(--fail-on {fail_on.value})\n")
             return 1
     return 0
+
+
+def _max_age(text: str) -> int:
+    from hardbox.errors import UsageError
+    from hardbox.scan.coverage import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise UsageError(f"--db-max-age {err}", hint="say 24h, 90m, 7d or a number of seconds") from None
+
+
+def _db_update(args: argparse.Namespace) -> str | None:
+    """``--db-update``: refresh the ecosystems of this image (catalogued once, unmatched)
+    and return a note when the refresh failed; the scan goes on with what it has."""
+    from hardbox.cli.db import run_update
+    from hardbox.cli.inputs import import_db_path
+    from hardbox.errors import HardboxError
+    from hardbox.image.source import parse_source
+    from hardbox.image.store.store import Store
+    from hardbox.scan.scanner import ScanOptions, scan
+    from hardbox.scan.vulndb.update import archive_names
+
+    source = parse_source(args.image)
+    with source.open(Store.open()) as image:
+        catalogued = scan(image, None, ScanOptions(name=source.name, secrets=False))
+    wanted = archive_names(catalogued.packages, (catalogued.image.os or {}).get("osv_ecosystem"))
+    if not wanted:
+        return None
+    try:
+        report = run_update(import_db_path(args.db), wanted, None, quiet=args.quiet)
+    except HardboxError as err:
+        note = f"--db-update failed, scanned with the database as it was: {err}"
+        sys.stderr.write(f"hardbox: {note}\n")
+        return note
+    if not args.quiet:
+        from hardbox.cli.db import update_summary
+
+        sys.stderr.write(update_summary(import_db_path(args.db), report) + "\n")
+    return None
 
 
 def report_stem(source: ImageSource) -> str:
@@ -152,6 +204,14 @@ def summary(result: ScanResult, written: list[str]) -> str:
     ]
     for f in result.top(5):
         lines.append(f"  {f.severity.value.upper():8} {f.id:14} {f.title} — {where(f, 50)}")
+    if result.vuln_db is not None:
+        from hardbox.scan.coverage import describe_age
+
+        cov = result.coverage
+        lines.append(f"vulnerability data: updated {cov.db_updated or 'never'}"
+                     + (f" ({describe_age(cov.db_age_seconds())} old)" if cov.db_updated else "")
+                     + ("; coverage complete" if cov.complete else
+                        f"; {sum(e.unchecked for e in cov.gaps)} packages not checked"))
     lines += [f"note: {n}" for n in result.notes]
     if written:
         lines.append("reports: " + ", ".join(written))

@@ -16,6 +16,7 @@ from hardbox.errors import InputError
 from hardbox.findings import Kind, Severity
 from hardbox.gate.yamldoc import Document, load_schema, read
 from hardbox.resources import policies
+from hardbox.scan.coverage import parse_duration
 
 _UNITS = {"": 1, "B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}  # fmt: skip
@@ -26,6 +27,8 @@ class VulnerabilityThreshold:
     severities: frozenset[Severity]
     count_unfixed: bool = False
     max: int = 0
+    coverage_required: bool = True  # coverage: required (default) | best-effort
+    max_db_age: int | None = None  # seconds; an older database fails the gate
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ def _policy(doc: Document) -> Policy:
             frozenset(Severity(s) for s in vulns["severities"]),
             bool(vulns.get("count_unfixed", False)),
             int(vulns.get("max", 0)),
+            vulns.get("coverage", "required") == "required",
+            _duration(doc, vulns["max_db_age"]) if "max_db_age" in vulns else None,
         ) if vulns else None,
         forbid=tuple(d.get("forbid", ())),
         forbid_findings=tuple(
@@ -137,6 +142,13 @@ def _policy(doc: Document) -> Policy:
         profile=ProfileRequirement(prof["name"], prof.get("probe")) if prof else None,
         dockerfile=DockerfilePolicy(Severity(dfp["fail_on"]), frozenset(dfp.get("ignore", ()))) if dfp else None,
     )  # fmt: skip
+
+
+def _duration(doc: Document, value: Any) -> int:
+    try:
+        return parse_duration(value)
+    except ValueError as err:
+        raise InputError(f"policy {doc.path}:{doc.line_of(['vulnerabilities', 'max_db_age'])}: vulnerabilities.max_db_age: {err}") from None
 
 
 def _check_license(doc: Document, lic_id: str) -> None:

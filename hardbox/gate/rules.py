@@ -19,6 +19,7 @@ from hardbox.findings import Finding, Kind, Severity
 from hardbox.gate.licenses import canonical, judge
 from hardbox.gate.policy import FindingMatcher, Policy, VulnerabilityThreshold
 from hardbox.gate.subject import Subject
+from hardbox.scan.coverage import describe_age
 
 
 class GateRule(Protocol):
@@ -35,9 +36,11 @@ def gate_finding(id: str, title: str, fix: str, severity: Severity = Severity.HI
 
 @dataclass(frozen=True)
 class Vulnerabilities:
-    """Fails closed: with no vulnerability database the scan matched nothing, and "no
-    vulnerabilities found" would be a lie, so that is a violation of its own (HB-GATE-011).
-    A database holding no advisory is the same lie (``db_problem`` says why)."""
+    """Fails closed on coverage: "no vulnerabilities found" must mean checked, so under
+    ``coverage: required`` (the default) every ecosystem whose packages were not all checked
+    against advisories — no database, an empty one, none for that ecosystem or release —
+    is a violation naming why (HB-GATE-011). ``best-effort`` leaves that to the report.
+    ``max_db_age`` fails a database older than that (HB-GATE-012)."""
 
     threshold: VulnerabilityThreshold
     db_available: bool = True
@@ -48,21 +51,43 @@ class Vulnerabilities:
     def description(self) -> str:
         sev = "/".join(s.value for s in sorted(self.threshold.severities, key=lambda s: -s.rank))
         fixed = "" if self.threshold.count_unfixed else " with a fix available"
-        return f"no {sev} vulnerabilities{fixed}" + (f" (up to {self.threshold.max} allowed)" if self.threshold.max else "")
+        text = f"no {sev} vulnerabilities{fixed}" + (f" (up to {self.threshold.max} allowed)" if self.threshold.max else "")
+        if self.threshold.coverage_required:
+            text += ", every package checked"
+        if self.threshold.max_db_age is not None:
+            text += f", advisories at most {describe_age(self.threshold.max_db_age)} old"
+        return text
 
     def violations(self, subject: Subject) -> list[Finding]:
-        if not self.db_available or self.db_problem:
-            reason = self.db_problem or "no vulnerability database"
-            return [gate_finding(
-                "HB-GATE-011", f"{reason}, so vulnerabilities could not be checked",
-                "import OSV advisories with `hardbox db import PATH` (or pass --db PATH)",
-            )]  # fmt: skip
+        out = self._coverage(subject) if self.threshold.coverage_required else []
+        age, limit = subject.coverage.db_age_seconds(), self.threshold.max_db_age
+        if limit is not None and self.db_available and (age is None or age > limit):
+            out.append(gate_finding(
+                "HB-GATE-012", f"the vulnerability database is {describe_age(age)} old "
+                f"(policy max_db_age {describe_age(limit)})",
+                "refresh it: hardbox db update (or hardbox scan --db-update)",
+            ))  # fmt: skip
         hits = [
             f for f in subject.findings
             if f.kind is Kind.VULNERABILITY and f.severity in self.threshold.severities
             and (self.threshold.count_unfixed or f.fixed_version)
         ]  # fmt: skip
-        return hits if len(hits) > self.threshold.max else []
+        return out + (hits if len(hits) > self.threshold.max else [])
+
+    def _coverage(self, subject: Subject) -> list[Finding]:
+        if not self.db_available or self.db_problem:
+            reason = self.db_problem or "no vulnerability database"
+            return [gate_finding(
+                "HB-GATE-011", f"{reason}, so vulnerabilities could not be checked",
+                "fetch advisories with `hardbox db update` (or `hardbox db import PATH`, --db PATH)",
+            )]  # fmt: skip
+        return [
+            gate_finding("HB-GATE-011", gap.sentence(),
+                         f"run `{gap.hint}`" if gap.hint else
+                         "these packages cannot be checked; set vulnerabilities.coverage: best-effort to accept that",
+                         extra={"ecosystem": gap.ecosystem, "unchecked": gap.unchecked})
+            for gap in subject.coverage.gaps
+        ]
 
 
 _SSH_PACKAGES = frozenset({"openssh-server", "openssh", "dropbear", "openssh-server-pam", "tinyssh"})

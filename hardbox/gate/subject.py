@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hardbox.findings import Finding
+from hardbox.scan.coverage import Coverage
 
 if TYPE_CHECKING:
     from hardbox.image.formats.config import ImageConfig
@@ -44,6 +45,7 @@ class Subject:
     volumes: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
     packages: tuple[PackageFacts, ...] = ()
+    coverage: Coverage = field(default_factory=Coverage, compare=False)  # what matching checked
 
     @property
     def base_name(self) -> str | None:
@@ -74,6 +76,7 @@ class Subject:
                 PackageFacts(p.name, p.version, p.ecosystem, p.purl, tuple(p.licenses))
                 for p in result.packages
             ),
+            coverage=result.coverage,
         )
 
     def describe(self) -> str:

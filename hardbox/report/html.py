@@ -21,6 +21,7 @@ from hardbox import __version__
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.report.charts import human_bytes, layer_size_chart, severity_chart
 from hardbox.report.common import layer_text, step_text, where
+from hardbox.report.coverage import coverage_lines, empty_vulnerabilities
 from hardbox.report.interface import Reporter
 from hardbox.resources import templates
 from hardbox.scan.result import ScanResult
@@ -138,6 +139,8 @@ def _context(result: ScanResult) -> dict[str, Any]:
         "omitted": result.omitted,
         "filters": result.filters.to_dict(),
         "vuln_db": result.vuln_db,
+        "coverage": [{"gap": gap, "text": text} for gap, text in coverage_lines(result)],
+        "vulns_empty": empty_vulnerabilities(result),
         "page": PAGE,
         "severity_chart": severity_chart(result.severity_counts()),
         "layer_chart": layer_size_chart([(la.index, la.size, la.created_by) for la in image.layers]),

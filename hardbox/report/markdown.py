@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.report.common import step_text, where
+from hardbox.report.coverage import coverage_lines, empty_vulnerabilities
 from hardbox.report.interface import Reporter
 
 if TYPE_CHECKING:
@@ -91,10 +92,12 @@ class MarkdownReporter(Reporter):
             for i, f in enumerate(top, 1):
                 out.append(f"{i}. {finding_item(f, fix=False)}")
             out.append("")
+        out += _coverage(result)
         out += _table("Vulnerabilities", result.of_kind(Kind.VULNERABILITY),
                       ["Severity", "ID", "Package", "Installed", "Fixed", "Title"],
                       lambda f: [_sev(f.severity), md(f.id), md(f.package or ""),
-                                 md(f.version or ""), md(f.fixed_version), md(f.title)])
+                                 md(f.version or ""), md(f.fixed_version), md(f.title)],
+                      empty=empty_vulnerabilities(result))
         out += _table("Misconfigurations", result.of_kind(Kind.MISCONFIGURATION),
                       ["Severity", "ID", "Title", "Where"],
                       lambda f: [_sev(f.severity), md(f.id), md(f.title), md(where(f))])
@@ -112,10 +115,20 @@ class MarkdownReporter(Reporter):
         return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _coverage(result: ScanResult) -> list[str]:
+    """The coverage block, beside the counts: gaps in bold, so no one reads them as clean."""
+    lines = coverage_lines(result)
+    if not lines:
+        return []
+    return ["### Vulnerability coverage", ""] + [
+        f"- **{md(text)}**" if gap else f"- {md(text)}" for gap, text in lines
+    ] + [""]
+
+
 def _table(title: str, findings: list[Finding], head: list[str],
-           cells: Callable[[Finding], list[str]]) -> list[str]:
+           cells: Callable[[Finding], list[str]], empty: str = "None found.") -> list[str]:
     if not findings:
-        return [f"### {title}", "", "None found.", ""]
+        return [f"### {title}", "", md(empty) if empty != "None found." else empty, ""]
     out = [f"### {title} ({len(findings)})", "", "| " + " | ".join(head) + " |",
            "|" + "---|" * len(head)]
     for f in findings[:MAX_ROWS]:

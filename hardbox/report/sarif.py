@@ -68,7 +68,11 @@ class SarifReporter(Reporter):
             [SarifEntry(f) for f in result.findings], subject=result.image.name,
             rules=all_rules(), list_every_rule=True,
             properties={"image": result.image.name, "imageId": result.image.id,
-                        "riskGrade": result.risk.grade, "riskReason": result.risk.reason},
+                        "riskGrade": result.risk.grade, "riskReason": result.risk.reason,
+                        # What the vulnerability match covered: a clean run is only clean
+                        # for the ecosystems listed as complete here.
+                        "vulnerabilityCoverage": result.coverage.to_dict(),
+                        "vulnerabilityCoverageComplete": result.coverage.complete},
         )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from hardbox import __version__
 from hardbox.findings import Finding, Kind, LayerRef, Severity
 from hardbox.scan.catalog.interface import CatalogerStatus, Status
+from hardbox.scan.coverage import Coverage
 from hardbox.scan.package import Package
 from hardbox.scan.risk import RiskGrade
 
@@ -118,6 +119,7 @@ class ScanResult:
     risk: RiskGrade  # over every finding, before filters
     filters: Filters = field(default_factory=Filters)
     vuln_db: str | None = None  # the database matched against, None when there was none
+    coverage: Coverage = field(default_factory=Coverage)  # what the vulnerability match checked
     notes: tuple[str, ...] = ()
     omitted: int = 0  # findings the filters left out
     walk_errors: tuple[str, ...] = ()  # entries the walk could not read, "path: reason"
@@ -177,6 +179,7 @@ class ScanResult:
             },
             "filters": self.filters.to_dict(),
             "vulnerability_db": self.vuln_db,
+            "coverage": self.coverage.to_dict(),
             "notes": list(self.notes),
             "sbom": self.sbom_summary(),
             "packages": [_package_dict(p) for p in self.packages],
@@ -242,6 +245,7 @@ def _from_dict(doc: Mapping[str, Any]) -> ScanResult:
         risk=RiskGrade(risk["grade"], risk["reason"], tuple(risk["counts"].items())),
         filters=Filters(tuple(Severity(s) for s in filters["severities"]), filters["ignore_unfixed"]),
         vuln_db=doc["vulnerability_db"],
+        coverage=Coverage.from_dict(doc.get("coverage")),
         notes=tuple(doc["notes"]),
         omitted=doc["summary"]["omitted_by_filters"],
         walk_errors=tuple(sbom["walk_errors"]),

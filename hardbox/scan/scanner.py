@@ -13,6 +13,7 @@ by ``ScanOptions`` afterwards.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from hardbox.scan.catalog_result import CatalogResult, CatalogSession
 from hardbox.scan.checks import CHECKS
 from hardbox.scan.checks.interface import Check, CheckOptions, HistoryStep, ImageContext
 from hardbox.scan.checks.secrets import SecretCheck
+from hardbox.scan.coverage import Coverage, describe_age, uncovered
+from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.package import Package
 from hardbox.scan.prepare import OpenedImage, PreparedImage, prepare_image
 from hardbox.scan.result import Filters, HistoryInfo, ImageInfo, LayerInfo, ScanResult
@@ -37,6 +40,7 @@ class ScanOptions:
     config: bool = True  # False for a dir: root filesystem, which has no image config
     severities: tuple[Severity, ...] = ()
     ignore_unfixed: bool = False
+    db_max_age: int | None = 86400  # seconds; an older database is noted as stale (--db-max-age)
 
 
 def check_context(name: str, image: PreparedImage) -> ImageContext:
@@ -79,7 +83,8 @@ def scan(
                      "command and history were not checked")
 
     say(f"matching {len(catalog.packages)} packages")
-    db_used, vuln_findings, vuln_notes = _vulnerabilities(catalog.packages, catalog.os, db)
+    db_used, vuln_findings, vuln_notes, covered = _vulnerabilities(
+        catalog.packages, catalog.os, db, options.db_max_age)
     findings.extend(vuln_findings)
     notes.extend(vuln_notes)
 
@@ -94,6 +99,7 @@ def scan(
         risk=grade(findings),
         filters=filters,
         vuln_db=db_used,
+        coverage=covered,
         notes=tuple(notes),
         omitted=len(findings) - len(kept),
         walk_errors=catalog.walk_errors,
@@ -101,21 +107,30 @@ def scan(
 
 
 def _vulnerabilities(
-    packages: Sequence[Package], os_release: OSRelease | None, db: Path | None
-) -> tuple[str | None, list[Finding], list[str]]:
-    """Match packages against the database at ``db``; no database is a note, not an error."""
+    packages: Sequence[Package], os_release: OSRelease | None, db: Path | None,
+    max_age: int | None = None,
+) -> tuple[str | None, list[Finding], list[str], Coverage]:
+    """Match packages against the database at ``db`` and say what that covered; no
+    database is a note and a coverage gap for every ecosystem, not an error."""
     if db is None or not db.exists():
         where = f" at {db}" if db is not None else ""
+        counts = Counter(BY_NAME[p.ecosystem].osv or p.ecosystem for p in packages)
         return None, [], [
             f"no vulnerability database{where}: vulnerabilities were not matched "
-            "(load advisories with `hardbox db import PATH`)"
-        ]
+            "(fetch advisories with `hardbox db update` or load them with `hardbox db import PATH`)"
+        ], uncovered(counts, "there is no vulnerability database", "hardbox db update")
     from hardbox.scan.vulndb import match, open_db
+    from hardbox.scan.vulndb.coverage import coverage
 
     with open_db(db) as index:
         result = match(packages, os_release, index)
+        covered = coverage(packages, os_release, index, max_age)
     notes = [f"vulnerability matching: {error}" for error in result.errors]
-    return str(db), list(result.findings), notes
+    if covered.db_stale:
+        notes.append(f"the vulnerability database is {describe_age(covered.db_age_seconds())} old, older "
+                     "than --db-max-age: newer advisories are missing (`hardbox db update`)")
+    notes.extend(f"vulnerability coverage: {gap.sentence()}" for gap in covered.gaps)
+    return str(db), list(result.findings), notes, covered
 
 
 def _catalog_notes(catalog: CatalogResult) -> list[str]:

@@ -229,6 +229,23 @@ class VulnIndex:
             raise InputError(f"{self.path}: damaged vulnerability database ({err})",
                              "re-create it: remove the file and run hardbox db import again") from None
 
+    def loaded_ecosystems(self) -> dict[str, int]:
+        """Every ecosystem string the index holds advisories of, with how many (live or
+        withdrawn: coverage asks whether an ecosystem was loaded at all)."""
+        try:
+            rows = self._db.execute(
+                "SELECT ecosystem, COUNT(DISTINCT advisory_id) FROM affected GROUP BY ecosystem"
+            ).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise InputError(f"{self.path}: damaged vulnerability database ({err})",
+                             "re-create it: remove the file and run hardbox db import again") from None
+        return {eco: int(n) for eco, n in rows}
+
+    def last_updated(self) -> str | None:
+        """When the last import or update finished (ISO 8601); None if there was none."""
+        row = self._db.execute("SELECT MAX(finished) FROM imports").fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def ecosystems_with_prefix(self, prefix: str) -> tuple[str, ...]:
         """Every loaded ecosystem string that starts with ``prefix`` (an index range scan)."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
