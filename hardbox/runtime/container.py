@@ -47,7 +47,16 @@ from hardbox.errors import (
     HardboxError,
     naming_os_errors,
 )
-from hardbox.runtime import capabilities, idmap, mounts, namespaces, network, process, syscalls
+from hardbox.runtime import (
+    capabilities,
+    forked,
+    idmap,
+    mounts,
+    namespaces,
+    network,
+    process,
+    syscalls,
+)
 from hardbox.runtime.cgroups import open_manager
 from hardbox.runtime.cgroups.base import CgroupLimits, DevicesUnavailable
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
@@ -159,7 +168,7 @@ class Container:
 
             master = tty.receive_master(parent_sock)
             self.relay = tty.Relay.attach(master) if master is not None else None
-        failure = _read_all(status_r)
+        failure = forked.read_all(status_r)
         os.close(status_r)
         if failure or not self.pid:
             if self.pid:
@@ -331,7 +340,7 @@ def _child_main(
         # files are host root's), and before the cgroup namespace is made, so the
         # container's cgroup is the root it sees. Everything it forks inherits the cgroup.
         for path in cgroup_join:
-            _write_file(path, b"0")
+            forked.write_control_file(path, b"0")
         if ids is not None:
             namespaces.unshare_user()
             sock.send(b"U")
@@ -357,7 +366,7 @@ def _child_main(
         sock.send(b"P%d" % pid1)
         os._exit(0)
     except BaseException as err:  # report every failure, never run the parent's code
-        _report(status_w, err)
+        forked.report_and_exit(status_w, err)
 
 
 def _container_pid1(
@@ -375,7 +384,7 @@ def _container_pid1(
         # of the image is read: a FIFO at /etc/passwd once hung this process with hardbox
         # killed and PID 1 orphaned. Every credential change resets it (kernel/cred.c,
         # commit_creds), so it is armed again after them.
-        _arm_parent_death(sock)
+        forked.arm_parent_death(sock)
         if plan.namespaces.network:
             network.bring_up_loopback()
         mounts.setup_container_mounts(plan.mount_template, rootfs_fd, volume_fds)
@@ -395,7 +404,7 @@ def _container_pid1(
         process.switch_user(user)
         capabilities.apply(plan.capabilities, last=plan.last_cap,
                            inheritable=plan.capabilities_inheritable, ambient=plan.capabilities_ambient)
-        _arm_parent_death(sock)
+        forked.arm_parent_death(sock)
         sock.close()
         process.enter_workdir(plan.workdir)
         exe = process.find_executable(plan.argv[0], env.get("PATH", process.DEFAULT_PATH))
@@ -409,7 +418,7 @@ def _container_pid1(
             run_as_init(lambda: _exec(exe, plan.argv, env, status_w), close_in_init=(status_w,))
         _exec(exe, plan.argv, env, status_w)
     except BaseException as err:
-        _report(status_w, err)
+        forked.report_and_exit(status_w, err)
 
 
 def _load_for_pid1(plan: Plan) -> None:
@@ -423,14 +432,6 @@ def _load_for_pid1(plan: Plan) -> None:
             importlib.import_module(f"hardbox.runtime.{name}")
 
 
-def _arm_parent_death(sock: socket.socket) -> None:
-    """SIGKILL when hardbox dies; the lifeline tells whether it died before this was armed."""
-    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-    try:
-        if sock.recv(1, socket.MSG_DONTWAIT) == b"":
-            os._exit(137)  # as if the SIGKILL had come
-    except BlockingIOError:
-        pass  # nothing to read and not closed: hardbox is alive
 
 
 def _exec(exe: str, argv: tuple[str, ...], env: dict[str, str], status_w: int) -> None:
@@ -438,33 +439,11 @@ def _exec(exe: str, argv: tuple[str, ...], env: dict[str, str], status_w: int) -
         os.execve(exe, list(argv), env)
     except OSError as err:
         cls = CommandNotFound if err.errno == 2 else CommandNotExecutable
-        _report(status_w, cls(f"exec {exe}: {err.strerror}"))
+        forked.report_and_exit(status_w, cls(f"exec {exe}: {err.strerror}"))
 
 
-def _report(status_w: int, err: BaseException) -> None:
-    if isinstance(err, HardboxError):
-        code, message = err.exit_code, err.message
-    elif isinstance(err, OSError):
-        code, message = 125, str(err)
-    else:
-        code, message = 125, f"{type(err).__name__}: {err}"
-    if code not in (125, 126, 127):
-        code = 125
-    try:
-        os.write(status_w, f"{code}\t{message}".encode())
-    finally:
-        os._exit(code)
 
 
-def _write_file(path: str, data: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError as err:
-        raise ContainerError(f"write {data.decode()!r} to {path}: {err.strerror}") from err
 
 
 def _stdin_from_dev_null() -> None:
@@ -473,11 +452,6 @@ def _stdin_from_dev_null() -> None:
     os.close(fd)
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _fail_from_child(child: int) -> None:

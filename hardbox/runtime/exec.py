@@ -50,8 +50,8 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, HardboxError
-from hardbox.runtime import capabilities, process, syscalls
+from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
+from hardbox.runtime import capabilities, forked, process, syscalls
 from hardbox.runtime.init import exit_status
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, process_start_time
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
@@ -235,7 +235,7 @@ def _run(plan: ExecPlan) -> int:
 
                 master = tty.receive_master(parent_sock)
                 relay = tty.Relay.attach(master) if master is not None else None
-        failure = _read_all(status_r)
+        failure = forked.read_all(status_r)
         if failure or not pid:
             if pid:
                 with contextlib.suppress(ChildProcessError):
@@ -286,7 +286,7 @@ def _child_main(plan: ExecPlan, sock: socket.socket, status_w: int, stdio: Stdio
             stdio.in_child()
         _set_rlimits(plan.rlimits)
         for path in plan.cgroup_join:  # host root's files: before the user namespace
-            _write_file(path, b"0")
+            forked.write_control_file(path, b"0")
         for fd, flag in plan.namespaces:
             syscalls.setns(fd, flag)
             os.close(fd)
@@ -299,7 +299,7 @@ def _child_main(plan: ExecPlan, sock: socket.socket, status_w: int, stdio: Stdio
         sock.send(b"P%d" % pid)
         os._exit(0)
     except BaseException as err:
-        _report(status_w, err)
+        forked.report_and_exit(status_w, err)
 
 
 def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
@@ -307,7 +307,7 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
     try:
         if sock.recv(1) != b"G":
             os._exit(125)  # hardbox went away before adopting us
-        _arm_parent_death(sock)
+        forked.arm_parent_death(sock)
         os.chdir("/")  # the container's root (setns(mnt) set both root and cwd to it)
         os.setsid()  # its own session: no controlling terminal of the caller (TIOCSTI)
         if plan.tty:
@@ -327,7 +327,7 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
         # Inheritable and ambient stay empty: root's capabilities come from the bounding set
         # at execve, and a non-root user gets none (capabilities.py).
         capabilities.apply(plan.capabilities, last=plan.last_cap)
-        _arm_parent_death(sock)  # every credential change resets it
+        forked.arm_parent_death(sock)  # every credential change resets it
         sock.close()
         process.enter_workdir(plan.workdir)
         exe = process.find_executable(plan.argv[0], env.get("PATH", process.DEFAULT_PATH))
@@ -345,7 +345,7 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
             cls = CommandNotFound if err.errno == 2 else CommandNotExecutable
             raise cls(f"exec {exe}: {err.strerror}") from err
     except BaseException as err:
-        _report(status_w, err)
+        forked.report_and_exit(status_w, err)
 
 
 def _load_for_exec(plan: ExecPlan) -> None:
@@ -374,41 +374,8 @@ def _rlim_order(value: int) -> float:
     return float("inf") if value == resource.RLIM_INFINITY else value
 
 
-def _arm_parent_death(sock: socket.socket) -> None:
-    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-    try:
-        if sock.recv(1, socket.MSG_DONTWAIT) == b"":
-            os._exit(137)  # hardbox died before this was armed
-    except BlockingIOError:
-        pass
 
 
-def _report(status_w: int, err: BaseException) -> None:
-    if isinstance(err, HardboxError):
-        code, message = err.exit_code, err.message
-    else:
-        code, message = 125, str(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}"
-    if code not in (125, 126, 127):
-        code = 125
-    try:
-        os.write(status_w, f"{code}\t{message}".encode())
-    finally:
-        os._exit(code)
 
 
-def _write_file(path: str, data: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError as err:
-        raise ContainerError(f"write {data.decode()!r} to {path}: {err.strerror}") from err
 
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -1,0 +1,61 @@
+"""What hardbox's forked children share, in `run` (container.py) and `exec` (exec.py).
+
+A child forked from hardbox never returns into hardbox's code: it reports its failure as
+``code\\tmessage`` on the exec-status pipe (closed unread by a successful execve, which
+CLOEXEC closes) and exits with Docker's 125/126/127. It arms its parent-death signal against
+the lifeline socket, and writes control files (cgroup ``tasks``/``cgroup.procs``) with a
+message naming the file. Small and import-light: `exec`'s start-up path imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+from hardbox.errors import ContainerError, HardboxError
+from hardbox.runtime import syscalls
+
+
+def report_and_exit(status_w: int, err: BaseException) -> None:
+    """Write ``err`` as ``code\\tmessage`` on the status pipe and exit; never returns."""
+    if isinstance(err, HardboxError):
+        code, message = err.exit_code, err.message
+    elif isinstance(err, OSError):
+        code, message = 125, str(err)
+    else:
+        code, message = 125, f"{type(err).__name__}: {err}"
+    if code not in (125, 126, 127):
+        code = 125
+    try:
+        os.write(status_w, f"{code}\t{message}".encode())
+    finally:
+        os._exit(code)
+
+
+def arm_parent_death(sock: socket.socket) -> None:
+    """SIGKILL when hardbox dies; the lifeline tells whether it died before this was armed."""
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        if sock.recv(1, socket.MSG_DONTWAIT) == b"":
+            os._exit(137)  # as if the SIGKILL had come
+    except BlockingIOError:
+        pass  # nothing to read and not closed: hardbox is alive
+
+
+def write_control_file(path: str, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise ContainerError(f"write {data.decode()!r} to {path}: {err.strerror}") from err
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
