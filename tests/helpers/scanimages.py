@@ -21,7 +21,7 @@ from pathlib import Path
 
 from helpers import imagebuild
 
-DOCKERFILES = Path(__file__).parent / "fixtures" / "dockerfiles"
+DOCKERFILES = Path(__file__).parents[1] / "fixtures" / "dockerfiles"  # tests/fixtures
 
 # A key pair of AWS's format that no one issued. Not AWS's documented example pair
 # (AKIAIOSFODNN7EXAMPLE): the secret rules allow-list that one, as gitleaks does.
