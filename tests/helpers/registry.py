@@ -25,6 +25,7 @@ from typing import Protocol
 
 import bcrypt
 import jwt
+import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,6 +43,16 @@ class OciLayout(Protocol):
 
     @property
     def ref(self) -> str: ...
+
+
+def isolate_client_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point hardbox's registry client at files of the test's own (auth file, Docker config,
+    certs.d) and away from any proxy of the machine's."""
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth" / "auth.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("HARDBOX_CERTS_D", str(tmp_path / "certs.d"))
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
 
 
 def need_tools(*names: str) -> None:

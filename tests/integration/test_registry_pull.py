@@ -21,6 +21,7 @@ from helpers.registry import (
     OciLayout,
     Registry,
     htpasswd,
+    isolate_client_env,
     make_ca_and_server_cert,
     need_tools,
     run,
@@ -35,11 +36,7 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 @pytest.fixture(autouse=True)
 def isolated(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth" / "auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
-    monkeypatch.setenv("HARDBOX_CERTS_D", str(tmp_path / "certs.d"))
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(var, raising=False)
+    isolate_client_env(tmp_path, monkeypatch)
     return hardbox_root
 
 
