@@ -27,12 +27,17 @@ fi
 #   iproute2 zstd gcc       network namespaces, zstd layers, test binaries
 #   rpm libmaven3-core-java version-ordering oracles (rpm's and Maven's own comparison)
 #   qemu-system-x86 e2fsprogs  a pure cgroup v2 VM for the v2 limits tests (tests/vmboot.py)
+#   passt nftables          the container network: pasta uplink, nft --json egress rules
+#   dnsmasq-base iperf3     the network tests' resolver and the throughput benchmark
+#   openssh-server          the SFTP example image and its end-to-end test (sftp client)
+#   podman                  peer for registry interop and the network benchmark
 PACKAGES=(
     python3 python3-venv python3-dev gcc make git ca-certificates
     libseccomp2 uidmap iproute2 zstd
     busybox-static umoci skopeo buildah runc debootstrap secilc strace
     golang-go default-jdk-headless chromium docker-registry rpm libmaven3-core-java
     qemu-system-x86 e2fsprogs
+    passt nftables dnsmasq-base iperf3 openssh-server openssh-client podman
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -46,9 +51,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# docker-registry starts a system service on install; the tests start their own on loopback.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-    systemctl stop docker-registry || true
+# docker-registry and openssh-server start system services when installed; the tests start
+# their own on loopback. Stop only what this run installed, never a service the host had.
+if command -v systemctl >/dev/null 2>&1; then
+    for svc in docker-registry:docker-registry ssh:openssh-server; do
+        case " ${missing[*]:-} " in *" ${svc#*:} "*)
+            systemctl is-active --quiet "${svc%%:*}" 2>/dev/null && systemctl disable --now "${svc%%:*}" || true ;;
+        esac
+    done
 fi
 
 PYTHON=${PYTHON:-python3}
