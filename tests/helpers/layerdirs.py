@@ -143,3 +143,38 @@ def wheels() -> Path:
             pytest.skip(f"cannot download wheels from PyPI: {proc.stderr.strip()[-200:]}")
         marker.write_text("")
     return CACHE
+
+
+def pip_install_wheels(target: Path, *requirements: str) -> None:
+    """pip installs ``requirements`` (default: all of REQUIREMENTS) from the cached wheels into
+    ``target``, offline and without dependencies: a real site-packages for the catalogers."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(wheels()),
+            "--no-deps",
+            "--target",
+            str(target),
+            *(requirements or REQUIREMENTS),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def dpkg_packages(admindir: Path) -> set[tuple[str, str]]:
+    """(name, version) of every package dpkg itself lists in ``admindir``: the cataloger's
+    ground truth."""
+    out = subprocess.run(
+        ["dpkg-query", f"--admindir={admindir}", "-W", "-f", "${Package} ${Version}\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {(name, version) for name, version in (line.split(" ", 1) for line in out.splitlines())}

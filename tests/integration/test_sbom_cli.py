@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from helpers import imagebuild
 from helpers.cli import hardbox, need_tool
-from helpers.layerdirs import wheels
+from helpers.layerdirs import dpkg_packages, pip_install_wheels
 
 SITE = "usr/lib/python3/site-packages"
 FAKE_TOKEN = "ghp_" + "Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789"
@@ -52,28 +51,9 @@ def layered_image(tmp_path_factory: pytest.TempPathFactory) -> imagebuild.OciIma
     need_tool("umoci")
     work = tmp_path_factory.mktemp("sbom-image")
     image = imagebuild.busybox_image(work)
-    found = wheels()
 
     def pip_install(rootfs: Path) -> None:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-index",
-                "--find-links",
-                str(found),
-                "--no-deps",
-                "--target",
-                str(rootfs / SITE),
-                "six==1.16.0",
-                "idna==3.7",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        pip_install_wheels(rootfs / SITE, "six==1.16.0", "idna==3.7")
 
     def uninstall_idna(rootfs: Path) -> None:
         site = rootfs / SITE
@@ -123,19 +103,7 @@ def test_dir_rootfs_formats_and_output_file(
         for c in bom["components"]
         if c.get("purl", "").startswith("pkg:deb/")
     }
-    truth = subprocess.run(
-        [
-            "dpkg-query",
-            f"--admindir={debian_rootfs}/var/lib/dpkg",
-            "-W",
-            "-f",
-            "${Package} ${Version}\n",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert debs == {tuple(line.split(" ", 1)) for line in truth.splitlines()}
+    assert debs == dpkg_packages(debian_rootfs / "var/lib/dpkg")
 
     out = tmp_path / "reports" / "sbom.spdx.json"
     proc = hardbox("sbom", f"dir:{debian_rootfs}", "--format", "spdx-json", "-o", str(out))

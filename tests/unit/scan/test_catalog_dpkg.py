@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import need_tool
-from helpers.layerdirs import image_of, in_overlay, write
+from helpers.layerdirs import dpkg_packages, image_of, in_overlay, write
 from packageurl import PackageURL
 
 from hardbox.scan.catalog.dpkg import paragraphs
@@ -18,23 +18,13 @@ from hardbox.scan.catalog_result import catalog_image
 pytestmark = pytest.mark.root
 
 
-def dpkg_query(admindir: Path) -> set[tuple[str, str]]:
-    out = subprocess.run(
-        ["dpkg-query", f"--admindir={admindir}", "-W", "-f", "${Package} ${Version}\n"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {tuple(line.split(" ", 1)) for line in out.splitlines()}  # type: ignore[misc]
-
-
 def deb_packages(result) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return {(p.name, p.version) for p in result.packages if p.ecosystem == "deb"}
 
 
-def test_minbase_matches_dpkg_query(debian_rootfs: Path) -> None:
+def test_minbase_matches_dpkg_packages(debian_rootfs: Path) -> None:
     result = catalog_image(image_of(debian_rootfs))
-    truth = dpkg_query(debian_rootfs / "var/lib/dpkg")
+    truth = dpkg_packages(debian_rootfs / "var/lib/dpkg")
     assert len(truth) > 50
     assert deb_packages(result) == truth
     status = {s.cataloger: s for s in result.statuses}["os/dpkg"]
@@ -131,7 +121,7 @@ def test_layers_installed_and_purged_by_real_dpkg(
     assert others and all(p.layer is not None and p.layer.index == 0 for p in others)
 
     three = catalog_image(image_of(debian_rootfs, l1, l2))
-    assert deb_packages(three) == dpkg_query(debian_rootfs / "var/lib/dpkg")
+    assert deb_packages(three) == dpkg_packages(debian_rootfs / "var/lib/dpkg")
 
 
 def test_distroless_status_d(debian_rootfs: Path, tmp_path: Path) -> None:
@@ -147,7 +137,7 @@ def test_distroless_status_d(debian_rootfs: Path, tmp_path: Path) -> None:
             "d41d8cd98f00b204e9800998ecf8427e  usr/x\n",
         )
     result = catalog_image(image_of(layer))
-    assert deb_packages(result) == dpkg_query(debian_rootfs / "var/lib/dpkg")
+    assert deb_packages(result) == dpkg_packages(debian_rootfs / "var/lib/dpkg")
 
 
 def test_damaged_status_is_partial(tmp_path: Path) -> None:

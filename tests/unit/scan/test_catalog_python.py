@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.layerdirs import REQUIREMENTS, image_of, wheels, whiteout, write
+from helpers.layerdirs import image_of, pip_install_wheels, whiteout, write
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog.python import normalise_name
@@ -21,24 +21,7 @@ SITE = "usr/local/lib/python3.11/site-packages"
 @pytest.fixture(scope="module")
 def pip_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     layer = tmp_path_factory.mktemp("pip") / "layer"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(wheels()),
-            "--no-deps",
-            "--target",
-            str(layer / SITE),
-            *REQUIREMENTS,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_install_wheels(layer / SITE)
     return layer
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
-from helpers.layerdirs import DirImage, image_of, write
+from helpers.layerdirs import DirImage, dpkg_packages, image_of, write
 
 from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult, catalog_image
@@ -74,19 +73,7 @@ def test_cyclonedx_json_is_valid_and_complete(
         for c in bom["components"]
         if c.get("purl", "").startswith("pkg:deb/")
     }
-    truth = subprocess.run(
-        [
-            "dpkg-query",
-            f"--admindir={debian_rootfs}/var/lib/dpkg",
-            "-W",
-            "-f",
-            "${Package} ${Version}\n",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert debs == {tuple(line.split(" ", 1)) for line in truth.splitlines()}
+    assert debs == dpkg_packages(debian_rootfs / "var/lib/dpkg")
     libc = next(c for c in bom["components"] if c["name"] == "libc6")
     props = properties(libc)
     assert props["hardbox:source:name"] == ["glibc"]
