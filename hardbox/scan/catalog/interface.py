@@ -84,6 +84,23 @@ class Sighting(Protocol):
 S = TypeVar("S", bound=Sighting)
 
 
+@dataclass(frozen=True)
+class ManifestSighting:
+    """A language package's own manifest (a dist-info METADATA, a package.json) seen in one
+    layer: one package per location, so the same release installed in two virtualenvs or
+    nested under two node_modules is two packages."""
+
+    name: str
+    version: str
+    licenses: tuple[str, ...]
+    location: str
+    layer: LayerRef
+    visible: bool
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.location, self.name, self.version)
+
+
 class Cataloger(ABC):
     """Base of every cataloger. Subclasses set ``name`` ("os/dpkg", "language/python") and
     ``ecosystem``, implement ``wants``, ``read`` (one wanted file) and ``packages``."""

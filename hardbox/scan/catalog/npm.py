@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
 
-from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, ManifestSighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -47,20 +45,6 @@ def _licenses(manifest: dict[str, object]) -> tuple[str, ...]:
     return ()
 
 
-@dataclass(frozen=True)
-class _Manifest:
-    name: str
-    version: str
-    licenses: tuple[str, ...]
-    location: str
-    layer: LayerRef
-    visible: bool
-
-    def key(self) -> tuple[str, str, str]:
-        # Per location: the same package nested under two node_modules is two packages.
-        return (self.location, self.name, self.version)
-
-
 class NpmCataloger(Cataloger):
     name = "language/npm"
     ecosystem = "npm"
@@ -68,7 +52,7 @@ class NpmCataloger(Cataloger):
 
     def __init__(self, *, with_files: bool = True) -> None:
         super().__init__(with_files=with_files)
-        self._manifests: list[_Manifest] = []
+        self._manifests: list[ManifestSighting] = []
 
     def wants(self, path: str) -> bool:
         return _is_package_manifest(path)
@@ -88,14 +72,14 @@ class NpmCataloger(Cataloger):
         ):
             raise ValueError("package.json has no string name and version")
         self._manifests.append(
-            _Manifest(
+            ManifestSighting(
                 name, version.strip(), _licenses(manifest), file.path, file.layer, file.visible
             )
         )
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
         found: list[Package] = []
-        for m, layer in self.introduced(self._manifests, _Manifest.key):
+        for m, layer in self.introduced(self._manifests, ManifestSighting.key):
             scope, _, bare = m.name.rpartition("/")
             with self.recording(m.location):
                 found.append(

@@ -11,10 +11,8 @@ from __future__ import annotations
 import csv
 import posixpath
 import re
-from dataclasses import dataclass
 
-from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, ManifestSighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -27,20 +25,6 @@ _LICENSE_CLASSIFIER = "License :: "
 def normalise_name(name: str) -> str:
     """PEP 503 normalisation: ``Foo_Bar.baz`` -> ``foo-bar-baz``."""
     return _NORMALISE.sub("-", name).lower()
-
-
-@dataclass(frozen=True)
-class _Dist:
-    name: str
-    version: str
-    licenses: tuple[str, ...]
-    location: str
-    layer: LayerRef
-    visible: bool
-
-    def key(self) -> tuple[str, str, str]:
-        # Per location: one distribution in two virtualenvs is two packages.
-        return (self.location, self.name, self.version)
 
 
 def _licenses(headers: dict[str, list[str]]) -> tuple[str, ...]:
@@ -65,7 +49,7 @@ class PythonCataloger(Cataloger):
 
     def __init__(self, *, with_files: bool = True) -> None:
         super().__init__(with_files=with_files)
-        self._dists: list[_Dist] = []
+        self._dists: list[ManifestSighting] = []
         self._records: dict[str, tuple[str, ...]] = {}
 
     def wants(self, path: str) -> bool:
@@ -93,7 +77,7 @@ class PythonCataloger(Cataloger):
         if not name or not version or any(c.isspace() for c in version):
             raise ValueError(f"no usable Name/Version (name {name!r}, version {version!r})")
         self._dists.append(
-            _Dist(
+            ManifestSighting(
                 normalise_name(name),
                 version,
                 _licenses(headers),
@@ -114,7 +98,7 @@ class PythonCataloger(Cataloger):
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
         found: list[Package] = []
-        for dist, layer in self.introduced(self._dists, _Dist.key):
+        for dist, layer in self.introduced(self._dists, ManifestSighting.key):
             meta_dir = (
                 dist.location
                 if dist.location.endswith(".egg-info")
