@@ -178,3 +178,24 @@ def dpkg_packages(admindir: Path) -> set[tuple[str, str]]:
         check=True,
     ).stdout
     return {(name, version) for name, version in (line.split(" ", 1) for line in out.splitlines())}
+
+
+def walk_check(check_type, image: DirImage, options=None):  # type: ignore[no-untyped-def]
+    """Runs one image check (``check_type(context, options)``, e.g. FileCheck) over ``image``
+    through the real walk, with a config whose diff_ids are the image's, and returns it."""
+    from hardbox.image.formats.config import ImageConfig
+    from hardbox.scan.checks.interface import CheckOptions, ImageContext
+    from hardbox.scan.walk import layer_ref, walk
+
+    config = ImageConfig.from_obj(
+        {
+            "os": "linux",
+            "architecture": "amd64",
+            "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in image.layers]},
+        },
+        "test",
+    )
+    context = ImageContext("test", config, tuple(layer_ref(la) for la in image.layers))
+    check = check_type(context, options if options is not None else CheckOptions())
+    walk(image, [check])
+    return check

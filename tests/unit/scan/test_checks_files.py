@@ -6,35 +6,18 @@ Each test lays out layers as the store unpacks them (overlay lower dirs: a white
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from helpers.cli import need_root, need_tool
+from helpers.layerdirs import image_of, walk_check
 
 from hardbox.findings import Severity
-from hardbox.image.formats.config import ImageConfig
 from hardbox.scan.checks.files import WASTE_THRESHOLD, FileCheck
-from hardbox.scan.checks.interface import CheckOptions, ImageContext
-from hardbox.scan.walk import layer_ref, walk
-
-
-@dataclass(frozen=True)
-class Layer:
-    path: Path
-    diff_id: str
-    index: int
-    created_by: str
-
-
-@dataclass(frozen=True)
-class Layers:
-    layers: tuple[Layer, ...]
 
 
 def make_layers(tmp_path: Path, count: int) -> list[Path]:
@@ -47,17 +30,7 @@ def make_layers(tmp_path: Path, count: int) -> list[Path]:
 
 
 def run_check(dirs: list[Path]) -> list:
-    layers = Layers(tuple(
-        Layer(d, "sha256:" + hashlib.sha256(str(d).encode()).hexdigest(), i, f"RUN step {i}")
-        for i, d in enumerate(dirs)))
-    config = ImageConfig.from_obj(
-        {"os": "linux", "architecture": "amd64",
-         "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in layers.layers]}},
-        "test")
-    context = ImageContext("test", config, tuple(layer_ref(la) for la in layers.layers))
-    check = FileCheck(context, CheckOptions())
-    walk(layers, [check])
-    return check.findings()
+    return walk_check(FileCheck, image_of(*dirs)).findings()
 
 
 def whiteout(path: Path) -> None:

@@ -6,19 +6,16 @@ not itself look like it leaks anything.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from helpers.cli import need_root
+from helpers.layerdirs import image_of, walk_check
 
 from hardbox.errors import InputError
-from hardbox.image.formats.config import ImageConfig
-from hardbox.scan.checks.interface import CheckOptions, ImageContext
+from hardbox.scan.checks.interface import CheckOptions
 from hardbox.scan.checks.secrets import SecretCheck, load_policy, redact
-from hardbox.scan.walk import layer_ref, walk
 from hardbox.secrets import entropy
 
 ALNUM = "aB3dE5gH7jK9mN1pQ2rS4tU6vW8xY0zC"
@@ -189,30 +186,8 @@ def test_a_broken_rule_file_is_one_error_naming_file_and_field(tmp_path: Path) -
 
 # The file-content check, through the real walk.
 
-@dataclass(frozen=True)
-class Layer:
-    path: Path
-    diff_id: str
-    index: int
-    created_by: str
-
-
-@dataclass(frozen=True)
-class Layers:
-    layers: tuple[Layer, ...]
-
-
 def scan_layers(dirs: list[Path]) -> SecretCheck:
-    layers = Layers(tuple(
-        Layer(d, "sha256:" + hashlib.sha256(str(d).encode()).hexdigest(), i, f"RUN {i}")
-        for i, d in enumerate(dirs)))
-    config = ImageConfig.from_obj(
-        {"os": "linux", "architecture": "amd64",
-         "rootfs": {"type": "layers", "diff_ids": [la.diff_id for la in layers.layers]}}, "test")
-    check = SecretCheck(ImageContext("t", config, tuple(layer_ref(la) for la in layers.layers)),
-                        CheckOptions())
-    walk(layers, [check])
-    return check
+    return walk_check(SecretCheck, image_of(*dirs))
 
 
 def test_binaries_large_files_and_documentation_are_skipped(tmp_path: Path) -> None:
@@ -248,10 +223,7 @@ def test_skip_secrets_turns_file_reading_off(tmp_path: Path) -> None:
     layer = tmp_path / "l0"
     layer.mkdir()
     (layer / "env").write_text(SAMPLES["HB-SEC-005"][0])
-    config = ImageConfig.from_obj({"os": "linux", "architecture": "amd64",
-                                   "rootfs": {"type": "layers", "diff_ids": []}}, "t")
-    check = SecretCheck(ImageContext("t", config, ()), CheckOptions(secrets=False))
-    walk(Layers((Layer(layer, "sha256:" + "0" * 64, 0, ""),)), [check])
+    check = walk_check(SecretCheck, image_of(layer), CheckOptions(secrets=False))
     assert check.findings() == []
 
 
