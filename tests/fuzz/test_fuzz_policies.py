@@ -90,40 +90,37 @@ def test_profiles(shipped: str, tmp_path: Path, store_root: Path, stored_tiny: s
     one()
 
 
-@pytest.mark.parametrize("shipped", ["gate/default.yaml", "gate/example-strict.yaml"])
-def test_gate_policies(shipped: str, tmp_path: Path, store_root: Path, tiny_dir: Path) -> None:
+def _gate_inputs() -> list[Any]:
+    """(what the damaged document is, the gate option that reads it, its suffix, the
+    strategy): every document `hardbox gate` takes beside the image."""
+    return [
+        pytest.param("gate policy", "--policy", "yaml", yaml_document(_shipped(rel)), id=rel)
+        for rel in ("gate/default.yaml", "gate/example-strict.yaml")
+    ] + [
+        pytest.param("gate exceptions", "--exceptions", "yaml", yaml_document(EXCEPTIONS),
+                     id="exceptions"),
+        pytest.param("VEX", "--vex", "json", mutate.json_document(OPENVEX), id="openvex"),
+        pytest.param("VEX", "--vex", "json", mutate.json_document(CYCLONEDX_VEX), id="cyclonedx"),
+    ]
+
+
+@pytest.mark.parametrize(("what", "option", "suffix", "documents"), _gate_inputs())
+def test_gate_inputs(
+    what: str,
+    option: str,
+    suffix: str,
+    documents: st.SearchStrategy[bytes],
+    tmp_path: Path,
+    store_root: Path,
+    tiny_dir: Path,
+) -> None:
     @fuzzkit.fuzz_settings(0.5)
-    @given(data=yaml_document(_shipped(shipped)))
+    @given(data=documents)
     def one(data: bytes) -> None:
-        path = tmp_path / f"policy-{next(_counter)}.yaml"
+        path = tmp_path / f"input-{next(_counter)}.{suffix}"
         path.write_bytes(data)
-        out = fuzzkit.run_cli(["gate", f"dir:{tiny_dir}", "--policy", str(path)], root=store_root)
-        fuzzkit.check("gate policy", out)
-
-    one()
-
-
-def test_gate_exceptions(tmp_path: Path, store_root: Path, tiny_dir: Path) -> None:
-    @fuzzkit.fuzz_settings(0.5)
-    @given(data=yaml_document(EXCEPTIONS))
-    def one(data: bytes) -> None:
-        path = tmp_path / f"exceptions-{next(_counter)}.yaml"
-        path.write_bytes(data)
-        out = fuzzkit.run_cli(["gate", f"dir:{tiny_dir}", "--exceptions", str(path)], root=store_root)
-        fuzzkit.check("gate exceptions", out)
-
-    one()
-
-
-@pytest.mark.parametrize("doc", [OPENVEX, CYCLONEDX_VEX], ids=["openvex", "cyclonedx"])
-def test_vex(doc: dict[str, Any], tmp_path: Path, store_root: Path, tiny_dir: Path) -> None:
-    @fuzzkit.fuzz_settings(0.5)
-    @given(data=mutate.json_document(doc))
-    def one(data: bytes) -> None:
-        path = tmp_path / f"vex-{next(_counter)}.json"
-        path.write_bytes(data)
-        out = fuzzkit.run_cli(["gate", f"dir:{tiny_dir}", "--vex", str(path)], root=store_root)
-        fuzzkit.check("VEX", out)
+        out = fuzzkit.run_cli(["gate", f"dir:{tiny_dir}", option, str(path)], root=store_root)
+        fuzzkit.check(what, out)
 
     one()
 
