@@ -10,7 +10,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -233,10 +233,12 @@ class Session:
 
     def fetch(self, url: str, dest: Path, *, etag: str | None = None,
               last_modified: str | None = None, max_bytes: int | None = None,
-              headers: Mapping[str, str] | None = None) -> Fetched:
+              headers: Mapping[str, str] | None = None,
+              progress: Callable[[int], None] | None = None) -> Fetched:
         """GET ``url`` into ``dest`` (atomically: temp file + rename), conditionally when
         ``etag``/``last_modified`` are given. Redirects are followed (at most 5), dropping
-        ``Authorization`` when one leaves the host."""
+        ``Authorization`` when one leaves the host. ``progress`` is called with the size of
+        each chunk written (a download display)."""
         send = dict(headers or {})
         if etag:
             send["If-None-Match"] = etag
@@ -258,6 +260,8 @@ class Session:
                         if max_bytes is not None and size > max_bytes:
                             raise NetError(f"GET {resp.url}: larger than {max_bytes} bytes")
                         fh.write(data)
+                        if progress is not None:
+                            progress(len(data))
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, dest)
