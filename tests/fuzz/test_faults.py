@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import disks
 from storecheck import assert_consistent
 
 pytestmark = [pytest.mark.fuzz]
@@ -201,29 +202,8 @@ def test_kill_during_minimize(delay: float, stored_busybox: Path) -> None:
 
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m,mode=0700", "tmpfs", str(mnt)], check=True)
-    try:
+    with disks.small_tmpfs(tmp_path / "disk") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def _fill(mnt: Path, leave: int) -> Path:
-    """Fill the tmpfs until only ``leave`` bytes are free."""
-    filler = mnt / "filler"
-    st = os.statvfs(mnt)
-    free = st.f_bavail * st.f_frsize
-    with open(filler, "wb") as fh:
-        fh.truncate(0)
-        chunk = b"\0" * (1 << 20)
-        remaining = max(0, free - leave)
-        while remaining > 0:
-            remaining -= fh.write(chunk[: min(len(chunk), remaining)])
-    return filler
 
 
 @pytest.mark.root
@@ -231,7 +211,7 @@ def _fill(mnt: Path, leave: int) -> Path:
 def test_full_disk_import_and_tag(leave: int, small_tmpfs: Path, busybox_archive: Path) -> None:
     root = small_tmpfs / "store"
     assert hardbox("image", "ls", root=root).returncode == 0  # the store exists before filling
-    filler = _fill(small_tmpfs, leave)
+    filler = disks.fill(small_tmpfs, leave)
     out = hardbox("image", "import", str(busybox_archive), root=root)
     one_line_failure(out)
     assert out.returncode in (0, 2), out.stderr
@@ -252,7 +232,7 @@ def test_full_disk_import_and_tag(leave: int, small_tmpfs: Path, busybox_archive
 def test_full_disk_db_import(leave: int, small_tmpfs: Path, osv_zip: Path) -> None:
     root = small_tmpfs / "store"
     db = small_tmpfs / "osv.sqlite"
-    filler = _fill(small_tmpfs, leave)
+    filler = disks.fill(small_tmpfs, leave)
     out = hardbox("db", "import", "--db", str(db), str(osv_zip), root=root)
     one_line_failure(out)
     assert out.returncode in (0, 2), out.stderr

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cli import hardbox, need_root
+from helpers.cli import hardbox
+from helpers.disks import fill, small_tmpfs
 
 pytestmark = [pytest.mark.root]
 
@@ -24,29 +25,8 @@ NOSPACE = "No space left on device"
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    need_root()
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m,mode=0700", "tmpfs", str(mnt)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "disk") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(disk: Path) -> None:
-    """Take every free block of ``disk`` (tmpfs has no reserved blocks)."""
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for chunk in (1 << 20, 4096, 512):  # unbuffered: what is written stays written
-            try:
-                while True:
-                    os.write(fd, b"\0" * chunk)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    assert os.statvfs(disk).f_bavail == 0
 
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
