@@ -95,7 +95,6 @@ TABLE: tuple[Ecosystem, ...] = (
 )
 
 BY_NAME: dict[str, Ecosystem] = {row.name: row for row in TABLE}
-NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 
 def ecosystem(name: str) -> Ecosystem:

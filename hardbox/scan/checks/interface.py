@@ -99,10 +99,6 @@ class ImageContext:
     steps: tuple[HistoryStep, ...] = field(default=())
     devices: tuple[tuple[LayerRef, DeviceNode], ...] = ()  # what each layer's record lists
 
-    @property
-    def top_layer(self) -> LayerRef | None:
-        return self.layers[-1] if self.layers else None
-
 
 @dataclass(frozen=True)
 class CheckOptions:

@@ -15,7 +15,7 @@ from hardbox.findings import LayerRef
 from hardbox.scan.catalog import CATALOGERS
 from hardbox.scan.catalog.interface import Cataloger
 from hardbox.scan.catalog_result import catalog_image
-from hardbox.scan.ecosystems import BY_NAME, NAMES, TABLE, Ecosystem, ecosystem, is_os
+from hardbox.scan.ecosystems import BY_NAME, TABLE, Ecosystem, ecosystem, is_os
 from hardbox.scan.package import Package, make_purl
 from hardbox.scan.sbom.build import write_sbom
 from hardbox.scan.versions import SCHEMES, scheme_for
@@ -35,7 +35,7 @@ def test_every_row_has_a_registered_version_ordering_and_a_cataloger() -> None:
         assert row.version_scheme in SCHEMES, f"{row.name}: no scheme {row.version_scheme!r}"
         assert scheme_for(row.name) is SCHEMES[row.version_scheme]
         assert row.name in declared, f"{row.name}: no cataloger finds its packages"
-    assert len(NAMES) == len(TABLE)
+    assert len(BY_NAME) == len(TABLE)
 
 
 def test_every_row_is_documented() -> None:

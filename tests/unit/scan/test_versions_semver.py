@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from hardbox.scan.ecosystems import NAMES
+from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.versions import SCHEMES, InvalidVersion, scheme_for
 
 SEMVER = scheme_for("npm")
@@ -44,6 +44,6 @@ def test_invalid(text: str) -> None:
 
 
 def test_every_package_ecosystem_has_an_ordering() -> None:
-    assert {scheme_for(name).name for name in NAMES} == set(SCHEMES)
+    assert {scheme_for(name).name for name in BY_NAME} == set(SCHEMES)
     with pytest.raises(KeyError):
         scheme_for("cargo")
