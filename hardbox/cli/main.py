@@ -2,10 +2,16 @@
 ``HardboxError`` into a one-line message and the exit code of the shared conventions.
 
 Each subcommand module exposes ``register(subparsers)``; it adds its parser and sets
-``func`` to a handler ``(args) -> int``. Command modules import the library lazily, inside
-their handlers, and only the command named on the line is registered (all of them only for
-`hardbox --help` or a mistyped command), so that ``hardbox run`` loads only what starting a
+``func`` to a handler ``(args) -> int``. ``COMMAND_MODULES`` says which module registers
+which command, so a command line loads only the module of the command it names (`hardbox
+pull` loads cli/registry.py, nothing else of the CLI); all of them are loaded only for
+`hardbox --help`, a mistyped command, or completing a command's name. Command modules import
+the library lazily, inside their handlers, so that ``hardbox run`` loads only what starting a
 container needs: its start-up is measured against runc's (bench/bench_run.py).
+
+hardbox's own options (``--debug``, ``--no-color``, ``-q/--quiet``) are accepted before and
+after the subcommand, as in `hardbox --debug run ...` and `hardbox run --debug ...`; a usage
+error is reported by the deepest parser the line reached, with that parser's usage line.
 """
 
 from __future__ import annotations
@@ -15,27 +21,38 @@ import gc
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from hardbox import __version__
+from hardbox.cli import terminal
 from hardbox.errors import HardboxError
 
-# Registered subcommand modules, in the order `hardbox --help` lists them.
-COMMANDS: tuple[str, ...] = (
-    "image",
-    "run",
-    "exec",
-    "containers",
-    "profile",
-    "bundle",
-    "sbom",
-    "db",
-    "scan",
-    "lint",
-    "gate",
-    "minimize",
-    "registry",
-)
+# Subcommand -> the module of hardbox/cli that registers it, in the order `hardbox --help`
+# lists them. tests/unit/test_cli_frame.py checks that each module registers exactly these.
+COMMAND_MODULES: dict[str, str] = {
+    "image": "image",
+    "pull": "registry",
+    "push": "registry",
+    "login": "registry",
+    "logout": "registry",
+    "run": "run",
+    "exec": "exec",
+    "ps": "containers",
+    "logs": "containers",
+    "stop": "containers",
+    "rm": "containers",
+    "profile": "profile",
+    "bundle": "bundle",
+    "sbom": "sbom",
+    "db": "db",
+    "scan": "scan",
+    "lint": "lint",
+    "gate": "gate",
+    "minimize": "minimize",
+    "completion": "completion",
+}
+# The subcommand modules, each once.
+COMMANDS: tuple[str, ...] = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,12 +64,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"hardbox: error: {message}\n  hint: see `{self.prog} --help`\n")
+        label = terminal.paint("hardbox: error:", "error", sys.stderr)
+        sys.stderr.write(f"{label} {message}\n  hint: see `{self.prog} --help`\n")
         raise SystemExit(self.usage_exit_code)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; given the command line, only the subcommand it names is registered."""
+    """The parser; given the command line, only the module of the command it names is
+    registered."""
     parser = _Parser(
         prog="hardbox",
         description=(
@@ -64,36 +83,84 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             "by id prefix, or by transport: docker-archive:PATH, oci:DIR[:REF], "
             "oci-archive:PATH, dir:PATH. The store is $HARDBOX_ROOT, else /var/lib/hardbox "
             "as root, else ~/.local/share/hardbox. Exit codes: 0 ok, 1 policy failed, "
-            "2 usage or unusable input; `run` passes the container's status through."
+            "2 usage or unusable input; `run` passes the container's status through. "
+            "Colour only on a terminal, never with NO_COLOR set or --no-color. "
+            "Shell completion: `hardbox completion bash|zsh`."
         ),
     )
     parser.add_argument("--version", action="version", version=f"hardbox {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_own_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _commands_for(argv):
+    for name in _modules_for(argv):
         importlib.import_module(f"hardbox.cli.{name}").register(subparsers)
+    for sub in subcommand_parsers(parser):
+        _add_own_options(sub, default=argparse.SUPPRESS)
+        # The deepest parser a line reaches reports its unrecognized arguments (main()).
+        sub.set_defaults(_parser=sub)
     return parser
 
 
-# Set by main() for a command that asked for it (``quick_exit`` in its parser defaults).
-_quick_exit = False
+def _add_own_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """hardbox's own options; on a subcommand their default is SUPPRESS, so that leaving
+    them out there does not undo `hardbox --debug CMD`. A subcommand's own ``-q`` (scan's)
+    keeps its help and takes the same treatment."""
+    top = default is not argparse.SUPPRESS  # a subcommand's --help lists only its -q
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show tracebacks for errors" if top else argparse.SUPPRESS)
+    parser.add_argument("--no-color", action="store_true", default=default,
+                        help="no colour, even on a terminal (also: NO_COLOR=1)" if top else argparse.SUPPRESS)
+    own_quiet = parser._option_string_actions.get("-q")
+    if own_quiet is not None:
+        own_quiet.default = default
+    else:
+        parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                            help="no progress lines on stderr")
 
 
-def _commands_for(argv: Sequence[str] | None) -> tuple[str, ...]:
-    """The subcommand the line names (after hardbox's own options), else all of them."""
-    for word in argv or ():
+def subcommand_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every subcommand's parser below ``parser``, parents before children."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                yield sub
+                yield from subcommand_parsers(sub)
+
+
+def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
+    """The module of the subcommand the line names (after hardbox's own options), else all."""
+    words = list(argv or ())
+    if "_ARGCOMPLETE" in os.environ:
+        words = _completion_words()
+    for word in words:
         if word in ("-h", "--help"):
             break
         if not word.startswith("-"):
-            return (word,) if word in COMMANDS else COMMANDS
+            return (COMMAND_MODULES[word],) if word in COMMAND_MODULES else COMMANDS
     return COMMANDS
+
+
+def _completion_words() -> list[str]:
+    """The finished words of the line being completed (argcomplete's COMP_LINE up to the
+    cursor, the command itself and the word under the cursor left out), so that completing
+    `hardbox run bb<TAB>` loads only cli/run.py while `hardbox r<TAB>` loads every command."""
+    line = os.environ.get("COMP_LINE", "")
+    point = int(os.environ.get("COMP_POINT", len(line)) or len(line))
+    words = line[:point].split()
+    if not line[:point].endswith((" ", "\t")):
+        words = words[:-1]
+    return words[1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     parser = build_parser(argv)
+    if "_ARGCOMPLETE" in os.environ:
+        from hardbox.cli.completion import complete
+
+        complete(parser)  # answers the shell and exits
     args, extras = parser.parse_known_args(argv)
+    terminal.configure(quiet=args.quiet, no_color=args.no_color)
     if extras:
         # Reported by the subcommand's parser, so its usage line and exit code apply.
         target = getattr(args, "_parser", None) or parser
@@ -115,9 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"hardbox: {one_line(err.message)}\n")
-        if err.hint:
-            sys.stderr.write(f"  hint: {one_line(err.hint)}\n")
+        _say_error(one_line(err.message), one_line(err.hint) if err.hint else "")
         return err.exit_code
     except KeyboardInterrupt:
         return 130
@@ -132,8 +197,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"hardbox: {one_line(_describe(err))}\n")
+        _say_error(one_line(_describe(err)), "")
         return 125 if getattr(args, "command", None) == "run" else 2
+
+
+# Set by main() for a command that asked for it (``quick_exit`` in its parser defaults).
+_quick_exit = False
+
+
+def _say_error(message: str, hint: str) -> None:
+    sys.stderr.write(f"{terminal.paint('hardbox:', 'error', sys.stderr)} {message}\n")
+    if hint:
+        sys.stderr.write(f"  {terminal.paint('hint:', 'hint', sys.stderr)} {hint}\n")
 
 
 # C0 controls and DEL, shown escaped: messages quote what an input said (a YAML key, a tar

@@ -62,7 +62,7 @@ def _minimize(args: argparse.Namespace) -> int:
     quiet = args.json or args.report_json == "-"
 
     def say(message: str) -> None:
-        if not quiet:
+        if not (quiet or args.quiet):  # -q: no progress lines (cli/main.py)
             sys.stderr.write(f"minimize: {message}\n")
 
     if not probes:

@@ -104,11 +104,15 @@ def _check_writable(target: str) -> None:
 
 
 def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
+    """Progress may be drawn on stderr: it is a terminal and ``-q`` was not given."""
+    from hardbox.cli import terminal  # already loaded by cli/main.py
+
+    return sys.stderr.isatty() and not terminal.quiet()
 
 
 class Progress:
-    """A one-line progress indicator on stderr; silent when stderr is not a terminal."""
+    """A one-line progress indicator on stderr; silent when stderr is not a terminal or
+    ``-q`` was given."""
 
     def __init__(self, label: str, total: int | None = None) -> None:
         self.label = label

@@ -125,7 +125,12 @@ def test_a_named_command_registers_only_itself() -> None:
         out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
         return out.stdout.split()
 
-    assert loaded("--debug", "run", "--rm", "busybox") == ["hardbox.cli.main", "hardbox.cli.run"]
+    assert loaded("--debug", "run", "--rm", "busybox") == ["hardbox.cli.main", "hardbox.cli.run", "hardbox.cli.terminal"]
+    # A command that shares its module with others loads that module alone (issue 11).
+    commands = {f"hardbox.cli.{name}" for name in cli_main.COMMANDS}
+    assert commands & set(loaded("pull", "busybox")) == {"hardbox.cli.registry"}
+    assert commands & set(loaded("-q", "logs", "web")) == {"hardbox.cli.containers"}
+    assert commands & set(loaded("--no-color", "image", "ls")) == {"hardbox.cli.image"}
     every = {f"hardbox.cli.{name}" for name in cli_main.COMMANDS}
     assert every <= set(loaded("--help"))
     assert every <= set(loaded("rnu", "busybox"))
