@@ -32,29 +32,9 @@ EXCEPTIONS = {
          "approved_by": "security-team", "expires": "2099-01-15"},
     ]
 }
-OPENVEX = {
-    "@context": "https://openvex.dev/ns/v0.2.0",
-    "@id": "https://example.com/vex/app-2024-001",
-    "author": "Example Security Team",
-    "timestamp": "2024-05-01T12:00:00Z",
-    "version": 1,
-    "statements": [{
-        "vulnerability": {"name": "CVE-2023-0286", "aliases": ["GHSA-x4qr-2fvf-3mr5"]},
-        "products": [{"@id": "pkg:oci/app", "subcomponents": [{"@id": "pkg:deb/debian/openssl@3.0.11-1"}]}],
-        "status": "not_affected",
-        "justification": "vulnerable_code_not_in_execute_path",
-    }],
-}
-CYCLONEDX_VEX = {
-    "bomFormat": "CycloneDX",
-    "specVersion": "1.5",
-    "version": 1,
-    "vulnerabilities": [{
-        "id": "CVE-2022-42889",
-        "analysis": {"state": "not_affected", "justification": "code_not_reachable"},
-        "affects": [{"ref": "pkg:maven/org.apache.commons/commons-text@1.9"}],
-    }],
-}
+_VEX = Path(__file__).parents[1] / "fixtures" / "vex"
+OPENVEX = json.loads((_VEX / "openvex.json").read_text())
+CYCLONEDX_VEX = json.loads((_VEX / "cyclonedx-vex.json").read_text())
 
 
 def _yaml_text(doc: Any) -> str:

@@ -16,55 +16,10 @@ from hardbox.errors import InputError
 from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.gate.vex import load_vex
 
-OPENVEX = {
-    "@context": "https://openvex.dev/ns/v0.2.0",
-    "@id": "https://example.com/vex/app-2024-001",
-    "author": "Example Security Team",
-    "timestamp": "2024-05-01T12:00:00Z",
-    "version": 1,
-    "statements": [
-        {
-            "vulnerability": {"name": "CVE-2023-0286", "aliases": ["GHSA-x4qr-2fvf-3mr5"]},
-            "products": [{
-                "@id": "pkg:oci/app@sha256:" + "a" * 64,
-                "subcomponents": [{"@id": "pkg:deb/debian/openssl@3.0.11-1~deb12u1"}],
-            }],
-            "status": "not_affected",
-            "justification": "vulnerable_code_not_in_execute_path",
-        },
-        {
-            "vulnerability": {"name": "CVE-2024-9999"},
-            "products": [{"@id": "pkg:oci/app"}],
-            "status": "affected",
-            "action_statement": "upgrade when a fix ships",
-        },
-    ],
-}
-
-CYCLONEDX = {
-    "bomFormat": "CycloneDX",
-    "specVersion": "1.5",
-    "version": 1,
-    "vulnerabilities": [
-        {
-            "id": "CVE-2022-42889",
-            "source": {"name": "NVD", "url": "https://nvd.nist.gov/vuln/detail/CVE-2022-42889"},
-            "analysis": {"state": "not_affected", "justification": "code_not_reachable",
-                         "response": ["will_not_fix"], "detail": "StringSubstitutor is not used"},
-            "affects": [{"ref": "pkg:maven/org.apache.commons/commons-text@1.9"}],
-        },
-        {
-            "id": "CVE-2021-44228",
-            "analysis": {"state": "exploitable"},
-            "affects": [{"ref": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}],
-        },
-        {
-            "id": "CVE-2020-0001",
-            "analysis": {"state": "false_positive"},
-            "affects": [{"ref": "urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#component-1"}],
-        },
-    ],
-}
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "vex"
+# Documents written from the two specifications' examples (shared with tests/fuzz as seeds).
+OPENVEX = json.loads((FIXTURES / "openvex.json").read_text())
+CYCLONEDX = json.loads((FIXTURES / "cyclonedx-vex.json").read_text())
 
 
 def write(tmp_path: Path, doc: object, name: str = "vex.json") -> Path:
