@@ -502,6 +502,8 @@ def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, obj
     return {
         "process_user": plan.user, "process_workdir": plan.workdir, "hostname": plan.hostname,
         "capabilities": list(plan.capabilities), "no_new_privs": plan.no_new_privs,
+        "capabilities_inheritable": list(plan.capabilities_inheritable),
+        "capabilities_ambient": list(plan.capabilities_ambient),
         "selinux_label": str(plan.selinux_label) if plan.selinux_label is not None else "",
         "cgroup_join": [str(f) for f in cgroup.join_files()] if cgroup is not None else [],
         "seccomp": digest,

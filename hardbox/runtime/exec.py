@@ -105,6 +105,8 @@ class ExecPlan:
     workdir: str
     hostname: str
     capabilities: tuple[str, ...]
+    capabilities_inheritable: tuple[str, ...]
+    capabilities_ambient: tuple[str, ...]
     no_new_privs: bool
     seccomp_bpf: bytes | None
     selinux_label: str
@@ -151,6 +153,8 @@ def _make_plan(request: ExecRequest, state_dir: StateDir) -> ExecPlan:
             workdir=request.workdir or state.process_workdir or "/",
             hostname=state.hostname,
             capabilities=tuple(state.capabilities),
+            capabilities_inheritable=tuple(state.capabilities_inheritable),
+            capabilities_ambient=tuple(state.capabilities_ambient),
             no_new_privs=state.no_new_privs,
             seccomp_bpf=_read_seccomp(state_dir, state),
             selinux_label=state.selinux_label,
@@ -324,9 +328,10 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
         if plan.no_new_privs:
             capabilities.set_no_new_privs()
         process.switch_user(user)
-        # Inheritable and ambient stay empty: root's capabilities come from the bounding set
-        # at execve, and a non-root user gets none (capabilities.py).
-        capabilities.apply(plan.capabilities, last=plan.last_cap)
+        # Inheritable and ambient as PID 1 got them: empty unless the profile names
+        # capabilities for them; root's come from the bounding set at execve (capabilities.py).
+        capabilities.apply(plan.capabilities, last=plan.last_cap,
+                           inheritable=plan.capabilities_inheritable, ambient=plan.capabilities_ambient)
         forked.arm_parent_death(sock)  # every credential change resets it
         sock.close()
         process.enter_workdir(plan.workdir)

@@ -59,8 +59,8 @@ class ContainerState:
     # read this (hardbox/image/store/prune.py) so a live container's layers are never deleted.
     layers: list[str] = field(default_factory=list)
     # What `hardbox exec` gives a new process so it has PID 1's hardening and never more
-    # (runtime/exec.py): the run's user, workdir and hostname; PID 1's capability list,
-    # no_new_privs and SELinux label; the cgroup files to join; and the sha256 of the seccomp
+    # (runtime/exec.py): the run's user, workdir and hostname; PID 1's capability list and
+    # inheritable/ambient lists, no_new_privs and SELinux label; the cgroup files to join; and the sha256 of the seccomp
     # BPF it installed, kept beside this file as seccomp.bpf ("" = no filter; None = not
     # recorded, so exec refuses). The environment is in process.env (0600), not here:
     # `ps --json` prints this record, and -e values are often secrets.
@@ -68,6 +68,8 @@ class ContainerState:
     process_workdir: str = "/"
     hostname: str = ""
     capabilities: list[str] = field(default_factory=list)
+    capabilities_inheritable: list[str] = field(default_factory=list)  # the profile's, usually none
+    capabilities_ambient: list[str] = field(default_factory=list)  # the profile's, usually none
     no_new_privs: bool = True
     selinux_label: str = ""
     cgroup_join: list[str] = field(default_factory=list)

@@ -73,6 +73,42 @@ def test_exec_gets_the_hardening_of_pid1_and_no_more(store, running, profile, us
     assert [line for line in hardening_lines(root.stdout) if line.startswith("CapBnd:")] == bounding
 
 
+def cap_sets(status: str) -> dict[str, int]:
+    return {k: int(v.strip(), 16) for k, _, v in (line.partition(":") for line in status.splitlines())
+            if k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+
+
+def test_exec_under_the_default_profile_has_empty_inheritable_and_ambient_sets(store, running):
+    st = running("--profile", "default", "-u", "1000")
+    for user in ((), ("-u", "0")):
+        proc = store.hardbox("exec", *user, st["id"], "cat", "/proc/self/status")
+        assert proc.returncode == 0, proc.stderr
+        got = cap_sets(proc.stdout)
+        assert got["CapInh"] == 0 and got["CapAmb"] == 0, (user, got)
+
+
+def test_exec_applies_the_profiles_ambient_capabilities(store, running, tmp_path):
+    """A profile naming an ambient capability: the exec'd process (uid 1000, no file
+    capabilities) holds exactly that one in CapAmb, as PID 1 does, and uses it."""
+    profile = tmp_path / "web.yaml"
+    profile.write_text("extends: default\n"
+                       "capabilities_ambient:\n"
+                       "  - name: NET_BIND_SERVICE\n"
+                       "    reason: binds port 80 as user 1000\n")
+    bind = 1 << 10  # CAP_NET_BIND_SERVICE
+    st = running("--profile", str(profile), "-u", "1000")
+    pid1 = cap_sets(Path(f"/proc/{st['pid']}/status").read_text())
+    assert pid1["CapAmb"] == bind
+    proc = store.hardbox("exec", st["id"], "sh", "-c",
+                         "cat /proc/self/status; nc -l -p 80 & sleep 0.5; netstat -ltn; kill $!")
+    assert proc.returncode == 0, proc.stderr
+    got = cap_sets(proc.stdout)
+    assert got["CapAmb"] == bind and got["CapInh"] == bind, got
+    assert got["CapPrm"] == bind and got["CapEff"] == bind, got
+    assert got["CapBnd"] == pid1["CapBnd"]
+    assert ":80 " in proc.stdout  # uid 1000 bound a privileged port with it
+
+
 def test_exec_sees_the_containers_filesystem_pid1_and_hostname(store, running):
     st = running(script="echo container-made > /tmp/mark; exec sleep 600")
     time.sleep(0.3)
