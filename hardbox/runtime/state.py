@@ -60,9 +60,9 @@ class ContainerState:
     layers: list[str] = field(default_factory=list)
     # What `hardbox exec` gives a new process so it has PID 1's hardening and never more
     # (runtime/exec.py): the run's user, workdir and hostname; PID 1's capability list and
-    # inheritable/ambient lists, no_new_privs and SELinux label; the cgroup files to join; and the sha256 of the seccomp
-    # BPF it installed, kept beside this file as seccomp.bpf ("" = no filter; None = not
-    # recorded, so exec refuses). The environment is in process.env (0600), not here:
+    # inheritable/ambient lists, no_new_privs and SELinux label; the cgroup files to join;
+    # and the sha256 of the seccomp BPF it installed, kept beside this file as seccomp.bpf
+    # ("" = no filter; None = not recorded, so exec refuses). The environment is in process.env (0600), not here:
     # `ps --json` prints this record, and -e values are often secrets.
     process_user: str = ""
     process_workdir: str = "/"
