@@ -160,22 +160,28 @@ def blob_path(layout: Path, digest: str) -> Path:
     return layout / "blobs" / algorithm / hexdigest
 
 
+def apply_first_layer(layout: Path, dest: Path, **options: bool):  # type: ignore[no-untyped-def]
+    """Applies the first layer of the layout's first image into ``dest`` (made here), checked
+    against its config's diff_id; returns the layer's manifest entry and the result."""
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(blob_path(layout, index["manifests"][0]["digest"]).read_text())
+    config = json.loads(blob_path(layout, manifest["config"]["digest"]).read_text())
+    layer = manifest["layers"][0]
+    dest.mkdir()
+    with blob_path(layout, layer["digest"]).open("rb") as blob:
+        result = apply_layer(
+            blob, dest, expected_diff_id=config["rootfs"]["diff_ids"][0], source=layer["digest"], **options
+        )
+    return layer, result
+
+
 @pytest.mark.slow
 def test_real_umoci_layer_matches_umoci_unpack(busybox_layout: object, tmp_path: Path) -> None:
     """The busybox image's layer (gzip, written by umoci), applied by us with its diff_id
     checked, gives the tree ``umoci unpack`` gives."""
     need_tool("umoci")
-    layout: Path = busybox_layout.layout  # type: ignore[attr-defined]
-    index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads(blob_path(layout, index["manifests"][0]["digest"]).read_text())
-    config = json.loads(blob_path(layout, manifest["config"]["digest"]).read_text())
-    layer = manifest["layers"][0]
     ours = tmp_path / "ours"
-    ours.mkdir()
-    with blob_path(layout, layer["digest"]).open("rb") as blob:
-        result = apply_layer(
-            blob, ours, expected_diff_id=config["rootfs"]["diff_ids"][0], source=layer["digest"], hash_blob=True
-        )
+    layer, result = apply_first_layer(busybox_layout.layout, ours, hash_blob=True)  # type: ignore[attr-defined]
     assert result.compression is Compression.GZIP and result.skipped == ()
     assert result.digest == layer["digest"] and result.compressed_size == layer["size"]
     bundle = tmp_path / "bundle"
@@ -187,15 +193,8 @@ def test_real_umoci_layer_matches_umoci_unpack(busybox_layout: object, tmp_path:
 def test_debian_minbase_layer_matches_umoci_unpack(debian_layout: object, tmp_path: Path) -> None:
     """A real distribution layer (debootstrap minbase, ~200 MB, ~7,000 entries, written by
     umoci) unpacks to exactly what ``umoci unpack`` produces."""
-    layout: Path = debian_layout.layout  # type: ignore[attr-defined]
-    index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads(blob_path(layout, index["manifests"][0]["digest"]).read_text())
-    config = json.loads(blob_path(layout, manifest["config"]["digest"]).read_text())
-    layer = manifest["layers"][0]
     ours = tmp_path / "ours"
-    ours.mkdir()
-    with blob_path(layout, layer["digest"]).open("rb") as blob:
-        result = apply_layer(blob, ours, expected_diff_id=config["rootfs"]["diff_ids"][0], source=layer["digest"])
+    _, result = apply_first_layer(debian_layout.layout, ours)  # type: ignore[attr-defined]
     assert result.skipped == () and result.warnings == ()
     bundle = tmp_path / "bundle"
     subprocess.run(["umoci", "unpack", "--image", debian_layout.ref, str(bundle)], check=True, capture_output=True)  # type: ignore[attr-defined]
