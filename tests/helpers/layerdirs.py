@@ -26,6 +26,8 @@ class DirLayer:
     diff_id: str
     index: int
     created_by: str
+    digest: str = ""
+    size: int = 0
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,9 @@ for the scan (its layer table, history and check context) and the SBOM alike."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.layerdirs import write
+from helpers.layerdirs import DirImage, DirLayer, write
 
 from hardbox.image.formats.config import ImageConfig, aligned_layers
 from hardbox.scan.catalog_result import catalog_image
@@ -19,28 +18,7 @@ TOKEN = "ghp_" + "Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7"
 BUILD_STEP = f"|1 GITHUB_TOKEN={TOKEN} /bin/sh -c apk add musl"
 
 
-@dataclass(frozen=True)
-class Layer:
-    path: Path
-    diff_id: str
-    index: int
-    created_by: str
-    digest: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Image:
-    """An opened image as ``open_image`` yields one: id, tags, config, layers."""
-
-    id: str
-    manifest_digest: str
-    tags: tuple[str, ...]
-    config: ImageConfig
-    layers: tuple[Layer, ...]
-
-
-def _image(tmp_path: Path, history: list[dict[str, object]], layer_count: int = 2) -> Image:
+def _image(tmp_path: Path, history: list[dict[str, object]], layer_count: int = 2) -> DirImage:
     dirs = [tmp_path / f"l{i}" for i in range(layer_count)]
     for d in dirs:
         d.mkdir()
@@ -55,12 +33,12 @@ def _image(tmp_path: Path, history: list[dict[str, object]], layer_count: int = 
          "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}, "test")
     made = [h for h in history if not h.get("empty_layer")]
     layers = tuple(
-        Layer(d, diff_ids[i], i,
-              str(made[i]["created_by"]) if len(made) == layer_count else "",
-              diff_ids[i], 100 * (i + 1))
+        DirLayer(d, diff_ids[i], i,
+                 str(made[i]["created_by"]) if len(made) == layer_count else "",
+                 diff_ids[i], 100 * (i + 1))
         for i, d in enumerate(dirs)
     )
-    return Image("sha256:" + "c" * 64, "", ("example/app:1",), config, layers)
+    return DirImage(layers, "sha256:" + "c" * 64, ("example/app:1",), "", config)
 
 
 HISTORY: list[dict[str, object]] = [
@@ -99,9 +77,8 @@ def test_prepare_scrubs_once_and_aligns(tmp_path: Path) -> None:
 
 def test_an_image_without_history_keeps_hardboxs_own_text(tmp_path: Path) -> None:
     opened = _image(tmp_path, [], layer_count=1)
-    opened = Image(opened.id, "", (), opened.config,
-                   (Layer(opened.layers[0].path, opened.layers[0].diff_id, 0,
-                          f"dir:{opened.layers[0].path}", "", 0),))
+    opened = DirImage((DirLayer(opened.layers[0].path, opened.layers[0].diff_id, 0,
+                                f"dir:{opened.layers[0].path}"),), opened.id, (), "", opened.config)
     image = prepare_image(opened)
     assert image.layers[0].created_by == f"dir:{opened.layers[0].path}"
     assert image.layers[0].created is None and image.history == ()
