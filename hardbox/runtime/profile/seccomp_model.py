@@ -157,12 +157,7 @@ class SyscallRule:
         names_t = _strings(names, f"{where}.names")
         if not names_t:
             raise InputError(f"{where}.names must name at least one syscall")
-        action = raw.get("action")
-        if action not in ACTIONS:
-            raise InputError(f"{where}.action {action!r} is not one of {sorted(ACTIONS)}")
-        errno_ret = raw.get("errnoRet")
-        if errno_ret is not None and (not isinstance(errno_ret, int) or not 0 < errno_ret < 4096):
-            raise InputError(f"{where}.errnoRet must be an errno number 1..4095")
+        action, errno_ret = _action(raw, "action", "errnoRet", f"{where}.")
         args_raw = raw.get("args") or []
         if not isinstance(args_raw, list):
             raise InputError(f"{where}.args must be a list")
@@ -232,12 +227,7 @@ class SeccompPolicy:
     def from_json(cls, raw: Any, source: str) -> SeccompPolicy:
         if not isinstance(raw, dict):
             raise InputError(f"{source}: a seccomp profile must be a JSON object")
-        action = raw.get("defaultAction")
-        if action not in ACTIONS:
-            raise InputError(f"{source}: defaultAction {action!r} is not one of {sorted(ACTIONS)}")
-        errno_ret = raw.get("defaultErrnoRet")
-        if errno_ret is not None and (not isinstance(errno_ret, int) or not 0 < errno_ret < 4096):
-            raise InputError(f"{source}: defaultErrnoRet must be an errno number 1..4095")
+        action, errno_ret = _action(raw, "defaultAction", "defaultErrnoRet", f"{source}: ")
         arches = _strings(raw.get("architectures") or [], f"{source}: architectures")
         arch_map_raw = raw.get("archMap") or []
         if not isinstance(arch_map_raw, list):
@@ -297,6 +287,17 @@ class SeccompPolicy:
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _action(raw: dict[str, Any], key: str, errno_key: str, where: str) -> tuple[str, int | None]:
+    """An action and its optional errno (a rule's or the profile's default), checked."""
+    action = raw.get(key)
+    if action not in ACTIONS:
+        raise InputError(f"{where}{key} {action!r} is not one of {sorted(ACTIONS)}")
+    errno_ret = raw.get(errno_key)
+    if errno_ret is not None and (not isinstance(errno_ret, int) or not 0 < errno_ret < 4096):
+        raise InputError(f"{where}{errno_key} must be an errno number 1..4095")
+    return action, errno_ret
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
