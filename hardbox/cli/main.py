@@ -68,6 +68,12 @@ class _Parser(argparse.ArgumentParser):
         sys.stderr.write(f"{label} {message}\n  hint: see `{self.prog} --help`\n")
         raise SystemExit(self.usage_exit_code)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument (to check the metavar) and, left
+        # to itself, imports shutil (and with it zlib, bz2, lzma) to size it: seven modules
+        # on every start for a help text that is rarely printed.
+        return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
+
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; given the command line, only the module of the command it names is
@@ -98,6 +104,26 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         # The deepest parser a line reaches reports its unrecognized arguments (main()).
         sub.set_defaults(_parser=sub)
     return parser
+
+
+_width: list[int] = []
+
+
+def _help_width() -> int:
+    """What argparse asks shutil.get_terminal_size for: $COLUMNS, else the terminal on
+    stdout, else 80; less 2, as argparse does."""
+    if not _width:
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+            except (OSError, ValueError):
+                columns = 0
+        _width.append((columns or 80) - 2)
+    return _width[0]
 
 
 def _add_own_options(parser: argparse.ArgumentParser, *, default: object) -> None:

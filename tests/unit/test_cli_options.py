@@ -75,11 +75,11 @@ def test_a_usage_error_shows_the_subcommands_own_usage(argv: list[str], usage: s
 
 
 def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
-    proc = _hardbox("image", "inspect", "nope", "--debug", HARDBOX_ROOT=str(tmp_path / "store"))
+    proc = _hardbox("logs", "nope", "--debug", HARDBOX_ROOT=str(tmp_path / "store"))
     assert proc.returncode == 2
-    assert "Traceback" in proc.stderr and "ImageNotFound" in proc.stderr
-    proc = _hardbox("image", "inspect", "nope", HARDBOX_ROOT=str(tmp_path / "store"))
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" in proc.stderr and "UsageError: no such container: nope" in proc.stderr
+    proc = _hardbox("logs", "nope", HARDBOX_ROOT=str(tmp_path / "store"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
 def _stderr_on_a_terminal(*argv: str, **env: str) -> bytes:
@@ -106,15 +106,15 @@ def _stderr_on_a_terminal(*argv: str, **env: str) -> bytes:
 
 def test_errors_are_coloured_on_a_terminal_only(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
-    coloured = _stderr_on_a_terminal("image", "inspect", "nope", HARDBOX_ROOT=store)
-    assert b"\x1b[1;31mhardbox:\x1b[0m no image" in coloured, coloured
+    coloured = _stderr_on_a_terminal("logs", "nope", HARDBOX_ROOT=store)
+    assert b"\x1b[1;31mhardbox:\x1b[0m no such container: nope" in coloured, coloured
     assert b"\x1b[2mhint:\x1b[0m" in coloured
-    for plain in (_stderr_on_a_terminal("image", "inspect", "nope", "--no-color", HARDBOX_ROOT=store),
-                  _stderr_on_a_terminal("--no-color", "image", "inspect", "nope", HARDBOX_ROOT=store),
-                  _stderr_on_a_terminal("image", "inspect", "nope", HARDBOX_ROOT=store, NO_COLOR="1")):
-        assert b"\x1b[" not in plain and b"hardbox: no image" in plain, plain
-    piped = _hardbox("image", "inspect", "nope", HARDBOX_ROOT=store)
-    assert "\x1b[" not in piped.stderr and piped.stderr.startswith("hardbox: no image")
+    for plain in (_stderr_on_a_terminal("logs", "nope", "--no-color", HARDBOX_ROOT=store),
+                  _stderr_on_a_terminal("--no-color", "logs", "nope", HARDBOX_ROOT=store),
+                  _stderr_on_a_terminal("logs", "nope", HARDBOX_ROOT=store, NO_COLOR="1")):
+        assert b"\x1b[" not in plain and b"hardbox: no such container: nope" in plain, plain
+    piped = _hardbox("logs", "nope", HARDBOX_ROOT=store)
+    assert "\x1b[" not in piped.stderr and piped.stderr.startswith("hardbox: no such container: nope")
 
 
 def test_colour_rules(monkeypatch: pytest.MonkeyPatch) -> None:
