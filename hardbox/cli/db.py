@@ -52,9 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Fetch <source>/<Ecosystem>/all.zip for each ecosystem (OSV's names: "
         "Debian, Alpine, Ubuntu, PyPI, npm, Go, Maven, crates.io, ...) and import it. The "
         "source is --source, else $HARDBOX_DB_SOURCE, else osv.dev's public bucket; an "
-        "https:// or file:// URL or a plain folder (an air-gapped mirror). Unchanged archives "
-        "are not downloaded again (ETag / If-Modified-Since). An update that fails or is "
-        "interrupted leaves the previous database whole and exits 2.",
+        "https:// or file:// URL or a plain folder (an air-gapped mirror). Later updates read "
+        "<Ecosystem>/modified_id.csv and fetch only the records changed since (the whole "
+        "archive where the source has no such list); unchanged files are not downloaded "
+        "again (ETag / If-Modified-Since). An update that fails or is interrupted leaves the "
+        "previous database whole and exits 2.",
         epilog="examples: hardbox db update --ecosystem Debian --ecosystem PyPI; "
         "HARDBOX_DB_SOURCE=/srv/osv-mirror hardbox db update",
     )
@@ -64,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "else https://osv-vulnerabilities.storage.googleapis.com)")
     p.add_argument("--db", metavar="PATH", type=Path, help="index file (default: <store root>/db/osv.sqlite)")
     p.add_argument("--json", action="store_true",
-                   help="print {db, source, downloaded: {ECOSYSTEM: bytes}, unchanged: [...], added, updated, ...}")
+                   help="print {db, source, downloaded: {ECOSYSTEM: bytes}, records: {ECOSYSTEM: count}, "
+                   "unchanged: [...], added, updated, ...}")
     p.set_defaults(func=_update)
 
     p = sub.add_parser(
@@ -127,11 +130,28 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def run_update(path: Path, ecosystems: list[str], source: str | None, *, quiet: bool = False) -> Any:
-    """``update`` with a terminal progress line (shared with ``scan --db-update``)."""
+    """``update`` with a progress line on a terminal (shared with ``scan --db-update``): the
+    step, the bytes downloaded so far, then the advisories imported. Nothing when stderr is
+    not a terminal, or with ``quiet`` (``--json``, ``-q``)."""
     from hardbox.scan.vulndb.update import update
 
     progress = Progress("db update")
-    seen = 0
+    progress.enabled = progress.enabled and not quiet
+    step = ""
+    received = shown = seen = 0
+
+    def say(message: str) -> None:
+        nonlocal step
+        step = message
+        progress.advance(0, note=message)
+
+    def on_bytes(n: int) -> None:
+        # Redraw every 256 kB: an all.zip is hundreds of MB, in 1 MiB chunks or smaller.
+        nonlocal received, shown
+        received += n
+        if received - shown >= 256_000:
+            shown = received
+            progress.advance(0, note=f"{step}: {human_size(received)} downloaded")
 
     def tick(_where: str) -> None:
         nonlocal seen
@@ -140,15 +160,14 @@ def run_update(path: Path, ecosystems: list[str], source: str | None, *, quiet: 
             progress.advance(500, note="advisories imported")
 
     try:
-        return update(path, ecosystems, source,
-                      say=(lambda m: None) if quiet else (lambda m: progress.advance(0, note=m)),
-                      progress=tick)
+        return update(path, ecosystems, source, say=say, progress=tick, on_bytes=on_bytes)
     finally:
         progress.finish()
 
 
 def update_summary(path: Path, report: Any) -> str:
     parts = [f"{eco} {human_size(n)} downloaded" for eco, n in report.downloaded.items()]
+    parts += [f"{eco} {n} changed record{'' if n == 1 else 's'} fetched" for eco, n in report.records.items()]
     parts += [f"{eco} unchanged" for eco in report.unchanged]
     counts = dict(report.imported.counts) if report.imported else {}
     line = f"{path}: " + ", ".join(parts)

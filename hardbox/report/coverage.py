@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hardbox.scan.coverage import counted
+
 if TYPE_CHECKING:
     from hardbox.scan.result import ScanResult
 
@@ -35,7 +37,8 @@ def empty_vulnerabilities(result: ScanResult) -> str:
     checked = sum(e.checked for e in cov.ecosystems)
     unchecked = sum(e.unchecked for e in cov.ecosystems)
     if not checked:
-        return f"Not checked: none of the {unchecked} packages could be checked (see coverage)."
+        what = "the 1 package" if unchecked == 1 else f"none of the {unchecked} packages"
+        return f"Not checked: {what} could{' not' if unchecked == 1 else ''} be checked (see coverage)."
     full = ", ".join(sorted(cov.fully_checked())) or "no ecosystem"
-    return (f"None found among the {checked} checked packages (fully checked: {full}); "
-            f"{unchecked} packages were not checked (see coverage).")
+    return (f"None found among the {counted(checked, 'checked package')} (fully checked: {full}); "
+            f"{counted(unchecked, 'package')} {'was' if unchecked == 1 else 'were'} not checked (see coverage).")

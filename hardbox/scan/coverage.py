@@ -49,11 +49,15 @@ class EcosystemCoverage:
         checked: the database has no Debian 12 advisories (`hardbox db update --ecosystem
         Debian`)``; for a fully checked ecosystem, how many were checked against what."""
         if self.complete:
-            return (f"{self.checked} {self.family} packages were checked against "
-                    f"{self.advisories} {self.ecosystem.replace(':', ' ')} advisories")
+            return (f"{counted(self.checked, self.family + ' package')} "
+                    f"{'was' if self.checked == 1 else 'were'} checked against "
+                    f"{counted(self.advisories, self.ecosystem.replace(':', ' ') + ' advisory')}")
         hint = f" (`{self.hint}`)" if self.hint else ""
         part = f" of {self.packages}" if self.checked else ""
-        return f"{self.unchecked}{part} {self.family} packages were not checked: {self.reason}{hint}"
+        # "1 of 3 PyPI packages was", "2 Debian packages were": the verb follows the count.
+        noun = f"{self.family} package" + ("" if self.unchecked == 1 and not part else "s")
+        verb = "was" if self.unchecked == 1 else "were"
+        return f"{self.unchecked}{part} {noun} {verb} not checked: {self.reason}{hint}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"ecosystem": self.ecosystem, "packages": self.packages, "checked": self.checked,
@@ -111,6 +115,14 @@ def uncovered(packages_by_ecosystem: Mapping[str, int], reason: str, hint: str) 
     """Coverage when nothing could be checked (no database): every ecosystem a gap."""
     return Coverage(tuple(EcosystemCoverage(eco, n, 0, reason, hint)
                           for eco, n in sorted(packages_by_ecosystem.items())))
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 PyPI package``, ``2 PyPI packages``, ``3 Debian 12 advisories``."""
+    if n == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {plural}"
 
 
 def describe_age(seconds: int | None) -> str:

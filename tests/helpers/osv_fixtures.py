@@ -68,3 +68,16 @@ def write_json(path: Path, rec: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rec))
     return path
+
+
+def write_bucket(root: Path, ecosystem: str, records: list[dict[str, Any]]) -> Path:
+    """One ecosystem of osv.dev's bucket: ``all.zip``, ``modified_id.csv`` (``<modified>,<ID>``
+    per record, newest first, no header, as osv.dev exports it) and one ``<ID>.json`` per
+    record beside them. Returns the ecosystem's folder."""
+    folder = root / ecosystem
+    write_zip(folder / "all.zip", records)
+    for rec in records:
+        write_json(folder / f"{rec['id']}.json", rec)
+    newest_first = sorted(records, key=lambda r: (r["modified"], r["id"]), reverse=True)
+    (folder / "modified_id.csv").write_text("".join(f"{r['modified']},{r['id']}\n" for r in newest_first))
+    return folder

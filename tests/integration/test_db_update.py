@@ -1,9 +1,11 @@
 """``hardbox db update`` end to end through the real CLI, against a bucket on loopback.
 
 osv.dev is never contacted: tests/helpers/osvbucket.py serves a folder in the bucket's
-layout (``<Ecosystem>/all.zip``), and the zips are generated in OSV's published archive
-format (one ``<ID>.json`` record per member at the root) by tests/helpers/osv_fixtures.py,
-since the real archives cannot be downloaded here.
+layout (``<Ecosystem>/all.zip``, ``<Ecosystem>/modified_id.csv``, ``<Ecosystem>/<ID>.json``),
+written in OSV's published formats by tests/helpers/osv_fixtures.py (one ``<ID>.json``
+record per zip member at the root; ``<modified>,<ID>`` lines newest first), since the real
+files cannot be downloaded here. The server counts requests, so each test says exactly
+what was fetched.
 """
 
 from __future__ import annotations
@@ -18,23 +20,25 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import hardbox
-from helpers.osv_fixtures import record, write_zip
+from helpers.osv_fixtures import record, write_bucket, write_zip
 from helpers.osvbucket import Bucket, serve
 
 pytestmark = pytest.mark.network
 
+LATER = "2024-06-01T00:00:00Z"  # after every record the fixture starts with
 
-def _debian(i: int) -> dict[str, object]:
+
+def _debian(i: int, modified: str = "2024-05-01T00:00:00Z") -> dict[str, object]:
     return record(f"DEBIAN-CVE-2024-{i:04d}", "Debian:12", "openssl",
-                  [{"introduced": "0"}, {"fixed": "3.0.13-1"}])
+                  [{"introduced": "0"}, {"fixed": "3.0.13-1"}], modified=modified)
 
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Iterator[Bucket]:
     root = tmp_path / "bucket"
-    write_zip(root / "Debian" / "all.zip", [_debian(i) for i in range(20)])
-    write_zip(root / "PyPI" / "all.zip",
-              [record("PYSEC-2024-1", "PyPI", "jinja2", [{"introduced": "0"}, {"fixed": "3.1.4"}])])
+    write_bucket(root, "Debian", [_debian(i) for i in range(20)])
+    write_bucket(root, "PyPI",
+                 [record("PYSEC-2024-1", "PyPI", "jinja2", [{"introduced": "0"}, {"fixed": "3.1.4"}])])
     with serve(root) as served:
         yield served
 
@@ -43,34 +47,90 @@ def _status() -> dict[str, object]:
     return json.loads(hardbox("db", "status", "--json", check=True).stdout)
 
 
+def _since(bucket: Bucket, start: int) -> list[tuple[str, int]]:
+    return bucket.requests[start:]
+
+
 def test_second_update_downloads_nothing(bucket: Bucket, hardbox_root: Path) -> None:
     proc = hardbox("db", "update", "--ecosystem", "Debian", "--ecosystem", "PyPI",
                    "--source", bucket.url, check=True)
     assert "21 added" in proc.stdout, proc.stdout
     first_bytes = bucket.body_bytes
-    assert first_bytes > 0 and [s for _, s in bucket.requests] == [200, 200]
+    # First time: each ecosystem's list (kept for next time) and its whole archive.
+    assert bucket.requests == [("/Debian/modified_id.csv", 200), ("/Debian/all.zip", 200),
+                               ("/PyPI/modified_id.csv", 200), ("/PyPI/all.zip", 200)]
 
     proc = hardbox("db", "update", "--ecosystem", "Debian", "--ecosystem", "PyPI",
                    "--source", bucket.url, check=True)
     assert "Debian unchanged, PyPI unchanged" in proc.stdout
     assert bucket.body_bytes == first_bytes  # nothing downloaded
-    assert [s for _, s in bucket.requests[2:]] == [304, 304]
+    assert _since(bucket, 4) == [("/Debian/modified_id.csv", 304), ("/PyPI/modified_id.csv", 304)]
 
     status = _status()
     assert status["ecosystems"] == {"Debian:12": {"advisories": 20}, "PyPI": {"advisories": 1}}
     urls = {s["url"]: s for s in status["sources"]}  # type: ignore[index,union-attr]
-    assert set(urls) == {f"{bucket.url}/Debian/all.zip", f"{bucket.url}/PyPI/all.zip"}
+    assert f"{bucket.url}/Debian/all.zip" in urls and f"{bucket.url}/PyPI/all.zip" in urls
     assert all(s["etag"] for s in urls.values())
     text = hardbox("db", "status", check=True).stdout
     assert f"{bucket.url}/Debian/all.zip  (ETag " in text
-    assert "/updates/" not in text  # one line per source, not the staging files
+    assert "/updates/" not in text and "DEBIAN-CVE" not in text  # one line per source
 
-    # A changed archive is fetched again, and only that one.
-    write_zip(bucket.root / "Debian" / "all.zip", [_debian(i) for i in range(25)])
+
+def test_changed_records_are_fetched_one_by_one(bucket: Bucket, hardbox_root: Path) -> None:
+    """modified_id.csv lists what changed since the last update: only those records are
+    fetched (``<Ecosystem>/<ID>.json``), never the archive."""
+    hardbox("db", "update", "--ecosystem", "Debian", "--ecosystem", "PyPI", "--source", bucket.url, check=True)
+    start = len(bucket.requests)
+    changed = [_debian(i) for i in range(20)]
+    changed[3] = _debian(3, LATER) | {"summary": "revised"}  # a record revised upstream
+    changed += [_debian(i, LATER) for i in (20, 21)]  # two new ones
+    write_bucket(bucket.root, "Debian", changed)
+
     proc = hardbox("db", "update", "--ecosystem", "Debian", "--ecosystem", "PyPI",
                    "--source", bucket.url, check=True)
-    assert "5 added" in proc.stdout and "PyPI unchanged" in proc.stdout
-    assert [s for _, s in bucket.requests[4:]] == [200, 304]
+    assert "Debian 3 changed records fetched" in proc.stdout and "PyPI unchanged" in proc.stdout
+    assert "2 added, 1 updated" in proc.stdout, proc.stdout
+    fetched = _since(bucket, start)
+    assert fetched[0] == ("/Debian/modified_id.csv", 200) and fetched[-1] == ("/PyPI/modified_id.csv", 304)
+    assert sorted(fetched[1:-1]) == [(f"/Debian/DEBIAN-CVE-2024-{i:04d}.json", 200) for i in (3, 20, 21)]
+    assert not any(path.endswith("all.zip") for path, _ in fetched)
+    assert _status()["ecosystems"]["Debian:12"] == {"advisories": 22}  # type: ignore[index]
+    text = hardbox("db", "status", check=True).stdout
+    assert "DEBIAN-CVE" not in text and "/updates/" not in text
+
+    # Nothing changed since: the list answers 304 and that is all.
+    start = len(bucket.requests)
+    proc = hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
+    assert "Debian unchanged" in proc.stdout
+    assert _since(bucket, start) == [("/Debian/modified_id.csv", 304)]
+
+
+def test_without_a_list_the_archive_is_checked_conditionally(bucket: Bucket, hardbox_root: Path) -> None:
+    (bucket.root / "Debian" / "modified_id.csv").unlink()
+    hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
+    start = len(bucket.requests)
+    proc = hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
+    assert "Debian unchanged" in proc.stdout
+    assert _since(bucket, start) == [("/Debian/modified_id.csv", 404), ("/Debian/all.zip", 304)]
+
+
+@pytest.mark.parametrize("bad_line", [
+    f"{LATER},../../../etc/passwd",  # an id that would climb out of the staging folder
+    "yesterday,DEBIAN-CVE-2024-0020",  # not a time
+    "2099-01-01T00:00:00Z,DEBIAN-CVE-2024-0020",  # not newest first
+])
+def test_an_unusable_list_falls_back_to_the_archive(bucket: Bucket, hardbox_root: Path, bad_line: str) -> None:
+    hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
+    records = [_debian(i) for i in range(20)] + [_debian(20, LATER)]
+    folder = write_bucket(bucket.root, "Debian", records)
+    listed = folder / "modified_id.csv"
+    listed.write_text(listed.read_text().replace("\n", f"\n{bad_line}\n", 1))
+    start = len(bucket.requests)
+    proc = hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
+    assert "1 added" in proc.stdout, proc.stdout
+    paths = [path for path, _ in _since(bucket, start)]
+    assert "/Debian/all.zip" in paths and not any(p.endswith(".json") for p in paths)
+    assert not (hardbox_root.parent / "etc").exists()
 
 
 def _assert_intact(before: dict[str, object]) -> None:
@@ -92,6 +152,7 @@ def test_a_500_leaves_the_database_intact(bucket: Bucket, hardbox_root: Path) ->
 
 
 def test_a_corrupt_zip_leaves_the_database_intact(bucket: Bucket, hardbox_root: Path) -> None:
+    (bucket.root / "Debian" / "modified_id.csv").unlink()  # the archive is what is read
     hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
     before = _status()
     (bucket.root / "Debian" / "all.zip").write_bytes(b"PK\x03\x04 this is not a zip archive" * 50)
@@ -109,7 +170,8 @@ def test_an_update_killed_mid_download_leaves_the_database_intact(
         bucket: Bucket, hardbox_root: Path, tmp_path: Path) -> None:
     hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, check=True)
     before = _status()
-    write_zip(bucket.root / "Debian" / "all.zip", [_debian(i) for i in range(400)])
+    write_bucket(bucket.root, "Debian", [_debian(i) for i in range(20)] + [_debian(i, LATER) for i in range(20, 400)])
+    (bucket.root / "Debian" / "modified_id.csv").unlink()  # the archive is what is read
     bucket.stall_after = 1000
     proc = subprocess.Popen([sys.executable, "-m", "hardbox", "db", "update", "--ecosystem", "Debian",
                              "--source", bucket.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -140,7 +202,7 @@ def test_a_folder_and_a_file_url_serve_an_air_gapped_mirror(bucket: Bucket, hard
 def test_source_from_the_environment(bucket: Bucket, hardbox_root: Path) -> None:
     env = {**os.environ, "HARDBOX_DB_SOURCE": bucket.url}
     hardbox("db", "update", "--ecosystem", "PyPI", check=True, env=env)
-    assert [p for p, _ in bucket.requests] == ["/PyPI/all.zip"]
+    assert [p for p, _ in bucket.requests] == ["/PyPI/modified_id.csv", "/PyPI/all.zip"]
 
 
 def test_an_empty_store_names_the_ecosystems_to_ask_for(hardbox_root: Path) -> None:

@@ -31,8 +31,9 @@ import sqlite3
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,9 @@ class ImportReport:
     counts: Counter[str] = field(default_factory=Counter)  # added / updated / unchanged / skipped
     skipped: list[Skipped] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # Per named path: the newest ``modified`` of any valid record read there (stored or not);
+    # db update's mark for the next incremental fetch (modified_id.csv).
+    newest: dict[Path, datetime] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,13 +150,13 @@ class NoAdvisories(InputError):
 
 
 def import_into(db_path: Path, paths: list[Path], limits: Limits | None = None,
-                progress: Progress | None = None) -> ImportReport:
+                progress: Progress | None = None, labels: Labels | None = None) -> ImportReport:
     """Import ``paths`` into the index at ``db_path``, creating it if missing. A new index is
     built under a temporary name and published only once the import succeeded; an existing
     one changes in one transaction. Either way a failed or killed import leaves the
-    database as it was (or absent)."""
+    database as it was (or absent). ``labels`` (see ``import_paths``) name sources."""
     try:
-        return _import_into(db_path, paths, limits, progress)
+        return _import_into(db_path, paths, limits, progress, labels)
     except sqlite3.DatabaseError as err:
         if disk_full(err):  # mid-import: the write of a record, an index page or the commit
             raise write_failed("write", db_path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
@@ -160,43 +164,56 @@ def import_into(db_path: Path, paths: list[Path], limits: Limits | None = None,
 
 
 def _import_into(db_path: Path, paths: list[Path], limits: Limits | None,
-                 progress: Progress | None) -> ImportReport:
+                 progress: Progress | None, labels: Labels | None) -> ImportReport:
     if db_path.exists():
         with VulnIndex.open(db_path) as index:
-            return import_paths(paths, index, limits, progress)
+            return import_paths(paths, index, limits, progress, labels)
     try:
         db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create {db_path.parent}: {err.strerror}") from None
     with publish.building(db_path) as tmp:
         with VulnIndex.open(tmp, create=True) as index:
-            report = import_paths(paths, index, limits, progress)
+            report = import_paths(paths, index, limits, progress, labels)
         if publish.publish_new(tmp, db_path):
             return report
     # Another import published a database first: add ours to it, in its transaction.
     with VulnIndex.open(db_path) as index:
-        return import_paths(paths, index, limits, None)
+        return import_paths(paths, index, limits, None, labels)
+
+
+# A named path -> the source its import is recorded under (db update: the URL it came from).
+Labels = Mapping[Path, str]
 
 
 def import_paths(paths: list[Path], index: VulnIndex, limits: Limits | None = None,
-                 progress: Progress | None = None) -> ImportReport:
-    """Import everything ``paths`` name, in one transaction."""
+                 progress: Progress | None = None, labels: Labels | None = None) -> ImportReport:
+    """Import everything ``paths`` name, in one transaction. Each file is recorded as an
+    import of its own, except under a named path in ``labels``: that path's files are
+    recorded as one import under its label (``db status`` shows one line per source)."""
     limits = limits or Limits()
+    labels = labels or {}
     planned = plan(paths)
     report = ImportReport()
     found: Counter[Path] = Counter()
+    labelled: dict[Path, Counter[str]] = {}
     with index.transaction():
         for item in planned.inputs:
             before = Counter(report.counts)
             records = _zip_records(item.path, limits) if item.kind == "zip" else _file_records(item.path, limits)
             for where, payload in records:
-                _import_one(where, payload, index, report, str(item.path))
+                _import_one(where, payload, index, report, str(item.path), item.named)
                 if progress is not None:
                     progress(where)
             delta = report.counts - before
             found[item.named] += delta["added"] + delta["updated"] + delta["unchanged"]
-            index.record_import(str(item.path.resolve()), dict(delta))
+            if item.named in labels:
+                labelled.setdefault(item.named, Counter()).update(delta)
+            else:
+                index.record_import(str(item.path.resolve()), dict(delta))
             report.sources.append(str(item.path))
+        for named, counts in labelled.items():
+            index.record_import(labels[named], dict(counts))
         if not found.total():
             # Raised inside the transaction: it rolls back, and a first import publishes nothing.
             raise NoAdvisories(_nothing_found(planned, report), _NOTHING_HINT)
@@ -223,7 +240,7 @@ def _nothing_found(planned: Plan, report: ImportReport) -> str:
 
 
 def _import_one(where: str, payload: bytes | Skipped, index: VulnIndex, report: ImportReport,
-                source: str) -> None:
+                source: str, named: Path) -> None:
     if isinstance(payload, Skipped):
         _skip(report, payload)
         return
@@ -244,6 +261,9 @@ def _import_one(where: str, payload: bytes | Skipped, index: VulnIndex, report: 
         except RecursionError:
             _skip(report, Skipped(where, None, "nested too deeply"))
             continue
+        newest = report.newest.get(named)
+        if newest is None or advisory.modified > newest:
+            report.newest[named] = advisory.modified
         report.counts[index.upsert(advisory, obj, source)] += 1
 
 
