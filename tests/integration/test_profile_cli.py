@@ -25,7 +25,8 @@ def test_list_and_show_json() -> None:
     listed = json.loads(hardbox("profile", "list", "--json", check=True).stdout)
     assert {p["name"] for p in listed} >= {"default", "strict"}
     shown = json.loads(hardbox("profile", "show", "strict", "--json", check=True).stdout)
-    assert shown["capabilities"] == [] and shown["network"] == "none" and shown["strict"] is True
+    assert shown["capabilities"] == [] and shown["network"]["mode"] == "none" and shown["strict"] is True
+    assert shown["network"]["egress"] == {"default": "allow", "allow": [], "dns": False}
     assert shown["extends"] == ["default"]
     human = hardbox("profile", "show", "default", check=True).stdout
     assert "CAP_CHOWN" in human and "CAP_NET_RAW" not in human
@@ -49,7 +50,7 @@ def test_validate_good_and_bad_files(tmp_path: Path) -> None:
 
 def test_diff_json() -> None:
     diff = json.loads(hardbox("profile", "diff", "default", "strict", "--json", check=True).stdout)
-    assert diff["network"] == {"a": "private", "b": "none"}
+    assert diff["network.mode"] == {"a": "private", "b": "none"}
     assert diff["read_only_root"] == {"a": False, "b": True}
     assert "masked_paths" not in diff  # inherited, so equal
 

@@ -1,8 +1,9 @@
 """Loading hardening profiles: YAML files, ``extends`` chains and the parsed-profile cache.
 
 A profile is YAML under ``policies/profiles/<name>.yaml`` (or any file the user names). It may
-``extends:`` another profile; mappings (``selinux``, ``limits``, ``rlimits``) merge key by key,
-everything else is replaced. Each file is validated against ``policies/profiles/schema.json``
+``extends:`` another profile; mappings (``selinux``, ``limits``, ``rlimits``, ``network`` and its
+``egress``) merge key by key, everything else is replaced (``network: private`` is shorthand
+for ``network: {mode: private}``). Each file is validated against ``policies/profiles/schema.json``
 and a bad one is a single ``InputError`` naming the file, the line and the field (found from
 the YAML node marks). A profile with ``strict: true`` refuses combinations that break
 isolation (options.py refuses run options that would weaken it).
@@ -24,6 +25,8 @@ from hardbox.runtime.capabilities import CAPABILITIES
 from hardbox.runtime.profile import cache as profile_cache
 from hardbox.runtime.profile.model import (
     CapabilityGrant,
+    Egress,
+    EgressRule,
     Limits,
     Profile,
     Rlimit,
@@ -114,10 +117,13 @@ def _load_uncached(path: Path) -> tuple[Profile, list[Path]]:
     merged: dict[str, Any] = {}
     origin: dict[str, ProfileDocument] = {}
     for doc in chain:
+        _check_egress(doc)
         for key, value in doc.data.items():
             if key in ("extends", "name"):
                 continue
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            if key == "network":
+                merged[key] = _merge_network(merged.get(key), value)
+            elif isinstance(value, dict) and isinstance(merged.get(key), dict):
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
@@ -166,7 +172,9 @@ def _build(
     seccomp = _seccomp(seccomp_name, origin.get("seccomp", leaf))
     _check_values(data, origin, leaf)
     values = {key: _FROM_FILE.get(key, _as_is)(value) for key, value in data.items()
-              if key != "seccomp" and key not in DEPRECATED}
+              if key not in ("seccomp", "network") and key not in DEPRECATED}
+    if "network" in data:  # one file field, two model fields: network (the mode) and egress
+        values.update(_network(data["network"]))
     return Profile(
         name=name, source=str(leaf.path), chain=chain, seccomp_name=seccomp_name, seccomp=seccomp, **values
     )
@@ -199,6 +207,45 @@ def _limits(raw: dict[str, Any]) -> Limits:
     if values.get("cpus") is not None:
         values["cpus"] = float(values["cpus"])
     return Limits(**values)
+
+
+def _merge_network(parent: Any, child: Any) -> dict[str, Any]:
+    """``network`` across ``extends``: the string form is shorthand for ``{mode: ...}``;
+    ``mode`` and each key of ``egress`` are taken from the child where it sets them."""
+    old: dict[str, Any] = {"mode": parent} if isinstance(parent, str) else dict(parent or {})
+    new: dict[str, Any] = {"mode": child} if isinstance(child, str) else dict(child)
+    if isinstance(old.get("egress"), dict) and isinstance(new.get("egress"), dict):
+        new["egress"] = {**old["egress"], **new["egress"]}
+    return {**old, **new}
+
+
+def _network(raw: dict[str, Any]) -> dict[str, Any]:
+    """The model's ``network`` and ``egress`` from a merged, schema-valid ``network``."""
+    values: dict[str, Any] = {}
+    if "mode" in raw:
+        values["network"] = raw["mode"]
+    if "egress" in raw:
+        egress = dict(raw["egress"])
+        egress["allow"] = tuple(_egress_rule(r) for r in egress.get("allow", ()))
+        values["egress"] = Egress(**egress)
+    return values
+
+
+def _egress_rule(raw: dict[str, Any]) -> EgressRule:
+    return EgressRule(raw["cidr"], tuple(raw.get("ports", ())), raw.get("proto", "any"))
+
+
+def _check_egress(doc: ProfileDocument) -> None:
+    """What the schema cannot say about one file's ``network.egress.allow``: that each cidr
+    parses (IPv4 or IPv6) and names a network, checked per file so the error names the file
+    and line that wrote it, and the value."""
+    network = doc.data.get("network")
+    rules = network.get("egress", {}).get("allow", []) if isinstance(network, dict) else []
+    for i, rule in enumerate(rules):
+        try:
+            _egress_rule(rule)
+        except InputError as err:
+            raise doc.error(("network", "egress", "allow", i, "cidr"), err.message) from None
 
 
 # Keys a file may still carry that mean nothing any more (schema.json marks them deprecated).

@@ -18,6 +18,7 @@ options in (options.py) each import this module; it imports none of them.
 # No ``from __future__ import annotations`` here: the decoder reads the field types as the
 # type objects themselves. Resolving string annotations (typing.get_type_hints) cost 1.3 ms
 # of CPU on every `hardbox run`, more than the rest of a cache hit's decoding.
+import ipaddress
 import re
 import types
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -27,6 +28,8 @@ from hardbox.errors import InputError
 from hardbox.runtime.profile.seccomp_model import SeccompPolicy
 
 NETWORK_MODES = ("none", "private", "host")
+EGRESS_DEFAULTS = ("allow", "deny")
+EGRESS_PROTOS = ("tcp", "udp", "any")
 _SCALARS = (bool, int, str)  # JSON's own types, decoded as they are
 
 # Docker's --memory units are binary (moby/go-units RAMInBytes).
@@ -100,6 +103,67 @@ class CapabilityGrant:
     reason: str
 
 
+def parse_cidr(value: str) -> str:
+    """An egress destination as its network, IPv4 or IPv6: ``10.20.0.0/16``, ``::/0``, or a
+    bare address (one host). A prefix with host bits set (``10.20.0.1/16``) is refused: it
+    could mean the network or the one host, and a firewall rule must not guess."""
+    if not isinstance(value, str):
+        raise InputError(f"egress cidr {value!r} is not a string like 10.0.0.0/8 or ::/0")
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=True))
+    except ValueError as err:
+        if "host bits" in str(err):
+            net = ipaddress.ip_network(value.strip(), strict=False)
+            one = value.strip().partition("/")[0]
+            raise InputError(f"egress cidr {value!r} has host bits set: write {net} for the network "
+                             f"or {one}/{net.max_prefixlen} for the one host") from None
+        raise InputError(f"egress cidr {value!r} does not parse: {err}") from None
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    """One destination the container may open connections to: a network (normalised), the
+    destination ports (empty: every port) and the protocol (``any``: tcp and udp when ports
+    are named, every protocol when not)."""
+
+    cidr: str
+    ports: tuple[int, ...] = ()
+    proto: str = "any"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cidr", parse_cidr(self.cidr))
+        for port in self.ports:
+            if type(port) is not int or not 1 <= port <= 65535:
+                raise InputError(f"egress port {port!r} for {self.cidr} is not a port (1-65535)")
+        if self.proto not in EGRESS_PROTOS:
+            raise InputError(f"egress proto {self.proto!r} for {self.cidr} is not one of {', '.join(EGRESS_PROTOS)}")
+
+    @property
+    def family(self) -> int:
+        return ipaddress.ip_network(self.cidr).version
+
+
+@dataclass(frozen=True)
+class Egress:
+    """What the container may connect to (``network.egress`` of a profile file). ``default``
+    covers IPv4 and IPv6 alike; ``allow`` lists the exceptions to a ``deny``; ``dns`` lets the
+    configured resolvers' port 53 through. The default (allow, nothing listed) installs no
+    rules; runtime/egress.py turns a policy into nftables rules."""
+
+    default: str = "allow"
+    allow: tuple[EgressRule, ...] = ()
+    dns: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default not in EGRESS_DEFAULTS:
+            raise InputError(f"egress default {self.default!r} is not one of {', '.join(EGRESS_DEFAULTS)}")
+
+    @property
+    def restricts(self) -> bool:
+        """Whether the policy stops anything (a default-allow policy lets everything out)."""
+        return self.default == "deny"
+
+
 @dataclass(frozen=True)
 class Rlimit:
     """One setrlimit(2) value, OCI spelling (``RLIMIT_NOFILE``)."""
@@ -129,7 +193,8 @@ class Profile:
     seccomp_name: str = "default"  # "default", "strict", a file path, or "unconfined"
     seccomp: SeccompPolicy | None  # None only when seccomp_name == "unconfined"
     selinux: SelinuxSettings = field(default_factory=SelinuxSettings)
-    network: str = "none"  # one of NETWORK_MODES
+    network: str = "none"  # one of NETWORK_MODES (the file's network, or its network.mode)
+    egress: Egress = field(default_factory=Egress)  # the file's network.egress
     read_only_root: bool = True
     tmpfs_noexec: bool = True
     masked_paths: tuple[str, ...] = ()
@@ -142,6 +207,16 @@ class Profile:
     def __post_init__(self) -> None:
         if self.network not in NETWORK_MODES:
             raise InputError(f"profile {self.name}: network {self.network!r} is not one of {NETWORK_MODES}")
+        if self.network == "host" and self.egress.restricts:
+            # Rules in the host's own namespace would be the host's firewall, not the
+            # container's: a policy that cannot be enforced is refused, never ignored.
+            raise InputError(f"profile {self.name}: network.egress cannot be enforced with network host",
+                             hint="use network private (or none), or egress default: allow")
+        if self.egress.restricts and "CAP_NET_ADMIN" in self.capabilities:
+            # The rules live in the container's own network namespace: a workload holding
+            # CAP_NET_ADMIN there could delete them (`nft flush ruleset`).
+            raise InputError(f"profile {self.name}: CAP_NET_ADMIN would let the workload remove its egress rules",
+                             hint="drop CAP_NET_ADMIN, or set network.egress.default: allow")
         if (self.seccomp is None) != (self.seccomp_name == "unconfined"):
             raise InputError(f"profile {self.name}: seccomp policy and its name disagree")
 
@@ -156,6 +231,10 @@ class Profile:
                 continue  # a file names its policy (seccomp_name); the body is the cache's
             if f.name == "chain":
                 out["extends"] = list(value[:-1])
+            elif f.name == "network":  # the file's mapping form, whichever form it used
+                out["network"] = {"mode": value, "egress": _encode(self.egress)}
+            elif f.name == "egress":
+                continue
             elif f.name == "seccomp_name":
                 out["seccomp"] = value
             elif f.name == "rlimits":

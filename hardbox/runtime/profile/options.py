@@ -16,7 +16,7 @@ from typing import Any
 
 from hardbox.errors import InputError, UsageError
 from hardbox.runtime.capabilities import CAPABILITIES
-from hardbox.runtime.profile.model import Profile, Weakening, parse_bytes
+from hardbox.runtime.profile.model import Egress, Profile, Weakening, parse_bytes
 
 # How open each network mode is; moving up the list is a weakening.
 _NETWORK_OPENNESS = {"none": 0, "private": 1, "host": 2}
@@ -74,6 +74,11 @@ def apply_options(profile: Profile, options: RunOptions) -> tuple[Profile, tuple
         if _NETWORK_OPENNESS[network] > _NETWORK_OPENNESS[profile.network]:
             weak.append(Weakening("network", profile.network, network, f"--network {network}"))
         changes["network"] = network
+        if network == "host" and profile.egress.restricts:
+            # The host's namespace is not the container's to firewall: the policy goes.
+            weak.append(Weakening("network.egress", f"default {profile.egress.default}", "not enforced",
+                                  f"--network {network}"))
+            changes["egress"] = Egress()
 
     if options.read_only:
         changes["read_only_root"] = True

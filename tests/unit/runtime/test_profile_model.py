@@ -37,7 +37,9 @@ selinux:
   type: spc_t
   level: "s0:c1,c2"
   file_type: svirt_sandbox_file_t
-network: host
+network:
+  mode: host
+  egress: {default: allow, allow: [{cidr: 10.0.0.0/8, ports: [443], proto: tcp}], dns: true}
 read_only_root: false
 tmpfs_noexec: false
 masked_paths: [/proc/kcore]
@@ -78,7 +80,10 @@ def test_schema_defaults_are_what_a_profile_that_sets_nothing_resolves_to(tmp_pa
             where = prefix + key
             if where in NO_DEFAULT or spec.get("deprecated"):  # deprecated: accepted, ignored
                 continue
-            if "properties" in spec:  # selinux, limits: a default for each of their keys
+            if where == "network":  # a string (shorthand for {mode: ...}) or the mapping form
+                assert spec["default"] == values[key]["mode"], where
+                spec = next(branch for branch in spec["anyOf"] if "properties" in branch)
+            if "properties" in spec:  # selinux, limits, network: a default for each of their keys
                 assert set(values[key]) == set(spec["properties"]), where
                 compare(spec["properties"], values[key], f"{where}.")
                 continue
@@ -90,7 +95,8 @@ def test_schema_defaults_are_what_a_profile_that_sets_nothing_resolves_to(tmp_pa
     # And the other way round: the model has no field the file cannot set.
     assert set(resolved) - set(schema()["properties"]) == NOT_IN_FILE
     assert not {k for k, spec in schema()["properties"].items() if spec.get("deprecated")} & set(resolved)
-    assert "network" in compared and "limits.memory" in compared and "selinux.level" in compared
+    assert "network.mode" in compared and "limits.memory" in compared and "selinux.level" in compared
+    assert "network.egress.default" in compared and "network.egress.dns" in compared
     assert resolved["extends"] == [] and nothing.name == "nothing"
 
 
@@ -154,6 +160,9 @@ def mutate(body: dict[str, Any], path: str, value: Any) -> None:
         ("seccomp.source", KeyError),
         ("chain", None),
         ("weakenings", [{"field": "network"}]),
+        ("egress", "deny"),
+        ("egress.allow", [{"cidr": "10.0.0.0/8"}]),  # ports and proto missing
+        ("egress.dns", 1),
     ],
 )
 def test_decoder_refuses_a_missing_unknown_or_mistyped_field(path: str, value: Any) -> None:
@@ -167,6 +176,10 @@ def test_decoder_leaves_values_to_the_model() -> None:
     body = load_profile("strict").to_json()
     body["network"] = "sideways"  # well-typed, but not a network mode
     with pytest.raises(InputError, match="sideways"):
+        Profile.from_json(body)
+    body = load_profile("strict").to_json()
+    body["egress"]["allow"] = [{"cidr": "10.0.0.1/8", "ports": [], "proto": "tcp"}]
+    with pytest.raises(InputError, match=r"10\.0\.0\.1/8"):
         Profile.from_json(body)
 
 
