@@ -10,6 +10,7 @@ while nothing recorded its end (hardbox was killed); ``hardbox rm`` cleans those
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -27,8 +28,14 @@ def register(subparsers: Any) -> None:
 
     logs = subparsers.add_parser(
         "logs", help="print a detached container's output",
-        description="Print what a container started with `hardbox run -d` wrote to stdout and stderr.",
+        description="Print what a container started with `hardbox run -d` wrote to stdout and "
+        "stderr (one stream, in the order written).",
+        epilog="examples: hardbox logs web; hardbox logs --tail 20 -f web",
     )
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing what the container writes, until it exits")
+    logs.add_argument("-n", "--tail", metavar="N", default="all", type=_tail_lines,
+                      help="only the last N lines (default: all)")
     logs.add_argument("container", metavar="ID|NAME")
     logs.set_defaults(func=_logs, _parser=logs)
 
@@ -71,16 +78,41 @@ def _ps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tail_lines(value: str) -> int | None:
+    """``--tail``: a count of lines, or ``all`` (None), as ``docker logs --tail``."""
+    if value == "all":
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r}: a number of lines, or all")
+    return int(value)
+
+
 def _logs(args: argparse.Namespace) -> int:
     from hardbox.errors import UsageError
+    from hardbox.runtime.logs import copy_log, tail_offset
     from hardbox.runtime.state import StateStore
 
     state = StateStore.default().find(args.container).load()
     if not state.log:
         raise UsageError(f"container {state.id[:12]} has no log", "only `hardbox run -d` keeps one")
-    with open(state.log, "rb") as fh:
-        sys.stdout.buffer.write(fh.read())
+    try:
+        fd = os.open(state.log, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UsageError(f"container {state.id[:12]}: its log is gone (removed with the container)") from None
+    try:
+        os.lseek(fd, tail_offset(fd, args.tail), os.SEEK_SET)
+        sys.stdout.flush()
+        out = sys.stdout.fileno()
+        copy_log(fd, lambda chunk: _write_all(out, chunk), follow=args.follow)
+    finally:
+        os.close(fd)
     return 0
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _stop(args: argparse.Namespace) -> int:
