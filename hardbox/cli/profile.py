@@ -10,7 +10,7 @@ from typing import Any
 
 # The export formats, spelled here so that building the parser imports no runtime code
 # (every `hardbox` start builds it); a test checks they match hardbox.runtime.profile.export.FORMATS.
-EXPORT_FORMATS = ("oci", "docker", "k8s")
+EXPORT_FORMATS = ("oci", "docker", "k8s", "spo")
 
 _DESCRIPTION = """\
 A profile is the set of hardening steps `hardbox run` applies: user namespace, capabilities,
@@ -26,6 +26,7 @@ examples:
   hardbox profile diff default strict            what strict changes
   hardbox profile export strict --format k8s -o deploy/
                                                  Pod securityContext + Localhost seccomp
+  hardbox profile export strict --format spo     SeccompProfile, RawSelinuxProfile, Pod (SPO)
   hardbox profile export default --format docker docker/podman run flags + seccomp JSON
   hardbox profile export strict --format oci     OCI runtime config.json fragment
   hardbox profile selinux nginx -o nginx.cil     udica-style CIL module for an image
@@ -74,7 +75,9 @@ def register(subparsers: Any) -> None:
         description="oci: a runtime-spec config.json fragment. docker: `docker run` and "
         "`podman run` flags plus a Docker-format seccomp JSON. k8s: a Pod with pod and "
         "container securityContext plus a Localhost seccomp profile (copy it to "
-        "/var/lib/kubelet/seccomp/hardbox/NAME.json on each node).",
+        "/var/lib/kubelet/seccomp/hardbox/NAME.json on each node). spo: Security Profiles Operator "
+        "resources (SeccompProfile, RawSelinuxProfile) and the Pod referring to them, one YAML "
+        "stream for kubectl apply (docs/kubernetes.md).",
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)

@@ -12,6 +12,7 @@
   profile. For a profile with no capabilities beyond NET_BIND_SERVICE it meets the Pod
   Security Standards "restricted" level
   (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+* ``spo``: the same Pod pointing at Security Profiles Operator resources (``export_spo.py``).
 
 The user: hardbox runs an image's root user as it is, inside a user namespace, where it is
 an unprivileged host uid (``user_namespace``). Each export carries that same exposure:
@@ -35,10 +36,11 @@ from hardbox.errors import UsageError
 from hardbox.runtime.cgroups.base import CPU_PERIOD_US, cpu_quota
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
 from hardbox.runtime.idmap import for_invoking_user
+from hardbox.runtime.profile.export_spo import SpoNames, spo_files
 from hardbox.runtime.profile.load import Profile
 from hardbox.runtime.profile.seccomp_model import SeccompPolicy, native_arch
 
-FORMATS = ("oci", "docker", "k8s")
+FORMATS = ("oci", "docker", "k8s", "spo")
 # A non-root uid for engines without a user namespace (nobody/nogroup in Debian and Alpine).
 NONROOT_ID = 65534
 NAMESPACES = ("pid", "ipc", "uts", "mount", "cgroup")
@@ -188,7 +190,18 @@ def docker_files(profile: Profile) -> dict[str, str]:
 
 
 def k8s_files(profile: Profile) -> dict[str, str]:
-    localhost = f"hardbox/{profile.name}.json"
+    pod = k8s_pod(profile, f"hardbox/{profile.name}.json", profile.selinux.type)
+    out = {f"{profile.name}-pod.yaml": k8s_notes(profile) + yaml.safe_dump(pod, sort_keys=False)}
+    if profile.seccomp is not None:
+        # Copy to /var/lib/kubelet/seccomp/hardbox/<name>.json on every node.
+        out[f"{profile.name}.json"] = json.dumps(oci_seccomp(profile.seccomp, profile.capabilities), indent=2) + "\n"
+    return out
+
+
+def k8s_pod(profile: Profile, localhost: str, selinux_type: str) -> dict[str, Any]:
+    """The Pod carrying the profile's hardening, its seccomp profile at the kubelet path
+    ``localhost`` (relative to /var/lib/kubelet/seccomp) and the SELinux type given; the
+    ``spo`` export (export_spo.py) points both at its operator's resources."""
     seccomp = (
         {"type": "Localhost", "localhostProfile": localhost}
         if profile.seccomp is not None
@@ -209,7 +222,7 @@ def k8s_files(profile: Profile) -> dict[str, str]:
         for ctx in (pod_ctx, container_ctx):
             ctx.update(runAsNonRoot=True, runAsUser=NONROOT_ID, runAsGroup=NONROOT_ID)
     if profile.selinux.mode != "disabled":
-        pod_ctx["seLinuxOptions"] = {"type": profile.selinux.type}
+        pod_ctx["seLinuxOptions"] = {"type": selinux_type}
     resources: dict[str, Any] = {}
     if profile.limits.memory is not None:
         resources["memory"] = str(profile.limits.memory)
@@ -230,20 +243,15 @@ def k8s_files(profile: Profile) -> dict[str, str]:
     if profile.user_namespace:
         spec["hostUsers"] = False  # a user namespace per pod (Kubernetes >= 1.30 beta)
     container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
-    pod = {
+    return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": f"hardbox-{profile.name}", "annotations": {"hardbox.dev/profile": profile.name}},
         "spec": spec,
     }
-    out = {f"{profile.name}-pod.yaml": _k8s_notes(profile) + yaml.safe_dump(pod, sort_keys=False)}
-    if profile.seccomp is not None:
-        # Copy to /var/lib/kubelet/seccomp/hardbox/<name>.json on every node.
-        out[f"{profile.name}.json"] = json.dumps(oci_seccomp(profile.seccomp, profile.capabilities), indent=2) + "\n"
-    return out
 
 
-def _k8s_notes(profile: Profile) -> str:
+def k8s_notes(profile: Profile) -> str:
     notes = []
     if profile.user_namespace:
         notes.append("hostUsers: false gives the pod its own user namespace (Kubernetes >= 1.30 with a "
@@ -267,4 +275,9 @@ def export(profile: Profile, fmt: str) -> dict[str, str]:
         return docker_files(profile)
     if fmt == "k8s":
         return k8s_files(profile)
+    if fmt == "spo":
+        names = SpoNames.for_profile(profile)
+        seccomp = None if profile.seccomp is None else oci_seccomp(profile.seccomp, profile.capabilities)
+        pod = k8s_pod(profile, names.localhost_profile, names.selinux_type)
+        return spo_files(profile, names, seccomp, pod, k8s_notes(profile))
     raise UsageError(f"export format {fmt!r}: choose one of {', '.join(FORMATS)}")

@@ -89,44 +89,54 @@ def policy_cil(
     volumes: Sequence[Volume] = (),
 ) -> str:
     """The CIL module text for a container of this image under this profile."""
-    config = getattr(image_config, "raw", image_config)
-    if not isinstance(config, Mapping):
-        raise InputError("image config: not a JSON object")
     block = module_name(name)
     lines = [
         f"; hardbox SELinux module for {name} under profile {profile.name}",
         f"; load with: semodule -i templates.cil {block}.cil",
         f"; run as: system_u:system_r:{block}.process:s0:cX,cY",
         f"(block {block}",
-        "    (blockinherit container)",
+        *(f"    {statement}" for statement in block_statements(image_config, profile, volumes=volumes)),
+        ")",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def block_statements(
+    image_config: Mapping[str, Any] | Any, profile: Profile, *, volumes: Sequence[Volume] = ()
+) -> list[str]:
+    """The statements inside the module's block, one per line (comments included): what a
+    Security Profiles Operator ``RawSelinuxProfile`` carries, since SPO wraps the policy in
+    a block of its own naming."""
+    config = getattr(image_config, "raw", image_config)
+    if not isinstance(config, Mapping):
+        raise InputError("image config: not a JSON object")
+    lines = ["(blockinherit container)"]
     if profile.network != "none":
-        lines.append("    (blockinherit net_container)")
+        lines.append("(blockinherit net_container)")
     caps = [c.lower().removeprefix("cap_") for c in profile.capabilities]
     cap1 = [c for c in caps if c not in _CAPABILITY2]
     cap2 = [c for c in caps if c in _CAPABILITY2]
     if cap1:
-        lines.append(f"    (allow process process (capability ({' '.join(cap1)})))")
+        lines.append(f"(allow process process (capability ({' '.join(cap1)})))")
     if cap2:
-        lines.append(f"    (allow process process (capability2 ({' '.join(cap2)})))")
+        lines.append(f"(allow process process (capability2 ({' '.join(cap2)})))")
     ports = exposed_ports(config)
     if ports and profile.network == "none":
-        lines.append(f"    ; exposed ports {ports} not allowed: the profile's network is none")
+        lines.append(f"; exposed ports {ports} not allowed: the profile's network is none")
     elif ports:
         for proto, port in ports:
-            lines.append(f"    (allow process {port_type(port)} ({proto}_socket (name_bind)))  ; {port}/{proto}")
+            lines.append(f"(allow process {port_type(port)} ({proto}_socket (name_bind)))  ; {port}/{proto}")
     for path in image_volumes(config):
-        lines.append(f"    ; image volume {path}: a container_file_t volume, covered by the template")
+        lines.append(f"; image volume {path}: a container_file_t volume, covered by the template")
     for vol in volumes:
         if not re.fullmatch(r"[a-z0-9_]+_t", vol.type):
             raise InputError(f"volume {vol.source}: SELinux type {vol.type!r} is not a type name")
         file_perms, dir_perms = (_FILE_READ, _DIR_READ) if vol.read_only else (_FILE_WRITE, _DIR_WRITE)
-        lines.append(f"    ; volume {vol.source} -> {vol.target} ({'ro' if vol.read_only else 'rw'})")
-        lines.append(f"    (allow process {vol.type} (dir ({dir_perms})))")
-        lines.append(f"    (allow process {vol.type} (file ({file_perms})))")
-        lines.append(f"    (allow process {vol.type} (lnk_file (read getattr)))")
-    lines.append(")")
-    return "\n".join(lines) + "\n"
+        lines.append(f"; volume {vol.source} -> {vol.target} ({'ro' if vol.read_only else 'rw'})")
+        lines.append(f"(allow process {vol.type} (dir ({dir_perms})))")
+        lines.append(f"(allow process {vol.type} (file ({file_perms})))")
+        lines.append(f"(allow process {vol.type} (lnk_file (read getattr)))")
+    return lines
 
 
 def host_path_type(path: str) -> str:
