@@ -9,13 +9,14 @@ image's os-release decides: ``Debian:12``, ``Alpine:v3.19``, ``Rocky Linux:9``,
 Hat:enterprise_linux:9::*`` product stream for RHEL 9 — when that release's family is one of
 the row's ``families``. The row's ``advisory_name`` says which name to look up: Debian and
 Alpine advisories name the *source* package, so those packages are looked up by their
-source name and source version, falling back to the binary name when a package has no
-separate source; RPM distributions name source RPMs too, but "Red Hat" also names
+source name and source version (a binNMU's "+bN" is the binary's, not the source's),
+falling back to the binary name when a package has no separate source; RPM distributions name source RPMs too, but "Red Hat" also names
 binaries: both names are looked up.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,10 +67,25 @@ def query_for(package: Package, os_info: OSInfo | None) -> Query:
     return Query(
         label,
         (package.source_name or package.name,),
-        package.source_version or package.version,
+        _source_version(package),
         exact,
         prefix,
     )
+
+
+# A Debian binNMU rebuilds binaries without a new source upload: the binary's version gains
+# "+bN" (1.2-3+b1) and dpkg records the source's own in "Source: foo (1.2-3)". Advisories
+# give source versions, so a "+bN" binary is compared as its source: against last_affected
+# 1.2-3, 1.2-3+b1 would wrongly count as past it. A status paragraph that names no source
+# version (hand-built images) still says which source version the binary came from.
+_BINNMU = re.compile(r"\+b[0-9]+$")
+
+
+def _source_version(package: Package) -> str:
+    version = package.source_version or package.version
+    if package.ecosystem == "deb" and version == package.version:
+        return _BINNMU.sub("", version)
+    return version
 
 
 def _os_ecosystems(os_info: OSInfo | None) -> tuple[str, tuple[str, ...], str]:
