@@ -119,9 +119,14 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
     nsset = namespaces.NamespaceSet(
         user=profile.user_namespace, network=network.needs_namespace(profile.network)
     )
+    image_env = req.image.env
+    if req.tty:
+        from hardbox.runtime.tty import terminal_env  # -t only; PID 1 loads it anyway
+
+        image_env = (terminal_env(), *image_env)  # below the image's ENV and -e, as Docker
     return Plan(
         argv=req.argv(),
-        env=req.image.env,
+        env=image_env,
         extra_env=req.env,
         user=req.user if req.user is not None else req.image.user,
         workdir=req.workdir or req.image.working_dir or "/",

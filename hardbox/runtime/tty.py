@@ -7,6 +7,9 @@ descriptor of the caller's terminal, so it cannot push keystrokes into it with T
 (CVE-2016-9016 / CVE-2017-5226 class); hardbox copies bytes between the caller's terminal
 and the master, so whatever the container injects stays in its own pty. The pty's name is
 one of the container's (``/dev/pts/0``), so ``tty`` and ``ttyname`` work inside.
+
+As ``docker run -t`` does, the container's ``TERM`` is the caller's (else ``xterm``), and
+the pty follows the caller's window size: hardbox copies it at start and on every SIGWINCH.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import errno
 import fcntl
 import os
 import select
+import signal
 import socket
 import sys
 import termios
@@ -51,22 +55,53 @@ def receive_master(sock: socket.socket) -> int | None:
     return fds[0] if msg == b"T" and fds else None
 
 
+def caller_terminal() -> int | None:
+    """The caller's terminal among hardbox's stdin, stdout and stderr (the first that is one)."""
+    return next((fd for fd in (0, 1, 2) if os.isatty(fd)), None)
+
+
+def terminal_env() -> str:
+    """``TERM`` for a container with ``-t``: the caller's, else ``xterm``, as `docker run -t`
+    sets it (the image's ENV and ``-e`` still override it)."""
+    return f"TERM={os.environ.get('TERM') or 'xterm'}"
+
+
 @dataclass
 class Relay:
     master: int
     saved_mode: list[Any] | None = None
+    _previous_winch: Any = None
 
     @classmethod
     def attach(cls, master: int) -> Relay:
-        if sys.stdin.isatty():
-            # Start with the caller's window size so full-screen programs draw right.
-            size = fcntl.ioctl(sys.stdin.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
-        return cls(master)
+        relay = cls(master)
+        # Start with the caller's window size so full-screen programs draw right.
+        relay.copy_window_size()
+        return relay
+
+    def copy_window_size(self) -> None:
+        """The caller's terminal size onto the container's pty; the kernel then sends
+        SIGWINCH to the pty's foreground process group, as a terminal emulator's resize does."""
+        caller = caller_terminal()
+        if caller is None or self.master < 0:
+            return
+        try:
+            size = fcntl.ioctl(caller, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        except OSError:
+            pass  # the caller's terminal went away (hangup): nothing left to follow
+
+    def _forward_resizes(self) -> None:
+        """SIGWINCH on hardbox (the caller's terminal was resized) -> TIOCSWINSZ on the
+        container's pty. The handler runs between select() calls (PEP 475 retries them)."""
+        self._previous_winch = signal.signal(signal.SIGWINCH, lambda _s, _f: self.copy_window_size())
 
     def pump(self, *, interactive: bool) -> None:
         """Copy caller stdin -> master (with -i) and master -> caller stdout until the
-        container closes its side of the pty."""
+        container closes its side of the pty; the caller's resizes follow on the pty."""
+        self._forward_resizes()
+        # A resize between attach() and the handler's installation would be lost.
+        self.copy_window_size()
         stdin = sys.stdin.fileno()
         use_stdin = interactive
         if use_stdin and os.isatty(stdin):
@@ -95,6 +130,9 @@ class Relay:
                     os.write(self.master, b"\x04")
 
     def close(self) -> None:
+        if self._previous_winch is not None:
+            signal.signal(signal.SIGWINCH, self._previous_winch)
+            self._previous_winch = None
         if self.saved_mode is not None:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved_mode)
             self.saved_mode = None
