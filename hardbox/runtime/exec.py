@@ -285,7 +285,7 @@ def _child_main(plan: ExecPlan, sock: socket.socket, status_w: int, stdio: Stdio
     try:
         # Before anything of the container can see us: only host root may ptrace or open
         # /proc/PID/fd of a non-dumpable process (CVE-2016-9962). Inherited across fork.
-        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+        _non_dumpable()
         if stdio is not None:
             stdio.in_child()
         _set_rlimits(plan.rlimits)
@@ -297,6 +297,7 @@ def _child_main(plan: ExecPlan, sock: socket.socket, status_w: int, stdio: Stdio
         if plan.join_user:
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+            _non_dumpable()  # a uid change resets it (below)
         pid = os.fork()
         if pid == 0:
             _exec_process(plan, sock, status_w)
@@ -328,6 +329,7 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
         if plan.no_new_privs:
             capabilities.set_no_new_privs()
         process.switch_user(user)
+        _non_dumpable()  # the uid change reset it; it holds until execve
         # Inheritable and ambient as PID 1 got them: empty unless the profile names
         # capabilities for them; root's come from the bounding set at execve (capabilities.py).
         capabilities.apply(plan.capabilities, last=plan.last_cap,
@@ -351,6 +353,15 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
             raise cls(f"exec {exe}: {err.strerror}") from err
     except BaseException as err:
         forked.report_and_exit(status_w, err)
+
+
+def _non_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: ptrace, /proc/PID/fd, exe, environ and mem of this process are
+    host root's alone (ptrace_may_access needs CAP_SYS_PTRACE in the user namespace of its
+    mm, which hardbox created on the host). Every change of uid or gid sets dumpability
+    back to fs.suid_dumpable (commit_creds), which is 1 ("debug") on some hosts, so this is
+    repeated after each one until execve hands the process to the container's program."""
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
 
 
 def _load_for_exec(plan: ExecPlan) -> None:

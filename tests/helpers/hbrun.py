@@ -119,6 +119,80 @@ int main(void) {
     return 0;
 }
 """,
+    # What a process inside a container can reach of another process (pid argv[1]):
+    # PTRACE_ATTACH, its /proc fd directory and every descriptor in it (opened, and listed
+    # when it is a directory), its exe, cwd and root links, environ and mem. Prints one line
+    # per attempt: "what ok DETAIL" or "what ERRNO_NAME".
+    "reach": r"""
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void fail(const char *what) { printf("%s %s\n", what, strerrorname_np(errno)); }
+static void link_of(const char *pid, const char *name) {
+    char path[256], target[4096];
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0) { fail(name); return; }
+    target[n] = 0;
+    printf("%s ok %s\n", name, target);
+}
+static void read_file(const char *pid, const char *name) {
+    char path[256], buf[65536];
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { fail(name); return; }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n < 0) { printf("%s opened %s\n", name, strerrorname_np(errno)); close(fd); return; }
+    for (ssize_t i = 0; i < n; i++) if (buf[i] == 0) buf[i] = ' ';
+    buf[n] = 0;
+    printf("%s ok %s\n", name, buf);
+    close(fd);
+}
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    const char *pid = argv[1];
+    if (ptrace(PTRACE_ATTACH, atoi(pid), 0, 0) == 0) {
+        printf("ptrace ok attached\n");
+        waitpid(atoi(pid), 0, __WALL);
+        ptrace(PTRACE_DETACH, atoi(pid), 0, 0);
+    } else fail("ptrace");
+    char dir[256];
+    snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+    DIR *d = opendir(dir);
+    if (!d) fail("fd-dir");
+    else {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char what[300], path[300];
+            snprintf(what, sizeof what, "fd/%s", e->d_name);
+            link_of(pid, what);
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            int fd = open(path, O_RDONLY);
+            if (fd < 0) { fail(what); continue; }
+            DIR *sub = fdopendir(fd);
+            if (!sub) { printf("%s opened\n", what); close(fd); continue; }
+            struct dirent *f;
+            while ((f = readdir(sub))) printf("%s lists %s\n", what, f->d_name);
+            closedir(sub);
+        }
+        closedir(d);
+    }
+    link_of(pid, "exe");
+    link_of(pid, "cwd");
+    link_of(pid, "root");
+    read_file(pid, "environ");
+    read_file(pid, "mem");
+    return 0;
+}
+""",
     # A 32-bit socketcall(SYS_SOCKET, AF_VSOCK, SOCK_STREAM) through the i386 entry (int
     # 0x80 works from a 64-bit process): the call Docker's default profile lets through
     # because its archMap lists the 32-bit ABI. The static binary is not PIE, so ``args``

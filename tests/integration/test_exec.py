@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers.hbrun import RunStore, make_store
+from helpers.hbrun import RunStore, build_probes, make_store
 
 pytestmark = pytest.mark.root
 
@@ -187,32 +188,125 @@ def test_a_host_directory_fd_of_hardbox_is_not_reachable(store, running, tmp_pat
             assert "host data" not in proc.stdout + proc.stderr
             if args:
                 assert proc.returncode == 125  # the working directory does not exist inside
+        # Not only the caller's descriptor: none that hardbox itself opened (PID 1's
+        # namespaces, the state files, runc's leaked cgroup fd in the CVE) is a working
+        # directory either; each -w below names a descriptor number and must not exist.
+        for n in range(3, 12):
+            proc = ex("exec", "-w", f"/proc/self/fd/{n}", st["id"], "sh", "-c", "pwd; ls")
+            assert proc.returncode == 125 and proc.stdout == "", (n, proc.stdout, proc.stderr)
     finally:
         os.close(fd)
 
 
-def test_the_exec_process_is_never_ptraceable_while_it_holds_host_state(store, running, tmp_path):
-    """CVE-2016-9962's shape: container root (with CAP_SYS_PTRACE in its namespace) watches
-    every process's /proc/PID/fd, cwd and environ while execs come in; it must never see the
-    host descriptors or environment an exec process holds before its execve."""
-    host_dir = tmp_path / "watched-host-dir"
+# `hardbox exec` with its host side stopped (SIGSTOP) in the moment after the joining
+# process reported its pid and before it is told to go on: the joining process sits inside
+# every namespace of the container holding whatever hardbox held (the caller's descriptors,
+# hardbox's memory and environment). The hook wraps the first os.waitpid of the exec path.
+PAUSED_EXEC = """
+import os, signal, sys
+real_waitpid = os.waitpid
+def paused_waitpid(pid, options):
+    os.waitpid = real_waitpid
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return real_waitpid(pid, options)
+os.waitpid = paused_waitpid
+from hardbox.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+# PID 1 of the attacking container: container root with CAP_SYS_PTRACE in its namespace. It
+# first proves the probe works on a process of its own (the control), then waits for the
+# pids the test names and tries to reach each.
+ATTACKER = ("sleep 600 & /probe/reach $! > /xchg/control 2>&1; "
+            "while [ ! -e /xchg/go ]; do sleep 0.05; done; "
+            "for p in $(cat /xchg/go); do echo \"== $p\"; /probe/reach $p; done > /xchg/reach 2>&1; "
+            "touch /xchg/done; exec sleep 600")
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory):
+    return build_probes(tmp_path_factory.mktemp("exec-probes") / "bin")
+
+
+def _wait_for(what: str, check: Callable[[], object], timeout: float = 60) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _stopped(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "T"
+
+
+def test_the_joining_process_is_out_of_reach_of_the_container(store, running, probes, tmp_path):
+    """CVE-2016-9962's shape, made deterministic: while the exec process is inside the
+    container holding a host directory descriptor and hardbox's environment, container root
+    with CAP_SYS_PTRACE can neither ptrace it nor open its /proc fd, exe, cwd, root, environ
+    or mem (it is non-dumpable, so only host root may), and hardbox's own process is not
+    there to name. The same probe reaches a process of the container's own (the control)."""
+    host_dir = tmp_path / "host-secret-dir"
     host_dir.mkdir()
-    watcher = ("while :; do for p in /proc/[0-9]*; do ls -l $p/fd $p/cwd 2>/dev/null; "
-               "tr '\\0' '\\n' < $p/environ 2>/dev/null; done; done > /tmp/seen")
-    st = running("-u", "0", "--cap-add", "SYS_PTRACE", script=watcher)
+    (host_dir / "secret").write_text("host data\n")
+    xchg = tmp_path / "xchg"  # the test's messages to and from the attacker
+    xchg.mkdir(mode=0o777)
+    xchg.chmod(0o777)
+    st = running("-u", "0", "--cap-add", "SYS_PTRACE", "-v", f"{probes}:/probe:ro", "-v", f"{xchg}:/xchg",
+                 script=ATTACKER)
+    control = _wait_for("the control probe", lambda: (xchg / "control").is_file()
+                        and (xchg / "control").read_text())
+    assert "ptrace ok" in control and "fd/1 ok" in control and "environ ok" in control, control
+
     fd = os.open(host_dir, os.O_RDONLY | os.O_DIRECTORY)
+    driver = subprocess.Popen([sys.executable, "-c", PAUSED_EXEC, "exec", st["id"], "true"],
+                              env=store.env(EXEC_HOST_SECRET="hostleak"), pass_fds=(fd,),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(15):
-            proc = store.hardbox("exec", st["id"], "true", pass_fds=(fd,),
-                                 env=store.env(WATCHED_HOST_SECRET="leak"))
-            assert proc.returncode == 0, proc.stderr
+        _wait_for("hardbox exec to stop before it lets the joining process go on",
+                  lambda: _stopped(driver.pid))
+        own_pidns = os.stat("/proc/self/ns/pid").st_ino
+
+        def joining_process() -> int | None:
+            for child in _children(driver.pid):
+                if os.stat(f"/proc/{child}/ns/pid").st_ino != own_pidns:
+                    return child
+            return None
+
+        joining = int(_wait_for("the joining process inside the container", joining_process))  # type: ignore[arg-type]
+        # Host root sees what is at stake: the joining process holds the host directory.
+        held = [os.readlink(f"/proc/{joining}/fd/{n}") for n in os.listdir(f"/proc/{joining}/fd")]
+        assert str(host_dir) in held, held
+        status = Path(f"/proc/{joining}/status").read_text()
+        inner = next(line.split()[-1] for line in status.splitlines() if line.startswith("NSpid:"))
+        (xchg / "go.tmp").write_text(f"{inner} {driver.pid}\n")
+        os.rename(xchg / "go.tmp", xchg / "go")
+        _wait_for("the attacker's probes", lambda: (xchg / "done").exists())
+        seen = (xchg / "reach").read_text()
     finally:
+        os.kill(driver.pid, signal.SIGCONT)
+        out, err = driver.communicate(timeout=60)
         os.close(fd)
-    seen = store.hardbox("exec", st["id"], "cat", "/tmp/seen").stdout
-    assert "->" in seen  # the watcher did read descriptor links (its own, at least)
-    assert str(host_dir) not in seen
-    assert "WATCHED_HOST_SECRET" not in seen
-    assert str(store.root) not in seen
+    assert driver.returncode == 0, err
+
+    sections = dict(part.split("\n", 1) for part in seen.split("== ")[1:])
+    joined = sections[inner].splitlines()
+    for what in ("ptrace", "fd-dir", "exe", "cwd", "root", "environ", "mem"):
+        assert any(line.split()[:2] in ([what, "EPERM"], [what, "EACCES"]) for line in joined), (what, joined)
+    assert not [line for line in joined if " ok" in line or "opened" in line or "lists" in line], joined
+    # hardbox's own process is in no namespace the container can name.
+    assert all(" ok" not in line for line in sections[str(driver.pid)].splitlines())
+    assert str(host_dir) not in seen and "hostleak" not in seen and str(store.root) not in seen
 
 
 def test_exec_cannot_see_or_signal_host_processes(store, running):
