@@ -295,7 +295,7 @@ def test_the_joining_process_is_out_of_reach_of_the_container(store, running, pr
         seen = (xchg / "reach").read_text()
     finally:
         os.kill(driver.pid, signal.SIGCONT)
-        out, err = driver.communicate(timeout=60)
+        _, err = driver.communicate(timeout=60)
         os.close(fd)
     assert driver.returncode == 0, err
 
