@@ -58,3 +58,45 @@ def where(finding: Finding, limit: int = 60) -> str:
     elif not parts:
         parts.append("image config")
     return " ".join(parts)
+
+
+# Where a vulnerability's severity came from (VulnerabilityDetail.severity_source), in words.
+_SOURCES = {"cvss_v3": "CVSS v3", "cvss_v4": "CVSS v4", "cvss_v2": "CVSS v2"}
+UNRATED = "unrated"
+
+
+def unrated(finding: Finding) -> bool:
+    """Whether the severity is hardbox's default for an advisory that carried no rating
+    (scan/vulndb/severity.py): reports say "unrated", not a plain "medium"."""
+    return finding.vulnerability is not None and finding.vulnerability.severity_source == "default"
+
+
+def severity_label(finding: Finding) -> str:
+    """``high``, or ``unrated`` for a defaulted severity."""
+    return UNRATED if unrated(finding) else finding.severity.value
+
+
+def cvss_text(finding: Finding) -> str:
+    """``9.1 (CVSS v3)``, or "" when the severity came from no CVSS vector."""
+    detail = finding.vulnerability
+    if detail is None or detail.cvss_score is None:
+        return ""
+    version = _SOURCES.get(detail.severity_source, "CVSS")
+    return f"{detail.cvss_score:.1f} ({version})"
+
+
+def severity_source_text(finding: Finding) -> str:
+    """Where the severity came from: ``CVSS v3 base score 9.1 (CVSS:3.1/AV:N/…)``, ``the
+    advisory's own rating``, or that the advisory had none; "" for a check's finding."""
+    detail = finding.vulnerability
+    if detail is None or not detail.severity_source:
+        return ""
+    source = detail.severity_source
+    if source in _SOURCES and detail.cvss_score is not None:
+        vector = f" ({detail.cvss_vector})" if detail.cvss_vector else ""
+        return f"{_SOURCES[source]} base score {detail.cvss_score:.1f}{vector}"
+    if source == "record":
+        return "the advisory's own rating"
+    if source == "default":
+        return f"unrated: the advisory gives no severity, counted as {finding.severity.value}"
+    return source

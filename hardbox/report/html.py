@@ -6,12 +6,19 @@ Content-Security-Policy allows only those two inline blocks, by hash (CSP Level 
 "hash-source"): even a string from the image that slipped past escaping could neither run a
 script nor load anything. Tables are rendered here, so the report reads (and prints) without
 JavaScript; the script only adds filtering and sorting.
+
+The report leads with what to fix first (``priorities.fix_first``: upgrades that fix several
+advisories at once, ranked by what they fix). Advisory ids are plain ``<a href>`` links to
+their pages (``links.py``): a reader's click navigates, the file itself still loads nothing.
+On a narrow screen (a phone) the overview cards stack and each table row becomes a card of
+labelled fields (``data-label``), so nothing is wider than the screen.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 import jinja2
@@ -20,12 +27,23 @@ from markupsafe import Markup
 from hardbox import __version__
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.report.charts import human_bytes, layer_size_chart, severity_chart
-from hardbox.report.common import layer_text, step_text, where
+from hardbox.report.common import (
+    cvss_text,
+    layer_text,
+    severity_label,
+    severity_source_text,
+    step_text,
+    unrated,
+    where,
+)
 from hardbox.report.coverage import coverage_lines, empty_vulnerabilities
 from hardbox.report.interface import Reporter
+from hardbox.report.links import advisory_links
+from hardbox.report.priorities import fix_first
 from hardbox.resources import templates
 from hardbox.scan.result import ScanResult
 from hardbox.scan.risk import METHOD
+from hardbox.scan.upgrades import Upgrade
 
 TEMPLATE = "report.html.j2"
 # Rows of a table displayed before "Show more" (report.js pages the same way): a browser lays
@@ -73,8 +91,12 @@ class HtmlReporter(Reporter):
 
 
 def _finding_row(f: Finding) -> dict[str, Any]:
+    detail = f.vulnerability
     return {
+        "upgrade": False,
         "severity": f.severity.value,
+        "label": severity_label(f),
+        "unrated": unrated(f),
         "rank": f.severity.rank,
         "id": f.id,
         "title": f.title,
@@ -89,7 +111,44 @@ def _finding_row(f: Finding) -> dict[str, Any]:
         "layer_text": layer_text(f.layer, 80) if f.layer is not None else "",
         "value": f.redacted,
         "aliases": ", ".join(f.aliases),
+        **(_advisory_fields(f) if f.kind is Kind.VULNERABILITY else {}),
+        "cvss": cvss_text(f),
+        "cvss_score": detail.cvss_score if detail is not None and detail.cvss_score is not None else -1,
+        "cvss_vector": (detail.cvss_vector or "") if detail is not None else "",
+        "rated_by": severity_source_text(f),
     }
+
+
+def _advisory_fields(f: Finding) -> dict[str, Any]:
+    """The advisory's page, its aliases' pages, and the aliases no page is known for."""
+    links = advisory_links(f.id, f.aliases)
+    linked = {link.text for link in links}
+    return {
+        "url": links[0].url,
+        "refs": [{"text": link.site if link.text == f.id else link.text, "url": link.url, "site": link.site}
+                 for link in links[1:]],
+        "plain_aliases": [a for a in f.aliases if a not in linked],
+    }
+
+
+def _upgrade_row(u: Upgrade) -> dict[str, Any]:
+    return {
+        "upgrade": True,
+        "severity": u.worst.value,
+        "package": u.package,
+        "version": u.version,
+        "to": u.to_version,
+        "summary": u.summary(),
+        "count": len(u.fixes),
+        "counts": u.counts_text(),
+        "where": where(replace(u.fixes[0], package=None), 80),  # the package is named already
+        "fixes": [_finding_row(f) for f in u.fixes],
+        "still_open": [_finding_row(f) for f in u.still_open],
+    }
+
+
+def _item_row(item: Upgrade | Finding) -> dict[str, Any]:
+    return _upgrade_row(item) if isinstance(item, Upgrade) else _finding_row(item)
 
 
 def _context(result: ScanResult) -> dict[str, Any]:
@@ -124,10 +183,14 @@ def _context(result: ScanResult) -> dict[str, Any]:
         "method": METHOD,
         "severities": [s.value for s in Severity],
         "kinds": [k.value for k in Kind],
+        # Soft hyphens: the long words break, hyphenated, where a phone's column is narrow.
+        "kind_labels": {"vulnerability": "Vulner\u00adabilities", "misconfiguration": "Miscon\u00adfigurations",
+                        "secret": "Secrets"},
         "counts": counts,
         "severity_counts": result.severity_counts(),
         "total": len(result.findings),
-        "top": [_finding_row(f) for f in result.top(5)],
+        "top": [_item_row(item) for item in fix_first(result, 5)],
+        "upgrades": [_upgrade_row(u) for u in result.upgrades()],
         "vulns": [_finding_row(f) for f in result.of_kind(Kind.VULNERABILITY)],
         "misconfigs": [_finding_row(f) for f in result.of_kind(Kind.MISCONFIGURATION)],
         "secrets": [_finding_row(f) for f in result.of_kind(Kind.SECRET)],

@@ -2,11 +2,13 @@
 renders a scan; ``hardbox.gate.markdown`` composes a gate or lint decision from the same
 pieces (``md``, ``finding_item``, ``finding_list``), so a finding reads the same in both.
 
-The scan report: the grade and its reason, counts by kind and severity, the top five findings in words, then
-one table per kind (capped at ``MAX_ROWS`` rows: GitHub rejects comments over 65,536
+The scan report: the grade and its reason, counts by kind and severity, what to fix first
+(``priorities.fix_first``: upgrades ranked by what they fix, and single findings), the
+upgrades, then one table per kind (capped at ``MAX_ROWS`` rows: GitHub rejects comments over 65,536
 characters) and the layers in a collapsed section. Everything taken from the image is
 escaped: GitHub renders inline HTML in comments, and a package named ``<img src=x>`` must
-show as text.
+show as text. Advisory ids link to their osv.dev pages; a severity the advisory did not
+give is written "unrated", and the CVSS column says which score decided the others.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Kind, Severity
-from hardbox.report.common import step_text, where
+from hardbox.report.common import cvss_text, severity_label, step_text, unrated, where
 from hardbox.report.coverage import coverage_lines, empty_vulnerabilities
 from hardbox.report.interface import Reporter
+from hardbox.report.links import advisory_url
+from hardbox.report.priorities import fix_first
+from hardbox.scan.upgrades import Upgrade
 
 if TYPE_CHECKING:
     from hardbox.scan.result import ScanResult
@@ -41,7 +46,7 @@ def md(text: object) -> str:
 def finding_item(f: Finding, *, fix: bool = True) -> str:
     """One finding in a line: ``**high** HB-SEC-004: GitLab token at /app/.env:2 in layer 1
     (COPY …) — fix: …``."""
-    text = f"**{f.severity.value}** {md(f.id)}: {md(f.title)} — {md(where(f))}"
+    text = f"**{severity_label(f)}** {md(f.id)}: {md(f.title)} — {md(where(f))}"
     if fix and f.fix:
         text += f" — fix: {md(f.fix)}"
     return text
@@ -61,6 +66,22 @@ def _count(n: int, what: str) -> str:
 
 def _sev(severity: Severity) -> str:
     return f"{_ICON[severity]} {severity.value}"
+
+
+def _finding_sev(f: Finding) -> str:
+    """The severity cell: ``unrated`` (no icon of the scale) when the advisory gave none."""
+    return f"⬚ {severity_label(f)}" if unrated(f) else _sev(f.severity)
+
+
+def advisory_link(advisory_id: str) -> str:
+    """``[GHSA-…](https://osv.dev/vulnerability/GHSA-…)``: the id escaped, the URL encoded."""
+    return f"[{md(advisory_id)}]({advisory_url(advisory_id)})"
+
+
+def upgrade_item(u: Upgrade) -> str:
+    """``**high** upgrade urllib3 1.24.1 → 1.26.18 fixes 7 (2 high, 5 medium) — /path in layer 0 (…)``."""
+    place = where(u.fixes[0]).removeprefix(f"{u.package} {u.version}".strip()).strip()
+    return f"**{u.worst.value}** {md(u.summary())}" + (f" — {md(place)}" if place else "")
 
 
 class MarkdownReporter(Reporter):
@@ -86,17 +107,19 @@ class MarkdownReporter(Reporter):
             row = counts[kind.value]
             out.append(f"| {kind.value} | " + " | ".join(str(row[s.value]) for s in Severity) + " |")
         out.append("")
-        top = result.top(5)
+        top = fix_first(result, 5)
         if top:
-            out += ["### Top findings", ""]
-            for i, f in enumerate(top, 1):
-                out.append(f"{i}. {finding_item(f, fix=False)}")
+            out += ["### What to fix first", ""]
+            for i, item in enumerate(top, 1):
+                text = upgrade_item(item) if isinstance(item, Upgrade) else finding_item(item, fix=False)
+                out.append(f"{i}. {text}")
             out.append("")
         out += _coverage(result)
+        out += _upgrades(result.upgrades())
         out += _table("Vulnerabilities", result.of_kind(Kind.VULNERABILITY),
-                      ["Severity", "ID", "Package", "Installed", "Fixed", "Title"],
-                      lambda f: [_sev(f.severity), md(f.id), md(f.package or ""),
-                                 md(f.version or ""), md(f.fixed_version), md(f.title)],
+                      ["Severity", "ID", "Package", "Installed", "Fixed", "CVSS", "Title"],
+                      lambda f: [_finding_sev(f), advisory_link(f.id), md(f.package or ""),
+                                 md(f.version or ""), md(f.fixed_version), md(cvss_text(f)), md(f.title)],
                       empty=empty_vulnerabilities(result))
         out += _table("Misconfigurations", result.of_kind(Kind.MISCONFIGURATION),
                       ["Severity", "ID", "Title", "Where"],
@@ -123,6 +146,22 @@ def _coverage(result: ScanResult) -> list[str]:
     return ["### Vulnerability coverage", ""] + [
         f"- **{md(text)}**" if gap else f"- {md(text)}" for gap, text in lines
     ] + [""]
+
+
+def _upgrades(upgrades: tuple[Upgrade, ...]) -> list[str]:
+    """The vulnerabilities grouped by package: one upgrade each, ranked by what it fixes."""
+    if not upgrades:
+        return []
+    out = [f"### Upgrades ({len(upgrades)})", "", "| Upgrade | Fixes | Still open |", "|---|---|---|"]
+    for u in upgrades[:MAX_ROWS]:
+        fixes = ", ".join(advisory_link(f.id) for f in u.fixes)
+        still = ", ".join(advisory_link(f.id) for f in u.still_open)
+        out.append(f"| {md(f'{u.package} {u.version} → {u.to_version}')} | {len(u.fixes)} "
+                   f"({md(u.counts_text())}): {fixes} | {still} |")
+    if len(upgrades) > MAX_ROWS:
+        out.append(f"\n_{len(upgrades) - MAX_ROWS} more in the JSON and HTML reports._")
+    out.append("")
+    return out
 
 
 def _table(title: str, findings: list[Finding], head: list[str],

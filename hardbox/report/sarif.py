@@ -4,9 +4,13 @@ scan (``SarifReporter``) and for a gate or lint decision (``hardbox.gate.sarif``
 
 One run; ``tool.driver.rules`` describes every rule a result names: a check rule with its why
 and fix (a scan lists every check rule), an advisory with its text, aliases and a ``helpUri``
-at osv.dev, and any other finding (a gate or Dockerfile rule) from its title and fix. Each rule
+at osv.dev, and any other finding (a gate or Dockerfile rule) from its title and fix; hardbox's
+own rules get a ``helpUri`` at the docs table that lists them (``report/links.py``). Each rule
 carries a default level and the ``security-severity`` property GitHub ranks security results
-by (a CVSS-like score as a string: 9.0+ critical, 7.0+ high, 4.0+ medium, above 0 low).
+by (a CVSS-like score as a string: 9.0+ critical, 7.0+ high, 4.0+ medium, above 0 low). A
+vulnerability result's properties say where its severity came from (``severitySource``:
+``cvss_v3``, ``cvss_v4``, ``record``, ``cvss_v2``, or ``default`` for an advisory that carried
+no rating, reported ``medium``) and its CVSS score and vector when it has one.
 
 A result points at the file in the image (an absolute path, as ``artifactLocation.uri``
 relative to the ``IMAGEROOT`` base), at a file in the repository (a relative path: the
@@ -20,9 +24,9 @@ deterministic. Spec: https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +35,8 @@ from hardbox import __version__
 from hardbox.findings import Finding, Kind, Severity
 from hardbox.report.common import where
 from hardbox.report.interface import Reporter
-from hardbox.scan.checks import all_rules
+from hardbox.report.links import advisory_url, rule_url
+from hardbox.scan.checks import CHECKS, all_rules
 
 if TYPE_CHECKING:
     from hardbox.scan.checks.interface import Rule
@@ -39,8 +44,6 @@ if TYPE_CHECKING:
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/hardbox/hardbox"
-# Every OSV advisory has a page there, whichever database it came from (GHSA, PYSEC, DSA…).
-ADVISORY_URI = "https://osv.dev/vulnerability/"
 
 # SARIF levels (3.27.10): error/warning/note; GitHub maps security-severity to its labels.
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
@@ -126,8 +129,14 @@ def _rule_name(title: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", title))
 
 
+@functools.cache
+def _check_families() -> dict[str, str]:
+    """Rule id -> the check family (``checks/config``…) that declares it, for its docs anchor."""
+    return {rule.id: check.name for check in CHECKS for rule in check.rules()}
+
+
 def _check_rule(rule: Rule) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "id": rule.id,
         "name": _rule_name(rule.title),
         "shortDescription": {"text": rule.title},
@@ -143,6 +152,10 @@ def _check_rule(rule: Rule) -> dict[str, Any]:
             "precision": "high" if rule.kind is Kind.MISCONFIGURATION else "medium",
         },
     }
+    url = rule_url(rule.id, _check_families().get(rule.id))
+    if url is not None:
+        out["helpUri"] = url
+    return out
 
 
 def _advisory_rule(finding: Finding) -> dict[str, Any]:
@@ -158,7 +171,7 @@ def _advisory_rule(finding: Finding) -> dict[str, Any]:
         "name": _rule_name(finding.id),
         "shortDescription": {"text": summary},
         "fullDescription": {"text": full},
-        "helpUri": ADVISORY_URI + urllib.parse.quote(finding.id, safe=""),
+        "helpUri": advisory_url(finding.id),
         "help": {
             "text": f"{full}\n\nHow to fix: {fix}{also}",
             "markdown": f"**{finding.id}**: {summary}\n\n{full}\n\n**How to fix:** {fix}{also}",
@@ -173,7 +186,7 @@ def _advisory_rule(finding: Finding) -> dict[str, Any]:
 
 def _finding_rule(finding: Finding) -> dict[str, Any]:
     """A rule no check declares (a gate rule, a Dockerfile lint rule), from its finding."""
-    return {
+    out: dict[str, Any] = {
         "id": finding.id,
         "name": _rule_name(finding.id),
         "shortDescription": {"text": finding.title or finding.id},
@@ -182,6 +195,10 @@ def _finding_rule(finding: Finding) -> dict[str, Any]:
         "properties": {"security-severity": _SCORE[finding.severity],
                        "tags": ["security", finding.kind.value]},
     }
+    url = rule_url(finding.id)
+    if url is not None:
+        out["helpUri"] = url
+    return out
 
 
 def _location(finding: Finding, subject: str) -> dict[str, Any]:
@@ -226,6 +243,11 @@ def _result(entry: SarifEntry, rule_index: int, subject: str) -> dict[str, Any]:
     if finding.package:
         props.update(package=finding.package, installedVersion=finding.version or "",
                      fixedVersion=finding.fixed_version)
+    detail = finding.vulnerability
+    if detail is not None and detail.severity_source:
+        props["severitySource"] = detail.severity_source
+        if detail.cvss_score is not None:
+            props.update(cvssScore=detail.cvss_score, cvssVector=detail.cvss_vector or "")
     out: dict[str, Any] = {
         "ruleId": finding.id,
         "ruleIndex": rule_index,

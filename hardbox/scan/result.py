@@ -22,6 +22,7 @@ from hardbox.scan.catalog.interface import CatalogerStatus, Status
 from hardbox.scan.coverage import Coverage
 from hardbox.scan.package import Package
 from hardbox.scan.risk import RiskGrade
+from hardbox.scan.upgrades import Upgrade, plan_upgrades
 
 SCHEMA_VERSION = 1
 
@@ -146,6 +147,11 @@ class ScanResult:
     def top(self, n: int = 5) -> list[Finding]:
         return list(self.findings[:n])
 
+    def upgrades(self) -> tuple[Upgrade, ...]:
+        """One upgrade per vulnerable package with a known fix, ranked by what it fixes
+        (``hardbox.scan.upgrades``), over the findings the filters keep."""
+        return plan_upgrades(self.findings)
+
     def sbom_summary(self) -> dict[str, Any]:
         """What ``hardbox sbom`` would say, in brief: the OS, packages by ecosystem, and
         each cataloger's status (a damaged package database shows here as partial/failed)."""
@@ -184,6 +190,7 @@ class ScanResult:
             "sbom": self.sbom_summary(),
             "packages": [_package_dict(p) for p in self.packages],
             "findings": [f.to_dict() for f in self.findings],
+            "upgrades": [u.to_dict() for u in self.upgrades()],
         }
 
 

@@ -263,3 +263,84 @@ def test_filtering_thousands_of_rows_is_fast(browser: str, tmp_path: Path,
     assert page.js(f"({VISIBLE})('t-vulns')") == total
     assert page.js("document.querySelector('#vulnerabilities .pager').hidden") is True
     assert page.problems() == []
+
+
+def advisory_heavy_result() -> ScanResult:
+    """The committed sample scan (tests/fixtures/report) with a package's worth of advisories
+    as the matcher records them: long titles and details, aliases, CVSS scores, one with no
+    fix and one unrated. What made each row ~2,600 px tall on a phone."""
+    from dataclasses import replace
+
+    from hardbox.scan.result import from_dict
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "report" / "sample-scan.json"
+    base = from_dict(json.loads(fixture.read_text()))
+    first = base.image.layers[0]
+    layer = LayerRef(first.diff_id, first.index, first.created_by)
+    cases = [("1.26.5", Severity.HIGH, "cvss_v3", 7.5), ("1.26.18", Severity.MEDIUM, "cvss_v3", 6.1),
+             ("1.24.2", Severity.CRITICAL, "cvss_v4", 9.3), (None, Severity.MEDIUM, "default", None),
+             ("1.25.9", Severity.LOW, "record", None)]
+    extra = tuple(
+        Finding(id=f"GHSA-{'23456789cfghjmpqrvwx'[i] * 4}-jxx5-vc9f", kind=Kind.VULNERABILITY, severity=severity,
+                title="urllib3 does not strip the Proxy-Authorization header on a cross-origin redirect, " * 2,
+                detail="When a request is redirected to another origin, " * 40,
+                fix=f"upgrade urllib3 to {fixed}" if fixed else "", package="urllib3", version="1.24.1",
+                path="/usr/lib/python3/dist-packages/urllib3-1.24.1.dist-info/METADATA", layer=layer,
+                vulnerability=VulnerabilityDetail(
+                    aliases=(f"CVE-2023-4380{i}", f"PYSEC-2023-19{i}"), cves=(f"CVE-2023-4380{i}",),
+                    fixed_version=fixed, ecosystem="PyPI", purl="pkg:pypi/urllib3@1.24.1", severity_source=source,
+                    cvss_score=score, cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N" if score else None))
+        for i, (fixed, severity, source, score) in enumerate(cases))
+    return replace(base, findings=tuple(sorted(base.findings + extra, key=Finding.sort_key)))
+
+
+# Every laid-out element that reaches past the viewport's edges, and every severity badge
+# whose text is cut (wider than its box): what a phone user saw as "CRITICA".
+LAYOUT = """(() => {
+    const out = {scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth, wide: [], clipped: []};
+    for (const e of document.querySelectorAll('body *')) {
+        const r = e.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0) { continue; }
+        if (r.right > innerWidth + 0.5 || r.left < -0.5) {
+            out.wide.push(e.tagName + '.' + e.className + ' [' + Math.round(r.left) + ',' + Math.round(r.right) + ']');
+        }
+    }
+    for (const e of document.querySelectorAll('.sev')) {
+        if (e.offsetParent !== null && e.scrollWidth > e.clientWidth) { out.clipped.push(e.textContent); }
+    }
+    out.rows = Array.from(document.querySelectorAll('#t-vulns tbody tr'))
+        .filter(r => getComputedStyle(r).display !== 'none').map(r => r.getBoundingClientRect().height);
+    out.cards = Array.from(document.querySelectorAll('.overview > .card')).map(c => Math.round(c.getBoundingClientRect().left));
+    return out;
+})()"""
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_the_report_fits_a_phone_and_a_desktop(browser: str, tmp_path: Path, width: int) -> None:
+    report = tmp_path / "advisories.html"
+    report.write_text(REPORTERS["html"]().render(advisory_heavy_result()))
+    page = open_report(browser, report)
+    page.send("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1,
+              mobile=width < 600)
+    page.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    layout = page.js(LAYOUT)
+    assert layout["innerWidth"] == width
+    assert layout["scrollWidth"] <= width
+    assert layout["wide"] == []
+    assert layout["clipped"] == []
+    assert len(layout["rows"]) == 6
+    if width < 600:
+        # The grade, findings and chart cards stack; each advisory is a card a thumb can scroll past.
+        assert len(set(layout["cards"])) == 1
+        assert max(layout["rows"]) < 700, layout["rows"]
+    else:
+        assert len(set(layout["cards"])) == 3
+        assert max(layout["rows"]) < 200, layout["rows"]
+    # Opened, every advisory's text and every upgrade's list still fits.
+    page.js("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    opened = page.js(LAYOUT)
+    assert opened["scrollWidth"] <= width and opened["wide"] == [] and opened["clipped"] == []
+    page.js("document.querySelectorAll('details').forEach(d => { d.open = false; })")
+    screenshot(page, tmp_path / f"report-{width}px.png")
+    assert page.problems() == []
+    assert page.requests() == [report.as_uri()]
