@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import dockerfile as _buildkit
 
@@ -99,10 +100,14 @@ class Stage:
 
 @dataclass(frozen=True)
 class Dockerfile:
+    """``ignores`` maps an instruction's first line to the rule ids its ignore comments name
+    (``# hardbox ignore=HB-DF-007`` or ``# hadolint ignore=DL3008`` on the lines just above)."""
+
     path: str
     stages: tuple[Stage, ...]
     global_args: tuple[Instruction, ...] = ()
     directives: Mapping[str, str] = field(default_factory=dict)
+    ignores: Mapping[int, frozenset[str]] = field(default_factory=dict)
 
     @property
     def final(self) -> Stage:
@@ -134,16 +139,28 @@ def parse_file(path: str | Path) -> Dockerfile:
     p = require_file_or_dir(path, "Dockerfile")
     try:
         with p.open("rb") as fh:
-            data = fh.read(MAX_DOCKERFILE_BYTES + 1)
+            return _parse_stream(fh, str(p))
     except OSError as err:
         raise InputError(f"{p}: cannot read Dockerfile: {err.strerror or err}") from None
+
+
+def parse_stdin(stream: BinaryIO) -> Dockerfile:
+    """A Dockerfile piped in (``hardbox lint -``); findings name it ``-``, as hadolint does."""
+    try:
+        return _parse_stream(stream, "-")
+    except OSError as err:
+        raise InputError(f"-: cannot read the Dockerfile from standard input: {err.strerror or err}") from None
+
+
+def _parse_stream(stream: BinaryIO, name: str) -> Dockerfile:
+    data = stream.read(MAX_DOCKERFILE_BYTES + 1)
     if len(data) > MAX_DOCKERFILE_BYTES:
-        raise InputError(f"{p}: larger than {MAX_DOCKERFILE_BYTES} bytes; not a Dockerfile")
+        raise InputError(f"{name}: larger than {MAX_DOCKERFILE_BYTES} bytes; not a Dockerfile")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from None
-    return parse_text(text, str(p))
+        raise InputError(f"{name}: not UTF-8 text (byte {err.start})") from None
+    return parse_text(text, name)
 
 
 def parse_text(text: str, name: str = "Dockerfile") -> Dockerfile:
@@ -156,7 +173,8 @@ def parse_text(text: str, name: str = "Dockerfile") -> Dockerfile:
     instructions = [_instruction(c, name) for c in commands]
     if not instructions:
         raise InputError(f"{name}: no instructions")
-    return _group(instructions, name, _directives(text))
+    ignores = _ignore_comments(text, {ins.line for ins in instructions})
+    return _group(instructions, name, _directives(text), ignores)
 
 
 def _instruction(c: _buildkit.Command, name: str) -> Instruction:
@@ -188,7 +206,9 @@ def _split_flag(flag: str) -> tuple[str, str]:
     return key.lower(), value
 
 
-def _group(instructions: list[Instruction], name: str, directives: dict[str, str]) -> Dockerfile:
+def _group(
+    instructions: list[Instruction], name: str, directives: dict[str, str], ignores: dict[int, frozenset[str]]
+) -> Dockerfile:
     global_args: list[Instruction] = []
     stages: list[Stage] = []
     current: list[Instruction] = []
@@ -213,7 +233,7 @@ def _group(instructions: list[Instruction], name: str, directives: dict[str, str
     if header is None:
         raise InputError(f"{name}: no FROM instruction")
     close()
-    return Dockerfile(name, tuple(stages), tuple(global_args), directives)
+    return Dockerfile(name, tuple(stages), tuple(global_args), directives, ignores)
 
 
 def _stage(
@@ -246,6 +266,29 @@ def _directives(text: str) -> dict[str, str]:
         if not m:
             break
         out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+# hadolint's pragma and hardbox's own: `# hadolint ignore=DL3008,DL3015`, `# hardbox ignore=HB-DF-007`.
+_IGNORE = re.compile(r"#\s*(?:hadolint|hardbox)\s+ignore\s*=\s*([A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*)\s*$")
+
+
+def _ignore_comments(text: str, starts: set[int]) -> dict[int, frozenset[str]]:
+    """The ignore comments of each instruction: those on the comment lines directly above its
+    first line, as hadolint reads them. A blank line or anything else in between breaks the
+    link, so a stale comment does not silence a later instruction."""
+    out: dict[int, frozenset[str]] = {}
+    pending: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            m = _IGNORE.match(stripped)
+            if m:
+                pending.update(rule.strip().upper() for rule in m.group(1).split(","))
+            continue
+        if pending and number in starts:
+            out[number] = frozenset(pending)
+        pending = set()
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hardbox.dockerfile.model import LintFinding
 from hardbox.dockerfile.parser import Dockerfile, Instruction, Stage, expand
@@ -18,9 +18,13 @@ from hardbox.findings import Severity
 
 @dataclass(frozen=True)
 class RuleBase:
+    """``hadolint``: the hadolint rule ids this rule covers, so `# hadolint ignore=DL3008`
+    and a hadolint-style `ignored:` list silence it too."""
+
     id: str
     severity: Severity
     title: str
+    hadolint: tuple[str, ...] = field(default=(), kw_only=True)
 
     def at(self, df: Dockerfile, line: int, message: str, fix: str, severity: Severity | None = None) -> LintFinding:
         return LintFinding(self.id, severity or self.severity, line, message, fix, df.path)
@@ -198,6 +202,41 @@ class ShellForm(RuleBase):
                     df, ins.line, f"{self.cmd} in shell form: /bin/sh is PID 1 and signals do not reach the program",
                     f'use the exec (JSON) form: {self.cmd} ["program", "arg"]',
                 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UntrustedRegistry(RuleBase):
+    """``FROM`` an image of a registry the project does not trust (hadolint's
+    ``trustedRegistries``). Only judged when ``trusted`` lists registries: ``.hardbox.yaml``'s
+    ``trusted-registries``."""
+
+    trusted: tuple[str, ...] = ()
+
+    def check(self, df: Dockerfile) -> Iterator[LintFinding]:
+        if not self.trusted:
+            return
+        trusted = {t.lower() for t in self.trusted}
+        earlier: set[str] = set()
+        for stage in df.stages:
+            image = stage.base_expanded
+            if image is not None and image.lower() != "scratch" and image.lower() not in earlier:
+                registry = image_registry(image)
+                if registry not in trusted and not (registry == "docker.io" and "hub.docker.com" in trusted):
+                    yield self.at(
+                        df, stage.from_line, f"FROM {image} comes from {registry}, not a trusted registry",
+                        f"use an image from {', '.join(sorted(trusted))}, or add {registry} to trusted-registries",
+                    )  # fmt: skip
+            if stage.name:
+                earlier.add(stage.name.lower())
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference, as Docker reads one: the first path component
+    when it looks like a host (has a dot or a port, or is localhost), else Docker Hub."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first.lower()
+    return "docker.io"
 
 
 def all_instructions(df: Dockerfile) -> Iterator[Instruction]:

@@ -207,3 +207,65 @@ class Upgrade(RuleBase):
                         "rebuild on a newer base image tag instead of upgrading inside the build",
                     )  # fmt: skip
                     break
+
+
+class NoInstallRecommends(RuleBase):
+    """``apt-get install`` without ``--no-install-recommends`` pulls in every recommended
+    package too: a larger image with more to patch (hadolint DL3015)."""
+
+    def check(self, df: Dockerfile) -> Iterator[LintFinding]:
+        for ins, script in _runs(df):
+            for manager, cmd, _ in _installed(ins, script):
+                if manager == "apt" and not _no_recommends(cmd.args):
+                    yield self.at(
+                        df, ins.line, f"{cmd.name} install also installs recommended packages",
+                        f"add --no-install-recommends: {cmd.name} install -y --no-install-recommends ...",
+                    )  # fmt: skip
+                    break
+
+
+def _no_recommends(args: tuple[str, ...]) -> bool:
+    joined = " ".join(args).lower()
+    return "--no-install-recommends" in joined or "install-recommends=false" in joined or (
+        "install-recommends=0" in joined
+    )
+
+
+_PIPEFAIL = re.compile(r"\bset\s+(?:-[a-zA-Z]*o\s+pipefail|-o\s+pipefail|.*\s-o\s+pipefail)")
+_POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
+
+
+class Pipefail(RuleBase):
+    """A pipe in a shell-form RUN: the step's status is the last command's, so a failed
+    ``curl`` in ``curl … | tar x`` still builds (hadolint DL4006)."""
+
+    def check(self, df: Dockerfile) -> Iterator[LintFinding]:
+        for stage in df.stages:
+            shell_sets_it = False
+            for ins in stage.instructions:
+                if ins.cmd == "SHELL" and not ins.onbuild:
+                    shell = ins.args[0].rsplit("/", 1)[-1] if ins.args else ""
+                    # A non-POSIX shell (pwsh, cmd) has no pipefail to ask for.
+                    shell_sets_it = shell not in _POSIX_SHELLS or "pipefail" in ins.args
+                    continue
+                if ins.cmd != "RUN" or ins.exec_form or shell_sets_it:
+                    continue
+                script = run_script(ins)
+                if any(cmd.piped for cmd in script.commands) and not _PIPEFAIL.search(script.text):
+                    yield self.at(
+                        df, ins.line, "RUN pipes commands without pipefail: a failure before the last `|` is ignored",
+                        'set SHELL ["/bin/bash", "-o", "pipefail", "-c"] before it, or start the RUN with set -o pipefail &&',
+                    )  # fmt: skip
+
+
+class CdInsteadOfWorkdir(RuleBase):
+    """``RUN cd dir && …`` changes directory for that step only; WORKDIR says it once, for
+    every later step and for the container (hadolint DL3003)."""
+
+    def check(self, df: Dockerfile) -> Iterator[LintFinding]:
+        for ins, script in _runs(df):
+            if any(cmd.name == "cd" for cmd in script.commands):
+                yield self.at(
+                    df, ins.line, "RUN uses cd to change directory",
+                    "use WORKDIR /path before the RUN instead of cd",
+                )  # fmt: skip

@@ -64,3 +64,37 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     proc = hardbox("lint", str(FIXTURE), "--fail-on", "severe")
     assert proc.returncode == 2 and "unknown severity" in proc.stderr
     assert hardbox("lint", "--help").returncode == 0
+
+
+def test_stdin_is_read_for_dash() -> None:
+    proc = hardbox("lint", "-", "--json", "-", input=FIXTURE.read_text())
+    assert proc.returncode == 1, proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["path"] == "-" and ("HB-DF-003", 1) in {(f["rule"], f["line"]) for f in body["findings"]}
+
+
+def test_project_config_in_the_working_directory_and_the_command_line_wins(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM quay.io/org/base:1\n"
+        "# hadolint ignore=DL3008\n"
+        "RUN apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\n"
+        "RUN cd /src && make\n"
+        "USER 10001\n"
+    )
+    (tmp_path / ".hardbox.yaml").write_text(
+        "ignored: [DL3003]\nfailure-threshold: warning\ntrusted-registries: [registry.example.com]\n"
+    )
+    proc = hardbox("lint", "Dockerfile", "--json", "-", cwd=tmp_path)
+    body = json.loads(proc.stdout)
+    assert proc.returncode == 1 and body["fail_on"] == "medium", proc.stderr
+    assert [(f["rule"], f["line"]) for f in body["findings"]] == [("HB-DF-018", 1)]
+    assert {(i["rule"], i["by"], i["via"]) for i in body["ignored"]} == {
+        ("HB-DF-007", "inline", "DL3008"), ("HB-DF-017", "config", "DL3003")}
+    # --fail-on and --ignore on the command line win over the file.
+    assert hardbox("lint", "Dockerfile", "--fail-on", "high", cwd=tmp_path).returncode == 0
+    assert hardbox("lint", "Dockerfile", "--ignore", "DL3026", cwd=tmp_path).returncode == 0
+    # --config names another file; a broken one is exit 2 naming it, with nothing linted.
+    (tmp_path / "other.yaml").write_text("failure-threshold: [high]\n")
+    proc = hardbox("lint", "Dockerfile", "--config", "other.yaml", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("hardbox: lint config other.yaml:1: failure-threshold:"), proc.stderr

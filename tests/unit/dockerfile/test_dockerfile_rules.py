@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from hardbox.dockerfile.config import LintConfig, load_config
 from hardbox.dockerfile.lint import RULES, lint
 from hardbox.dockerfile.parser import parse_text
+from hardbox.errors import InputError
 
 GOOD_TAIL = "USER 10001\n"
 # Credentials of the documented formats, not any issuer's published example.
@@ -17,8 +19,13 @@ AWS_SECRET = "q9Vd2Lx7Tm4Kp8Rz1Hs6Nc3Wf5Yb0Ga/Ej+Uo7Qi"
 GITHUB_TOKEN = "ghp_" + "Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz9Xc8Vb7"
 
 
+# The cases run with a project that trusts Docker Hub and one private registry (HB-DF-018 is
+# judged only when trusted registries are configured).
+TRUSTING = LintConfig(trusted_registries=("docker.io", "registry.example.com"))
+
+
 def found(text: str, rule: str) -> list[tuple[int, str]]:
-    return [(f.line, f.message) for f in lint(parse_text(text)).findings if f.rule == rule]
+    return [(f.line, f.message) for f in lint(parse_text(text), config=TRUSTING).findings if f.rule == rule]
 
 
 def lines(text: str, rule: str) -> list[int]:
@@ -98,6 +105,20 @@ CASES = [
      "FROM debian:12\nRUN apt-get update\n" + GOOD_TAIL),
     ("HB-DF-014", "FROM debian:12\nRUN apt-get install -y openssh-server=1:9.2 && rm -rf /var/lib/apt/lists/*\n" + GOOD_TAIL, [2],
      "FROM debian:12\nRUN apt-get install -y openssh-client=1:9.2 && rm -rf /var/lib/apt/lists/*\n" + GOOD_TAIL),
+    ("HB-DF-015", "FROM debian:12\nRUN apt-get update && apt-get install -y curl=7.88 && rm -rf /var/lib/apt/lists/*\n" + GOOD_TAIL, [2],
+     "FROM debian:12\nRUN apt-get update && apt-get install -y --no-install-recommends curl=7.88 && rm -rf /var/lib/apt/lists/*\n" + GOOD_TAIL),
+    ("HB-DF-015", "FROM debian:12\nRUN apt install -y curl=7.88\n" + GOOD_TAIL, [2],
+     "FROM debian:12\nRUN apt-get -o APT::Install-Recommends=false install -y curl=7.88\n" + GOOD_TAIL),
+    ("HB-DF-016", "FROM a:1\nRUN curl -fsSL https://x/a.tgz | tar xz\n" + GOOD_TAIL, [2],
+     'FROM a:1\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN curl -fsSL https://x/a.tgz | tar xz\n' + GOOD_TAIL),
+    ("HB-DF-016", "FROM a:1\nRUN set -eu; wget -qO- https://x/a.tgz | tar xz\n" + GOOD_TAIL, [2],
+     "FROM a:1\nRUN set -eux -o pipefail; wget -qO- https://x/a.tgz | tar xz && echo a || echo b\n" + GOOD_TAIL),
+    ("HB-DF-017", "FROM a:1\nRUN cd /src && make\n" + GOOD_TAIL, [2],
+     "FROM a:1\nWORKDIR /src\nRUN make && echo cd\n" + GOOD_TAIL),
+    ("HB-DF-018", "FROM quay.io/org/app:1\n" + GOOD_TAIL, [1],
+     "FROM registry.example.com/app:1 AS b\nFROM b\nFROM debian:12\n" + GOOD_TAIL),
+    ("HB-DF-018", "FROM localhost:5000/app:1 AS b\nFROM b\n" + GOOD_TAIL, [1],
+     "FROM library/debian:12\n" + GOOD_TAIL),
 ]  # fmt: skip
 
 
@@ -132,3 +153,81 @@ def test_findings_carry_a_fix_and_convert_to_the_shared_model() -> None:
     finding = result.findings[0].to_finding()
     assert finding.kind.value == "misconfiguration" and finding.path == "x/Dockerfile"
     assert finding.line == 1
+
+
+def test_untrusted_registry_is_judged_only_when_registries_are_configured() -> None:
+    text = "FROM quay.io/org/app:1\n" + GOOD_TAIL
+    assert [f for f in lint(parse_text(text)).findings if f.rule == "HB-DF-018"] == []
+
+
+# Ignore comments, as hadolint reads them: on the comment lines directly above an instruction.
+IGNORED = (
+    "FROM debian:12\n"
+    "# hadolint ignore=DL3008,DL3015\n"
+    "RUN apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+    "# hardbox ignore=HB-DF-017\n"
+    "# (a second comment between is fine)\n"
+    "RUN cd /src && make\n"
+    "# hardbox ignore=HB-DF-017\n"
+    "\n"
+    "RUN cd /tmp && make\n"
+    "# hardbox ignore=HB-DF-004\n"
+    "RUN <<EOF\nset -e\nprintf 'aws_access_key_id = " + AWS_KEY_ID + "' > /c\nEOF\n" + GOOD_TAIL
+)
+
+
+def test_inline_ignores_silence_the_instruction_below_and_are_reported() -> None:
+    result = lint(parse_text(IGNORED))
+    left = {(f.rule, f.line) for f in result.findings}
+    ignored = {(i.finding.rule, i.finding.line, i.by, i.via) for i in result.ignored}
+    assert ("HB-DF-007", 3, "inline", "DL3008") in ignored and ("HB-DF-015", 3, "inline", "DL3015") in ignored
+    assert ("HB-DF-017", 6, "inline", "HB-DF-017") in ignored
+    # A blank line between the comment and the instruction breaks the link.
+    assert ("HB-DF-017", 9) in left
+    # A secret on a heredoc line is silenced by the comment above its RUN.
+    assert any(rule == "HB-DF-004" and by == "inline" for rule, _, by, _ in ignored)
+    assert not any(rule == "HB-DF-004" for rule, _ in left)
+    assert result.to_dict()["ignored"]
+
+
+def test_config_ignored_list_takes_both_id_kinds() -> None:
+    config = LintConfig(ignored=frozenset({"DL3003", "HB-DF-015"}))
+    result = lint(parse_text("FROM debian:12\nRUN cd /x && apt-get install -y curl=1\n" + GOOD_TAIL), config=config)
+    assert {(i.finding.rule, i.by, i.via) for i in result.ignored} >= {
+        ("HB-DF-017", "config", "DL3003"), ("HB-DF-015", "config", "HB-DF-015")}
+    assert not {"HB-DF-015", "HB-DF-017"} & {f.rule for f in result.findings}
+
+
+def test_every_hadolint_id_is_well_formed_and_covered_once() -> None:
+    seen: dict[str, str] = {}
+    for rule in RULES:
+        for dl in rule.hadolint:
+            assert re.fullmatch(r"DL\d{4}", dl), dl
+            assert seen.setdefault(dl, rule.title) == rule.title or dl == "DL3025", dl
+    # The hadolint rules hadolint users rely on most, each covered (issue 17).
+    assert {"DL3015", "DL4006", "DL3009", "DL3003", "DL3013", "DL3004"} <= set(seen)
+
+
+def test_config_file_hadolint_shape(tmp_path: Path) -> None:
+    path = tmp_path / ".hardbox.yaml"
+    path.write_text("ignored: [DL3008, HB-DF-017]\nfailure-threshold: warning\ntrusted-registries: [registry.example.com:5000]\n")
+    config = load_config(path)
+    assert config.ignored == {"DL3008", "HB-DF-017"} and config.failure_threshold is not None
+    assert config.failure_threshold.value == "medium" and not config.never_fail
+    assert config.trusted_registries == ("registry.example.com:5000",)
+    path.write_text("failure-threshold: none\n")
+    assert load_config(path).never_fail
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("ignord: [DL3008]\n", r"\.hardbox\.yaml:1: ignord: unknown field"),
+    ("ignored: [rm -rf]\n", r"\.hardbox\.yaml:1: ignored\.0: "),
+    ("failure-threshold: severe\n", r"\.hardbox\.yaml:1: failure-threshold: 'severe' is not one of"),
+    ("- a\n", r"must be a YAML mapping"),
+    ("ignored: [\n", r"not valid YAML"),
+])  # fmt: skip
+def test_a_bad_config_file_is_one_error_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / ".hardbox.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_config(path)
