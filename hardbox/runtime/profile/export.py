@@ -13,6 +13,8 @@
   Security Standards "restricted" level
   (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
 * ``spo``: the same Pod pointing at Security Profiles Operator resources (``export_spo.py``).
+* The egress policy goes to Kubernetes as a ``NetworkPolicy`` (``export_netpol.py``); the
+  Docker and Podman flags cannot hold one and say so in a comment.
 
 The user: hardbox runs an image's root user as it is, inside a user namespace, where it is
 an unprivileged host uid (``user_namespace``). Each export carries that same exposure:
@@ -36,6 +38,7 @@ from hardbox.errors import UsageError
 from hardbox.runtime.cgroups.base import CPU_PERIOD_US, cpu_quota
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
 from hardbox.runtime.idmap import for_invoking_user
+from hardbox.runtime.profile import export_netpol
 from hardbox.runtime.profile.export_spo import SpoNames, spo_files
 from hardbox.runtime.profile.load import Profile
 from hardbox.runtime.profile.seccomp_model import SeccompPolicy, native_arch
@@ -174,6 +177,10 @@ def _docker_notes(profile: Profile, engine: str) -> list[str]:
     if profile.capabilities_ambient:
         notes.append(f"ambient capabilities {', '.join(profile.ambient_names)} cannot be set by {engine} run: "
                      "a non-root user gets none of them there.")
+    if profile.egress.restricts:
+        notes.append(f"the profile's egress policy (default {profile.egress.default}, {len(profile.egress.allow)} "
+                     f"allow rules) cannot be carried by {engine} run flags: the container may connect anywhere "
+                     "its network reaches. `--format k8s` exports it as a NetworkPolicy.")
     return [f"# {n}" for n in notes]
 
 
@@ -195,6 +202,10 @@ def k8s_files(profile: Profile) -> dict[str, str]:
     if profile.seccomp is not None:
         # Copy to /var/lib/kubelet/seccomp/hardbox/<name>.json on every node.
         out[f"{profile.name}.json"] = json.dumps(oci_seccomp(profile.seccomp, profile.capabilities), indent=2) + "\n"
+    policy = export_netpol.network_policy(profile.name, profile.egress)
+    if policy is not None:
+        notes = "".join(f"# {n}\n" for n in export_netpol.notes(profile.egress))
+        out[f"{profile.name}-networkpolicy.yaml"] = notes + yaml.safe_dump(policy, sort_keys=False)
     return out
 
 
@@ -246,7 +257,9 @@ def k8s_pod(profile: Profile, localhost: str, selinux_type: str) -> dict[str, An
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": f"hardbox-{profile.name}", "annotations": {"hardbox.dev/profile": profile.name}},
+        "metadata": {"name": f"hardbox-{profile.name}", "annotations": {"hardbox.dev/profile": profile.name},
+                     # what the egress NetworkPolicy selects (export_netpol.py)
+                     "labels": {export_netpol.LABEL: profile.name}},
         "spec": spec,
     }
 
