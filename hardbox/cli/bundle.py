@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hardbox.cli.inputs import add_pull_arguments
+
 _DESCRIPTION = """\
 Write DIR/rootfs (the image's layers merged; owned by the user namespace's host ids when the
 profile has one) and DIR/config.json (the profile's capabilities in the bounding, effective
@@ -41,9 +43,11 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("image", metavar="IMAGE", help="image reference, archive or layout path")
+    parser.add_argument("image", metavar="IMAGE",
+                        help="image reference, docker://REF, archive or layout path")
     parser.add_argument("dir", metavar="DIR", help="the bundle directory to create")
     parser.add_argument("--profile", default="default", help="profile name or file (default: default)")
+    add_pull_arguments(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD",
                         help="command and arguments instead of the image's Entrypoint/Cmd "
                         "(after --, or after DIR when --profile comes first)")
@@ -66,6 +70,7 @@ def _profile_after_dir(args: argparse.Namespace, rest: list[str]) -> list[str]:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from hardbox.cli.inputs import pull_options
     from hardbox.image.source import open_image
     from hardbox.image.store.store import Store
     from hardbox.runtime.profile.bundle import write_bundle
@@ -74,7 +79,7 @@ def handler(args: argparse.Namespace) -> int:
     command = _profile_after_dir(args, list(args.command))
     profile = load_profile(args.profile)
     dest = Path(args.dir)
-    with open_image(args.image, Store.open()) as image:
+    with open_image(args.image, Store.open(), pull=pull_options(args)) as image:
         notes = write_bundle(image, dest, profile, command)
     for note in notes:
         sys.stderr.write(f"hardbox: note: {note}\n")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.inputs import add_pull_arguments
 from hardbox.cli.output import add_report_arguments
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ def register(subparsers: Any) -> None:
         "gate", help="decide whether an image may ship (policy, exceptions, VEX; CI reports)",
         description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    p.add_argument("image", metavar="IMAGE",
-                   help="stored image (name, name@digest, id prefix) or docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH, dir:PATH")
+    p.add_argument("image", metavar="IMAGE", nargs="?",
+                   help="stored image (name, name@digest, id prefix), docker://REF (a registry image; so is a name the store lacks) or docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH, dir:PATH")
+    p.add_argument("--k8s", metavar="MANIFEST", help="check the workloads of a Kubernetes manifest (Pod, Deployment, "
+                   "StatefulSet, DaemonSet, Job, CronJob; multi-document YAML) instead of an image: Pod Security "
+                   "Standards and the policy's kubernetes section (docs/kubernetes.md)")
     p.add_argument("--policy", metavar="FILE", help="gate policy YAML (default: the shipped policies/gate/default.yaml)")
     p.add_argument("--exceptions", metavar="FILE", help="exceptions YAML: reviewed waivers with expiry dates")
     p.add_argument("--vex", metavar="FILE", action="append", default=[],
@@ -69,13 +73,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", metavar="NAME", help="check the image against this hardbox profile (overrides the policy's)")
     p.add_argument("--probe", metavar="CMD", help="run CMD (with /bin/sh -c, replacing the image's ENTRYPOINT, as minimize --probe does) in the image under the profile; must exit 0. Needs a stored image")
     add_report_arguments(p, REPORTS)
+    add_pull_arguments(p, temporary=True)
     p.set_defaults(func=handler, _parser=p)
 
 
 def handler(args: argparse.Namespace) -> int:
     import json
 
-    from hardbox.cli.inputs import vuln_db
+    from hardbox.cli.inputs import pull_options, vuln_db
     from hardbox.cli.output import report_targets, write_reports
     from hardbox.dockerfile.lint import lint_file
     from hardbox.errors import UsageError
@@ -91,6 +96,12 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.image.store.store import Store
     from hardbox.scan.scanner import ScanOptions, scan
 
+    if args.k8s is not None:
+        from hardbox.cli.gate_k8s import handle_k8s
+
+        return handle_k8s(args)
+    if args.image is None:
+        raise UsageError("gate needs an IMAGE or --k8s MANIFEST")
     targets = report_targets(args, REPORTS)
     # Every named input is read before the image is touched: a bad one is exit 2, no work done.
     policy = load_policy(args.policy)
@@ -108,7 +119,8 @@ def handler(args: argparse.Namespace) -> int:
         extra_rules = profile_rules(profile_name or "default", probe, source.name)
     db = vuln_db(args.db, required=False)
 
-    with source.open(Store.open()) as image:
+    # A probe runs the image from the store, so an image pulled for one is kept there.
+    with source.open(Store.open(), pull=pull_options(args, keep=bool(probe))) as image:
         result = scan(image, db, ScanOptions(name=source.name))
         subject = Subject.from_scan(result, image.config)
     rules = [*build_rules(policy, lint, vuln_db=result.vuln_db is not None,
@@ -147,6 +159,7 @@ def summary(decision: GateResult) -> str:
         for f in rule.failing:
             pkg = f" {f.package} {f.version or ''}".rstrip() if f.package else ""
             where = f" at {f.detail}" if f.extra.get("source") == "dockerfile" else (f" at {f.path}" if f.path else "")
+            where += f":{f.line}" if f.line and f.extra.get("source") == "kubernetes" else ""
             lines.append(f"          [{f.severity.value}] {f.id}{pkg}: {f.title}{where}")
             if f.detail and f.detail != f.title and f.extra.get("source") != "dockerfile":
                 lines.append(f"            {' '.join(f.detail.split())[:300]}")

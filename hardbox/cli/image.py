@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.inputs import add_pull_arguments
 from hardbox.cli.output import Progress, human_size, print_json
 
 if TYPE_CHECKING:
@@ -53,10 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("inspect", help="show an image's config and layers",
                        description="Show an image's config and its layers, oldest first.")
-    p.add_argument("ref", metavar="REF", help="name, name@digest, id or id prefix")
+    p.add_argument("ref", metavar="REF", help="name, name@digest, id or id prefix, or "
+                   "docker://REF (pulled into the store when it is not there)")
     p.add_argument("--json", action="store_true",
                    help="print {id, manifest_digest, tags, config, layers: [{digest, diff_id, "
                    "size, created_by}]}")
+    add_pull_arguments(p)
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("history", help="show how an image was built",
@@ -174,7 +177,9 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    image = _store().get(args.ref)
+    from hardbox.cli.inputs import stored_image
+
+    image = stored_image(_store(), args.ref, args)
     if args.json:
         print_json({
             "id": image.id,

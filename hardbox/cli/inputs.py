@@ -1,4 +1,5 @@
-"""Inputs several subcommands share, resolved one way: the vulnerability database.
+"""Inputs several subcommands share, resolved one way: the vulnerability database, and how
+a registry image is pulled (``--pull``, ``--tls-verify``, ``--keep-image``).
 
 Not in ``output.py``: that module is about what a command writes; this one about what it
 reads. Library code is imported inside the functions, as in the command modules, so that
@@ -7,10 +8,16 @@ building the parser stays cheap.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hardbox.errors import UsageError
-from hardbox.named_input import require_file_or_dir
+
+if TYPE_CHECKING:
+    from hardbox.image.source import PullOptions
+    from hardbox.image.store.images import StoredImage
+    from hardbox.image.store.store import Store
 
 _HINT = "create one with `hardbox db import PATH [--db PATH]`"
 
@@ -19,6 +26,7 @@ def vuln_db(path: Path | None, *, required: bool) -> Path | None:
     """The vulnerability index a command reads: ``--db PATH`` (which must exist), else the
     default ``<store root>/db/osv.sqlite``. Without one, ``None`` — scan and gate go on and
     say so — unless ``required`` (``sbom --with-vulns``), which makes it a usage error."""
+    from hardbox.named_input import require_file_or_dir
     from hardbox.scan.vulndb import default_db_path
 
     named = path is not None
@@ -40,3 +48,48 @@ def import_db_path(path: Path | None) -> Path:
         return path
     Store.open()  # creates the store root 0700: the index sits beside the image layers
     return default_db_path()
+
+
+def add_tls_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-verify", choices=("true", "false"), default="true",
+                        help="verify the registry's TLS certificate (default true); false also "
+                        "allows plain HTTP to a registry that is not on loopback")
+
+
+def add_pull_arguments(parser: argparse.ArgumentParser, *, temporary: bool = False) -> None:
+    """``--pull``, ``--tls-verify`` and, for a command that pulls into a temporary store
+    (``temporary``: scan, sbom, gate), ``--keep-image``."""
+    parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
+                        help="for a registry image (docker://REF, or a name the store lacks): "
+                        "pull when it is not stored (missing, the default), every time "
+                        "(always), or never (offline: a missing image is an error)")
+    add_tls_argument(parser)
+    if temporary:
+        parser.add_argument("--keep-image", action="store_true",
+                            help="keep a pulled image in the store (by default it is pulled "
+                            "into a temporary store, and the store is left as it was)")
+
+
+def pull_options(args: argparse.Namespace, *, keep: bool = True) -> PullOptions:
+    """The ``PullOptions`` of the parsed ``add_pull_arguments`` flags; ``keep`` (the user's
+    store) unless the command pulls into a temporary one and ``--keep-image`` is not set."""
+    from hardbox.cli.layerprogress import LayerProgress
+    from hardbox.image.source import PullOptions
+
+    keep = keep or bool(getattr(args, "keep_image", False))
+    return PullOptions(args.pull, keep, args.tls_verify == "true", LayerProgress)
+
+
+def stored_image(store: Store, name: str, args: argparse.Namespace) -> StoredImage:
+    """The image ``name`` names, in the store, pulled into it first when ``--pull`` allows:
+    for the commands that use a stored image (run, minimize, image inspect)."""
+    if args.pull == "missing" and not name.startswith("docker://"):
+        from hardbox.errors import ImageNotFound
+
+        try:  # the common case, without importing the registry code (`run` start-up)
+            return store.get(name)
+        except ImageNotFound:
+            pass
+    from hardbox.image.source import stored_image as pulled_into_store
+
+    return pulled_into_store(name, store, pull_options(args))

@@ -6,9 +6,17 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from hardbox.cli.inputs import add_pull_arguments
 from hardbox.cli.output import human_size, print_json, write_output
 from hardbox.errors import UsageError
+
+if TYPE_CHECKING:
+    from hardbox.image.reference import Reference
+    from hardbox.image.registry.push import Pushed
+    from hardbox.image.store.store import Store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="example: hardbox minimize debian:12 --tag debian:12-min "
         "--probe 'bash -c \"ls / | wc -l\"' --probe 'getent passwd root' --report min.html",
     )
-    p.add_argument("image", metavar="IMAGE", help="a stored image")
+    p.add_argument("image", metavar="IMAGE",
+                   help="a stored image, or docker://REF (pulled into the store per --pull)")
     p.add_argument("--tag", required=True, metavar="NEW:TAG", help="name for the minimized image")
     p.add_argument("--probe", action="append", default=[], metavar="CMD",
                    help="a command line that must behave the same on the result (repeatable; "
@@ -35,10 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="FILE", help="write the report: HTML, or JSON when FILE ends in .json")
     p.add_argument("--report-json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
     p.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    p.add_argument("--push", metavar="DEST",
+                   help="push the verified result to DEST (docker://REF or REF; needs a "
+                   "--probe) and print its manifest digest")
+    add_pull_arguments(p)
     p.set_defaults(func=_minimize)
 
 
 def _minimize(args: argparse.Namespace) -> int:
+    from hardbox.cli.inputs import stored_image
     from hardbox.image.store.store import Store
     from hardbox.minimize import report
     from hardbox.minimize.minimizer import (
@@ -59,6 +73,7 @@ def _minimize(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(f"--probe: {err}") from None
     options = MinimizeOptions(args.tag, probes, tuple(args.keep), args.profile)
+    dest = _push_destination(args.push, probes) if args.push else None
     quiet = args.json or args.report_json == "-"
 
     def say(message: str) -> None:
@@ -67,22 +82,59 @@ def _minimize(args: argparse.Namespace) -> int:
 
     if not probes:
         say("no --probe given: the result is built from static analysis only and not verified")
-    result = minimize(Store.open(), args.image, options, say)
+    store = Store.open()
+    source = stored_image(store, args.image, args)
+    result = minimize(store, source.manifest_digest, options, say)
     if args.report:
         text = report.to_json(result) if args.report.endswith(".json") else report.to_html(result)
         write_output(args.report, text)
     if args.report_json:
         write_output(args.report_json, report.to_json(result))
-    if args.json:
-        print_json(report.to_dict(result))
     if result.checks and not result.verified:
+        if args.json:
+            print_json(report.to_dict(result))
         raise VerificationFailed(
             "the minimized image does not pass its probes; nothing was tagged\n" + describe_missing(result.checks),
             hint="add what it needs with --keep PATH, or a probe that exercises it",
         )
+    pushed = _push(store, result.tag, dest, args, say) if dest is not None else None
+    if args.json:
+        shown = report.to_dict(result)
+        if pushed is not None:
+            shown["pushed"] = {"reference": pushed.reference, "digest": pushed.digest}
+        print_json(shown)
     if not quiet:
         ratio = result.before_size / result.after_size if result.after_size else 0
         print(f"{result.tag}: {human_size(result.before_size)} -> {human_size(result.after_size)} "
               f"({ratio:.1f}x smaller), {result.before_files} -> {result.after_files} files, "
               f"{len(result.databases.removed_packages)} packages removed")
+        if pushed is not None:
+            print(pushed.digest)  # last, as `hardbox push` prints it
     return 0
+
+
+def _push_destination(text: str, probes: tuple[tuple[str, ...], ...]) -> Reference:
+    """DEST, checked before any work: a verified result needs a probe to verify it."""
+    from hardbox.image.registry import refs
+
+    if not probes:
+        raise UsageError("--push needs a --probe: only a result verified by its probes is pushed")
+    return refs.parse(text)
+
+
+def _push(store: Store, tag: str | None, dest: Reference, args: argparse.Namespace,
+          say: Callable[[str], None]) -> Pushed:
+    """Push the tagged, verified result to ``dest``."""
+    from hardbox.cli.layerprogress import LayerProgress
+    from hardbox.image.registry.client import connect
+    from hardbox.image.registry.push import push
+
+    assert tag is not None  # a verified result is tagged
+    say(f"pushing {tag} to {dest}")
+    client = connect(dest.domain, tls_verify=args.tls_verify == "true")
+    progress = LayerProgress(f"push {dest}", idle="writing the manifest")
+    try:
+        pushed = push(store, client, store.get(tag), dest, progress=progress)
+    finally:
+        progress.finish()
+    return pushed

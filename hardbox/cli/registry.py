@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
 from typing import TYPE_CHECKING
 
-from hardbox.cli.output import human_size, print_json, stderr_is_tty
+from hardbox.cli.inputs import add_tls_argument
+from hardbox.cli.layerprogress import LayerProgress
+from hardbox.cli.output import print_json
 
 if TYPE_CHECKING:
     from hardbox.net import Session
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
                    help="the platform to take from a multi-platform image (default: the host's)")
     p.add_argument("--all-tags", action="store_true", help="pull every tag of the repository")
-    _tls_option(p)
+    add_tls_argument(p)
     p.add_argument("--json", action="store_true", help="print [{reference, id, digest}]")
     p.set_defaults(func=_pull, _parser=p)
 
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("local", metavar="LOCAL")
     p.add_argument("dest", metavar="DEST", nargs="?")
-    _tls_option(p)
+    add_tls_argument(p)
     p.add_argument("--json", action="store_true",
                    help="print {reference, digest, uploaded, mounted, existing}")
     p.set_defaults(func=_push, _parser=p)
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("registry", metavar="REGISTRY")
     p.add_argument("-u", "--username", metavar="USER")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    _tls_option(p)
+    add_tls_argument(p)
     p.set_defaults(func=_login, _parser=p)
 
     p = subparsers.add_parser(
@@ -70,12 +70,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Remove REGISTRY's entry from the containers auth file.")
     p.add_argument("registry", metavar="REGISTRY")
     p.set_defaults(func=_logout, _parser=p)
-
-
-def _tls_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tls-verify", choices=("true", "false"), default="true",
-                   help="verify the registry's TLS certificate (default true); false also "
-                   "allows plain HTTP to a registry that is not on loopback")
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -90,14 +84,13 @@ def _pull(args: argparse.Namespace) -> int:
 
     from hardbox.image.formats.platform import Platform
     from hardbox.image.registry import refs
-    from hardbox.image.registry.client import RegistryClient
+    from hardbox.image.registry.client import connect
     from hardbox.image.registry.pull import pull
     from hardbox.image.store.store import Store
-    from hardbox.net.authfile import lookup
 
     ref = refs.parse(args.ref)
     platform = Platform.parse(args.platform) if args.platform else None
-    client = RegistryClient(ref.domain, _session(args), lookup(refs.auth_key(ref.domain)))
+    client = connect(ref.domain, tls_verify=args.tls_verify == "true")
     wanted = [ref]
     if args.all_tags:
         if ref.digest is not None:
@@ -108,7 +101,7 @@ def _pull(args: argparse.Namespace) -> int:
     store = Store.open()
     results = []
     for item in wanted:
-        progress = _LayerProgress(str(item))
+        progress = LayerProgress(str(item))
         try:
             results.append(pull(store, client, item, platform=platform, progress=progress))
         finally:
@@ -124,10 +117,9 @@ def _pull(args: argparse.Namespace) -> int:
 def _push(args: argparse.Namespace) -> int:
     from hardbox.errors import InvalidReference, UsageError
     from hardbox.image.registry import refs
-    from hardbox.image.registry.client import RegistryClient
+    from hardbox.image.registry.client import connect
     from hardbox.image.registry.push import push
     from hardbox.image.store.store import Store
-    from hardbox.net.authfile import lookup
 
     store = Store.open(read_only=True)
     image = store.get(args.local)
@@ -143,8 +135,8 @@ def _push(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.local!r} is not a name of the image to push to",
                              "give DEST, e.g. hardbox push LOCAL registry.example/app:1")
         dest = refs.parse(own)
-    client = RegistryClient(dest.domain, _session(args), lookup(refs.auth_key(dest.domain)))
-    progress = _LayerProgress(f"push {dest}", idle="writing the manifest")
+    client = connect(dest.domain, tls_verify=args.tls_verify == "true")
+    progress = LayerProgress(f"push {dest}", idle="writing the manifest")
     try:
         pushed = push(store, client, image, dest, progress=progress)
     finally:
@@ -154,38 +146,6 @@ def _push(args: argparse.Namespace) -> int:
     else:
         print(pushed.digest)
     return 0
-
-
-class _LayerProgress:
-    """Per-layer bytes on one stderr line, on a terminal only (quiet in CI)."""
-
-    def __init__(self, label: str, idle: str = "unpacking") -> None:
-        self.label = label
-        self.idle = idle  # what is shown once no blob is in flight
-        self.enabled = stderr_is_tty()
-        self.layers: dict[str, tuple[int, int]] = {}
-        self._lock = threading.Lock()
-        self._shown = 0.0
-
-    def __call__(self, digest: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            self.layers[digest] = (done, total)
-            now = time.monotonic()
-            if now - self._shown < 0.1 and done != total:
-                return
-            self._shown = now
-            parts = [f"{d[7:19]} {human_size(n)}/{human_size(t)}"
-                     for d, (n, t) in self.layers.items() if n < t]
-            text = f"{self.label}: " + ("; ".join(parts) or self.idle)
-            sys.stderr.write("\r\033[K" + text[:150])
-            sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled and self.layers:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
 
 
 def _registry(text: str) -> str:

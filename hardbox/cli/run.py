@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hardbox.runtime.net.options import NetworkOptions
     from hardbox.runtime.profile.model import Profile
     from hardbox.runtime.profile.options import RunOptions
 
@@ -33,6 +34,7 @@ examples:
   hardbox run busybox echo hi
   hardbox run --profile strict --rm busybox sh -c 'id; cat /proc/self/status'
   hardbox run -d --name web -v /srv/site:/www:ro myimage
+  hardbox run -d -p 8080:80 nginx        (127.0.0.1:8080 on the host; docs/networking.md)
   hardbox run --explain --profile strict busybox
 
 exit status: the container's (128+N if killed by signal N); 125 hardbox could not start
@@ -60,7 +62,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--hostname", help="the container's hostname (default: short id)")
     p.add_argument("--read-only", action="store_true", help="mount the root read-only")
     p.add_argument("--network", choices=("none", "private", "host"),
-                   help="none: own namespace, only lo; host: the host's (refused by strict)")
+                   help="none: own namespace, only lo; private: own namespace with a pasta uplink "
+                   "(default profile); host: the host's (refused by strict)")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOSTPORT:PORT[/udp]",
+                   help="publish a container port; without IP it binds 127.0.0.1 only, safer than "
+                   "Docker's all interfaces (write 0.0.0.0: for those)")
+    p.add_argument("-P", "--publish-all", action="store_true",
+                   help="publish every EXPOSEd port of the image on a free port of 127.0.0.1")
+    p.add_argument("--dns", action="append", default=[], metavar="IP",
+                   help="a resolver for the container's /etc/resolv.conf (default: the host's)")
+    p.add_argument("--add-host", action="append", default=[], metavar="NAME:IP",
+                   help="add NAME to /etc/hosts; NAME:host-gateway reaches the host's loopback")
     p.add_argument("--memory", help="memory limit, e.g. 256m")
     p.add_argument("--pids-limit", type=int, help="maximum number of tasks")
     p.add_argument("--cpus", type=float, help="CPU quota, e.g. 0.5")
@@ -71,7 +83,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a new pty for the container")
     p.add_argument("--init", action="store_true", help="run a reaping PID 1 that forwards signals")
-    p.add_argument("image", metavar="IMAGE")
+    # As cli/inputs.add_pull_arguments declares them; spelled out here so that building
+    # run's parser loads no other module (start-up time, tests/unit/test_cli_frame.py).
+    p.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
+                   help="pull a registry image when it is not stored (missing, the default), "
+                   "every time (always), or never")
+    p.add_argument("--tls-verify", choices=("true", "false"), default="true",
+                   help="verify the registry's TLS certificate (default true)")
+    p.add_argument("image", metavar="IMAGE", help="a stored image, or docker://REF (a registry "
+                   "image; so is a name the store lacks), pulled into the store per --pull")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
     p.set_defaults(func=handle, _parser=p, quick_exit=True)  # see run() in cli/main.py
     p.usage_exit_code = 125  # see _Parser in cli/main.py
@@ -99,25 +119,28 @@ def _handle(args: argparse.Namespace) -> int:
         command = command[1:]
     _check_options(args)
     profile, _ = apply_options(load_profile(args.profile), _run_options(args))
+    network = _network_options(args)
+    network.check_mode(profile.network, profile.name)
     if args.json and not args.explain:
         raise UsageError("--json only goes with --explain")
     if args.explain:
         return _explain(profile, args)
     if args.detach and (args.tty or args.interactive):
         raise UsageError("-d cannot be combined with -t or -i (hardbox has no attach)")
+    from hardbox.cli.inputs import stored_image
     from hardbox.image.store.shifted import recorded_map
     from hardbox.image.store.store import Store
     from hardbox.runtime.mounts import Volume
     from hardbox.runtime.request import ImageInput, RunRequest
 
     store = Store.open()
-    image = store.get(args.image)
+    image = stored_image(store, args.image, args)
     cfg = image.config
     request = RunRequest(
         image=ImageInput(
             ref=args.image, id=image.id, layers=tuple(layer.path for layer in image.layers),
             user=cfg.user, env=cfg.env, entrypoint=cfg.entrypoint, cmd=cfg.cmd,
-            working_dir=cfg.working_dir, shift=recorded_map(store),
+            working_dir=cfg.working_dir, shift=recorded_map(store), exposed_ports=cfg.exposed_ports,
         ),
         profile=profile,
         command=tuple(command),
@@ -132,6 +155,7 @@ def _handle(args: argparse.Namespace) -> int:
         interactive=args.interactive,
         init=args.init,
         auto_remove=args.rm,
+        network=network,
     )
     from hardbox.runtime.lifecycle import run_detached, run_foreground
 
@@ -150,6 +174,12 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         cap_add=tuple(args.cap_add), cap_drop=tuple(args.cap_drop), network=args.network,
         read_only=args.read_only, memory=args.memory, pids_limit=args.pids_limit, cpus=args.cpus,
     )
+
+
+def _network_options(args: argparse.Namespace) -> NetworkOptions:
+    from hardbox.runtime.net.options import NetworkOptions
+
+    return NetworkOptions.parse(args.publish, args.publish_all, args.dns, args.add_host)
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -174,7 +204,8 @@ def _explain(profile: Profile, args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
     from hardbox.runtime.profile.explain import explain, render
 
-    report = explain(profile, volumes=tuple(args.volume), init=args.init, tty=args.tty)
+    report = explain(profile, volumes=tuple(args.volume), init=args.init, tty=args.tty,
+                     net_options=_network_options(args))
     if args.json:
         print_json(report)
     else:

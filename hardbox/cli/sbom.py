@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.inputs import add_pull_arguments
+
 if TYPE_CHECKING:
     from hardbox.findings import Finding
     from hardbox.scan.catalog_result import CatalogResult
@@ -45,8 +47,10 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "image", metavar="IMAGE", help="image reference, archive/layout path, or dir:PATH"
+        "image", metavar="IMAGE", help="image reference, docker://REF, archive/layout path, "
+        "or dir:PATH"
     )
+    add_pull_arguments(parser, temporary=True)
     parser.add_argument(
         "-o",
         "--output",
@@ -80,7 +84,7 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from hardbox.cli.inputs import vuln_db
+    from hardbox.cli.inputs import pull_options, vuln_db
     from hardbox.cli.output import write_output
     from hardbox.errors import UsageError
     from hardbox.image.source import parse_source
@@ -99,7 +103,7 @@ def handler(args: argparse.Namespace) -> int:
     db = vuln_db(args.db, required=True) if args.with_vulns else None
 
     enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
-    with parse_source(args.image).open(Store.open()) as opened:
+    with parse_source(args.image).open(Store.open(), pull=pull_options(args, keep=False)) as opened:
         # Scrubbed of credentials: the SBOM names the layer (and its created_by) that
         # brought each package, as hardbox scan's reports do.
         image = prepare_image(opened)

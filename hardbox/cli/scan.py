@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.inputs import add_pull_arguments
 from hardbox.cli.output import add_report_arguments
 
 if TYPE_CHECKING:
@@ -64,9 +65,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("image", metavar="IMAGE",
-                        help="stored image (name, name@digest, id prefix), archive/layout path, "
-                             "docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH or dir:PATH")
+                        help="stored image (name, name@digest, id prefix), docker://REF (a "
+                             "registry image; so is a name the store lacks), archive/layout "
+                             "path, docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH or "
+                             "dir:PATH")
     add_report_arguments(parser, FORMATS)
+    add_pull_arguments(parser, temporary=True)
     parser.add_argument("--db", metavar="PATH", type=Path,
                         help="vulnerability index (default: <store>/db/osv.sqlite); when there "
                              "is none, vulnerabilities are not matched and the report says so")
@@ -91,7 +95,7 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from hardbox.cli.inputs import vuln_db
+    from hardbox.cli.inputs import pull_options, vuln_db
     from hardbox.cli.output import Progress, report_targets, write_reports
     from hardbox.findings import Severity
     from hardbox.image.source import parse_source
@@ -116,7 +120,7 @@ def handler(args: argparse.Namespace) -> int:
                           config=source.has_config,
                           severities=severities, ignore_unfixed=args.ignore_unfixed,
                           db_max_age=max_age)
-    with source.open(Store.open()) as image:
+    with source.open(Store.open(), pull=pull_options(args, keep=False)) as image:
         result = scan(image, db, options,
                       progress=(lambda stage: progress.advance(note=stage)) if progress else None)
     if progress:

@@ -11,8 +11,18 @@ run — asks that value instead of reading the string again.
   temporary store inside ``<root>/tmp`` — verified and unpacked exactly as a real import, so
   a scan reads the same bytes a run would — and removed when the block ends (or, if the
   process dies, at the next store open).
+- ``docker://REF`` (``RegistrySource``, skopeo's spelling): a registry image, pulled on
+  demand.
 - anything else (``StoredSource``): a stored reference (``bbtest``, ``name@sha256:…``, an id
-  prefix), looked up in the store.
+  prefix), looked up in the store — and, for a command that takes registry images (it passes
+  ``PullOptions`` to ``open``), pulled like ``docker://REF`` when the store lacks it.
+
+Pulling follows Podman's ``--pull``: ``missing`` (the default) uses the stored image when
+there is one, ``always`` asks the registry every time, ``never`` (offline CI) refuses in one
+line naming the reference. ``PullOptions.keep`` says where a pull lands: the user's store
+(``run``, ``minimize``, ``bundle``, ``image inspect``), or a temporary store inside
+``<root>/tmp`` removed when the block ends, so ``scan``/``sbom``/``gate`` of a registry
+image leave the user's store as they found it (``--keep-image`` keeps it).
 
 Adding a transport (a registry, say) is one ``ImageSource`` subclass — how its names are
 spelled (``parse``), how it opens (``open``), what its reports are called (``stem``) — put in
@@ -23,13 +33,13 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal, Protocol
 
-from hardbox.errors import InvalidImage, InvalidReference
+from hardbox.errors import ImageNotFound, InvalidImage, InvalidReference
 from hardbox.image.digest import sha256_bytes
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.platform import Platform
@@ -42,6 +52,30 @@ from hardbox.image.transport import DIR_PREFIX, Transport, parse_transport
 
 # What the architecture calls an ImageView: the same attributes as a stored image.
 ImageView = StoredImage
+
+PullPolicy = Literal["missing", "always", "never"]
+PULL_POLICIES: tuple[PullPolicy, ...] = ("missing", "always", "never")
+REGISTRY_PREFIX = "docker://"
+# What an image id (or a prefix of one long enough to mean it) looks like: never pulled.
+_ID = re.compile(r"^(?:sha256:)?[a-f0-9]{12,64}$")
+
+
+class PullProgress(Protocol):
+    """Per-layer progress of one pull (the CLI draws it on a terminal)."""
+
+    def __call__(self, digest: str, done: int, total: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    """How a command that takes registry images gets them (see the module docstring)."""
+
+    policy: PullPolicy = "missing"
+    keep: bool = True          # pull into the user's store; False: a temporary one
+    tls_verify: bool = True
+    progress: Callable[[str], PullProgress] | None = None  # label -> progress display
 
 
 class ImageSource(ABC):
@@ -61,8 +95,9 @@ class ImageSource(ABC):
 
     @abstractmethod
     def open(self, store: Store, platform: Platform | None = None,
-             ) -> AbstractContextManager[ImageView]:
-        """The image, for the length of the block."""
+             pull: PullOptions | None = None) -> AbstractContextManager[ImageView]:
+        """The image, for the length of the block. ``pull`` is given by the commands that
+        take registry images; without it nothing is pulled."""
 
     @property
     @abstractmethod
@@ -84,7 +119,8 @@ class DirSource(ImageSource):
         return cls(name, Path(rest)) if sep and prefix == DIR_PREFIX else None
 
     @contextmanager
-    def open(self, store: Store, platform: Platform | None = None) -> Iterator[ImageView]:
+    def open(self, store: Store, platform: Platform | None = None,
+             pull: PullOptions | None = None) -> Iterator[ImageView]:
         yield dir_view(self.path)
 
     @property
@@ -107,7 +143,8 @@ class ArchiveSource(ImageSource):
         return cls(name, transport)
 
     @contextmanager
-    def open(self, store: Store, platform: Platform | None = None) -> Iterator[ImageView]:
+    def open(self, store: Store, platform: Platform | None = None,
+             pull: PullOptions | None = None) -> Iterator[ImageView]:
         with store.staging() as area:
             images = import_path(Store.open(area / "store"), self.transport, platform=platform)
             if len(images) != 1:
@@ -138,19 +175,81 @@ class StoredSource(ImageSource):
             return cls(name, None)
 
     @contextmanager
-    def open(self, store: Store, platform: Platform | None = None) -> Iterator[ImageView]:
-        yield store.get(self.name)
+    def open(self, store: Store, platform: Platform | None = None,
+             pull: PullOptions | None = None) -> Iterator[ImageView]:
+        if pull is None or self.reference is None or _ID.match(self.name):
+            yield store.get(self.name)
+            return
+        stored = _stored_or_none(store, self.name) if pull.policy != "always" else None
+        if stored is not None:
+            yield stored
+            return
+        # A command that takes registry images: a bare name the store lacks is docker://NAME.
+        with RegistrySource(self.name, self.reference).open(store, platform, pull) as image:
+            yield image
 
     @property
     def stem(self) -> str:
-        if self.reference is None:
-            return self.name
-        repository = self.reference.path.rsplit("/", 1)[-1]
-        return f"{repository}-{self.reference.tag or DEFAULT_TAG}"
+        return _reference_stem(self.name, self.reference)
+
+
+@dataclass(frozen=True)
+class RegistrySource(ImageSource):
+    """``docker://REF``: an image in a registry, pulled on demand (module docstring)."""
+
+    name: str
+    reference: Reference
+    # Lands in the store when run (gate --probe keeps what it pulls).
+    stored: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, name: str) -> RegistrySource | None:
+        if not name.startswith(REGISTRY_PREFIX):
+            return None
+        return cls(name, parse_reference(name.removeprefix(REGISTRY_PREFIX)))
+
+    @contextmanager
+    def open(self, store: Store, platform: Platform | None = None,
+             pull: PullOptions | None = None) -> Iterator[ImageView]:
+        pull = pull or PullOptions()
+        if pull.policy != "always":
+            stored = _stored_or_none(store, str(self.reference))
+            if stored is not None:
+                yield stored
+                return
+            if pull.policy == "never":
+                raise ImageNotFound(
+                    f"{self.reference} is not in the store {store.root}, and --pull never "
+                    "forbids pulling it",
+                    f"pull it first (`hardbox pull {self.reference}`), or drop --pull never")
+        if pull.keep:
+            yield self._pull(store, platform, pull)
+            return
+        with store.staging() as area:
+            yield self._pull(Store.open(area / "store"), platform, pull)
+
+    def _pull(self, store: Store, platform: Platform | None, options: PullOptions) -> ImageView:
+        # Imported here: only a command that really pulls loads the HTTP layer.
+        from hardbox.image.registry.client import connect
+        from hardbox.image.registry.pull import pull
+
+        client = connect(self.reference.domain, tls_verify=options.tls_verify)
+        progress = options.progress(str(self.reference)) if options.progress else None
+        try:
+            return pull(store, client, self.reference, platform=platform,
+                        progress=progress).image
+        finally:
+            if progress is not None:
+                progress.finish()
+
+    @property
+    def stem(self) -> str:
+        return _reference_stem(self.name, self.reference)
 
 
 # Asked in this order; StoredSource takes every name, so it is last.
-SOURCES: tuple[type[ImageSource], ...] = (DirSource, ArchiveSource, StoredSource)
+SOURCES: tuple[type[ImageSource], ...] = (DirSource, ArchiveSource, RegistrySource,
+                                          StoredSource)
 
 
 def parse_source(name: str) -> ImageSource:
@@ -163,10 +262,22 @@ def parse_source(name: str) -> ImageSource:
 
 
 def open_image(name: str | ImageSource, store: Store, *, platform: Platform | None = None,
-               ) -> AbstractContextManager[ImageView]:
+               pull: PullOptions | None = None) -> AbstractContextManager[ImageView]:
     """The image ``name`` names, for the length of the block; a string is parsed here."""
     source = name if isinstance(name, ImageSource) else parse_source(name)
-    return source.open(store, platform)
+    return source.open(store, platform, pull)
+
+
+def stored_image(name: str, store: Store, pull: PullOptions) -> StoredImage:
+    """The image ``name`` names, in ``store`` — pulled into it first when ``pull`` allows —
+    for the commands that need it there (``run``, ``minimize``, ``image inspect``)."""
+    source = parse_source(name)
+    if not source.stored:
+        raise InvalidImage(f"{name}: this command needs an image in the store",
+                           f"import it first: hardbox image import {name}")
+    keep = pull if pull.keep else PullOptions(pull.policy, True, pull.tls_verify, pull.progress)
+    with source.open(store, None, keep) as image:
+        return image
 
 
 def dir_view(path: Path) -> ImageView:
@@ -182,6 +293,20 @@ def dir_view(path: Path) -> ImageView:
                         created_by=f"dir:{path}", path=path)
     return StoredImage(id=sha256_bytes(b"{}"), manifest_digest="", tags=(), config=config,
                        layers=(layer,))
+
+
+def _stored_or_none(store: Store, name: str) -> StoredImage | None:
+    try:
+        return store.get(name)
+    except ImageNotFound:
+        return None
+
+
+def _reference_stem(name: str, reference: Reference | None) -> str:
+    if reference is None:
+        return name
+    repository = reference.path.rsplit("/", 1)[-1]
+    return f"{repository}-{reference.tag or DEFAULT_TAG}"
 
 
 def _file_stem(path: Path) -> str:

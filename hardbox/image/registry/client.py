@@ -23,7 +23,7 @@ from hardbox.image.registry.auth import Authenticator, parse_challenge
 from hardbox.image.registry.errors import AuthError, BlobError, RegistryError
 from hardbox.image.registry.manifests import ACCEPT, MAX_MANIFEST_BYTES, Document
 from hardbox.net import NetError, Response, Session, is_loopback
-from hardbox.net.authfile import Credentials
+from hardbox.net.authfile import Credentials, lookup
 
 MAX_REDIRECTS = 5
 MAX_TAG_PAGES = 100
@@ -176,6 +176,14 @@ class RegistryClient:
             found += [t for t in tags if isinstance(t, str)]
             path = _next_link(link)
         raise RegistryError(f"{self.host}/{repo}: more than {MAX_TAG_PAGES} pages of tags")
+
+
+def connect(domain: str, *, tls_verify: bool = True) -> RegistryClient:
+    """A client for ``domain`` with the user's stored credentials for its endpoint (a
+    mirror's own, never Docker Hub's). ``tls_verify=False`` is what ``--tls-verify=false``
+    asks: no certificate checks, and plain http allowed beyond loopback."""
+    session = Session(tls_verify=tls_verify, insecure=not tls_verify)
+    return RegistryClient(domain, session, lookup(refs.auth_key(domain)))
 
 
 def _pull(repo: str) -> str:
