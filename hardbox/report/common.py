@@ -85,6 +85,17 @@ def cvss_text(finding: Finding) -> str:
     return f"{detail.cvss_score:.1f} ({version})"
 
 
+def score_text(finding: Finding) -> str:
+    """The CVSS column: ``9.1 (CVSS v3)``, ``advisory's rating`` when the advisory gave a
+    word and no vector, ``unrated`` when it gave nothing; "" for a check's finding."""
+    detail = finding.vulnerability
+    if detail is None:
+        return ""
+    if detail.cvss_score is not None:
+        return cvss_text(finding)
+    return {"record": "advisory's rating", "default": UNRATED}.get(detail.severity_source, "")
+
+
 def severity_source_text(finding: Finding) -> str:
     """Where the severity came from: ``CVSS v3 base score 9.1 (CVSS:3.1/AV:N/…)``, ``the
     advisory's own rating``, or that the advisory had none; "" for a check's finding."""

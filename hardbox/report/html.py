@@ -30,6 +30,7 @@ from hardbox.report.charts import human_bytes, layer_size_chart, severity_chart
 from hardbox.report.common import (
     cvss_text,
     layer_text,
+    score_text,
     severity_label,
     severity_source_text,
     step_text,
@@ -113,6 +114,7 @@ def _finding_row(f: Finding) -> dict[str, Any]:
         "aliases": ", ".join(f.aliases),
         **(_advisory_fields(f) if f.kind is Kind.VULNERABILITY else {}),
         "cvss": cvss_text(f),
+        "score_text": score_text(f),
         "cvss_score": detail.cvss_score if detail is not None and detail.cvss_score is not None else -1,
         "cvss_vector": (detail.cvss_vector or "") if detail is not None else "",
         "rated_by": severity_source_text(f),

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Kind, Severity
-from hardbox.report.common import cvss_text, severity_label, step_text, unrated, where
+from hardbox.report.common import score_text, severity_label, step_text, unrated, where
 from hardbox.report.coverage import coverage_lines, empty_vulnerabilities
 from hardbox.report.interface import Reporter
 from hardbox.report.links import advisory_url
@@ -119,7 +119,7 @@ class MarkdownReporter(Reporter):
         out += _table("Vulnerabilities", result.of_kind(Kind.VULNERABILITY),
                       ["Severity", "ID", "Package", "Installed", "Fixed", "CVSS", "Title"],
                       lambda f: [_finding_sev(f), advisory_link(f.id), md(f.package or ""),
-                                 md(f.version or ""), md(f.fixed_version), md(cvss_text(f)), md(f.title)],
+                                 md(f.version or ""), md(f.fixed_version), md(score_text(f)), md(f.title)],
                       empty=empty_vulnerabilities(result))
         out += _table("Misconfigurations", result.of_kind(Kind.MISCONFIGURATION),
                       ["Severity", "ID", "Title", "Where"],

@@ -120,6 +120,8 @@ def test_html_shows_cvss_unrated_and_upgrades(result: ScanResult) -> None:
     rated = next(r for r in rows if "PYSEC-2023-212" in r)
     assert 'data-v="8.1"' in rated and ">8.1 (CVSS v3)</span>" in rated and f'title="{VECTOR}"' in rated
     assert "Severity from CVSS v3 base score 8.1" in rated
+    recorded = next(r for r in rows if "PYSEC-X" in r)
+    assert ">advisory&#39;s rating</span>" in recorded and "Severity from the advisory&#39;s own rating" in recorded
     top = html.split('id="top"')[1].split("</section>")[0]
     # The urllib3 upgrade fixes 2 high and 1 unrated: it comes in the top five, one item.
     assert "Upgrade urllib3 <code>1.24.1</code> → <code>1.26.18</code>" in top
@@ -135,6 +137,8 @@ def test_markdown_links_scores_and_unrated(result: ScanResult) -> None:
                and "1.24.2" in line)
     assert row.startswith("| ⬚ unrated |")
     assert "| 8.1 (CVSS v3) |" in text
+    recorded = next(line for line in text.splitlines() if line.startswith("| 🟦 low |") and "PYSEC-X" in line)
+    assert "| advisory's rating |" in recorded
     assert "upgrade urllib3 1.24.1 → 1.26.18 fixes 3 (2 high, 1 unrated)" in text
     assert "<img" not in text
 
