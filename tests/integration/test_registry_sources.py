@@ -198,3 +198,25 @@ def test_run_and_bundle_pull_on_demand(registry: Registry, hardbox_root: Path,
     made = hardbox("bundle", "--pull", "always", f"docker://{ref}", str(bundle))
     assert made.returncode == 0, made.stderr
     assert json.loads((bundle / "config.json").read_text())["process"]["args"]
+
+
+def test_minimize_pulls_and_pushes_the_verified_result(registry: Registry,
+                                                       hardbox_root: Path) -> None:
+    need_tools("strace", "umoci")
+    if os.geteuid() != 0:
+        pytest.skip("hardbox minimize needs root")
+    dest = registry.ref("team/bb:min")
+    refused = hardbox("minimize", f"docker://{registry.ref(REPO)}", "--tag", "bb:min",
+                      "--push", dest)
+    assert refused.returncode == 2 and "--push needs a --probe" in refused.stderr
+    done = hardbox("minimize", f"docker://{registry.ref(REPO)}", "--tag", "bb:min",
+                   "--probe", "sh -c 'ls /bin >/dev/null'", "--push", f"docker://{dest}")
+    assert done.returncode == 0, done.stderr
+    digest = done.stdout.strip().splitlines()[-1]
+    raw = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
+                          f"docker://{dest}"], capture_output=True, check=True,
+                         timeout=60).stdout
+    assert digest == "sha256:" + hashlib.sha256(raw).hexdigest()
+    shown = hardbox("image", "inspect", "--json", "bb:min")
+    assert json.loads(shown.stdout)["id"] == registry_config_digest(registry, "team/bb:min")
+    assert json.loads(shown.stdout)["manifest_digest"] == digest

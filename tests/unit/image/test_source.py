@@ -19,6 +19,7 @@ from hardbox.image.source import (
     SOURCES,
     ArchiveSource,
     DirSource,
+    RegistrySource,
     StoredSource,
     open_image,
     parse_source,
@@ -49,6 +50,26 @@ def test_each_name_is_parsed_into_its_source(busybox_archive: Path,
     # An id prefix is a name the store resolves; a name that is no reference is kept as given.
     assert isinstance(parse_source("sha256:abc1"), StoredSource)
     assert parse_source("Not/A/Reference") == StoredSource("Not/A/Reference", None)
+    # docker:// (skopeo's spelling) is a registry image, normalised as Docker does.
+    remote = parse_source("docker://bbtest")
+    assert remote == RegistrySource("docker://bbtest",
+                                    Reference("docker.io", "library/bbtest", "latest"))
+    assert remote.stem == "bbtest-latest"
+
+
+def test_pull_never_refuses_in_one_line_naming_the_reference(hardbox_root: Path) -> None:
+    from hardbox.errors import ImageNotFound
+    from hardbox.image.source import PullOptions
+
+    never = PullOptions(policy="never")
+    for name in ("docker://127.0.0.1:9/team/app:1", "127.0.0.1:9/team/app:1"):
+        with pytest.raises(ImageNotFound, match=r"127\.0\.0\.1:9/team/app:1 is not in the store"), \
+                open_image(name, Store.open(), pull=never):
+            pass
+    # Without PullOptions (a command that takes no registry image) nothing is tried.
+    with pytest.raises(ImageNotFound, match="no image"), \
+            open_image("127.0.0.1:9/team/app:1", Store.open()):
+        pass
 
 
 def test_a_name_clearly_meant_as_a_file_that_is_missing_is_refused(tmp_path: Path) -> None:
