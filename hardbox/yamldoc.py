@@ -99,16 +99,47 @@ def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node | None, yaml.Node
 
 def read(path: Path, kind: str, schema: dict[str, Any], hint: str = "") -> Document:
     """Parse ``path`` and validate it against ``schema``; any problem is one ``InputError``."""
+    [(node, data)] = _parse(path, kind, hint, MAX_BYTES, many=False)
+    if node is None or not isinstance(data, dict):
+        raise InputError(f"{kind} {path}: must be a YAML mapping", hint=hint or None)
+    doc = Document(kind, path, data, node, hint)
+    _refuse_duplicates(doc, node, [], set())
+    _validate(doc, schema)
+    return doc
+
+
+def read_all(path: Path, kind: str, *, max_bytes: int, max_documents: int, hint: str = "") -> list[Document]:
+    """Every document of a YAML stream (``---``-separated, as ``kubectl apply -f`` reads
+    it), each a mapping with its node tree; empty documents are skipped. The same refusals
+    as ``read`` (duplicate keys, aliases to collections, nesting, size), no schema."""
+    docs = []
+    parsed = _parse(path, kind, hint, max_bytes, many=True)
+    if len(parsed) > max_documents:
+        raise InputError(f"{kind} {path}: more than {max_documents} YAML documents", hint=hint or None)
+    for index, (node, data) in enumerate(parsed):
+        if node is None or data is None:
+            continue
+        where = Path(f"{path} (document {index + 1})") if len(parsed) > 1 else path
+        if not isinstance(data, dict):
+            line = node.start_mark.line + 1
+            raise InputError(f"{kind} {path}:{line}: document {index + 1} is not a YAML mapping", hint=hint or None)
+        doc = Document(kind, path, data, node, hint)
+        _refuse_duplicates(Document(kind, where, data, node, hint), node, [], set())
+        docs.append(doc)
+    return docs
+
+
+def _parse(path: Path, kind: str, hint: str, max_bytes: int, *, many: bool) -> list[tuple[yaml.Node | None, Any]]:
     require_file_or_dir(path, kind)
     try:
         raw = path.read_bytes()
     except OSError as err:
         raise InputError(f"{kind} {path}: cannot read: {err.strerror or err}", hint=hint or None) from None
-    if len(raw) > MAX_BYTES:
-        raise InputError(f"{kind} {path}: larger than {MAX_BYTES} bytes, not a {kind}")
+    if len(raw) > max_bytes:
+        raise InputError(f"{kind} {path}: larger than {max_bytes} bytes, not a {kind}")
     try:
         text = raw.decode("utf-8")
-        node, data = _load(text)
+        return _load_all(text) if many else [_load(text)]
     except UnicodeDecodeError as err:
         raise InputError(f"{kind} {path}: not UTF-8 text ({err.reason})") from None
     except _TooDeep as err:
@@ -129,17 +160,24 @@ def read(path: Path, kind: str, schema: dict[str, Any], hint: str = "") -> Docum
     except yaml.YAMLError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"{kind} {path}: not valid YAML: {first}", hint=hint or None) from None
-    if node is None or not isinstance(data, dict):
-        raise InputError(f"{kind} {path}: must be a YAML mapping", hint=hint or None)
-    doc = Document(kind, path, data, node, hint)
-    _refuse_duplicates(doc, node, [], set())
-    _validate(doc, schema)
-    return doc
 
 
 def _codepoint(char: object) -> str:
     code = ord(char) if isinstance(char, str) else char
     return f"U+{code:04X}" if isinstance(code, int) else repr(char)
+
+
+def _load_all(text: str) -> list[tuple[yaml.Node | None, Any]]:
+    """Each document composed and constructed in turn (a stream of several)."""
+    loader = _Loader(text)
+    out: list[tuple[yaml.Node | None, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            out.append((node, loader.construct_document(node) if node is not None else None))
+    finally:
+        loader.dispose()
+    return out
 
 
 def _load(text: str) -> tuple[yaml.Node | None, Any]:

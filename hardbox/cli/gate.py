@@ -99,7 +99,7 @@ def handler(args: argparse.Namespace) -> int:
     if args.k8s is not None:
         from hardbox.cli.gate_k8s import handle_k8s
 
-        return handle_k8s(args)
+        return handle_k8s(args, REPORTS, summary)
     if args.image is None:
         raise UsageError("gate needs an IMAGE or --k8s MANIFEST")
     targets = report_targets(args, REPORTS)

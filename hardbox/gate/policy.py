@@ -64,6 +64,19 @@ class DockerfilePolicy:
     ignore: frozenset[str] = frozenset()
 
 
+# hardbox's own checks of every container for `gate --k8s` (gate/k8s/controls.REQUIREMENTS).
+K8S_REQUIREMENTS = ("run-as-non-root", "no-privilege-escalation", "read-only-root-filesystem",
+                    "drop-all-capabilities", "seccomp", "no-host-namespaces", "no-host-path", "no-privileged")
+
+
+@dataclass(frozen=True)
+class KubernetesPolicy:
+    """What ``gate --k8s`` checks: a Pod Security Standards level and hardbox's requirements."""
+
+    pod_security: str = "restricted"
+    require: tuple[str, ...] = K8S_REQUIREMENTS
+
+
 @dataclass(frozen=True)
 class Policy:
     name: str
@@ -80,6 +93,7 @@ class Policy:
     licenses: LicensePolicy | None = None
     profile: ProfileRequirement | None = None
     dockerfile: DockerfilePolicy | None = None
+    kubernetes: KubernetesPolicy = KubernetesPolicy()
 
 
 def default_policy_path() -> Path:
@@ -108,6 +122,7 @@ def _policy(doc: Document) -> Policy:
     lic = d.get("licenses")
     prof = d.get("profile")
     dfp = d.get("dockerfile")
+    k8s = d.get("kubernetes") or {}
     base = d.get("base_images") or {}
     for lic_id in [*(lic or {}).get("allowed", []), *(lic or {}).get("denied", [])]:
         _check_license(doc, lic_id)
@@ -141,6 +156,7 @@ def _policy(doc: Document) -> Policy:
         ) if lic else None,
         profile=ProfileRequirement(prof["name"], prof.get("probe")) if prof else None,
         dockerfile=DockerfilePolicy(Severity(dfp["fail_on"]), frozenset(dfp.get("ignore", ()))) if dfp else None,
+        kubernetes=KubernetesPolicy(k8s.get("pod_security", "restricted"), tuple(k8s.get("require", K8S_REQUIREMENTS))),
     )  # fmt: skip
 
 
