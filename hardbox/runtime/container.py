@@ -119,6 +119,8 @@ class Container:
             (base / d).mkdir(mode=0o700)
         ids = idmap.for_invoking_user() if profile.user_namespace else None
         idmap.check_store_shift(req.image.shift, ids)
+        mounts.prepare_volumes(req.volumes, (ids.host_uid(0), ids.host_gid(0)) if ids else (0, 0),
+                               can_idmap=ids is not None and not ids.rootless)
         _own_upper_like_image(base / "upper", req.image.layers, ids)
         self.cgroup = self._create_cgroup(state_id)
         if self.cgroup is not None and profile.limits.memory is not None:
@@ -198,6 +200,8 @@ class Container:
                         layers, base / "upper", base / "work", userns_fd, context=self._file_label
                     )
                 )
+                # -v SRC:DST:idmap, idmapped here: only host root may (mounts.clone_volume).
+                rootfs_fds += [mounts.clone_volume(v, userns_fd) for v in self.request.volumes if v.idmap]
             finally:
                 if userns_fd is not None:
                     os.close(userns_fd)
@@ -344,7 +348,8 @@ def _child_main(
         if ids is not None:
             namespaces.unshare_user()
             sock.send(b"U")
-        _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+        idmapped = sum(1 for v in plan.mount_template.volumes if v.idmap)
+        _, fds, _, _ = socket.recv_fds(sock, 1, 1 + idmapped)
         # Still host uid 0 here (the map makes it unmapped, not root): the only moment the
         # 0700 state dir and the volume sources can be reached. Namespaces first, then the
         # root attached, the volumes cloned, and only then become the container's root.
@@ -356,7 +361,7 @@ def _child_main(
         if not fds:
             raise ContainerError("the root filesystem was not handed over")
         mounts.attach_rootfs(fds[0], plan.mount_template.root)
-        volume_fds = mounts.clone_volumes(plan.mount_template.volumes)
+        volume_fds = mounts.clone_volumes(plan.mount_template.volumes, fds[1:])
         if ids is not None:
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)

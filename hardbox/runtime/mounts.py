@@ -27,7 +27,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hardbox.errors import ContainerError, UsageError
+from hardbox.errors import ContainerError, UsageError, naming_os_errors
 from hardbox.runtime import syscalls
 from hardbox.runtime.overlay import build_rootfs as build_rootfs
 from hardbox.runtime.syscalls import KernelError
@@ -46,23 +46,46 @@ _NOSUID_NODEV = syscalls.MS_NOSUID | syscalls.MS_NODEV
 HOST_SYSFS_MASKS: tuple[str, ...] = ("/sys/fs/cgroup", "/sys/kernel/debug", "/sys/kernel/tracing", "/sys/kernel/security")
 
 
+VOLUME_OPTIONS = ("ro", "rw", "idmap", "U")
+
+
 @dataclass(frozen=True)
 class Volume:
-    """``-v SRC:DST[:ro|rw]`` after parsing; ``source`` is an absolute host path."""
+    """``-v SRC:DST[:OPTION[,OPTION]]`` after parsing; ``source`` is an absolute host path.
+
+    Options: ``ro``/``rw``; ``idmap``, an idmapped bind mount (host ids shown as the same
+    ids inside, so container root writes as the host's root and a directory's owner keeps
+    owning what is written there); ``U``, as Podman's: the source tree is
+    chowned to container root's host uid and gid before the start.
+    """
 
     source: str
     destination: str
     read_only: bool
+    idmap: bool = False
+    chown: bool = False
 
     @classmethod
     def parse(cls, spec: str, *, read_only_default: bool) -> Volume:
         parts = spec.split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise UsageError(f"volume {spec!r}: expected SRC:DST[:ro|rw]")
-        mode = parts[2] if len(parts) == 3 else ("ro" if read_only_default else "rw")
-        if mode not in ("ro", "rw"):
-            raise UsageError(f"volume {spec!r}: mode must be ro or rw, not {mode!r}")
-        source = os.path.abspath(parts[0])
+            raise UsageError(f"volume {spec!r}: expected SRC:DST[:ro|rw][,idmap][,U]")
+        options = parts[2].split(",") if len(parts) == 3 else []
+        unknown = [o for o in options if o not in VOLUME_OPTIONS]
+        if unknown:
+            raise UsageError(f"volume {spec!r}: unknown option {unknown[0]!r}",
+                             f"options are {', '.join(VOLUME_OPTIONS)}, comma-separated")
+        if "ro" in options and "rw" in options:
+            raise UsageError(f"volume {spec!r}: both ro and rw")
+        read_only = "ro" in options or ("rw" not in options and read_only_default)
+        if not parts[0].startswith("/"):
+            # Docker reads a SRC without a leading slash as a named volume; hardbox has none,
+            # and taking it as a path relative to the working directory would surprise both.
+            raise UsageError(
+                f"volume {spec!r}: {parts[0]!r} is not an absolute path; hardbox has no named volumes",
+                f"give the host directory as an absolute path, e.g. -v \"$PWD/{parts[0].removeprefix('./')}:{parts[1]}\"",
+            )
+        source = os.path.normpath(parts[0])
         if not os.path.exists(source):
             raise UsageError(f"volume {spec!r}: `{source}` does not exist")
         if not parts[1].startswith("/"):
@@ -71,7 +94,7 @@ class Volume:
         if forbidden_target(destination):
             raise UsageError(f"volume {spec!r}: destination {destination} is inside {forbidden_target(destination)}",
                              "volumes cannot be mounted over /proc, /sys or /dev")
-        return cls(source, destination, mode == "ro")
+        return cls(source, destination, read_only, idmap="idmap" in options, chown="U" in options)
 
 
 def forbidden_target(path: str) -> str | None:
@@ -200,23 +223,84 @@ def attach_rootfs(rootfs_fd: int, attach_point: str) -> None:
     syscalls.move_mount(rootfs_fd, attach_point)
 
 
-def clone_volumes(volumes: Sequence[Volume]) -> list[tuple[int, Volume]]:
-    """Detached copies of the volume sources, taken while the host paths are reachable.
+def clone_volume(vol: Volume, userns_fd: int | None = None) -> int:
+    """A detached copy of ``vol.source``: nosuid, nodev, read-only if asked, and with
+    ``userns_fd`` idmapped to that user namespace (MOUNT_ATTR_IDMAP, Linux 5.12+), which
+    only host root can do: hardbox makes those, the container's first child the rest."""
+    fd = syscalls.open_tree(
+        vol.source,
+        syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC | syscalls.AT_RECURSIVE,
+    )
+    attrs = syscalls.MOUNT_ATTR_NOSUID | syscalls.MOUNT_ATTR_NODEV
+    if vol.read_only:
+        attrs |= syscalls.MOUNT_ATTR_RDONLY
+    if userns_fd is not None:
+        attrs |= syscalls.MOUNT_ATTR_IDMAP
+    try:
+        syscalls.mount_setattr(fd, attrs, userns_fd=userns_fd or 0, flags=syscalls.AT_RECURSIVE,
+                               what=f"volume {vol.source}" + (" (idmap)" if userns_fd is not None else ""))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def clone_volumes(volumes: Sequence[Volume], idmapped: Sequence[int] = ()) -> list[tuple[int, Volume]]:
+    """Detached copies of the volume sources, taken while the host paths are reachable;
+    ``idmapped`` are the ``:idmap`` ones hardbox made (``clone_volume`` with the user
+    namespace), in order.
 
     They are attached after the pivot, at destinations resolved inside the new root only.
     """
-    cloned: list[tuple[int, Volume]] = []
+    premade = iter(idmapped)
+    return [(next(premade) if vol.idmap else clone_volume(vol), vol) for vol in volumes]
+
+
+def prepare_volumes(volumes: Sequence[Volume], root_ids: tuple[int, int], *, can_idmap: bool) -> None:
+    """In hardbox, before the start: ``:U`` sources chowned to container root's host ids
+    (``root_ids``); ``:idmap`` refused where it cannot be made: idmapping a host directory
+    needs host root and a user namespace to map it to."""
     for vol in volumes:
-        fd = syscalls.open_tree(
-            vol.source,
-            syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC | syscalls.AT_RECURSIVE,
-        )
-        attrs = syscalls.MOUNT_ATTR_NOSUID | syscalls.MOUNT_ATTR_NODEV
-        if vol.read_only:
-            attrs |= syscalls.MOUNT_ATTR_RDONLY
-        syscalls.mount_setattr(fd, attrs, flags=syscalls.AT_RECURSIVE, what=vol.source)
-        cloned.append((fd, vol))
-    return cloned
+        if vol.idmap and not can_idmap:
+            raise ContainerError(
+                f"volume {vol.source}:{vol.destination}: idmap needs a run as root with the profile's user namespace",
+                "use :U to give the directory to the container's root instead",
+            )
+    for vol in volumes:
+        if vol.chown:
+            chown_tree(vol.source, *root_ids)
+
+
+def write_refusal(vol: Volume, uid: int, gid: int) -> str | None:
+    """Why container root (host ``uid``:``gid``) could not write to a read-write volume's
+    top directory, for ``--explain``; None when it can (or the volume is ro, idmap or U).
+    Owner, group and other bits only: a host owner outside the container's map shows as
+    65534 inside, where no capability of container root applies to it."""
+    if vol.read_only or vol.idmap or vol.chown:
+        return None
+    try:
+        st = os.stat(vol.source)
+    except OSError:
+        return None
+    mode = st.st_mode
+    if ((st.st_uid == uid and mode & stat.S_IWUSR) or (st.st_gid == gid and mode & stat.S_IWGRP)
+            or mode & stat.S_IWOTH):
+        return None
+    return (f"container root is host uid {uid}, and {vol.source} is owned by {st.st_uid}:{st.st_gid} "
+            f"mode {stat.S_IMODE(mode):04o}: writes there fail; add :idmap or :U")
+
+
+def chown_tree(root: str, uid: int, gid: int) -> None:
+    """``-v SRC:DST:U``: every entry under ``root`` (itself included) given to uid:gid, as
+    Podman's ``:U``. Symlinks are changed themselves, never followed, and the walk stays
+    relative to directory descriptors, so a link swapped in during the walk leads nowhere."""
+    with naming_os_errors("chown volume", root, ContainerError):
+        os.chown(root, uid, gid, follow_symlinks=False)
+        if not os.path.isdir(root) or os.path.islink(root):
+            return
+        for _dir, dirs, files, dir_fd in os.fwalk(root, follow_symlinks=False):
+            for name in (*dirs, *files):
+                os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
 
 
 def setup_container_mounts(
@@ -287,7 +371,8 @@ def describe(plan: MountPlan) -> list[str]:
         "/ overlay of idmapped layers nodev" + (" ro" if plan.read_only_root else " rw"),
         "/proc proc nosuid,nodev,noexec", "/sys sysfs ro", "/dev tmpfs", "/dev/pts devpts newinstance",
         "/dev/shm tmpfs", f"/tmp {tmp}", f"/run {tmp}",
-        *(f"{v.destination} bind {v.source} {'ro' if v.read_only else 'rw'}" for v in plan.volumes),
+        *(f"{v.destination} bind {v.source} {'ro' if v.read_only else 'rw'}"
+          + (",idmap" if v.idmap else "") + (",U" if v.chown else "") for v in plan.volumes),
     ]
 
 

@@ -60,7 +60,8 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     out.append(Step("/tmp, /run", "tmpfs nosuid,nodev" + (",noexec" if profile.tmpfs_noexec else "")))
     if volumes:
         mode = "read-only unless :rw" if profile.volumes_readonly else "read-write unless :ro"
-        out.append(Step("volumes", f"{', '.join(volumes)} ({mode}, nosuid,nodev)"))
+        notes = "".join(f"; {note}" for note in _volume_notes(profile, volumes))
+        out.append(Step("volumes", f"{', '.join(volumes)} ({mode}, nosuid,nodev){notes}"))
     out.append(Step("pivot_root", "into the container root; the host root is detached"))
     out.append(Step("session", "new session" + (" with a new pty (no TIOCSTI into the caller)" if tty else "")))
     out.append(Step("environment", "image Env and --env only; host environment not passed"))
@@ -78,6 +79,27 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     if init:
         out.append(Step("init", "a reaping PID 1 forwards signals to the command"))
     return out
+
+
+def _volume_notes(profile: Profile, volumes: tuple[str, ...]) -> list[str]:
+    """A volume container root could not write to names the host uid it runs as."""
+    from hardbox.runtime.mounts import Volume, write_refusal
+
+    try:
+        ids = idmap.for_invoking_user() if profile.user_namespace else None
+    except HardboxError:
+        return []  # the user namespace step already says why no map can be made
+    root = (ids.host_uid(0), ids.host_gid(0)) if ids is not None else (0, 0)
+    notes = []
+    for spec in volumes:
+        try:
+            vol = Volume.parse(spec, read_only_default=profile.volumes_readonly)
+        except HardboxError as err:
+            notes.append(err.message)
+            continue
+        note = write_refusal(vol, *root) if ids is not None else None
+        notes += [note] if note else []
+    return notes
 
 
 def _capabilities(profile: Profile) -> str:

@@ -28,7 +28,7 @@ def test_volume_parse_defaults_and_modes(tmp_path):
     ("spec", "message"),
     [
         ("{src}", "expected SRC:DST"),
-        ("{src}:/d:rx", "mode must be ro or rw"),
+        ("{src}:/d:rx", "unknown option 'rx'"),
         ("{src}:relative", "destination must be an absolute path"),
         ("/no/such/dir:/d", "does not exist"),
     ],
