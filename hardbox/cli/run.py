@@ -55,8 +55,10 @@ def register(subparsers: Any) -> None:
                    help="set an environment variable (NAME alone takes it from hardbox's environment)")
     p.add_argument("-u", "--user", help="name|uid[:group|gid], from the image's /etc/passwd")
     p.add_argument("-w", "--workdir", help="working directory inside the container")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro|rw]",
-                   help="bind-mount a host path (read-only by default under strict)")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:OPTS]",
+                   help="bind-mount an absolute host path (read-only by default under strict); OPTS, "
+                   "comma-separated: ro, rw, idmap (container root writes as the host owner), "
+                   "U (chown SRC to container root)")
     p.add_argument("--entrypoint", help="override the image's entrypoint ('' clears it)")
     p.add_argument("--name", default="", help="a name for `hardbox ps`/`stop`/`rm`")
     p.add_argument("--hostname", help="the container's hostname (default: short id)")
