@@ -202,12 +202,16 @@ class Finding:
         is the same alert. The layer counts by index, not diff_id: a rebuild changes every
         diff_id above the base, not which step brought the file. A finding with no path (an
         image-config finding) adds the build step and config key it names, so two exposed
-        ports or two ENV secrets stay two alerts."""
+        ports or two ENV secrets stay two alerts; a finding about a field of a structured
+        file (a Kubernetes manifest: ``extra["object"]`` and ``["field"]``) adds both, not the
+        line, so two containers of one manifest are two alerts and an edit above moves neither."""
         parts = [self.id, self.package or "", self.version or "", self.path or "",
                  "" if self.layer is None else str(self.layer.index)]
         if self.path is None:
             parts += ["" if self.history_index is None else str(self.history_index),
                       (self.secret.key or "") if self.secret else "", str(self.extra.get("port", ""))]
+        if "field" in self.extra:
+            parts += [str(self.extra.get("object", "")), str(self.extra["field"])]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     def extra_dict(self) -> dict[str, Any]:
