@@ -89,7 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prune", help="remove untagged images and unused blobs and layers",
                        description="Remove untagged images, then every blob and unpacked layer "
-                       "no stored image references. Stale container records (recorded running, "
+                       "no stored image references, and the layer downloads interrupted "
+                       "pulls left (partial-blobs/). Stale container records (recorded running, "
                        "nothing of them left running: a killed run or minimize) go too, with "
                        "their empty cgroups.")
     p.set_defaults(func=_prune)
@@ -265,6 +266,9 @@ def _prune(args: argparse.Namespace) -> int:
     removed = prune(_store())
     print(f"Deleted {len(removed.images)} untagged images, {removed.blobs} blobs and "
           f"{removed.layers} unpacked layers; reclaimed {human_size(removed.bytes)} of blobs")
+    if removed.partials:
+        print(f"Removed {removed.partials} interrupted layer downloads "
+              f"({human_size(removed.partial_bytes)})")
     if removed.containers:
         print(f"Removed {len(removed.containers)} stale container records: "
               + ", ".join(c[:12] for c in removed.containers))

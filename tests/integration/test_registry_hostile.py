@@ -390,3 +390,40 @@ def test_interrupted_pull_resumes_next_time(image: Image, hardbox_root: Path) ->
     assert json.loads(done.stdout)[0]["id"] == image.config_digest
     assert tries == [None, f"bytes={half}-"]
     assert not any((hardbox_root / "partial-blobs").iterdir())
+
+
+def test_prune_removes_what_an_interrupted_pull_left(image: Image, hardbox_root: Path) -> None:
+    """A pull that dies half-way keeps its layer download in partial-blobs/ (to resume);
+    `image prune` removes it and says so, and the next pull starts that blob afresh."""
+    blob = image.blobs[image.layer_digest]
+    tries: list[str | None] = []
+
+    def stall(req: Req) -> bool:
+        if not req.path.endswith(image.layer_digest):
+            return False
+        tries.append(req.headers.get("Range"))
+        req.send_response(200)
+        req.send_header("Content-Length", str(len(blob)))
+        req.end_headers()
+        req.wfile.write(blob[: len(blob) // 2])
+        req.wfile.flush()
+        time.sleep(4)
+        return True
+
+    with registry(image, stall) as (host, _):
+        refused(pull(host, HARDBOX_NET_TIMEOUT="1", HARDBOX_NET_DEADLINE="2"),
+                hardbox_root, "download failed after")
+    parts = list((hardbox_root / "partial-blobs").iterdir())
+    assert [p.name for p in parts] == [f"{image.layer_digest[7:]}.part"]
+    kept = parts[0].stat().st_size
+    assert 0 < kept < len(blob)
+    pruned = subprocess.run([sys.executable, "-m", "hardbox", "image", "prune"],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Removed 1 interrupted layer downloads" in pruned.stdout
+    assert list((hardbox_root / "partial-blobs").iterdir()) == []
+    with registry(image) as (host, log):
+        done = pull(host, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["id"] == image.config_digest
+    assert f"GET /v2/hostile/bb/blobs/{image.layer_digest} range=None" in log

@@ -30,9 +30,6 @@ from hardbox.image.store.images import StoredImage
 from hardbox.image.store.store import Store
 from hardbox.image.store.transaction import Transaction
 
-# Layer downloads an interrupted pull leaves, resumed by the next pull of the same blob.
-PARTIALS = "partial-blobs"
-
 
 @dataclass(frozen=True)
 class Pulled:
@@ -98,7 +95,7 @@ def pull(store: Store, client: RegistryClient, ref: Reference, *,
     with store.writing(), store.staging() as stage:
         spool = stage / "pull"
         spool.mkdir()
-        partials = store.root / PARTIALS
+        partials = store.partials  # what an interrupted pull left, resumed here
         partials.mkdir(mode=0o700, exist_ok=True)
         with Downloader(client, repo, spool, workers=workers, progress=progress,
                         partials=partials) as downloads:

@@ -45,6 +45,8 @@ class Removed:
     layers: int = 0
     bytes: int = 0
     containers: list[str] = field(default_factory=list)  # stale container records removed
+    partials: int = 0  # interrupted layer downloads (partial-blobs/) removed
+    partial_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,12 @@ def remove(store: Store, ref: str, *, force: bool = False) -> Removed:
 
 
 def prune(store: Store) -> Removed:
-    """``image prune``: untagged images, then unreferenced blobs and unpacked layers. What a
-    live container uses is kept."""
+    """``image prune``: untagged images, then unreferenced blobs and unpacked layers, and the
+    layer downloads interrupted pulls left. What a live container uses is kept."""
     removed = Removed()
     with store.writing():
         removed.containers = remove_stale_containers(store)
+        _remove_partials(store, removed)
         in_use = containers_in_use(store)
         used = {u.image_id for u in in_use}
         tagged = set(store.tags().values())
@@ -105,6 +108,18 @@ def prune(store: Store) -> Removed:
                 removed.images.append(manifest)
         _collect(store, removed, in_use)
     return removed
+
+
+def _remove_partials(store: Store, removed: Removed) -> None:
+    """Every interrupted download in ``partial-blobs/``. A pull holds ``writing()`` for as
+    long as it downloads, as prune does, so none of these is being written."""
+    if not store.partials.is_dir():
+        return
+    for path in store.partials.iterdir():
+        if path.is_file() and not path.is_symlink():
+            removed.partial_bytes += path.stat().st_size
+            removed.partials += 1
+        remove_tree(path)
 
 
 def _refuse_in_use(ref: str, configs: set[str], in_use: list[InUse]) -> None:

@@ -9,6 +9,8 @@ reach)::
     images/<manifest hex>.json one record per stored image
     tags.json                 full reference -> manifest digest (tags move)
     tmp/                      staging for imports: a rename away from the store
+    partial-blobs/<hex>.part  layer downloads a pull did not finish, resumed by the next pull
+                              (image/registry/pull.py); `image prune` removes them
     userns.json               only in a rootless store: the id map its layers were unpacked
                               with (shifted.py); runs must use the same map
     lock                      writers (import, tag, rm, prune) hold it exclusively
@@ -44,6 +46,7 @@ from hardbox.image.userns import remove_shifted
 from hardbox.root import default_root as default_root
 
 SHIFT_FILE = "userns.json"  # see the layout above and image/store/shifted.py
+PARTIALS = "partial-blobs"  # see the layout above
 # The hint of every error a damaged store file raises: fsck finds it and --repair sets it aside.
 FSCK_HINT = "run `hardbox image fsck` to see what is damaged, and `--repair` to set it aside"
 
@@ -98,6 +101,7 @@ class Store:
         self.tags_file = root / "tags.json"
         self.lock_file = root / "lock"
         self.shift_file = root / SHIFT_FILE
+        self.partials = root / PARTIALS
         self.stats = WriteStats()
         self.read_only = False
 
