@@ -33,6 +33,11 @@ _SOURCE = re.compile(r"^(?P<name>[^\s(]+)(?:\s*\((?P<version>[^)\s]+)\))?$")
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*$")
 _VERSION = re.compile(r"^\S+$")
 _LICENSE_LINE = re.compile(r"^License:[ \t]*(\S[^\n]*)$", re.MULTILINE)
+# DEP-5's first field, allowing the blank or comment lines some packages put above it.
+_DEP5 = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n){0,3}Format:", re.IGNORECASE)
+# Debian policy 12.5: licenses in /usr/share/common-licenses are referred to by path.
+_COMMON_LICENSE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+_-]*)")
+_SHORT_LICENSE_LINE = re.compile(r"^License:[ \t]*([A-Za-z0-9][A-Za-z0-9.+_-]*)[ \t]*$", re.MULTILINE)
 _MAX_COPYRIGHT = 4 * 1024 * 1024
 # A deb822 field line: a name without colons or spaces, optional blanks, the colon.
 _FIELD = re.compile(r"([^:\s]+)\s*:")
@@ -88,11 +93,18 @@ class _Entry:
 
 
 def _copyright_licenses(name: str, ctx: CatalogContext) -> tuple[str, ...]:
-    """License short names from ``/usr/share/doc/NAME/copyright`` when it is in Debian's
-    machine-readable format (DEP-5: a ``Format:`` line first, ``License:`` fields naming each
-    license). dpkg records no license; this file is where Debian declares it. A plain
-    regex suffices for the ``License:`` synopsis lines and is ~100x faster than
-    python-debian's full copyright parser, which also prints to stdout on odd files."""
+    """License short names from ``/usr/share/doc/NAME/copyright``: dpkg records no license,
+    and this file is where Debian declares it.
+
+    - A machine-readable file (DEP-5: a ``Format:`` line at the top) names each license in
+      its ``License:`` fields.
+    - An older free-form file (glibc's, gnutls') points at the licenses' texts in
+      ``/usr/share/common-licenses/NAME``, whose NAMEs are Debian's short names; a
+      ``License:`` line there counts only when it is one short name (``License: Expat``),
+      not prose.
+
+    Regexes over the text are ~100x faster than python-debian's full copyright parser,
+    which also prints to stdout on odd files."""
     entry = ctx.view.resolve(f"/usr/share/doc/{name}/copyright")
     if entry is None or not entry.is_file:
         return ()
@@ -100,11 +112,12 @@ def _copyright_licenses(name: str, ctx: CatalogContext) -> tuple[str, ...]:
         text = entry.read_text(_MAX_COPYRIGHT)
     except (OSError, ValueError):
         return ()
-    if not text.startswith("Format:"):
-        return ()
-    return tuple(
-        sorted({m.group(1).strip() for m in _LICENSE_LINE.finditer(text) if m.group(1).strip()})
-    )
+    if _DEP5.match(text):
+        found = {m.group(1).strip() for m in _LICENSE_LINE.finditer(text)}
+    else:
+        found = {m.group(1).rstrip(".") for m in _COMMON_LICENSE.finditer(text)}
+        found.update(m.group(1) for m in _SHORT_LICENSE_LINE.finditer(text))
+    return tuple(sorted(name for name in found if name))
 
 
 def _owned_files(listed: tuple[str, ...], ctx: CatalogContext) -> tuple[str, ...]:

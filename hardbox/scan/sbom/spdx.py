@@ -5,8 +5,10 @@ The image is the described package (``primaryPackagePurpose: CONTAINER``), the O
 ``OPERATING-SYSTEM`` package, and each package carries its purl as a ``PACKAGE-MANAGER``
 external reference. The image ``CONTAINS`` every package; the OS ``DEPENDS_ON`` nothing
 here (SPDX has no "provided by" relation) but its packages are ``DEPENDENCY_OF`` it.
-``licenseDeclared`` is an SPDX expression when the package's license parses as one, else
-``NOASSERTION`` with the text in ``licenseComments``. Layers go in the package
+``licenseDeclared`` is an SPDX expression: each license that is an SPDX id or expression as
+it stands, and each other name (Debian's ``GPL-2+``, a jar's ``Apache License``) a
+``LicenseRef-`` of its own, declared once in ``hasExtractedLicensingInfos`` with the name as
+written, as Syft does. ``NOASSERTION`` only when the package states no license. Layers go in the package
 ``comment`` as ``hardbox:layer:diff_id=...`` lines: SPDX 2.3 has no property fields.
 SPDX requires a SHA-1 for every listed file, which hardbox does not compute, so file lists
 (``--with-files``) are a CycloneDX feature.
@@ -38,23 +40,46 @@ def _spdx_id(*parts: str) -> str:
     return "SPDXRef-" + "-".join(_SPDXID_UNSAFE.sub("-", p).strip("-") or "x" for p in parts)
 
 
-def _license_fields(pkg: Package) -> dict[str, str]:
-    if not pkg.licenses:
-        return {"licenseDeclared": "NOASSERTION"}
-    factory = LicenseFactory()
-    parsed = []
-    for text in pkg.licenses:
-        lic = factory.make_from_string(text)
-        if isinstance(lic, LicenseExpression):
-            parsed.append(f"({lic.value})" if " " in lic.value else lic.value)
-        elif isinstance(lic, DisjunctiveLicense) and lic.id:
-            parsed.append(lic.id)
-        else:
-            return {"licenseDeclared": "NOASSERTION", "licenseComments": "; ".join(pkg.licenses)}
-    return {"licenseDeclared": " AND ".join(parsed)}
+class _LicenseRefs:
+    """The document's ``LicenseRef-`` ids: one per license name that is not SPDX, stable for
+    the same name, distinct for names that sanitize alike."""
+
+    def __init__(self) -> None:
+        self._factory = LicenseFactory()
+        self.by_name: dict[str, str] = {}
+
+    def declared(self, pkg: Package) -> str:
+        parts = []
+        for text in dict.fromkeys(t.strip() for t in pkg.licenses if t.strip()):
+            lic = self._factory.make_from_string(text)
+            if isinstance(lic, LicenseExpression):
+                parts.append(f"({lic.value})" if " " in lic.value else lic.value)
+            elif isinstance(lic, DisjunctiveLicense) and lic.id:
+                parts.append(lic.id)
+            else:
+                parts.append(self._ref(text))
+        return " AND ".join(parts) if parts else "NOASSERTION"
+
+    def _ref(self, name: str) -> str:
+        if name not in self.by_name:
+            # idstring = 1*(ALPHA / DIGIT / "-" / "."); "+" means "or later" in Debian's names.
+            base = "LicenseRef-" + (_SPDXID_UNSAFE.sub("-", name.replace("+", "-plus")).strip("-") or "x")
+            ref, n = base, 1
+            while ref in self.by_name.values():
+                n += 1
+                ref = f"{base}-{n}"
+            self.by_name[name] = ref
+        return self.by_name[name]
+
+    def extracted(self) -> list[dict[str, str]]:
+        return [
+            {"licenseId": ref, "name": name, "extractedText": name,
+             "comment": "the license name as the package states it; not an SPDX license id"}
+            for name, ref in sorted(self.by_name.items(), key=lambda item: item[1])
+        ]  # fmt: skip
 
 
-def _package(pkg: Package, spdx_id: str) -> dict[str, Any]:
+def _package(pkg: Package, spdx_id: str, refs: _LicenseRefs) -> dict[str, Any]:
     comment = []
     if pkg.layer is not None:
         comment += [
@@ -82,7 +107,7 @@ def _package(pkg: Package, spdx_id: str) -> dict[str, Any]:
             }
         ],
         "comment": "\n".join(comment),
-        **_license_fields(pkg),
+        "licenseDeclared": refs.declared(pkg),
     }
     if pkg.source_name and (pkg.source_name, pkg.source_version) != (pkg.name, pkg.version):
         entry["sourceInfo"] = (
@@ -120,6 +145,7 @@ def spdx_document(image: SbomImage, result: CatalogResult) -> dict[str, Any]:
             "relatedSpdxElement": root_id,
         }
     ]
+    refs = _LicenseRefs()
     os_id = None
     if result.os is not None:
         os_id = _spdx_id("OperatingSystem", result.os.purl_distro)
@@ -142,7 +168,7 @@ def spdx_document(image: SbomImage, result: CatalogResult) -> dict[str, Any]:
         )
     for number, pkg in enumerate(result.packages):
         pkg_id = _spdx_id("Package", pkg.ecosystem, pkg.name, str(number))
-        packages.append(_package(pkg, pkg_id))
+        packages.append(_package(pkg, pkg_id, refs))
         relationships.append(
             {"spdxElementId": root_id, "relationshipType": "CONTAINS", "relatedSpdxElement": pkg_id}
         )
@@ -155,7 +181,9 @@ def spdx_document(image: SbomImage, result: CatalogResult) -> dict[str, Any]:
                 }
             )
     fingerprint = "\n".join([image.id, *image.tags, *(p.purl for p in result.packages)])
+    extracted = {"hasExtractedLicensingInfos": refs.extracted()} if refs.by_name else {}
     return {
+        **extracted,
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",

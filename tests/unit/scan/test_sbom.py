@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,19 @@ def test_spdx_is_valid(minbase: tuple[DirImage, CatalogResult], tmp_path: Path) 
     assert purls == {p.purl for p in result.packages}
     doc = json.loads(path.read_text())
     assert doc["packages"][0]["primaryPackagePurpose"] == "CONTAINER"
+    # Debian's license names are not SPDX ids: each is a LicenseRef declared once, as Syft
+    # writes them, and NOASSERTION is left only for packages that state no license.
+    by_purl = {p.purl: p for p in result.packages}
+    declared = {
+        ref["referenceLocator"]: entry["licenseDeclared"]
+        for entry in doc["packages"] for ref in entry.get("externalRefs", ())
+    }
+    assert all((value == "NOASSERTION") == (not by_purl[purl].licenses) for purl, value in declared.items())
+    refs = {info["licenseId"]: info["name"] for info in doc["hasExtractedLicensingInfos"]}
+    used = {ref for value in declared.values() for ref in re.findall(r"LicenseRef-[A-Za-z0-9.-]+", value)}
+    assert used == set(refs) and len(set(refs.values())) == len(refs)
+    libc = next(p for p in result.packages if p.name == "libc6")
+    assert libc.licenses and declared[libc.purl] != "NOASSERTION"
 
 
 def test_partial_catalog_is_in_the_sbom(tmp_path: Path) -> None:
