@@ -7,6 +7,7 @@ are documented in docs/cli-image.md and are an interface: change them there firs
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -121,7 +122,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "existing OCI layout adds the image to it.",
     )
     p.add_argument("ref", metavar="REF")
-    p.add_argument("-o", "--output", metavar="PATH", required=True)
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="where to write; - or no -o with stdout not a terminal: stdout, as "
+                   "`docker save` (tar formats only)")
     p.add_argument("--format", choices=_FORMATS, default="docker-archive",
                    help="docker-archive (default), oci (a directory) or oci-archive")
     p.set_defaults(func=_export)
@@ -306,10 +309,17 @@ def _fsck(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hardbox.errors import InvalidReference
+    from hardbox.errors import InvalidReference, UsageError
     from hardbox.image.formats.export import export
     from hardbox.image.store.importer import full_name
 
+    to_stdout = args.output == "-" or (args.output is None and not sys.stdout.isatty())
+    if args.output is None and not to_stdout:
+        raise UsageError("refusing to write an image archive to the terminal",
+                         "give -o PATH, or redirect stdout (hardbox image export REF > image.tar)")
+    if to_stdout and args.format == "oci":
+        raise UsageError("--format oci is a directory and cannot be written to stdout",
+                         "give -o DIR, or use --format oci-archive for a tar")
     store = _store()
     image = store.get(args.ref)
     name = None
@@ -318,6 +328,13 @@ def _export(args: argparse.Namespace) -> int:
         name = candidate if candidate in image.tags else None
     except InvalidReference:  # an id or digest is not a name: export under the image's tags
         name = None
+    if to_stdout:
+        from hardbox.image.formats.export import export_stream
+
+        sys.stdout.flush()
+        export_stream(store, image, sys.stdout.buffer, args.format, name)
+        sys.stdout.buffer.flush()
+        return 0
     export(store, image, Path(args.output), args.format, name)
     print(f"Exported {_short(image.id)} to {args.output} ({args.format})")
     return 0

@@ -225,7 +225,7 @@ def test_truncated_archive_and_non_tar_are_refused(busybox_archive: Path, tmp_pa
     assert_refused(hardbox("image", "import", str(cut)), str(cut))
     junk = tmp_path / "junk.bin"
     junk.write_bytes(os.urandom(4096))
-    assert_refused(hardbox("image", "import", str(junk)), str(junk), "not a readable tar archive")
+    assert_refused(hardbox("image", "import", str(junk)), str(junk), "not a tar archive (nor one compressed with gzip, bzip2 or xz")
     assert_refused(hardbox("image", "import", str(tmp_path / "absent.tar")), "absent.tar")
     assert_store_untouched(hardbox_root)
 

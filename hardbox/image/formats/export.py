@@ -16,6 +16,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 from hardbox.errors import InputError, UsageError, naming_os_errors
 from hardbox.image import reference
@@ -64,7 +65,32 @@ def export(store: Store, image: StoredImage, out: Path, fmt: str, name: str | No
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def export_stream(store: Store, image: StoredImage, stream: BinaryIO, fmt: str, name: str | None = None) -> None:
+    """Write ``image`` as ``fmt`` to ``stream`` (stdout: `hardbox image export -o -`, as
+    `docker save` writes to a pipe). Tar formats only: an OCI layout is a directory."""
+    if fmt == "oci":
+        raise UsageError("--format oci is a directory and cannot be written to stdout",
+                         "give -o DIR, or use --format oci-archive for a tar")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    names = [name] if name else list(image.tags)
+    with store.staging() as stage, tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        if fmt == "docker-archive":
+            _docker_members(tar, store, image, names, stage)
+        else:
+            layout = stage / "layout"
+            with naming_os_errors("write", layout, write_failures_only=True):
+                _oci_dir(store, image, layout, names[0] if names else None)
+            _tree_members(tar, layout)
+
+
 def _docker_archive(store: Store, image: StoredImage, out: Path, names: list[str],
+                    stage: Path) -> None:
+    with _atomic(out) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        _docker_members(tar, store, image, names, stage)
+
+
+def _docker_members(tar: tarfile.TarFile, store: Store, image: StoredImage, names: list[str],
                     stage: Path) -> None:
     config_name = f"{hex_of(image.id)}.json"
     layer_names = [f"{hex_of(layer.diff_id)}/layer.tar" for layer in image.layers]
@@ -73,14 +99,13 @@ def _docker_archive(store: Store, image: StoredImage, out: Path, names: list[str
         "RepoTags": [reference.parse(n).familiar for n in names],
         "Layers": layer_names,
     }]
-    with _atomic(out) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        _add_bytes(tar, config_name, store.read_blob(image.id))
-        for layer, member in zip(image.layers, layer_names, strict=True):
-            plain = _uncompressed(store, layer.digest, stage)
-            tar.add(plain, arcname=member, recursive=False, filter=_plain_member)
-            if plain.parent == stage:  # a decompressed copy, not the stored blob
-                plain.unlink()
-        _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
+    _add_bytes(tar, config_name, store.read_blob(image.id))
+    for layer, member in zip(image.layers, layer_names, strict=True):
+        plain = _uncompressed(store, layer.digest, stage)
+        tar.add(plain, arcname=member, recursive=False, filter=_plain_member)
+        if plain.parent == stage:  # a decompressed copy, not the stored blob
+            plain.unlink()
+    _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
 
 
 def _uncompressed(store: Store, digest: str, stage: Path) -> Path:
@@ -202,6 +227,10 @@ class _atomic:
 
 def _tar_tree(layout: Path, out: Path) -> None:
     with _atomic(out) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(layout.rglob("*")):
-            tar.add(path, arcname=str(path.relative_to(layout)), recursive=False,
-                    filter=_plain_member if path.is_file() else None)
+        _tree_members(tar, layout)
+
+
+def _tree_members(tar: tarfile.TarFile, layout: Path) -> None:
+    for path in sorted(layout.rglob("*")):
+        tar.add(path, arcname=str(path.relative_to(layout)), recursive=False,
+                filter=_plain_member if path.is_file() else None)

@@ -116,6 +116,39 @@ def member_name(name: str) -> str:
     return os.path.normpath(name.lstrip("/")).removeprefix("./")
 
 
+# What a file that tarfile could not open is, from its first bytes: the words for the error.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip"),
+)
+_READ_COMPRESSIONS = ("gzip", "bzip2", "xz")  # what tarfile's "r:*" reads around a tar
+
+
+def unreadable_archive(path: Path, err: BaseException) -> str:
+    """Why ``path`` is not an archive hardbox reads, in terms of file formats (never
+    tarfile's own ``ReadError('invalid header')``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as read_err:
+        return f"cannot read it: {read_err.strerror or read_err}"
+    if not head:
+        return "an empty file, not an image archive"
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind == "zip":
+        return "a zip archive, not a tar archive"
+    if kind == "zstd":
+        return ("a zstd-compressed file; hardbox reads tar archives plain or compressed with "
+                f"{', '.join(_READ_COMPRESSIONS)} (decompress it first: zstd -d)")
+    if kind is not None:
+        article = "an" if kind == "xz" else "a"
+        return f"{article} {kind}-compressed file that does not hold a tar archive (or holds a damaged one)"
+    if isinstance(err, (EOFError, tarfile.ReadError)) and "unexpected end" in str(err):
+        return "a tar archive that ends early (truncated?)"
+    return ("not a tar archive (nor one compressed with gzip, bzip2 or xz, the compressions "
+            "hardbox reads)")
+
+
 class TarMembers:
     """Regular-file members of an outer archive by normalised name. Only regular files are
     ever read: a symlink or hardlink member cannot redirect a blob lookup."""
@@ -127,12 +160,8 @@ class TarMembers:
             self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
             members = self.tar.getmembers()
         except (tarfile.TarError, EOFError, OSError) as err:
-            # tarfile's "r:*" lists every method it tried on several lines; keep it one line.
-            reason = str(err).splitlines()[-1].strip(" -") or type(err).__name__
-            if reason.count(")") > reason.count("("):
-                reason = reason[:-1]
             raise InvalidImage(
-                f"{path}: not a readable tar archive ({reason})",
+                f"{path}: {unreadable_archive(path, err)}",
                 "expected a docker-archive tar, an OCI layout tar or an OCI layout directory",
             ) from None
         self.files = {member_name(m.name): m for m in members if m.isfile()}
