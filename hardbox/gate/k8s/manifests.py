@@ -135,13 +135,24 @@ def load_manifests(path: str | Path) -> Manifests:
             skipped.append(f"document {number}: {label} (no pod template)")
             continue
         workload = Workload(doc, number, kind, name if isinstance(name, str) else "(unnamed)", POD_SPEC[kind])
-        workload.spec  # noqa: B018 (checks the pod spec is there, naming its line)
+        _check_shape(workload)
         workloads.append(workload)
     if not workloads:
         seen = ", ".join(sorted({s.split(": ", 1)[1].split(" ")[0] for s in skipped})) or "nothing"
         raise InputError(f"manifest {p}: no Pod, Deployment, StatefulSet, DaemonSet, Job or CronJob (found {seen})",
                          hint=HINT)
     return Manifests(p, tuple(workloads), tuple(skipped))
+
+
+def _check_shape(workload: Workload) -> None:
+    """The pod spec and the parts every check reads have the API's types, so a malformed
+    manifest is refused before any rule runs; a wrong type deeper down is refused when a
+    check reaches it, the same way."""
+    workload.spec  # noqa: B018 (there, and a mapping)
+    workload.pod_security_context()
+    workload.get(("volumes",), list)
+    for at, _ in workload.containers():
+        workload.get((*at, "securityContext"), dict)
 
 
 def _get(data: Any, keys: Sequence[str | int]) -> Any:
