@@ -1,0 +1,49 @@
+"""-q/--quiet: the progress a command draws on a terminal goes away, before or after the
+subcommand (issue 17); the result lines stay."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _stderr_on_a_terminal(*argv: str, env: dict[str, str]) -> bytes:
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "hardbox", *argv], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        ready = select.select([master], [], [], 60)[0]
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0, out
+    os.close(master)
+    return out
+
+
+@pytest.mark.parametrize("quiet", [None, ["-q"], ["--quiet"]], ids=["progress", "-q", "--quiet"])
+def test_import_progress_and_quiet(busybox_archive: Path, tmp_path: Path, quiet: list[str] | None) -> None:
+    env = {**os.environ, "HARDBOX_ROOT": str(tmp_path / "store")}
+    env.pop("NO_COLOR", None)
+    args = ["image", "import", str(busybox_archive)]
+    err = _stderr_on_a_terminal(*(args + quiet if quiet else args), env=env)
+    if quiet is None:
+        assert b"importing " in err and b"\x1b[K" in err  # the redrawn progress line
+    else:
+        assert b"importing " not in err and b"\x1b[K" not in err, err
+    if quiet == ["-q"]:  # before the subcommand too
+        err = _stderr_on_a_terminal("-q", *args, env={**env, "HARDBOX_ROOT": str(tmp_path / "s2")})
+        assert b"importing " not in err, err
