@@ -13,7 +13,7 @@ import re
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hardbox.cli.inputs import add_pull_arguments
 from hardbox.cli.output import add_report_arguments
@@ -136,7 +136,7 @@ def handler(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         out = sys.stderr if to_stdout else sys.stdout
-        out.write(summary(result, [t for t in targets.values() if t != "-"]))
+        out.write(summary(result, [t for t in targets.values() if t != "-"], out))
     if fail_on is not None:
         worst = [f for f in result.findings if f.severity.rank >= fail_on.rank]
         if worst:
@@ -192,7 +192,9 @@ def report_stem(source: ImageSource) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", source.stem).strip("._") or "image"
 
 
-def summary(result: ScanResult, written: list[str]) -> str:
+def summary(result: ScanResult, written: list[str], stream: TextIO | None = None) -> str:
+    """The human summary; severities coloured when ``stream`` (where it goes) takes colour."""
+    from hardbox.cli.terminal import paint
     from hardbox.report.common import where
 
     image = result.image
@@ -207,7 +209,9 @@ def summary(result: ScanResult, written: list[str]) -> str:
         + " (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",
     ]
     for f in result.top(5):
-        lines.append(f"  {f.severity.value.upper():8} {f.id:14} {f.title} — {where(f, 50)}")
+        label = f"{f.severity.value.upper():8}"
+        label = paint(label, f.severity.value, stream) if stream is not None else label
+        lines.append(f"  {label} {f.id:14} {f.title} — {where(f, 50)}")
     if result.vuln_db is not None:
         from hardbox.scan.coverage import describe_age
 

@@ -155,3 +155,28 @@ def test_quiet_silences_progress_on_a_terminal(monkeypatch: pytest.MonkeyPatch) 
         finally:
             terminal.configure()
     os.close(master)
+
+
+def test_scan_summary_colours_severities_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from hardbox.cli.scan import summary
+    from hardbox.scan.result import from_dict
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "report" / "sample-scan.json"
+    result = from_dict(json.loads(fixture.read_text()))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    terminal.configure()
+    worst = result.top(1)[0].severity.value
+    master, slave = os.openpty()
+    with os.fdopen(slave, "w") as tty_stream:
+        coloured = summary(result, [], tty_stream)
+        assert f"\x1b[{terminal.STYLES[worst]}m{worst.upper():8}\x1b[0m" in coloured
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert "\x1b[" not in summary(result, [], tty_stream)
+    os.close(master)
+    with open(os.devnull, "w") as null:
+        monkeypatch.delenv("NO_COLOR")
+        plain = summary(result, [], null)
+    assert "\x1b[" not in plain and plain == summary(result, [])
