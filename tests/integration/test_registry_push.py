@@ -191,3 +191,43 @@ def test_push_refuses_an_image_without_a_name_to_push_to(
     done = hardbox("push", str(image["id"]))
     assert done.returncode != 0 and "give DEST" in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 2
+
+
+def test_a_token_push_costs_one_challenge(tmp_path: Path, busybox_layout: OciLayout) -> None:
+    """A cached token whose scopes cover a request's is reused: a whole push asks the token
+    service once per scope set and meets the registry's 401 once, on its first request,
+    not once per blob (the token for `pull` from a HEAD's challenge is asked for with the
+    `push` the push will need)."""
+    need_tools("docker-registry", "skopeo")
+    with token_issuer(tmp_path / "issuer") as issuer, \
+            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
+        docker = Path(os.environ["DOCKER_CONFIG"])
+        docker.mkdir()
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        (docker / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+        first = registry.ref("tok/a:1")
+        imported(f"oci:{busybox_layout.ref}", first)
+
+        def challenges() -> int:  # the scheme probe's `GET /v2/` aside
+            return sum(1 for line in registry.access_log().splitlines()
+                       if '" 401 ' in line and '"GET /v2/ HTTP' not in line)
+
+        def requests() -> int:
+            return sum(1 for line in registry.access_log().splitlines()
+                       if "HTTP/1.1\" " in line)
+
+        one = pushed(first)
+        assert one["uploaded"]
+        assert (challenges(), len(issuer.issued)) == (1, 1), issuer.issued
+        # Again: every blob exists (HEAD). One 401, one token, and one request per blob
+        # plus the manifest, the scheme probe and the challenged first request repeated.
+        before = requests()
+        again = pushed(first)
+        assert len(again["existing"]) == len(one["uploaded"])
+        assert (challenges(), len(issuer.issued)) == (2, 2), issuer.issued
+        assert requests() - before == len(again["existing"]) + 1 + 2
+        # A mount into another repository: one token more (pull on the source too), asked
+        # before the request, so still no 401 beyond the first.
+        two = pushed(first, registry.ref("tok/b:1"))
+        assert two["mounted"]
+        assert challenges() == 3 and len(issuer.issued) == 4, issuer.issued

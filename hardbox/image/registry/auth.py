@@ -5,6 +5,13 @@ The flow is distribution's token spec (docs/spec/auth/token.md): a 401 names a `
 when it has them, else anonymously) and retries with ``Authorization: Bearer``. Tokens are
 cached per (realm, service, scope) until ``expires_in`` (default 60 s) runs out. A registry
 that answers 401 to a fresh token is refused at once: there is no second round.
+
+A scope is a set (``repository:a:pull,push repository:b:pull``), and a cached token serves
+every request whose scopes its own cover: a push's HEAD (``pull``) reuses the push token.
+Asked for after a challenge, a token names what the challenge names and what the request
+needs, together (a HEAD's challenge names only ``pull``; the push goes on to need ``push``);
+once a challenge has named the token service, a token for new scopes is asked for before
+the request, as Docker's client does, so a push meets the registry's 401 once.
 """
 
 from __future__ import annotations
@@ -53,19 +60,24 @@ class Authenticator:
         self.registry = registry
         self.creds = creds
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._service: tuple[str, str] | None = None  # (realm, service) of the last challenge
         self._basic = False
         self._lock = threading.Lock()
 
     def header(self, scope: str) -> str | None:
-        """The Authorization to send for ``scope`` before any challenge, if one is known."""
+        """The Authorization to send for ``scope`` before any challenge: a cached token
+        that covers it, else — once a challenge named the token service — a new one."""
         with self._lock:
             now = time.monotonic()
             for (_realm, _service, cached_scope), (token, expiry) in self._tokens.items():
-                if cached_scope == scope and expiry > now:
+                if expiry > now and covers(cached_scope, scope):
                     return f"Bearer {token}"
             if self._basic and self.creds is not None:
                 return basic(self.creds)
-        return None
+            known = self._service
+        if known is None or not scope:
+            return None
+        return f"Bearer {self._token(known[0], known[1], canonical(scope), None)}"
 
     def answer(self, challenge: Challenge | None, scope: str, failed: str | None = None) -> str:
         """The Authorization header that answers ``challenge``; ``AuthError`` if none can.
@@ -84,7 +96,9 @@ class Authenticator:
                             f"{challenge.scheme[:30]!r}")
         realm = challenge.params["realm"]
         service = challenge.params.get("service", "")
-        want = challenge.params.get("scope") or scope
+        want = canonical(f"{challenge.params.get('scope', '')} {scope}")
+        with self._lock:
+            self._service = (realm, service)
         refused = failed.removeprefix("Bearer ") if failed else None
         return f"Bearer {self._token(realm, service, want, refused)}"
 
@@ -119,6 +133,31 @@ class Authenticator:
             # Renew a little early: a token must not expire between check and use.
             self._tokens[key] = (token, time.monotonic() + lifetime - min(10, lifetime / 2))
         return token
+
+
+def _scopes(text: str) -> dict[tuple[str, str], frozenset[str]]:
+    """``repository:a:pull,push repository:b:pull`` -> {(type, name): actions}; a name may
+    hold a ``:`` (a registry host:port in some token services), the actions come last."""
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for one in text.split():
+        kind, _, rest = one.partition(":")
+        name, _, actions = rest.rpartition(":")
+        key = (kind, name)
+        found[key] = found.get(key, frozenset()) | {a for a in actions.split(",") if a}
+    return found
+
+
+def covers(held: str, needed: str) -> bool:
+    """Whether a token granted ``held`` may be offered for a request needing ``needed``."""
+    have = _scopes(held)
+    return all(actions <= have.get(key, frozenset()) for key, actions in _scopes(needed).items())
+
+
+def canonical(text: str) -> str:
+    """One spelling of a scope set: resources in order of appearance, each once, its actions
+    merged and sorted (``pull,push``)."""
+    return " ".join(f"{kind}:{name}:{','.join(sorted(actions))}"
+                    for (kind, name), actions in _scopes(text).items())
 
 
 def _parse_token(body: bytes, registry: str) -> tuple[str, int]:
