@@ -53,3 +53,8 @@ PolicyFailed
 __lt__
 __le__
 __eq__
+
+# Read by libraries, not by hardbox: argcomplete reads an action's `completer`
+# (cli/completion.py); argparse calls `_get_formatter` (cli/main.py, sized without shutil).
+_.completer
+_._get_formatter
