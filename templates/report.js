@@ -14,7 +14,10 @@
     var rows = Array.prototype.slice.call(body.rows);
     // Lower-cased row text, computed once.
     var texts = rows.map(function (r) { return r.textContent.toLowerCase(); });
+    // A row's severity for the filter; "unrated" picks the rows whose advisory gave none
+    // (they are medium too, as the counts are).
     var sevs = rows.map(function (r) { return r.getAttribute("data-sev") || ""; });
+    var unrated = rows.map(function (r) { return r.hasAttribute("data-unrated"); });
     // What each row shows now: "" (shown), "hidden" (filtered out) or "paged" (past the page).
     var states = rows.map(function (r) {
       return r.classList.contains("paged") ? "paged" : "";
@@ -58,7 +61,7 @@
       var sev = select ? select.value : "";
       var matching = 0;
       for (var i = 0; i < rows.length; i++) {
-        var ok = !sev || sevs[i] === sev;
+        var ok = !sev || (sev === "unrated" ? unrated[i] : sevs[i] === sev);
         for (var w = 0; ok && w < words.length; w++) {
           ok = texts[i].indexOf(words[w]) !== -1;
         }
@@ -119,6 +122,7 @@
       rows = order.map(function (o) { return o.row; });
       texts = order.map(function (o) { return texts[o.i]; });
       sevs = order.map(function (o) { return sevs[o.i]; });
+      unrated = order.map(function (o) { return unrated[o.i]; });
       states = order.map(function (o) { return states[o.i]; });
     }
   }

@@ -341,6 +341,19 @@ def test_the_report_fits_a_phone_and_a_desktop(browser: str, tmp_path: Path, wid
     opened = page.js(LAYOUT)
     assert opened["scrollWidth"] <= width and opened["wide"] == [] and opened["clipped"] == []
     page.js("document.querySelectorAll('details').forEach(d => { d.open = false; })")
+    # The advisory with no rating is found under "unrated", and still under "medium".
+    by_severity = page.js("""(() => {
+        const select = document.querySelector('.controls[data-table="t-vulns"] .sev-filter');
+        const pick = (value) => {
+            select.value = value; select.dispatchEvent(new Event('change'));
+            return Array.from(document.querySelectorAll('#t-vulns tbody tr:not(.hidden)'))
+                .map(r => r.querySelector('.sev').textContent);
+        };
+        const out = {unrated: pick('unrated'), medium: pick('medium')};
+        pick('');
+        return out;
+    })()""")
+    assert by_severity == {"unrated": ["unrated"], "medium": ["medium", "unrated"]}
     screenshot(page, tmp_path / f"report-{width}px.png")
     assert page.problems() == []
     assert page.requests() == [report.as_uri()]
