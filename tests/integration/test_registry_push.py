@@ -1,6 +1,7 @@
 """`hardbox push` against the real distribution registry on loopback (plain HTTP, and token
-auth with the tests' own issuer). Interop by digest: hardbox pushes, skopeo reads back the
-manifest digest hardbox printed and the config digest the store holds; a second push sends
+auth with the tests' own issuer). Interop by digest: hardbox pushes, skopeo and podman read
+back the manifest digest hardbox printed and the config digest the store holds (and podman
+runs it); a second push sends
 no blob; a push to another repository of the same registry mounts instead of uploading."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -231,3 +233,44 @@ def test_a_token_push_costs_one_challenge(tmp_path: Path, busybox_layout: OciLay
         two = pushed(first, registry.ref("tok/b:1"))
         assert two["mounted"]
         assert challenges() == 3 and len(issuer.issued) == 4, issuer.issued
+
+
+def test_push_then_podman_pulls_and_runs_the_same_digests(
+        plain: Registry, busybox_layout: OciLayout, tmp_path: Path) -> None:
+    """Debian's podman (4.3) pulls what hardbox pushed: the same manifest digest and image
+    id (config digest), and runs it. Its storage, run root, temporary files and config are
+    the test's own, so the host's podman storage is never touched; the containers.conf sets
+    rlimits podman's runc can apply here (it fails on the defaults in this sandbox)."""
+    need_tools("podman")
+    if os.geteuid() != 0:
+        pytest.skip("podman with a private storage root runs as root here")
+    ref = plain.ref("team/bb:1")
+    image = imported(f"oci:{busybox_layout.ref}", ref)
+    digest = pushed(ref)["digest"]
+    conf = tmp_path / "containers.conf"
+    scratch = tmp_path / "podman-tmp"
+    scratch.mkdir()
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+                    f'[engine]\nimage_copy_tmp_dir = "{scratch}"\nevents_logger = "file"\n'
+                    'cgroup_manager = "cgroupfs"\n')
+    auth = tmp_path / "podman-auth.json"  # podman refuses a named auth file that is missing
+    auth.write_text('{"auths": {}}')
+    env = {**os.environ, "CONTAINERS_CONF": str(conf), "TMPDIR": str(scratch),
+           "REGISTRY_AUTH_FILE": str(auth)}
+    # podman refuses a run root path over 50 characters: a short private one in /tmp.
+    with tempfile.TemporaryDirectory(prefix="hb-podman-") as runroot:
+        podman = ["podman", "--root", str(tmp_path / "storage"), "--runroot", runroot,
+                  "--storage-driver", "vfs", "--tmpdir", str(tmp_path / "libpod-tmp")]
+
+        def call(*args: str) -> str:
+            done = subprocess.run([*podman, *args], capture_output=True, text=True, env=env,
+                                  timeout=180)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        call("pull", "-q", "--tls-verify=false", ref)
+        shown = json.loads(call("image", "inspect", ref))[0]
+        assert shown["Digest"] == digest
+        assert f"sha256:{shown['Id']}" == image["id"]
+        assert call("run", "--rm", "--network=none", ref, "/bin/echo", "from podman").strip() \
+            == "from podman"
