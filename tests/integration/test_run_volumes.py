@@ -94,3 +94,14 @@ def test_named_volumes_and_relative_paths_are_refused(store: RunStore, spec: str
 def test_an_unknown_volume_option_is_refused(store: RunStore, tmp_path: Path) -> None:
     proc = store.hardbox("run", "--rm", "-v", f"{tmp_path}:/data:Z", "bbtest", "true")
     assert proc.returncode == 125 and "unknown option 'Z'" in proc.stderr
+
+
+def test_explain_names_container_roots_host_uid_for_an_unwritable_volume(store: RunStore, tmp_path: Path) -> None:
+    d = _host_dir(tmp_path, "explained")
+    uid = idmap.for_invoking_user().host_uid(0)
+    proc = store.hardbox("run", "--explain", "-v", f"{d}:/data", "bbtest")
+    assert proc.returncode == 0, proc.stderr
+    assert f"container root is host uid {uid}, and {d} is owned by 0:0 mode 0755: writes there fail" in proc.stdout
+    for fine in (f"{d}:/data:idmap", f"{d}:/data:U", f"{d}:/data:ro"):
+        proc = store.hardbox("run", "--explain", "-v", fine, "bbtest")
+        assert proc.returncode == 0 and "writes there fail" not in proc.stdout, fine
