@@ -161,7 +161,7 @@ def test_scan_db_update_refreshes_first(image: str, tmp_path: Path) -> None:
         assert ("/Debian/all.zip", 200) in bucket.requests
         assert not any("PyPI" in path for path, _ in bucket.requests)  # only the image's ecosystems
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["coverage"]["complete"] is True  # type: ignore[index]
+    assert doc["coverage"]["complete"] is True
 
 
 def test_a_failed_db_update_scans_with_what_there_is(image: str, tmp_path: Path) -> None:
