@@ -181,3 +181,18 @@ def test_sarif_rules_have_help_uris_that_exist_and_the_log_validates(result: Sca
     assert results["PYSEC-2019-133"]["properties"]["severitySource"] == "default"
     assert results["PYSEC-2023-212"]["properties"]["cvssScore"] == 8.1
     assert results["PYSEC-2023-212"]["properties"]["cvssVector"] == VECTOR
+
+
+def test_gate_and_lint_rules_link_to_their_docs_tables() -> None:
+    """Rules no check declares (the gate's own, the Dockerfile lint's) as a gate or lint
+    SARIF writes them: each links to the table of docs/gate.md that lists it."""
+    from hardbox.report.sarif import SarifEntry, render
+
+    gate_doc = (ROOT / "docs" / "gate.md").read_text()
+    anchors = _github_anchors(gate_doc)
+    for rule_id in ("HB-GATE-002", "HB-DF-001"):
+        finding = Finding(id=rule_id, kind=Kind.MISCONFIGURATION, severity=Severity.MEDIUM, title=rule_id)
+        log = json.loads(render([SarifEntry(finding)], subject="Dockerfile", properties={}))
+        (rule,) = log["runs"][0]["tool"]["driver"]["rules"]
+        page, anchor = rule["helpUri"].removeprefix("https://github.com/hardbox/hardbox/blob/main/docs/").split("#")
+        assert page == "gate.md" and anchor in anchors and f"`{rule_id}`" in gate_doc
