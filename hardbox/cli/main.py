@@ -180,6 +180,8 @@ def _completion_words() -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    # Usage errors are printed while parsing: --no-color must already hold for them.
+    terminal.configure(no_color="--no-color" in argv)
     parser = build_parser(argv)
     if "_ARGCOMPLETE" in os.environ:
         from hardbox.cli.completion import complete

@@ -180,3 +180,10 @@ def test_scan_summary_colours_severities_on_a_terminal_only(monkeypatch: pytest.
         monkeypatch.delenv("NO_COLOR")
         plain = summary(result, [], null)
     assert "\x1b[" not in plain and plain == summary(result, [])
+
+
+def test_a_usage_error_is_coloured_unless_no_color(tmp_path: Path) -> None:
+    coloured = _stderr_on_a_terminal("logs", "--tail", "x", "c")
+    assert b"\x1b[1;31mhardbox: error:\x1b[0m argument -n/--tail" in coloured, coloured
+    plain = _stderr_on_a_terminal("logs", "--no-color", "--tail", "x", "c")
+    assert b"\x1b[" not in plain and b"hardbox: error: argument -n/--tail" in plain, plain
