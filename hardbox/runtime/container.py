@@ -62,7 +62,7 @@ from hardbox.runtime.cgroups.base import CgroupLimits, DevicesUnavailable
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
 from hardbox.runtime.init import exit_status, hide_host_process, run_as_init
 from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan, plan_rlimits
-from hardbox.runtime.seccomp import install_filter
+from hardbox.runtime.seccomp_install import install_filter
 from hardbox.runtime.selinux import allocate_label, apply_exec_label, host_has_selinux
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, now, process_start_time
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
@@ -431,7 +431,7 @@ def _load_for_pid1(plan: Plan) -> None:
     pivot_root, where hardbox's own files are out of reach, and start-up imports only
     what a run needs, so nothing else has loaded them."""
 
-    wanted = {"tty": plan.tty, "selinux": plan.selinux_label is not None, "seccomp": plan.seccomp_bpf is not None}
+    wanted = {"tty": plan.tty, "selinux": plan.selinux_label is not None, "seccomp_install": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:
             importlib.import_module(f"hardbox.runtime.{name}")

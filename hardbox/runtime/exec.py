@@ -47,8 +47,7 @@ import os
 import resource
 import signal
 import socket
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, forked, process, syscalls
@@ -76,8 +75,9 @@ SECCOMP_FILE = "seccomp.bpf"
 _RLIMITS = tuple(getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_"))
 
 
-@dataclass(frozen=True)
-class ExecRequest:
+# Records of the exec path are NamedTuples, not dataclasses: `dataclasses` (and the
+# `inspect` it imports) is a fifth of `hardbox exec`'s start-up (bench/RESULTS.md).
+class ExecRequest(NamedTuple):
     """What ``hardbox exec`` asks for."""
 
     container: str
@@ -89,8 +89,7 @@ class ExecRequest:
     interactive: bool = False
 
 
-@dataclass(frozen=True)
-class ExecPlan:
+class ExecPlan(NamedTuple):
     """Everything the forked side needs, read and checked in hardbox before the fork."""
 
     pid1: int
@@ -343,7 +342,7 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
 
             apply_exec_label(plan.selinux_label)
         if plan.seccomp_bpf is not None:
-            from hardbox.runtime.seccomp import install_filter
+            from hardbox.runtime.seccomp_install import install_filter
 
             install_filter(plan.seccomp_bpf)  # last, as for PID 1
         try:
@@ -369,7 +368,7 @@ def _load_for_exec(plan: ExecPlan) -> None:
     are out of reach."""
     import importlib
 
-    wanted = {"tty": plan.tty, "selinux": bool(plan.selinux_label), "seccomp": plan.seccomp_bpf is not None}
+    wanted = {"tty": plan.tty, "selinux": bool(plan.selinux_label), "seccomp_install": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:
             importlib.import_module(f"hardbox.runtime.{name}")

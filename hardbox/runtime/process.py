@@ -16,7 +16,7 @@ import os
 import resource
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, UsageError
 from hardbox.runtime import syscalls
@@ -24,8 +24,7 @@ from hardbox.runtime import syscalls
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
-class User:
+class User(NamedTuple):  # not a dataclass: `hardbox exec` imports no dataclasses
     uid: int
     gid: int
     groups: tuple[int, ...]

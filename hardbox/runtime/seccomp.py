@@ -1,4 +1,4 @@
-"""Seccomp: compile a profile's policy to BPF with libseccomp, cache it, install it in the child.
+"""Seccomp: compile a profile's policy to BPF with libseccomp and cache it.
 
 ``compile_filter(policy, capabilities)`` resolves the Docker-format rules for this container's
 capabilities and the host architecture (profile/seccomp_model.py), builds the filter with libseccomp
@@ -6,14 +6,13 @@ through ``pyseccomp`` (imported here lazily: the container child never loads it)
 the BPF bytes under ``$HARDBOX_ROOT/cache/seccomp/<sha256>.bpf``. Syscall names the host
 architecture does not know are skipped, as Docker skips them, and reported.
 
-``install_filter(bpf)`` is what the container child calls right before exec: a raw
-``prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)`` through ctypes, with ``no_new_privs``
-already set (the kernel refuses an unprivileged filter otherwise, seccomp(2)).
+``install_filter(bpf)``, what the container child calls right before exec, lives in
+seccomp_install.py (re-exported here): installing a cached filter imports neither this
+module's profile model nor libseccomp.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
 import os
@@ -28,6 +27,7 @@ from hardbox.runtime.profile.seccomp_model import (
     SyscallRule,
     native_arch,
 )
+from hardbox.runtime.seccomp_install import SOCK_FILTER_SIZE, install_filter
 
 __all__ = [
     "CompiledFilter",
@@ -37,10 +37,6 @@ __all__ = [
     "install_filter",
 ]
 
-_PR_SET_SECCOMP = 22
-_PR_GET_NO_NEW_PRIVS = 39
-_SECCOMP_MODE_FILTER = 2
-_SOCK_FILTER_SIZE = 8  # struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
 _ERRNO_EPERM = 1
 # Part of the cache key: bump when the way a policy becomes BPF changes.
 _COMPILER = "libseccomp-optimize-2"
@@ -88,7 +84,7 @@ def compile_policy(
     skipped_note = cache.with_suffix(".skipped")
     try:
         bpf = cache.read_bytes()
-        if bpf and len(bpf) % _SOCK_FILTER_SIZE == 0:
+        if bpf and len(bpf) % SOCK_FILTER_SIZE == 0:
             skipped = tuple(skipped_note.read_text().split()) if skipped_note.exists() else ()
             return CompiledFilter(bpf, digest, skipped, cached=True)
     except FileNotFoundError:
@@ -186,25 +182,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def install_filter(bpf: bytes) -> None:
-    """Load ``bpf`` into the calling thread. Call after no_new_privs, right before exec.
-
-    Uses only ctypes and libc so the child needs no libseccomp; raises ``ContainerError``
-    naming the failure (the caller turns that into exit 125).
-    """
-    if not bpf or len(bpf) % _SOCK_FILTER_SIZE or len(bpf) // _SOCK_FILTER_SIZE > 0xFFFF:
-        raise ContainerError(f"seccomp: compiled filter has an invalid size ({len(bpf)} bytes)")
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1:
-        raise ContainerError("seccomp: no_new_privs must be set before the filter is installed")
-    program = ctypes.create_string_buffer(bpf, len(bpf))
-    fprog = _SockFprog(len(bpf) // _SOCK_FILTER_SIZE, ctypes.cast(program, ctypes.c_void_p))
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise ContainerError(f"seccomp: prctl(PR_SET_SECCOMP) failed: {os.strerror(err)}")

@@ -21,19 +21,22 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
 from hardbox.root import default_root
 
 
-@dataclass(frozen=True)
-class ContainerState:
-    """The stable JSON shape of ``hardbox ps --json`` entries."""
+class ContainerState(NamedTuple):
+    """The stable JSON shape of ``hardbox ps --json`` entries.
+
+    A NamedTuple, not a dataclass: `hardbox exec` reads it on its way in, and importing
+    `dataclasses` (with the `inspect` it pulls in) was a fifth of exec's start-up
+    (bench/RESULTS.md). Immutable as before: ``update`` makes a new record (``_replace``);
+    the list fields default to empty tuples and read back from JSON as lists."""
 
     id: str
     name: str
@@ -50,14 +53,14 @@ class ContainerState:
     oom_killed: bool = False
     finished: float | None = None
     cgroup: str = ""
-    mounts: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    weakenings: list[str] = field(default_factory=list)
+    mounts: Sequence[str] = ()
+    skipped: Sequence[str] = ()
+    weakenings: Sequence[str] = ()
     log: str = ""
     auto_remove: bool = False
     # The image layer directories the root overlay stands on: `image prune`/`image rm`
     # read this (hardbox/image/store/prune.py) so a live container's layers are never deleted.
-    layers: list[str] = field(default_factory=list)
+    layers: Sequence[str] = ()
     # What `hardbox exec` gives a new process so it has PID 1's hardening and never more
     # (runtime/exec.py): the run's user, workdir and hostname; PID 1's capability list and
     # inheritable/ambient lists, no_new_privs and SELinux label; the cgroup files to join;
@@ -67,16 +70,16 @@ class ContainerState:
     process_user: str = ""
     process_workdir: str = "/"
     hostname: str = ""
-    capabilities: list[str] = field(default_factory=list)
-    capabilities_inheritable: list[str] = field(default_factory=list)  # the profile's, usually none
-    capabilities_ambient: list[str] = field(default_factory=list)  # the profile's, usually none
+    capabilities: Sequence[str] = ()
+    capabilities_inheritable: Sequence[str] = ()  # the profile's, usually none
+    capabilities_ambient: Sequence[str] = ()  # the profile's, usually none
     no_new_privs: bool = True
     selinux_label: str = ""
-    cgroup_join: list[str] = field(default_factory=list)
+    cgroup_join: Sequence[str] = ()
     seccomp: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 def new_id() -> str:
@@ -124,7 +127,7 @@ class StateDir:
         return state
 
     def update(self, **changes: Any) -> ContainerState:
-        return self.save(replace(self.load(), **changes))
+        return self.save(self.load()._replace(**changes))
 
     def live_status(self) -> ContainerState:
         """The state with ``running`` checked against the kernel."""
@@ -133,7 +136,7 @@ class StateDir:
             # Created but never started, or started and lost: nobody will finish it now.
             monitor_alive = state.monitor_pid and process_start_time(state.monitor_pid) is not None
             if state.status == "running" or not monitor_alive:
-                return replace(state, status="stale")
+                return state._replace(status="stale")
         return state
 
     def remove(self) -> None:

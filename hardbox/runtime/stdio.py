@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 
 _NULL_RDEV = os.makedev(1, 3)
 _CHUNK = 1 << 16
@@ -43,15 +42,16 @@ def relayed_fds(interactive: bool) -> tuple[int, ...]:
     return tuple(fd for fd in wanted if not _harmless(fd))
 
 
-@dataclass
 class StdioRelay:
-    """Pipes standing in for some of the container's stdio, and the threads copying them."""
+    """Pipes standing in for some of the container's stdio, and the threads copying them.
+    (A plain class: `hardbox exec` imports no dataclasses, bench/RESULTS.md.)"""
 
-    fds: tuple[int, ...]
-    # container side (dup2'd onto 0/1/2 in the child) and hardbox side, per stdio number
-    inner: dict[int, int] = field(default_factory=dict)
-    outer: dict[int, int] = field(default_factory=dict)
-    _threads: list[object] = field(default_factory=list)
+    def __init__(self, fds: tuple[int, ...]) -> None:
+        self.fds = fds
+        # container side (dup2'd onto 0/1/2 in the child) and hardbox side, per stdio number
+        self.inner: dict[int, int] = {}
+        self.outer: dict[int, int] = {}
+        self._threads: list[object] = []
 
     @classmethod
     def create(cls, fds: tuple[int, ...]) -> StdioRelay:
