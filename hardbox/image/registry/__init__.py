@@ -11,6 +11,7 @@ API::
 
     ref = refs.parse("docker://127.0.0.1:5000/app:1")     # or a bare "app:1" (docker.io)
     client = RegistryClient(ref.domain, Session(), lookup(refs.auth_key(ref.domain)))
+    client = connect(ref.domain, tls_verify=True)          # the same, in one call
     pulled = pull(store, client, ref, platform=None, progress=None)
     pulled.image.id, pulled.manifest_digest
 
@@ -19,8 +20,8 @@ Modules, one job each:
 - ``refs`` — ``docker://REF``/``REF`` parsing (short names are not guessed: ``bbtest`` is
   ``docker.io/library/bbtest``), the endpoint of a domain (``$HARDBOX_REGISTRY_MIRROR``
   for docker.io), the key a registry has in auth files (a mirror's own, never Docker Hub's).
-- ``auth`` — ``WWW-Authenticate`` challenges, Bearer tokens cached per scope until expiry,
-  Basic.
+- ``auth`` — ``WWW-Authenticate`` challenges, Bearer tokens cached per scope set until
+  expiry and reused for every scope they cover, Basic.
 - ``client`` — ``RegistryClient``: ping, manifest (≤ 4 MiB, digest-verified), blob
   (streaming, ``Range``), tags; redirects followed without carrying ``Authorization`` to
   another host; one auth round per request (a 401 loop is refused).
