@@ -1,6 +1,16 @@
-"""Java archives (jar, war, ear and Jenkins plugins): ``META-INF/maven/<group>/<artifact>/
-pom.properties`` as the Maven archiver writes it, else ``META-INF/MANIFEST.MF``, and the
-archives nested inside (``WEB-INF/lib/*.jar``, Spring Boot's ``BOOT-INF/lib``).
+"""Java archives (jar, war, ear and Jenkins plugins) and the archives nested inside
+(``WEB-INF/lib/*.jar``, Spring Boot's ``BOOT-INF/lib``), named by Maven coordinates only where
+the image states them:
+
+1. ``META-INF/maven/<group>/<artifact>/pom.properties``, as the Maven archiver writes it;
+2. else the Maven repository a distribution ships (Debian's ``/usr/share/maven-repo``, where
+   ``G/A/V/A-V.jar`` links to the jar in ``/usr/share/java`` beside its ``A-V.pom``);
+3. else the manifest, when it names a group (``Implementation-Vendor-Id``) and an artifact
+   id that is one (``Implementation-Title`` or ``Bundle-SymbolicName`` without spaces).
+
+Otherwise the coordinates are unknown and are not invented: the jar is listed with its file
+name and version under a ``pkg:generic`` purl, marked ``hardbox:maven:coordinates=unknown``,
+and is not matched against Maven advisories (the coverage says so).
 
 A jar is a zip file from an untrusted image: the outer file, each nested archive and each
 metadata entry are size-limited, nesting stops at ``_MAX_DEPTH``, and the number of entries
@@ -11,13 +21,15 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass
 from typing import IO
+from xml.etree import ElementTree
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger
-from hardbox.scan.package import Package
+from hardbox.scan.package import Package, make_purl
 from hardbox.scan.walk import ImageFile
 
 _ARCHIVES = (".jar", ".war", ".ear", ".jpi", ".hpi")
@@ -26,6 +38,10 @@ _MAX_NESTED = 64 * 1024 * 1024
 _MAX_METADATA = 1024 * 1024
 _MAX_ENTRIES = 100_000
 _MAX_DEPTH = 3
+_MAVEN_REPOS = ("/usr/share/maven-repo/",)
+_MAX_POM = 1024 * 1024
+# What Maven accepts in a groupId or artifactId (maven-model's id pattern).
+_MAVEN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,46 @@ class _Artifact:
     licenses: tuple[str, ...]
     location: str  # image path, with "!/inner.jar" for nested archives (as JAR URLs do)
     layer: LayerRef
-    source: str  # "pom.properties" or "manifest"
+    source: str  # "pom.properties", "manifest" or "maven-repo"; "" while unknown
+
+
+@dataclass(frozen=True)
+class _RepoEntry:
+    """One version directory of a distribution's Maven repository: the coordinates its pom
+    states and the jar path beside it (a symlink into /usr/share/java)."""
+
+    group: str
+    artifact: str
+    version: str
+    jar: str
+
+
+def _pom_coordinates(data: bytes) -> tuple[str, str, str] | None:
+    """(groupId, artifactId, version) of a pom, the group and version inherited from
+    ``<parent>`` when the project does not state them. Poms have no DTD: one that declares
+    a DOCTYPE (entity expansion) is not read."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ValueError("a pom with a DOCTYPE or ENTITY declaration")
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as err:  # a SyntaxError: damage, recorded like the rest
+        raise ValueError(f"not a well-formed pom: {err}") from None
+
+    def text(parent: ElementTree.Element | None, tag: str) -> str:
+        if parent is None:
+            return ""
+        for child in parent:
+            if child.tag.rsplit("}", 1)[-1] == tag:
+                return (child.text or "").strip()
+        return ""
+
+    parent = next((c for c in root if c.tag.rsplit("}", 1)[-1] == "parent"), None)
+    group = text(root, "groupId") or text(parent, "groupId")
+    artifact = text(root, "artifactId")
+    version = text(root, "version") or text(parent, "version")
+    if not (group and artifact and version) or not (_MAVEN_ID.match(group) and _MAVEN_ID.match(artifact)):
+        return None
+    return group, artifact, version
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -83,17 +138,28 @@ class JavaArchiveCataloger(Cataloger):
     def __init__(self, *, with_files: bool = True) -> None:
         super().__init__(with_files=with_files)
         self._artifacts: list[_Artifact] = []
+        self._repo: list[_RepoEntry] = []
 
     def wants(self, path: str) -> bool:
-        return path.lower().endswith(_ARCHIVES)
+        return path.lower().endswith(_ARCHIVES) or (path.startswith(_MAVEN_REPOS) and path.endswith(".pom"))
 
     def read(self, file: ImageFile) -> None:
         if not file.visible or not file.is_file:
+            return
+        if file.path.endswith(".pom"):
+            self._read_pom(file)
             return
         if file.size > _MAX_ARCHIVE:
             raise ValueError(f"{file.size} bytes, more than the {_MAX_ARCHIVE} archive limit")
         with file.open() as fh:
             self._read_archive(fh, file.path, file.layer, 1)
+
+    def _read_pom(self, file: ImageFile) -> None:
+        # G/A/V/A-V.pom beside G/A/V/A-V.jar; Debian adds a "debian" version directory for
+        # the same jar, which names no release and is used only when no other one does.
+        coordinates = _pom_coordinates(file.read_bytes(_MAX_POM))
+        if coordinates is not None:
+            self._repo.append(_RepoEntry(*coordinates, file.path.removesuffix(".pom") + ".jar"))
 
     def _read_archive(self, fh: IO[bytes], location: str, layer: LayerRef, depth: int) -> None:
         with zipfile.ZipFile(fh) as archive:
@@ -152,40 +218,94 @@ class JavaArchiveCataloger(Cataloger):
             manifest.get("Implementation-Version")
             or manifest.get("Bundle-Version")
             or manifest.get("Specification-Version")
+            or _file_version(location)
         )
-        title = (
-            manifest.get("Implementation-Title")
-            or manifest.get("Bundle-SymbolicName", "").split(";")[0]
-        )
-        if not title:
-            # Fall back on the file name the way Maven names artifacts: name-1.2.3.jar.
-            stem = posixpath.splitext(posixpath.basename(location))[0]
-            head, _, tail = stem.rpartition("-")
-            title, version = (
-                (head, version or tail) if head and tail[:1].isdigit() else (stem, version)
-            )
-        if not title or not version:
+        if not version:
             return
-        group = manifest.get("Implementation-Vendor-Id", "")
+        group = manifest.get("Implementation-Vendor-Id", "").strip()
+        artifact = next(
+            (
+                candidate
+                for candidate in (
+                    manifest.get("Implementation-Title", "").strip(),
+                    manifest.get("Bundle-SymbolicName", "").split(";")[0].strip(),
+                )
+                if candidate and _MAVEN_ID.match(candidate)
+            ),
+            "",
+        )
         licenses = (manifest["Bundle-License"],) if manifest.get("Bundle-License") else ()
+        # Without a group, a title is a display name ("Commons Logging"), not coordinates:
+        # left unknown here, and resolved from the image's Maven repository if it has one.
+        known = bool(group and artifact and _MAVEN_ID.match(group))
         self._artifacts.append(
-            _Artifact(group, title.strip(), version.strip(), licenses, location, layer, "manifest")
+            _Artifact(
+                group if known else "", artifact if known else "", version.strip(), licenses,
+                location, layer, "manifest" if known else "",
+            )
         )
 
+    def _repository(self, ctx: CatalogContext) -> dict[str, _RepoEntry]:
+        """The image's Maven repository by the real path of each jar it links to."""
+        by_jar: dict[str, _RepoEntry] = {}
+        for entry in sorted(self._repo, key=lambda e: e.version == "debian"):
+            target = ctx.view.resolve(entry.jar)
+            if target is not None and target.is_file:
+                by_jar.setdefault(target.path, entry)
+        return by_jar
+
     def packages(self, ctx: CatalogContext) -> list[Package]:
+        repository = self._repository(ctx) if self._repo else {}
         found: dict[tuple[str, str, str, str], Package] = {}
         for a in self._artifacts:
-            name = f"{a.group}:{a.artifact}" if a.group else a.artifact
+            stated = repository.get(a.location) if a.source in ("", "manifest") else None
+            if stated is not None and stated.version != "debian":
+                a = _Artifact(stated.group, stated.artifact, stated.version, a.licenses, a.location,
+                              a.layer, "maven-repo")
+            elif stated is not None and not a.source:
+                a = _Artifact(stated.group, stated.artifact, a.version, a.licenses, a.location,
+                              a.layer, "maven-repo")
             with self.recording(a.location):
-                found[(a.group, a.artifact, a.version, a.location)] = Package(
-                    name=name,
-                    version=a.version,
-                    ecosystem=self.ecosystem,
-                    purl=self.purl(a.artifact, a.version, namespace=a.group or None),
-                    cataloger=self.name,
-                    layer=a.layer,
-                    licenses=a.licenses,
-                    locations=(a.location,),
-                    properties=(("hardbox:maven:evidence", a.source),),
-                )
+                found[(a.group, a.artifact, a.version, a.location)] = self._package(a)
         return sorted(found.values(), key=Package.sort_key)
+
+    def _package(self, a: _Artifact) -> Package:
+        if not a.source:
+            name = _file_stem(a.location)
+            return Package(
+                name=name,
+                version=a.version,
+                ecosystem=self.ecosystem,
+                purl=make_purl("generic", name, a.version,
+                               qualifiers={"file_name": posixpath.basename(a.location)}),
+                cataloger=self.name,
+                layer=a.layer,
+                licenses=a.licenses,
+                locations=(a.location,),
+                properties=(("hardbox:maven:coordinates", "unknown"), ("hardbox:maven:evidence", "manifest")),
+            )
+        return Package(
+            name=f"{a.group}:{a.artifact}",
+            version=a.version,
+            ecosystem=self.ecosystem,
+            purl=self.purl(a.artifact, a.version, namespace=a.group),
+            cataloger=self.name,
+            layer=a.layer,
+            licenses=a.licenses,
+            locations=(a.location,),
+            properties=(("hardbox:maven:evidence", a.source),),
+        )
+
+
+def _file_stem(location: str) -> str:
+    """``/usr/share/java/commons-logging-1.2.jar`` -> ``commons-logging``: the name the jar's
+    file gives, the version the way Maven appends it taken off."""
+    stem = posixpath.splitext(posixpath.basename(location.rsplit("!/", 1)[-1]))[0]
+    head, _, tail = stem.rpartition("-")
+    return head if head and tail[:1].isdigit() else stem
+
+
+def _file_version(location: str) -> str:
+    stem = posixpath.splitext(posixpath.basename(location.rsplit("!/", 1)[-1]))[0]
+    head, _, tail = stem.rpartition("-")
+    return tail if head and tail[:1].isdigit() else ""

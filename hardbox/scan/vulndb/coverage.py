@@ -2,7 +2,8 @@
 OSV ecosystem it is filed under (``ecosystems.query_for``) and whether the index holds any
 advisory of that ecosystem — of that release, for OS packages — so the package was really
 checked. A package counts as unchecked, with the reason, when its OS has no OSV ecosystem
-(an unknown distro), when the index has no advisory of its ecosystem or release, or when
+(an unknown distro), when it is not named as advisories name it (a jar whose Maven
+coordinates are unknown), when the index has no advisory of its ecosystem or release, or when
 its version cannot be parsed by the ecosystem's ordering.
 """
 
@@ -37,7 +38,8 @@ def coverage(packages: Sequence[Package], os_info: OSInfo | None, db: VulnIndex,
         try:
             query = query_for(package, os_info)
         except NoEcosystem as err:
-            label = BY_NAME[package.ecosystem].name
+            row = BY_NAME[package.ecosystem]
+            label = row.osv or row.name  # a language's packages stay under its one OSV name
             found[label] += 1
             reasons.setdefault(label, str(err))
             continue

@@ -49,12 +49,17 @@ class Query:
 
 
 class NoEcosystem(LookupError):
-    """The package's advisories cannot be found: its OS has no OSV ecosystem."""
+    """The package's advisories cannot be found: its OS has no OSV ecosystem, or the package
+    is not named as advisories name it."""
 
 
 def query_for(package: Package, os_info: OSInfo | None) -> Query:
     row = BY_NAME[package.ecosystem]  # a Package's ecosystem is always a row
     if not row.os:
+        if package.get_property("hardbox:maven:coordinates") == "unknown":
+            # A jar that states no Maven coordinates: matching its file name against
+            # advisories keyed by group:artifact would say "none found" without checking.
+            raise NoEcosystem("their Maven coordinates are unknown (no pom.properties, and the image does not state them)")
         return Query(row.osv, (package.name,), package.version, (row.osv,))
     label, exact, prefix = _os_ecosystems(os_info)
     if label.split(":", 1)[0] not in row.families:

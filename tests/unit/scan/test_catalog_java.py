@@ -95,9 +95,81 @@ def test_depth_limit_and_damage(tmp_path: Path) -> None:
     write(layer, "opt/d1.jar", payload)
     write(layer, "opt/corrupt.jar", b"PK\x03\x04 this is not a zip file at all")
     result = catalog_image(image_of(layer))
-    titles = {p.name for p in result.packages}
-    assert titles == {"level1", "level2", "level3"}
+    # Titles without a group are not Maven coordinates: listed by file name, as unknown.
+    assert {(p.name, p.version, p.purl) for p in result.packages} == {
+        (f"d{n}", f"{n}.0", f"pkg:generic/d{n}@{n}.0?file_name=d{n}.jar") for n in (1, 2, 3)
+    }
+    assert all(p.get_property("hardbox:maven:coordinates") == "unknown" for p in result.packages)
     status = {s.cataloger: s for s in result.statuses}["language/java"]
     assert status.status is Status.PARTIAL
     assert any("nested deeper" in r for r in status.reasons)
     assert any("/opt/corrupt.jar" in r for r in status.reasons)
+
+
+@pytest.mark.slow
+def test_debian_maven_repo_states_the_coordinates(tmp_path: Path) -> None:
+    """Debian's own jars (libmaven3-core-java and its dependencies, installed by
+    scripts/install-deps.sh): most carry no pom.properties, and the image states their
+    coordinates in /usr/share/maven-repo/G/A/V/A-V.jar -> /usr/share/java/X.jar. The truth
+    is read from that directory layout itself, not from the poms the cataloger parses."""
+    repo, java = Path("/usr/share/maven-repo"), Path("/usr/share/java")
+    if not repo.is_dir() or not java.is_dir():
+        pytest.skip("Debian's Maven repository is not installed (scripts/install-deps.sh installs it)")
+    layer = tmp_path / "l0"
+    (layer / "usr/share").mkdir(parents=True)
+    subprocess.run(["cp", "-a", str(repo), str(java), str(layer / "usr/share")], check=True)
+    truth: dict[str, set[tuple[str, str, str]]] = {}
+    for link in repo.glob("*/**/*.jar"):
+        rel = link.relative_to(repo).parts
+        group, artifact, version = ".".join(rel[:-3]), rel[-3], rel[-2]
+        if link.is_symlink() and version != "debian" and link.name == f"{artifact}-{version}.jar":
+            real = "/" + str(link.resolve().relative_to("/"))
+            truth.setdefault(real, set()).add((group, artifact, version))
+
+    result = catalog_image(image_of(layer))
+    maven = [p for p in result.packages if p.ecosystem == "maven"]
+    checked = 0
+    for pkg in maven:
+        if pkg.get_property("hardbox:maven:evidence") == "maven-repo":
+            group, artifact = pkg.name.split(":")
+            assert (group, artifact, pkg.version) in truth[pkg.locations[0]], pkg
+            checked += 1
+    assert checked >= 10
+    for pkg in maven:
+        if pkg.purl.startswith("pkg:maven/"):
+            # Real coordinates only: a group, and no display name with a space as the artifact.
+            assert pkg.purl.count("/") >= 2 and "%20" not in pkg.purl and ":" in pkg.name, pkg.purl
+        else:
+            assert pkg.purl.startswith("pkg:generic/"), pkg.purl
+            assert pkg.get_property("hardbox:maven:coordinates") == "unknown"
+            assert pkg.locations[0] not in truth, pkg  # the image stated them: they were used
+
+
+def test_unknown_coordinates_are_not_matched_and_coverage_says_so(tmp_path: Path) -> None:
+    """A manifest-only jar named like a vulnerable artifact is not matched by its file name:
+    the coverage reports it unchecked, with the reason, next to the checked one."""
+    from helpers.osv_fixtures import record, write_zip
+
+    from hardbox.scan.vulndb.coverage import coverage
+    from hardbox.scan.vulndb.importer import import_paths
+    from hardbox.scan.vulndb.index import VulnIndex
+    from hardbox.scan.vulndb.match import match
+
+    layer = tmp_path / "l0"
+    with zipfile.ZipFile(write(layer, "opt/app/commons-text-1.9.jar", b"").parent / "commons-text-1.9.jar", "w") as zf:
+        zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Title: Apache Commons Text\n")
+    with zipfile.ZipFile(layer / "opt/app/known.jar", "w") as zf:
+        zf.writestr("META-INF/maven/org.apache.commons/commons-text/pom.properties",
+                    "groupId=org.apache.commons\nartifactId=commons-text\nversion=1.9\n")
+    packages = [p for p in catalog_image(image_of(layer)).packages if p.ecosystem == "maven"]
+    assert {p.purl for p in packages} == {
+        "pkg:generic/commons-text@1.9?file_name=commons-text-1.9.jar", "pkg:maven/org.apache.commons/commons-text@1.9"}
+    index = VulnIndex.open(tmp_path / "osv.sqlite", create=True)
+    import_paths([write_zip(tmp_path / "all.zip", [record(
+        "GHSA-599f-7c49-w659", "Maven", "org.apache.commons:commons-text",
+        [{"introduced": "1.5"}, {"fixed": "1.10.0"}])])], index)
+    found = match(packages, None, index)
+    assert [(f.package, f.id) for f in found.findings] == [("org.apache.commons:commons-text", "GHSA-599f-7c49-w659")]
+    (entry,) = coverage(packages, None, index).ecosystems
+    assert (entry.ecosystem, entry.packages, entry.checked) == ("Maven", 2, 1)
+    assert "Maven coordinates are unknown" in entry.reason
