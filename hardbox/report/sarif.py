@@ -29,6 +29,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox import __version__
@@ -202,8 +203,13 @@ def _finding_rule(finding: Finding) -> dict[str, Any]:
 
 
 def _location(finding: Finding, subject: str) -> dict[str, Any]:
-    if finding.path and finding.path.startswith("/"):
-        physical: dict[str, Any] = {
+    if finding.path and finding.extra.get("source") == "kubernetes":
+        # A manifest `gate --k8s` read, not a file in an image: relative as the user named it
+        # (GitHub annotates it in the repository), an absolute path as a file: URI (RFC 8089).
+        uri = Path(finding.path).as_uri() if finding.path.startswith("/") else finding.path
+        physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    elif finding.path and finding.path.startswith("/"):
+        physical = {
             "artifactLocation": {"uri": finding.path.lstrip("/"), "uriBaseId": "IMAGEROOT"},
         }
     elif finding.path:
