@@ -2,6 +2,9 @@
 # Builds the bundled default image from Debian's busybox-static, with umoci and skopeo:
 # one layer (busybox and its applets, /etc/passwd with an unprivileged user), cmd /bin/sh,
 # user 1000. Writes a docker-archive tar tagged hardbox-demo:latest to the path given.
+# As distroless images do, it says where its binary came from: the host's dpkg record of
+# busybox-static in /var/lib/dpkg/status.d/ and the host's /etc/os-release (Debian 12), so
+# a scan knows the package and which advisories (Debian:12) cover it.
 set -euo pipefail
 out=${1:?usage: build-demo-image.sh OUT.tar}
 work=$(mktemp -d)
@@ -19,6 +22,9 @@ for applet in $(/bin/busybox --list); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' > "$root/etc/group"
+mkdir -p "$root/var/lib/dpkg/status.d"
+dpkg-query --status busybox-static > "$root/var/lib/dpkg/status.d/busybox-static"
+cp /etc/os-release "$root/etc/os-release"
 chown 1000:1000 "$root/home/user"
 umoci repack --image "$work/layout:latest" --history.created_by "COPY busybox-static /" "$work/bundle"
 umoci config --image "$work/layout:latest" --config.cmd=/bin/sh --config.user=1000 \

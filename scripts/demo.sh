@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hardbox's main job on the bundled default: build a small image from Debian's busybox-static,
-# import it, run it under the strict profile, scan it and minimize it, with every report
-# written under reports/.
+# import it, run it under the strict profile, fetch the advisories for its packages, scan it
+# and minimize it, with every report written under reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HB=${HARDBOX:-.venv/bin/hardbox}
@@ -26,6 +26,14 @@ step "hardbox run --rm --profile strict hardbox-demo (what the container sees)"
     echo "network: $(ls /sys/class/net | tr "\n" " ")"
     touch /probe 2>/dev/null && echo "root: writable" || echo "root: read-only"
     unshare -U true 2>/dev/null && echo "nested userns: allowed" || echo "nested userns: refused"'
+
+step "hardbox db update (the advisories of the image's ecosystems, from osv.dev)"
+# Offline (no route to osv.dev) this fails in one line and the demo goes on: the scan then
+# says which packages it could not check, and the gate fails on that gap.
+if ! HARDBOX_NET_TIMEOUT=${HARDBOX_NET_TIMEOUT:-10} "$HB" -q db update 2>reports/db-update.err; then
+    echo "no advisories fetched (offline?): $(head -n 1 reports/db-update.err | sed 's/^hardbox: //')"
+fi
+rm -f reports/db-update.err
 
 step "hardbox scan hardbox-demo (reports/)"
 "$HB" scan hardbox-demo --html reports/hardbox-demo.html --json reports/hardbox-demo.json \

@@ -196,14 +196,15 @@ def summary(result: ScanResult, written: list[str], stream: TextIO | None = None
     """The human summary; severities coloured when ``stream`` (where it goes) takes colour."""
     from hardbox.cli.terminal import paint
     from hardbox.report.common import where
+    from hardbox.scan.coverage import counted
 
     image = result.image
     os_name = (image.os or {}).get("pretty_name") or (image.os or {}).get("id") or "unknown OS"
     sev = result.severity_counts()
     kinds = {k: sum(v.values()) for k, v in result.counts().items()}
     lines = [
-        f"{image.name} ({image.short_id}): {os_name}, {len(image.layers)} layers, "
-        f"{len(result.packages)} packages",
+        f"{image.name} ({image.short_id}): {os_name}, {counted(len(image.layers), 'layer')}, "
+        f"{counted(len(result.packages), 'package')}",
         f"risk grade {result.risk.grade}: {result.risk.reason}",
         "findings: " + ", ".join(f"{n} {s}" for s, n in sev.items())
         + " (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",

@@ -111,12 +111,6 @@ class Coverage:
                    d.get("db_updated"), bool(d.get("db_stale", False)))
 
 
-def uncovered(packages_by_ecosystem: Mapping[str, int], reason: str, hint: str) -> Coverage:
-    """Coverage when nothing could be checked (no database): every ecosystem a gap."""
-    return Coverage(tuple(EcosystemCoverage(eco, n, 0, reason, hint)
-                          for eco, n in sorted(packages_by_ecosystem.items())))
-
-
 def counted(n: int, noun: str) -> str:
     """``1 PyPI package``, ``2 PyPI packages``, ``3 Debian 12 advisories``."""
     if n == 1:

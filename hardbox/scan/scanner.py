@@ -13,7 +13,6 @@ by ``ScanOptions`` afterwards.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,7 @@ from hardbox.scan.catalog_result import CatalogResult, CatalogSession
 from hardbox.scan.checks import CHECKS
 from hardbox.scan.checks.interface import Check, CheckOptions, HistoryStep, ImageContext
 from hardbox.scan.checks.secrets import SecretCheck
-from hardbox.scan.coverage import Coverage, describe_age, uncovered
-from hardbox.scan.ecosystems import BY_NAME
+from hardbox.scan.coverage import Coverage, describe_age
 from hardbox.scan.package import Package
 from hardbox.scan.prepare import OpenedImage, PreparedImage, prepare_image
 from hardbox.scan.result import Filters, HistoryInfo, ImageInfo, LayerInfo, ScanResult
@@ -113,12 +111,13 @@ def _vulnerabilities(
     """Match packages against the database at ``db`` and say what that covered; no
     database is a note and a coverage gap for every ecosystem, not an error."""
     if db is None or not db.exists():
+        from hardbox.scan.vulndb.coverage import without_database
+
         where = f" at {db}" if db is not None else ""
-        counts = Counter(BY_NAME[p.ecosystem].osv or p.ecosystem for p in packages)
         return None, [], [
             f"no vulnerability database{where}: vulnerabilities were not matched "
             "(fetch advisories with `hardbox db update` or load them with `hardbox db import PATH`)"
-        ], uncovered(counts, "there is no vulnerability database", "hardbox db update")
+        ], without_database(packages, os_release)
     from hardbox.scan.vulndb import match, open_db
     from hardbox.scan.vulndb.coverage import coverage
 

@@ -178,3 +178,15 @@ def test_a_failed_db_update_scans_with_what_there_is(image: str, tmp_path: Path)
     note = next(n for n in doc["notes"] if n.startswith("--db-update failed"))
     assert "503" in note and "previous database is unchanged" in note
     assert doc["coverage"]["ecosystems"][0]["checked"] == 0  # the old data, and it says so
+
+
+def test_no_database_names_the_release_to_fetch(image: str, debian_packages: int, tmp_path: Path) -> None:
+    proc = hardbox("scan", image, "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"))
+    assert proc.returncode == 0, proc.stderr
+    [debian] = json.loads((tmp_path / "r.json").read_text())["coverage"]["ecosystems"]
+    assert (debian["ecosystem"], debian["checked"], debian["reason"], debian["hint"]) == (
+        "Debian:12", 0, "there is no vulnerability database", "hardbox db update --ecosystem Debian")
+    page = html.unescape((tmp_path / "r.html").read_text())
+    assert (f"{debian_packages} Debian packages were not checked: there is no vulnerability database "
+            "(`hardbox db update --ecosystem Debian`)") in page
+    assert "Not checked: no vulnerability database" in _vulnerability_section(page)

@@ -26,6 +26,23 @@ def update_hint(ecosystem: str) -> str:
     return f"hardbox db update --ecosystem {top}" if top else ""
 
 
+def without_database(packages: Sequence[Package], os_info: OSInfo | None) -> Coverage:
+    """Coverage when there is no database at all: every ecosystem a gap, named as a
+    database would have filed it (``Debian:12``, ``PyPI``), with the command that fetches it."""
+    found: dict[str, int] = defaultdict(int)
+    hints: dict[str, str] = {}
+    for package in packages:
+        try:
+            label = query_for(package, os_info).ecosystem
+            hints.setdefault(label, update_hint(label))
+        except NoEcosystem:
+            label = BY_NAME[package.ecosystem].name
+        found[label] += 1
+    return Coverage(tuple(
+        EcosystemCoverage(label, n, 0, "there is no vulnerability database", hints.get(label, "hardbox db update"))
+        for label, n in sorted(found.items())))
+
+
 def coverage(packages: Sequence[Package], os_info: OSInfo | None, db: VulnIndex,
              max_age_seconds: int | None = None) -> Coverage:
     loaded = db.loaded_ecosystems()
