@@ -215,3 +215,43 @@ def test_a_missing_ecosystem_fails_and_creates_no_database(bucket: Bucket, hardb
     proc = hardbox("db", "update", "--ecosystem", "Nonexistent", "--source", bucket.url)
     assert proc.returncode == 2 and "404" in proc.stderr
     assert not (hardbox_root / "db" / "osv.sqlite").exists()
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal; its exit status and what it drew there."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "hardbox", *args], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=follower, timeout=300)
+    finally:
+        os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the other end is closed and drained
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_a_terminal_sees_the_download_and_nothing_else_does(bucket: Bucket, hardbox_root: Path, tmp_path: Path) -> None:
+    # About 800 kB of incompressible details: several progress redraws (every 256 kB).
+    write_bucket(bucket.root, "Debian", [_debian(i) | {"details": os.urandom(4096).hex()} for i in range(100)])
+    status, drawn = _on_a_terminal("db", "update", "--ecosystem", "Debian", "--source", bucket.url,
+                                   "--db", str(tmp_path / "tty.sqlite"))
+    assert status == 0, drawn
+    assert "db update:" in drawn and "kB downloaded" in drawn, drawn
+    assert drawn.rstrip().endswith("\x1b[K")  # the progress line is cleared when done
+
+    status, drawn = _on_a_terminal("-q", "db", "update", "--ecosystem", "Debian", "--source", bucket.url,
+                                   "--db", str(tmp_path / "quiet.sqlite"))
+    assert status == 0 and "downloaded" not in drawn, drawn
+
+    proc = hardbox("db", "update", "--ecosystem", "Debian", "--source", bucket.url, "--db", str(tmp_path / "pipe.sqlite"))
+    assert proc.returncode == 0 and proc.stderr == ""  # not a terminal: no progress
