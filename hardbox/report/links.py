@@ -30,7 +30,8 @@ _RULE_DOCS = {"checks/config": "adding-a-check.md#checksconfig",
               "checks/files": "adding-a-check.md#checksfiles",
               "checks/devices": "adding-a-check.md#checksdevices",
               "checks/secrets": "adding-a-check.md#checkssecrets"}
-_PREFIX_DOCS = {"HB-GATE-": "gate.md#findings-the-gate-adds", "HB-DF-": "gate.md#dockerfile-lint-rules"}
+_PREFIX_DOCS = {"HB-GATE-": "gate.md#findings-the-gate-adds", "HB-DF-": "gate.md#dockerfile-lint-rules",
+                "HB-K8S-": "kubernetes.md#the-controls"}
 
 
 @dataclass(frozen=True)

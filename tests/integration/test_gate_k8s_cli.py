@@ -75,6 +75,8 @@ def test_a_violation_fails_with_every_report_naming_path_and_line(tmp_path: Path
     physical = results["HB-K8S-005"]["locations"][0]["physicalLocation"]
     assert physical["artifactLocation"]["uri"] == manifest.as_uri()  # a host file, not one in an image
     assert physical["region"] == {"startLine": HOSTPATH_LINE}
+    rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["HB-K8S-005"]["helpUri"].endswith("docs/kubernetes.md#the-controls")
 
     junitparser = pytest.importorskip("junitparser", reason="junitparser (dev dependency) reads the JUnit XML")
     (suite,) = list(junitparser.JUnitXml.fromfile(str(out["junit"])))
