@@ -47,6 +47,7 @@ examples:
       --exceptions gate-exceptions.yaml --vex app.openvex.json --junit gate.xml --sarif gate.sarif
   hardbox gate myapp:1.4 --dockerfile Dockerfile --markdown "$GITHUB_STEP_SUMMARY"
   hardbox gate myapp:1.4 --profile strict --probe '/app --self-test'
+  hardbox gate --k8s deploy/app.yaml --sarif k8s.sarif   Kubernetes manifests (docs/kubernetes.md)
 
 exit codes: 0 the image passes; 1 it fails the policy (every failed rule is printed with the
 findings behind it); 2 an input is unusable (image, policy, exceptions, VEX, Dockerfile,
