@@ -19,7 +19,8 @@ fi
 #   umoci skopeo buildah    build, convert and inspect OCI images (fixtures + interop tests)
 #   runc                    peer runtime: bundle tests and the run benchmark
 #   debootstrap             a real Debian minbase root filesystem for tests
-#   secilc                  compiles the SELinux CIL policy hardbox writes
+#   secilc setools          compile the SELinux CIL policy hardbox writes; seinfo reads a
+#                           policy's port types (profile selinux, as udica does)
 #   strace                  the minimizer's dynamic trace
 #   golang-go default-jdk-headless  build a Go binary and a jar for the catalogers' tests
 #   chromium                the HTML report is tested in a real headless browser
@@ -34,7 +35,7 @@ fi
 PACKAGES=(
     python3 python3-venv python3-dev gcc make git ca-certificates
     libseccomp2 uidmap iproute2 zstd
-    busybox-static umoci skopeo buildah runc debootstrap secilc strace
+    busybox-static umoci skopeo buildah runc debootstrap secilc setools strace
     golang-go default-jdk-headless chromium docker-registry rpm libmaven3-core-java
     qemu-system-x86 e2fsprogs
     passt nftables dnsmasq-base iperf3 openssh-server openssh-client podman

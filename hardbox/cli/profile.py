@@ -114,6 +114,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", default="default", help="profile name or file (default: default)")
     p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]",
                    help="a bind mount the container will get (repeatable)")
+    p.add_argument("--selinux-policy", metavar="FILE", default=None,
+                   help="a compiled SELinux policy to take port types from (default: the host's loaded "
+                        "policy when SELinux is on and setools is installed, else hardbox's table of the "
+                        "reference policy's port types: 22 is ssh_port_t, 8080 http_cache_port_t)")
     p.add_argument("-o", "--output", default="-", metavar="FILE", help="write here (- = stdout)")
     p.set_defaults(func=cmd_selinux)
 
@@ -279,6 +283,7 @@ def cmd_selinux(args: argparse.Namespace) -> int:
     from hardbox.image.store.store import Store
     from hardbox.runtime.profile.load import load_profile
     from hardbox.runtime.profile.selinux_cil import Volume, host_path_type, policy_cil
+    from hardbox.runtime.profile.selinux_ports import for_host
 
     volumes = []
     for spec in args.volume:
@@ -287,8 +292,9 @@ def cmd_selinux(args: argparse.Namespace) -> int:
             raise UsageError(f"--volume {spec}: expected SRC:DST[:ro|rw]")
         volumes.append(Volume(parts[0], parts[1], len(parts) == 3 and parts[2] == "ro", host_path_type(parts[0])))
     profile = load_profile(args.profile)
+    ports = for_host(Path(args.selinux_policy) if args.selinux_policy else None)
     with open_image(args.image, Store.open()) as image:
         name = image.tags[0] if image.tags else args.image
-        text = policy_cil(image.config, profile, name=name, volumes=volumes)
+        text = policy_cil(image.config, profile, name=name, volumes=volumes, ports=ports)
     write_output(args.output, text)
     return 0

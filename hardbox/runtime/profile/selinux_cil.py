@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import InputError
+from hardbox.runtime.profile.selinux_ports import PortContexts, reference_table
 
 if TYPE_CHECKING:
     from hardbox.runtime.profile.load import Profile
@@ -26,9 +27,6 @@ _CAPABILITY2 = frozenset(
     {"mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read",
      "perfmon", "bpf", "checkpoint_restore"}
 )
-# Port types of the reference policy for the ports images expose most; the rest fall in
-# the reserved (<1024) or unreserved ranges, as refpolicy's corenetwork labels them.
-_PORT_TYPES = {80: "http_port_t", 443: "http_port_t", 8080: "http_port_t"}
 _FILE_READ = "ioctl read getattr lock open map"
 _FILE_WRITE = "ioctl read write create getattr setattr lock append map unlink link rename open"
 _DIR_READ = "ioctl read getattr lock open search"
@@ -77,32 +75,36 @@ def image_volumes(config: Mapping[str, Any]) -> list[str]:
     return sorted(str(v) for v in volumes)
 
 
-def port_type(port: int) -> str:
-    return _PORT_TYPES.get(port, "reserved_port_t" if port < 1024 else "unreserved_port_t")
-
-
 def policy_cil(
     image_config: Mapping[str, Any] | Any,
     profile: Profile,
     *,
     name: str = "container",
     volumes: Sequence[Volume] = (),
+    ports: PortContexts | None = None,
 ) -> str:
-    """The CIL module text for a container of this image under this profile."""
+    """The CIL module text for a container of this image under this profile; port types from
+    ``ports`` (default: hardbox's reference table)."""
     block = module_name(name)
+    ports = ports or reference_table()
     lines = [
         f"; hardbox SELinux module for {name} under profile {profile.name}",
         f"; load with: semodule -i templates.cil {block}.cil",
         f"; run as: system_u:system_r:{block}.process:s0:cX,cY",
+        f"; port types from {ports.source}",
         f"(block {block}",
-        *(f"    {statement}" for statement in block_statements(image_config, profile, volumes=volumes)),
+        *(f"    {statement}" for statement in block_statements(image_config, profile, volumes=volumes, ports=ports)),
         ")",
     ]
     return "\n".join(lines) + "\n"
 
 
 def block_statements(
-    image_config: Mapping[str, Any] | Any, profile: Profile, *, volumes: Sequence[Volume] = ()
+    image_config: Mapping[str, Any] | Any,
+    profile: Profile,
+    *,
+    volumes: Sequence[Volume] = (),
+    ports: PortContexts | None = None,
 ) -> list[str]:
     """The statements inside the module's block, one per line (comments included): what a
     Security Profiles Operator ``RawSelinuxProfile`` carries, since SPO wraps the policy in
@@ -120,12 +122,14 @@ def block_statements(
         lines.append(f"(allow process process (capability ({' '.join(cap1)})))")
     if cap2:
         lines.append(f"(allow process process (capability2 ({' '.join(cap2)})))")
-    ports = exposed_ports(config)
-    if ports and profile.network == "none":
-        lines.append(f"; exposed ports {ports} not allowed: the profile's network is none")
-    elif ports:
-        for proto, port in ports:
-            lines.append(f"(allow process {port_type(port)} ({proto}_socket (name_bind)))  ; {port}/{proto}")
+    exposed = exposed_ports(config)
+    if exposed and profile.network == "none":
+        lines.append(f"; exposed ports {exposed} not allowed: the profile's network is none")
+    elif exposed:
+        contexts = ports or reference_table()
+        for proto, port in exposed:
+            kind = contexts.type_of(proto, port)
+            lines.append(f"(allow process {kind} ({proto}_socket (name_bind)))  ; {port}/{proto}")
     for path in image_volumes(config):
         lines.append(f"; image volume {path}: a container_file_t volume, covered by the template")
     for vol in volumes:
