@@ -30,7 +30,7 @@ step "hardbox run --rm --profile strict hardbox-demo (what the container sees)"
 step "hardbox db update (the advisories of the image's ecosystems, from osv.dev)"
 # Offline (no route to osv.dev) this fails in one line and the demo goes on: the scan then
 # says which packages it could not check, and the gate fails on that gap.
-if ! HARDBOX_NET_TIMEOUT=${HARDBOX_NET_TIMEOUT:-10} "$HB" -q db update 2>reports/db-update.err; then
+if ! HARDBOX_NET_TIMEOUT=${HARDBOX_NET_TIMEOUT:-5} "$HB" -q db update 2>reports/db-update.err; then
     echo "no advisories fetched (offline?): $(head -n 1 reports/db-update.err | sed 's/^hardbox: //')"
 fi
 rm -f reports/db-update.err
