@@ -108,11 +108,6 @@ class Workload:
         return value
 
 
-def container_get(workload: Workload, at: Keys, keys: Keys, kind: type) -> Any:
-    """A typed value inside the container at ``at`` (from ``Workload.containers``)."""
-    return workload.get((*at, *keys), kind)
-
-
 @dataclass(frozen=True)
 class Manifests:
     path: Path
