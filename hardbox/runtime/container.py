@@ -70,6 +70,7 @@ from hardbox.runtime.stdio import StdioRelay, relayed_fds
 if TYPE_CHECKING:
     from hardbox.runtime.cgroups.base import Cgroup
     from hardbox.runtime.oom import OomWatch
+    from hardbox.runtime.profile.model import Profile
     from hardbox.runtime.selinux import Label
     from hardbox.runtime.tty import Relay
 
@@ -89,6 +90,7 @@ class Container:
         self._lifeline: socket.socket | None = None
         self.stdio: StdioRelay | None = None
         self._oom: OomWatch | None = None
+        self._egress_rules: dict[str, object] | None = None
 
     # ---- hardbox side ------------------------------------------------------------------
     def start(self, state_id: str) -> None:
@@ -130,6 +132,7 @@ class Container:
         label = self._selinux_label(state_id)
         self._file_label = label.file_label if label is not None else None
         plan = make_plan(self.request, state_id, base, label)
+        self._egress_rules = _egress_rules(profile, base)  # built now: a bad one stops the start early
         if network.needs_namespace(profile.network) and profile.network == "private":
             self.skipped.append("network private: no uplink plumbing in hardbox; only lo is up")
         self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup),
@@ -216,6 +219,11 @@ class Container:
         # rlimits are set from here: raising a hard limit needs CAP_SYS_RESOURCE in the
         # initial user namespace, which the container never has (prlimit(2)).
         self.skipped += process.set_rlimits(self.pid, plan_rlimits(self.request.profile))
+        if self._egress_rules is not None:
+            from hardbox.runtime import egress  # only runs with an egress policy load it
+
+            # PID 1 waits for "G" below: the rules are in place before the image runs anything.
+            egress.install(self.pid, self._egress_rules)
         sock.send(b"G")
 
     def _create_cgroup(self, state_id: str) -> Cgroup | None:
@@ -522,6 +530,16 @@ def _write_private(path: Path, data: bytes) -> None:
             os.write(fd, data)
         finally:
             os.close(fd)
+
+
+def _egress_rules(profile: Profile, base: Path) -> dict[str, object] | None:
+    """The nftables ruleset of the profile's egress policy (runtime/egress.py), or None."""
+    if profile.network != "private" or not profile.egress.restricts:
+        return None  # the common case, decided without importing the egress module
+    from hardbox.runtime import egress
+
+    # base/resolv.conf: the resolv.conf the container is given (runtime/net writes it there).
+    return egress.rules_for_run(profile.egress, profile.network, resolv_conf=base / "resolv.conf")
 
 
 def cgroup_name(state_id: str) -> str:

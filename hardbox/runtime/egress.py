@@ -28,8 +28,9 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hardbox.errors import ContainerError
@@ -45,15 +46,32 @@ _NFT_TIMEOUT = 20.0
 @dataclass(frozen=True)
 class HostGateway:
     """The address(es) behind which pasta maps the host's loopback, and the ports of it the
-    container may reach: ``(port, proto)`` pairs, proto ``tcp`` or ``udp``."""
+    container may reach: ``(port, proto)`` pairs, proto ``tcp`` or ``udp``; every other port
+    of it is rejected."""
 
     addresses: tuple[str, ...]
     ports: tuple[tuple[int, str], ...] = ()
 
 
+def host_gateway(policy: Egress, addresses: Sequence[str]) -> HostGateway | None:
+    """How much of the host's loopback a run that maps it behind ``addresses`` (``--add-host
+    NAME:host-gateway``) may reach: the ports of the policy's ``host-gateway`` rules. None
+    means all of it: a ``host-gateway`` rule naming no port, or no such rule under a
+    default-allow policy (the 2023 pasta maps all of the host's loopback or none). Under
+    ``deny`` with no such rule, none of it."""
+    if not addresses:
+        return None
+    rules = [r for r in policy.allow if r.host_gateway]
+    if any(not r.ports for r in rules) or (not rules and not policy.restricts):
+        return None
+    ports = {(port, proto) for r in rules for port in r.ports
+             for proto in (("tcp", "udp") if r.proto == "any" else (r.proto,))}
+    return HostGateway(tuple(addresses), tuple(sorted(ports)))
+
+
 def needs_rules(policy: Egress, gateway: HostGateway | None = None) -> bool:
     """Whether a run needs a ruleset at all (a default-allow policy and no host gateway
-    need none)."""
+    to narrow need none)."""
     return policy.restricts or gateway is not None
 
 
@@ -102,11 +120,45 @@ def build_ruleset(policy: Egress, *, resolvers: Iterable[str] = (),
                          _daddr(net), *_l4(proto, ports), _ACCEPT)
             reject(f"host gateway {net.network_address}: nothing else", _daddr(net))
     for allowed in policy.allow:
-        rule(f"allow {describe_rule(allowed)}", _daddr(_network(allowed.cidr)),
-             *_l4(allowed.proto, allowed.ports), _ACCEPT)
+        if not allowed.host_gateway:  # those are the gateway's rules above
+            rule(f"allow {describe_rule(allowed)}", _daddr(_network(allowed.cidr)),
+                 *_l4(allowed.proto, allowed.ports), _ACCEPT)
     if policy.restricts:
         reject("default deny")
     return {"nftables": commands}
+
+
+def rules_for_run(policy: Egress, mode: str, *, resolv_conf: Path | None = None,
+                  gateway_addresses: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The ruleset a run installs, or None when it needs none: only a ``private`` network has
+    a namespace with a way out (``none`` has only ``lo``; ``host`` is refused with a policy by
+    the model). ``resolv_conf`` is the file the container will read its resolvers from;
+    ``gateway_addresses`` are where the host's loopback is mapped (``--add-host
+    NAME:host-gateway``), empty when it is not."""
+    if mode != "private":
+        return None
+    gateway = host_gateway(policy, gateway_addresses)
+    if not needs_rules(policy, gateway):
+        return None
+    resolvers = nameservers(resolv_conf) if policy.dns and resolv_conf is not None else ()
+    return build_ruleset(policy, resolvers=resolvers, gateway=gateway)
+
+
+def nameservers(resolv_conf: Path) -> tuple[str, ...]:
+    """The ``nameserver`` addresses of a resolv.conf (a missing file has none)."""
+    try:
+        text = resolv_conf.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    found: list[str] = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            try:
+                found.append(str(ipaddress.ip_address(words[1].split("%", 1)[0])))
+            except ValueError:
+                continue
+    return tuple(found)
 
 
 def install(pid: int, ruleset: dict[str, Any]) -> None:
@@ -151,7 +203,7 @@ def describe(policy: Egress, *, gateway: HostGateway | None = None) -> list[str]
 
 def describe_rule(rule: EgressRule) -> str:
     protos = "tcp, udp" if rule.proto == "any" and rule.ports else rule.proto
-    where = f"to {rule.cidr}"
+    where = "to the host's loopback (with --add-host NAME:host-gateway)" if rule.host_gateway else f"to {rule.cidr}"
     if not rule.ports:
         return f"{'every protocol' if rule.proto == 'any' else protos} {where}"
     return f"{protos} {where} port{'s' if len(rule.ports) > 1 else ''} {_ports_text(rule.ports)}"

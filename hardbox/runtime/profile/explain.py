@@ -51,6 +51,8 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     out.append(Step("root filesystem", f"overlay over {layers}, own upper dir, "
                     + ("read-only" if profile.read_only_root else "read-write")))
     out.append(Step("network", network.describe(profile.network), "applied" if profile.network != "host" else "off"))
+    if profile.network == "private":
+        out.append(_egress(profile))
     out.append(Step("/proc", "proc of the container's pid namespace"))
     out.append(Step("masked paths", ", ".join(profile.masked_paths) or "none",
                     "applied" if profile.masked_paths else "off"))
@@ -100,6 +102,14 @@ def _volume_notes(profile: Profile, volumes: tuple[str, ...]) -> list[str]:
         note = write_refusal(vol, *root) if ids is not None else None
         notes += [note] if note else []
     return notes
+
+
+def _egress(profile: Profile) -> Step:
+    if not profile.egress.restricts:
+        return Step("egress", "no policy: every destination is allowed", "off")
+    from hardbox.runtime import egress  # only a profile with a policy needs its words
+
+    return Step("egress", "; ".join(egress.describe(profile.egress)) + " (nftables in the container's namespace)")
 
 
 def _capabilities(profile: Profile) -> str:

@@ -103,12 +103,18 @@ class CapabilityGrant:
     reason: str
 
 
+HOST_GATEWAY = "host-gateway"  # an egress destination: the host's loopback, as --add-host maps it
+
+
 def parse_cidr(value: str) -> str:
     """An egress destination as its network, IPv4 or IPv6: ``10.20.0.0/16``, ``::/0``, or a
-    bare address (one host). A prefix with host bits set (``10.20.0.1/16``) is refused: it
-    could mean the network or the one host, and a firewall rule must not guess."""
+    bare address (one host); or ``host-gateway``. A prefix with host bits set
+    (``10.20.0.1/16``) is refused: it could mean the network or the one host, and a firewall
+    rule must not guess."""
     if not isinstance(value, str):
         raise InputError(f"egress cidr {value!r} is not a string like 10.0.0.0/8 or ::/0")
+    if value == HOST_GATEWAY:
+        return value
     try:
         return str(ipaddress.ip_network(value.strip(), strict=True))
     except ValueError as err:
@@ -139,8 +145,10 @@ class EgressRule:
             raise InputError(f"egress proto {self.proto!r} for {self.cidr} is not one of {', '.join(EGRESS_PROTOS)}")
 
     @property
-    def family(self) -> int:
-        return ipaddress.ip_network(self.cidr).version
+    def host_gateway(self) -> bool:
+        """Whether the rule is about the host's loopback behind the gateway address (which
+        ``--add-host NAME:host-gateway`` maps), not about a network."""
+        return self.cidr == HOST_GATEWAY
 
 
 @dataclass(frozen=True)
