@@ -174,6 +174,12 @@ def _docker_notes(profile: Profile, engine: str) -> list[str]:
     elif engine == "docker" and profile.user_namespace:
         notes.append("hardbox runs container root as an unprivileged host uid (user namespace); docker does that "
                      "only with the daemon's userns-remap setting (dockerd --userns-remap=default).")
+    if engine == "podman" and profile.user_namespace:
+        notes.append("--userns=auto takes the container's ids from the ranges of the user `containers` in "
+                     "/etc/subuid and /etc/subgid, which a stock host lacks (podman then fails: \"Cannot find "
+                     "mappings for user containers\"): add them once, e.g. `usermod --add-subuids "
+                     "2147483647-4294967294 --add-subgids 2147483647-4294967294 containers` after "
+                     "`useradd --system --no-create-home containers`.")
     if profile.capabilities_ambient:
         notes.append(f"ambient capabilities {', '.join(profile.ambient_names)} cannot be set by {engine} run: "
                      "a non-root user gets none of them there.")
