@@ -108,12 +108,14 @@ def read(path: Path, kind: str, schema: dict[str, Any], hint: str = "") -> Docum
     return doc
 
 
-def read_all(path: Path, kind: str, *, max_bytes: int, max_documents: int, hint: str = "") -> list[Document]:
+def read_all(path: Path, kind: str, *, max_bytes: int, max_documents: int, hint: str = "",
+             raw: bytes | None = None) -> list[Document]:
     """Every document of a YAML stream (``---``-separated, as ``kubectl apply -f`` reads
     it), each a mapping with its node tree; empty documents are skipped. The same refusals
-    as ``read`` (duplicate keys, aliases to collections, nesting, size), no schema."""
+    as ``read`` (duplicate keys, aliases to collections, nesting, size), no schema. ``raw``
+    is the stream's bytes when they come from elsewhere (stdin); ``path`` then names it."""
     docs = []
-    parsed = _parse(path, kind, hint, max_bytes, many=True)
+    parsed = _parse(path, kind, hint, max_bytes, many=True, raw=raw)
     if len(parsed) > max_documents:
         raise InputError(f"{kind} {path}: more than {max_documents} YAML documents", hint=hint or None)
     for index, (node, data) in enumerate(parsed):
@@ -129,12 +131,14 @@ def read_all(path: Path, kind: str, *, max_bytes: int, max_documents: int, hint:
     return docs
 
 
-def _parse(path: Path, kind: str, hint: str, max_bytes: int, *, many: bool) -> list[tuple[yaml.Node | None, Any]]:
-    require_file_or_dir(path, kind)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{kind} {path}: cannot read: {err.strerror or err}", hint=hint or None) from None
+def _parse(path: Path, kind: str, hint: str, max_bytes: int, *, many: bool,
+           raw: bytes | None = None) -> list[tuple[yaml.Node | None, Any]]:
+    if raw is None:
+        require_file_or_dir(path, kind)
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise InputError(f"{kind} {path}: cannot read: {err.strerror or err}", hint=hint or None) from None
     if len(raw) > max_bytes:
         raise InputError(f"{kind} {path}: larger than {max_bytes} bytes, not a {kind}")
     try:

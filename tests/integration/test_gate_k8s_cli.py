@@ -173,3 +173,12 @@ def test_a_relative_manifest_is_a_repository_file_in_sarif(tmp_path: Path) -> No
     [result, _] = json.loads(proc.stdout)["runs"][0]["results"]
     physical = result["locations"][0]["physicalLocation"]
     assert physical == {"artifactLocation": {"uri": "deploy/bad.yaml"}, "region": {"startLine": HOSTPATH_LINE}}
+
+
+def test_stdin_is_a_manifest_too() -> None:
+    proc = hardbox("gate", "--k8s", "-", "--json", "-", input=BAD)
+    assert proc.returncode == 1, proc.stderr
+    [rule] = [r for r in json.loads(proc.stdout)["rules"] if r["rule"] == "k8s-baseline/hostpath-volumes"]
+    assert rule["findings"][0]["path"] == "-" and rule["findings"][0]["extra"]["line"] == HOSTPATH_LINE
+    proc = hardbox("gate", "--k8s", "-", input="kind: Pod\nspec: [\n")
+    assert proc.returncode == 2 and "manifest -:" in proc.stderr

@@ -11,6 +11,7 @@ line, not a silent pass.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,10 +117,13 @@ class Manifests:
 
 
 def load_manifests(path: str | Path) -> Manifests:
-    """The workloads in ``path``; exit 2 (``InputError``) for an unusable file or one that
+    """The workloads in ``path`` (``-``: stdin); exit 2 (``InputError``) for an unusable file or one that
     holds no workload at all (a gate that checked nothing must not pass)."""
     p = Path(path)
-    docs = read_all(p, "manifest", max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENTS, hint=HINT)
+    # `-` is stdin (`helm template . | hardbox gate --k8s -`), read one byte past the limit
+    # so that an endless stream is refused rather than read whole.
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1) if str(path) == "-" else None
+    docs = read_all(p, "manifest", max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENTS, hint=HINT, raw=raw)
     workloads, skipped = [], []
     for number, doc in enumerate(docs, 1):
         kind, name = doc.data.get("kind"), _get(doc.data, ("metadata", "name"))
