@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from helpers import scanimages
 from helpers.cli import need_tool
 
+from hardbox import resources
 from hardbox.report import REPORTERS
 from hardbox.scan.result import ScanResult, from_dict
 
@@ -35,10 +37,24 @@ def fixture_result() -> ScanResult:
     return from_dict(json.loads(FIXTURE.read_text()))
 
 
+def _assets_checked(html: str) -> str:
+    """The HTML report with its inlined stylesheet and script checked against the shipped
+    templates/report.css and report.js and replaced by a marker: the golden holds the markup
+    the report renders, not a second copy of the two files."""
+    templates = Path(str(resources.templates()))
+    for tag, name in (("style", "report.css"), ("script", "report.js")):
+        inlined = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
+        assert inlined == [(templates / name).read_text(encoding="utf-8")], f"{name} is not inlined as shipped"
+        html = html.replace(f"<{tag}>{inlined[0]}</{tag}>", f"<{tag}>/* templates/{name}, inlined */</{tag}>")
+    return html
+
+
 @pytest.mark.parametrize("fmt", sorted(REPORTERS))
 def test_golden(fmt: str) -> None:
     reporter = REPORTERS[fmt]()
     text = reporter.render(fixture_result())
+    if fmt == "html":
+        text = _assets_checked(text)
     golden = GOLDEN / f"sample.{reporter.extension}"
     if os.environ.get("HARDBOX_UPDATE_GOLDENS") == "1":
         golden.parent.mkdir(exist_ok=True)
