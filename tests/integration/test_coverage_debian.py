@@ -174,6 +174,7 @@ def test_a_failed_db_update_scans_with_what_there_is(image: str, tmp_path: Path)
                        env={"HARDBOX_DB_SOURCE": bucket.url})
     assert proc.returncode == 0, proc.stderr
     assert "--db-update failed, scanned with the database as it was" in proc.stderr
+    assert "vulnerability data: updated " in proc.stdout and " old)" in proc.stdout  # how old it is
     doc = json.loads((tmp_path / "r.json").read_text())
     note = next(n for n in doc["notes"] if n.startswith("--db-update failed"))
     assert "503" in note and "previous database is unchanged" in note
