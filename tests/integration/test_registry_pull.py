@@ -92,6 +92,11 @@ def test_pull_what_skopeo_pushed_same_digests(
     assert again.returncode == 0, again.stderr
     assert plain.access_log().count("GET /v2/elsewhere/copy/blobs/") == blob_gets  # none at all
     assert inspect(other)["id"] == expected
+    # A second pull of an image the store has goes to the registry once: its manifest.
+    requests = len(plain.access_log().splitlines())
+    assert hardbox("pull", other).returncode == 0
+    made = [line for line in plain.access_log().splitlines()[requests:] if "HTTP/1.1" in line]
+    assert len(made) == 1 and '"GET /v2/elsewhere/copy/manifests/2 ' in made[0], made
 
     # Pull by digest pins that manifest and tags nothing new.
     pinned = hardbox("pull", "--json", f"{plain.host}/team/bb@{pulled['digest']}")

@@ -66,6 +66,11 @@ class RegistryClient:
             # falling back to http there would only hide the real problem.
             if "CERTIFICATE_VERIFY_FAILED" in err.message:
                 raise
+            # A plain-HTTP server answers the TLS hello with an HTTP error, which OpenSSL
+            # reports as a wrong record version: that server speaks http, no second probe
+            # needed (so a re-pull costs the registry one manifest request, nothing more).
+            if "WRONG_VERSION_NUMBER" in err.message:
+                return f"http://{self.host}"
             try:
                 self.session.request("GET", f"http://{self.host}/v2/", retries=0).close()
             except NetError:
