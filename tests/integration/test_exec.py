@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from helpers.hbrun import RunStore, build_probes, make_store
+from helpers.terminal import drain
 
 pytestmark = pytest.mark.root
 
@@ -333,15 +333,7 @@ def test_exec_with_t_gets_its_own_pty_and_session(store, running):
         stdin=slave, stdout=slave, stderr=slave, env=store.env(), preexec_fn=on_tty,
     )
     code = proc.wait(timeout=60)
-    out = b""
-    while select.select([master], [], [], 0.3)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = drain(master, 0.3)
     os.close(master)
     os.close(slave)
     text = out.decode(errors="replace")

@@ -4,12 +4,12 @@ subcommand (issue 17); the result lines stay."""
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.terminal import drain
 
 
 def _stderr_on_a_terminal(*argv: str, env: dict[str, str]) -> bytes:
@@ -17,18 +17,7 @@ def _stderr_on_a_terminal(*argv: str, env: dict[str, str]) -> bytes:
     proc = subprocess.Popen([sys.executable, "-m", "hardbox", *argv], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=slave, env=env)
     os.close(slave)
-    out = b""
-    while True:
-        ready = select.select([master], [], [], 60)[0]
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = drain(master, idle=60)
     assert proc.wait(timeout=60) == 0, out
     os.close(master)
     return out

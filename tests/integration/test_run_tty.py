@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import select
 import subprocess
 import sys
 import termios
 
 import pytest
 from helpers.hbrun import RunStore, build_probes, make_store
+from helpers.terminal import drain
 
 pytestmark = pytest.mark.root
 
@@ -55,15 +55,7 @@ def run_on_terminal(store: RunStore, *args: str) -> tuple[int, str, bytes]:
         preexec_fn=become_session_leader_on_tty,
     )
     code = proc.wait(timeout=60)
-    out = b""
-    while select.select([master], [], [], 0.2)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = drain(master)
     # Anything injected sits in the slave's input queue; read it without blocking.
     attrs = termios.tcgetattr(slave)
     attrs[3] &= ~termios.ICANON
