@@ -3,7 +3,8 @@
 ``ps --json`` prints a list of container states, each with the stable keys of
 ``hardbox.runtime.state.ContainerState``: id, name, image, image_id, profile, command,
 created, status (created | running | exited | stale), pid, exit_code, oom_killed, cgroup,
-mounts, skipped, weakenings, log. ``stale`` means the container's recorded PID 1 is gone
+mounts, skipped, weakenings, log, ports (published, as ``127.0.0.1:8080->80/tcp``) and
+uplink_pid (the pasta process of ``--network private``, 0 without one). ``stale`` means the container's recorded PID 1 is gone
 while nothing recorded its end (hardbox was killed); ``hardbox rm`` cleans those up.
 """
 
@@ -66,12 +67,13 @@ def _ps(args: argparse.Namespace) -> int:
     if args.json:
         print_json([s.to_dict() for s in states])
         return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAME")]
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAME")]
     for s in states:
         status = s.status
         if s.status == "exited":
             status = f"exited ({s.exit_code})" + (" OOM" if s.oom_killed else "")
-        rows.append((s.id[:12], s.image, _short(" ".join(s.command)), _ago(s.created), status, s.name))
+        rows.append((s.id[:12], s.image, _short(" ".join(s.command)), _ago(s.created), status,
+                     ", ".join(s.ports), s.name))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")

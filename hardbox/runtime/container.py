@@ -69,6 +69,8 @@ from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
 if TYPE_CHECKING:
     from hardbox.runtime.cgroups.base import Cgroup
+    from hardbox.runtime.net.pasta import Uplink
+    from hardbox.runtime.net.plan import NetworkPlan
     from hardbox.runtime.oom import OomWatch
     from hardbox.runtime.profile.model import Profile
     from hardbox.runtime.selinux import Label
@@ -90,6 +92,8 @@ class Container:
         self._lifeline: socket.socket | None = None
         self.stdio: StdioRelay | None = None
         self._oom: OomWatch | None = None
+        self.netplan: NetworkPlan | None = None  # runtime/net: ports, resolvers, host gateway
+        self.uplink: Uplink | None = None  # the pasta process of --network private
         self._egress_rules: dict[str, object] | None = None
 
     # ---- hardbox side ------------------------------------------------------------------
@@ -131,10 +135,9 @@ class Container:
             self._oom = OomWatch(self.cgroup.paths()[0].name)
         label = self._selinux_label(state_id)
         self._file_label = label.file_label if label is not None else None
+        self._plan_network(state_id, base)
         plan = make_plan(self.request, state_id, base, label)
         self._egress_rules = _egress_rules(profile, base)  # built now: a bad one stops the start early
-        if network.needs_namespace(profile.network) and profile.network == "private":
-            self.skipped.append("network private: no uplink plumbing in hardbox; only lo is up")
         self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup),
                               **_exec_record(plan, base, self.cgroup))
 
@@ -219,12 +222,32 @@ class Container:
         # rlimits are set from here: raising a hard limit needs CAP_SYS_RESOURCE in the
         # initial user namespace, which the container never has (prlimit(2)).
         self.skipped += process.set_rlimits(self.pid, plan_rlimits(self.request.profile))
+        if self.netplan is not None and self.netplan.uplink:
+            from hardbox.runtime.net import pasta
+
+            self.uplink = pasta.start(self.netplan, self.pid, base)
+            self.state_dir.update(uplink_pid=self.uplink.pid, uplink_start=self.uplink.start)
         if self._egress_rules is not None:
             from hardbox.runtime import egress  # only runs with an egress policy load it
 
             # PID 1 waits for "G" below: the rules are in place before the image runs anything.
             egress.install(self.pid, self._egress_rules)
         sock.send(b"G")
+
+    def _plan_network(self, state_id: str, base: Path) -> None:
+        """The run's network (runtime/net): ports chosen, /etc/hosts, /etc/hostname and
+        /etc/resolv.conf written into the state dir and added as read-only binds."""
+        from hardbox.runtime.net import etcfiles
+        from hardbox.runtime.net.plan import make_network_plan
+
+        req = self.request
+        self.netplan = make_network_plan(req.profile.network, req.network, req.image.exposed_ports,
+                                         req.hostname or state_id[:12], profile_name=req.profile.name,
+                                         egress=req.profile.egress)
+        binds = etcfiles.write(base, self.netplan, req.volumes)
+        self.request = replace(req, volumes=req.volumes + binds)
+        assert self.state_dir is not None
+        self.state_dir.update(ports=self.netplan.to_state())
 
     def _create_cgroup(self, state_id: str) -> Cgroup | None:
         """The container's cgroup: the profile's limits and, for every run as root, the
@@ -329,6 +352,11 @@ class Container:
         if self._oom is not None:
             self._oom.close()
             self._oom = None
+        if self.uplink is not None:
+            from hardbox.runtime.net import pasta
+
+            pasta.stop(self.uplink)  # normally gone already, with the container's pid namespace
+            self.uplink = None
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None

@@ -161,6 +161,12 @@ def remove(key: str, *, force: bool = False) -> str:
         if not d.path.exists():
             return state.id  # it was --rm: its monitor removed it
     _detach_stray_mounts(str(d.path))
+    if state.uplink_pid:
+        from hardbox.runtime.net.pasta import end_recorded
+
+        # Normally gone with the container's pid namespace; a pasta that outlived it (it
+        # never should) is ended here, by pid and start time.
+        end_recorded(state.uplink_pid, state.uplink_start)
 
     try:
         manager = open_manager()

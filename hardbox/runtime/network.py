@@ -1,9 +1,8 @@
 """Container networking: a fresh network namespace with only the loopback interface up.
 
 ``none`` and ``private`` both give the container a new network namespace (the namespace
-itself is unshared in namespaces.py); hardbox has no uplink plumbing (no bridge, no
-slirp/pasta), so ``private`` is today the same isolated namespace as ``none`` and the run
-records that. ``host`` shares the host's namespace and is refused by strict profiles
+itself is unshared in namespaces.py); ``private`` adds a pasta uplink, published ports and
+the generated /etc files (runtime/net/). ``host`` shares the host's namespace and is refused by strict profiles
 (profile.py). A new namespace starts with ``lo`` down; we bring it up with SIOCSIFFLAGS,
 so 127.0.0.1 works inside, without running any binary from the image or the host.
 """
@@ -37,5 +36,6 @@ def describe(mode: str) -> str:
     if mode == "host":
         return "network: host (shares the host's network namespace)"
     if mode == "private":
-        return "network: private namespace with lo only (hardbox has no uplink plumbing)"
+        return ("network: private namespace with an address, a default route and DNS through a pasta "
+                "uplink; the host's loopback unreachable unless --add-host NAME:host-gateway")
     return "network: none (new network namespace, only lo up)"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, mounts, namespaces, network
+from hardbox.runtime.net.options import NetworkOptions
 from hardbox.runtime.seccomp import compile_filter
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class ImageInput:
     cmd: tuple[str, ...] = ()
     working_dir: str = ""
     shift: ShiftMap | None = None  # the id map a rootless store unpacked the layers with
+    exposed_ports: tuple[str, ...] = ()  # the config's ExposedPorts keys (-P publishes them)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class RunRequest:
     interactive: bool = False
     init: bool = False
     auto_remove: bool = False
+    network: NetworkOptions = field(default_factory=NetworkOptions)  # -p, -P, --dns, --add-host
     skipped: tuple[str, ...] = field(default=())  # notes from the caller (e.g. --explain-only)
 
     def argv(self) -> tuple[str, ...]:

@@ -77,6 +77,11 @@ class ContainerState(NamedTuple):
     selinux_label: str = ""
     cgroup_join: Sequence[str] = ()
     seccomp: str | None = None
+    # --network private (runtime/net): the published ports ("127.0.0.1:8080->80/tcp") and
+    # the pasta process, by pid and start time, so stop and rm end that process and no other.
+    ports: Sequence[str] = ()
+    uplink_pid: int = 0
+    uplink_start: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()

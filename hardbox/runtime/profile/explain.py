@@ -17,6 +17,7 @@ from typing import Any
 from hardbox.errors import HardboxError
 from hardbox.runtime import capabilities, idmap, network
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES, describe
+from hardbox.runtime.net.options import NetworkOptions
 from hardbox.runtime.profile.load import Profile
 from hardbox.runtime.selinux import host_has_selinux
 
@@ -31,7 +32,8 @@ class Step:
         return {"step": self.step, "setting": self.setting, "status": self.status}
 
 
-def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False, tty: bool = False) -> list[Step]:
+def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False, tty: bool = False,
+          net_options: NetworkOptions | None = None) -> list[Step]:
     out: list[Step] = []
     if profile.user_namespace:
         try:
@@ -51,6 +53,8 @@ def steps(profile: Profile, *, volumes: tuple[str, ...] = (), init: bool = False
     out.append(Step("root filesystem", f"overlay over {layers}, own upper dir, "
                     + ("read-only" if profile.read_only_root else "read-write")))
     out.append(Step("network", network.describe(profile.network), "applied" if profile.network != "host" else "off"))
+    if net_options is not None and profile.network == "private":
+        out.append(_ports(net_options))
     if profile.network == "private":
         out.append(_egress(profile))
     out.append(Step("/proc", "proc of the container's pid namespace"))
@@ -110,6 +114,17 @@ def _egress(profile: Profile) -> Step:
     from hardbox.runtime import egress  # only a profile with a policy needs its words
 
     return Step("egress", "; ".join(egress.describe(profile.egress)) + " (nftables in the container's namespace)")
+
+
+def _ports(options: NetworkOptions) -> Step:
+    """Published ports as asked (a free host port shows as 127.0.0.1:0 until the start)."""
+    ports = [str(p) for p in options.publish] + (["every EXPOSEd port on a free port of 127.0.0.1"]
+                                                  if options.publish_all else [])
+    text = ", ".join(ports) or "none"
+    if options.host_gateway:
+        text += ("; the host's loopback ports the egress policy allows, on the container's 127.0.0.1, as "
+                 + ", ".join(options.host_gateway))
+    return Step("published ports", text, "applied" if ports else "off")
 
 
 def _capabilities(profile: Profile) -> str:

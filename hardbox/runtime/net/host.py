@@ -1,0 +1,87 @@
+"""What the host's network looks like to pasta: the default route and the resolvers.
+
+pasta copies the address and gateway of the host's default-route interface into the
+container (``--config-net``), so the container's address in /etc/hosts and the
+``host-gateway`` address are read the same way here: the IPv4 default route from
+/proc/net/route, and the source address the kernel picks towards that gateway (a UDP
+``connect`` sends nothing).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardbox.errors import ContainerError
+
+RESOLV_CONF = Path("/etc/resolv.conf")
+
+
+@dataclass(frozen=True)
+class DefaultRoute:
+    interface: str
+    gateway: str
+    address: str  # the host's (and so the container's) address on that interface
+
+
+def default_route(route_table: Path = Path("/proc/net/route")) -> DefaultRoute:
+    """The host's IPv4 default route; a host without one gets no uplink (exit 125)."""
+    try:
+        lines = route_table.read_text(encoding="ascii", errors="replace").splitlines()[1:]
+    except OSError as err:
+        raise ContainerError(f"read {route_table}: {err.strerror}") from err
+    best: tuple[int, str, str] | None = None
+    for line in lines:
+        fields = line.split()
+        # Iface Destination Gateway Flags RefCnt Use Metric Mask ...: destination 0, RTF_GATEWAY.
+        if len(fields) >= 8 and fields[1] == "00000000" and fields[7] == "00000000" and int(fields[3], 16) & 0x2:
+            metric = int(fields[6])
+            if best is None or metric < best[0]:
+                best = (metric, fields[0], fields[2])
+    if best is None:
+        raise ContainerError("network private: the host has no IPv4 default route for pasta to copy",
+                             "run with --network none, or give the host a default route")
+    gateway = socket.inet_ntoa(struct.pack("<I", int(best[2], 16)))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((gateway, 9))  # picks the route and source address; sends nothing
+        address = probe.getsockname()[0]
+    return DefaultRoute(best[1], gateway, address)
+
+
+@dataclass(frozen=True)
+class ResolvConf:
+    nameservers: tuple[str, ...]
+    search: tuple[str, ...]
+    options: tuple[str, ...]
+
+
+def read_resolv_conf(path: Path = RESOLV_CONF) -> ResolvConf:
+    """The host's resolvers, search list and options (a missing file is an empty one)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    servers: list[str] = []
+    search: list[str] = []
+    options: list[str] = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split(";", 1)[0].split()
+        if len(words) < 2:
+            continue
+        if words[0] == "nameserver":
+            try:
+                servers.append(str(ipaddress.ip_address(words[1].split("%", 1)[0])))
+            except ValueError:
+                continue
+        elif words[0] in ("search", "domain"):
+            search = words[1:]
+        elif words[0] == "options":
+            options += words[1:]
+    return ResolvConf(tuple(servers), tuple(search), tuple(options))
+
+
+def is_loopback(address: str) -> bool:
+    return ipaddress.ip_address(address).is_loopback
