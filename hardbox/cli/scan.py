@@ -196,7 +196,9 @@ def summary(result: ScanResult, written: list[str], stream: TextIO | None = None
     """The human summary; severities coloured when ``stream`` (where it goes) takes colour."""
     from hardbox.cli.terminal import paint
     from hardbox.report.common import where
+    from hardbox.report.priorities import fix_first
     from hardbox.scan.coverage import counted
+    from hardbox.scan.upgrades import Upgrade
 
     image = result.image
     os_name = (image.os or {}).get("pretty_name") or (image.os or {}).get("id") or "unknown OS"
@@ -209,10 +211,16 @@ def summary(result: ScanResult, written: list[str], stream: TextIO | None = None
         "findings: " + ", ".join(f"{n} {s}" for s, n in sev.items())
         + " (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",
     ]
-    for f in result.top(5):
-        label = f"{f.severity.value.upper():8}"
-        label = paint(label, f.severity.value, stream) if stream is not None else label
-        lines.append(f"  {label} {f.id:14} {f.title} — {where(f, 50)}")
+    # The reports' "what to fix first": an upgrade that fixes several advisories ranks as one
+    # item, by what it fixes, among the single findings.
+    for item in fix_first(result, 5):
+        if isinstance(item, Upgrade):
+            worst, kind, text = item.worst, "upgrade", item.summary().removeprefix("upgrade ")
+        else:
+            worst, kind, text = item.severity, item.id, f"{item.title} — {where(item, 50)}"
+        label = f"{worst.value.upper():8}"
+        label = paint(label, worst.value, stream) if stream is not None else label
+        lines.append(f"  {label} {kind:14} {text}")
     if result.vuln_db is not None:
         from hardbox.scan.coverage import describe_age
 

@@ -129,3 +129,21 @@ def test_same_image_and_db_give_identical_bytes(tmp_path_factory: pytest.TempPat
     assert isinstance(again, ScanResult)
     for fmt, cls in REPORTERS.items():
         assert cls().render(again) == cls().render(result), fmt
+
+
+def test_terminal_summary_leads_with_what_to_fix_first() -> None:
+    """`hardbox scan`'s summary ranks as the reports do: an upgrade is one line among the
+    single findings, in the order priorities.fix_first gives."""
+    from hardbox.cli.scan import summary
+    from hardbox.report.priorities import fix_first
+    from hardbox.scan.upgrades import Upgrade
+
+    result = fixture_result()
+    ranked = fix_first(result, 5)
+    lines = summary(result, []).splitlines()[3:8]
+    assert len(lines) == 5 and any(isinstance(item, Upgrade) for item in ranked)
+    for line, item in zip(lines, ranked, strict=True):
+        if isinstance(item, Upgrade):
+            assert line.split()[1:2] == ["upgrade"] and item.summary().removeprefix("upgrade ") in line
+        else:
+            assert line.split()[1] == item.id and item.title in line
