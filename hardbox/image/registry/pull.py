@@ -8,10 +8,16 @@ size limits applied, nothing committed unless all of it checked out, and a blob 
 already has — from whatever repository or registry — neither downloaded nor unpacked again.
 Layer downloads a pull did not finish stay in ``<store root>/partial-blobs/`` (mode 0700,
 like the store) and the next pull resumes them with ``Range``.
+
+A pull of an image the store holds under the asked-for name already (the manifest the
+registry serves has the digest of a stored record, and the name points at it) is one
+manifest request and no write; the import machinery is not even loaded (``hardbox pull``
+of nothing new is start-up time and one round trip).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,15 +26,15 @@ from hardbox.image.digest import hex_of, sha256_bytes
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.manifest import Manifest
 from hardbox.image.formats.platform import Platform
-from hardbox.image.formats.reader import Entry, LayerSource
 from hardbox.image.reference import Reference
 from hardbox.image.registry.client import RegistryClient
-from hardbox.image.registry.downloads import Downloader, LayerProgress
 from hardbox.image.registry.errors import BlobError, RegistryError
 from hardbox.image.registry.manifests import choose, image_manifest, kind
 from hardbox.image.store.images import StoredImage
 from hardbox.image.store.store import Store
-from hardbox.image.store.transaction import Transaction
+
+# (blob digest, bytes received, blob size): as downloads.LayerProgress
+LayerProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,17 @@ def pull(store: Store, client: RegistryClient, ref: Reference, *,
     under its full name, a digest reference only by digest (it pins, it does not tag)."""
     repo = ref.path
     manifest_bytes, manifest_digest, manifest = resolve_manifest(client, ref, platform)
+    names = (str(ref),) if ref.digest is None else ()
+    if _already_stored(store, manifest_digest, names):
+        return Pulled(str(ref), store.get(manifest_digest), manifest_digest)
+    # Imported here: a pull of nothing new (above) needs none of the import machinery.
+    from hardbox.image.formats.reader import Entry, LayerSource
+    from hardbox.image.registry.downloads import Downloader
+    from hardbox.image.store.transaction import Transaction
+
     config_bytes = fetch_config(client, repo, manifest, store)
     source = f"{client.host}/{repo}@{manifest_digest}"
     config = ImageConfig.from_json(config_bytes, f"{source} config")
-    names = (str(ref),) if ref.digest is None else ()
     with store.writing(), store.staging() as stage:
         spool = stage / "pull"
         spool.mkdir()
@@ -114,3 +127,11 @@ def pull(store: Store, client: RegistryClient, ref: Reference, *,
         for layer in manifest.layers:
             (partials / f"{hex_of(layer.digest)}.part").unlink(missing_ok=True)
     return Pulled(str(ref), store.get(record.manifest), record.manifest)
+
+
+def _already_stored(store: Store, manifest_digest: str, names: tuple[str, ...]) -> bool:
+    """The store has a record for this manifest and every name points at it already."""
+    if not store.record_path(manifest_digest).is_file():
+        return False
+    tags = store.tags()
+    return all(tags.get(name) == manifest_digest for name in names)
