@@ -116,7 +116,10 @@ def test_selinux_policy_is_the_modules_block_and_compiles_as_spo_wraps_it(tmp_pa
     _, selinux, _ = spo_documents("default")
     policy = selinux["spec"]["policy"]
     module = policy_cil({}, profile, name="x")
-    inner = [line.removeprefix("    ") for line in module.splitlines()[4:-1]]
+    lines = module.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("(block "))
+    assert lines[-1] == ")"
+    inner = [line.removeprefix("    ") for line in lines[start + 1:-1]]
     assert policy.splitlines() == inner
     assert "(blockinherit container)" in policy and "(block " not in policy
     need_tool("secilc")
