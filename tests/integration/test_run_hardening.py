@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers.hbrun import RunStore, build_probes, make_store
@@ -173,11 +174,23 @@ def test_masked_and_read_only_proc_paths(strict):
             assert path in read_only, f"{path} is not read-only"
 
 
-def test_only_loopback_and_it_is_up(strict, default):
+def test_network_devices_and_lo_up(strict, default):
+    # strict (network none): loopback only; default (private): loopback and pasta's tap.
+    assert strict["netdevs"].split() == ["lo"]
+    assert strict["procnet"].split() == ["lo"]
+    assert sorted(default["netdevs"].split()) == sorted(default["procnet"].split())
+    assert set(default["netdevs"].split()) == {"lo", _uplink_interface()}
     for f in (strict, default):
-        assert f["netdevs"].split() == ["lo"]
-        assert f["procnet"].split() == ["lo"]
         assert int(f["lo_up"], 16) & 1
+
+
+def _uplink_interface() -> str:
+    """The host's default-route interface: pasta names the container's tap after it."""
+    for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000" and int(fields[3], 16) & 2:
+            return fields[0]
+    raise AssertionError("the host has no default route")
 
 
 def test_strict_root_is_read_only_and_tmp_noexec(strict):
