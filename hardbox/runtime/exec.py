@@ -187,10 +187,12 @@ def _open_namespaces(pid: int) -> tuple[tuple[int, int], ...]:
 
 
 def _read_env(state_dir: StateDir) -> tuple[str, ...]:
+    path = os.path.join(state_dir.dir, ENV_FILE)
     try:
-        data = (state_dir.path / ENV_FILE).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as err:
-        raise ContainerError(f"read `{state_dir.path / ENV_FILE}`: {err.strerror}") from err
+        raise ContainerError(f"read `{path}`: {err.strerror}") from err
     return tuple(item.decode("utf-8", errors="surrogateescape") for item in data.split(b"\0") if item)
 
 
@@ -198,9 +200,10 @@ def _read_seccomp(state_dir: StateDir, state: ContainerState) -> bytes | None:
     """The filter PID 1 installed, byte for byte; a file that changed since is refused."""
     if not state.seccomp:
         return None
-    path = state_dir.path / SECCOMP_FILE
+    path = os.path.join(state_dir.dir, SECCOMP_FILE)
     try:
-        bpf = path.read_bytes()
+        with open(path, "rb") as fh:
+            bpf = fh.read()
     except OSError as err:
         raise ContainerError(f"read the container's seccomp filter `{path}`: {err.strerror}") from err
     if hashlib.sha256(bpf).hexdigest() != state.seccomp:

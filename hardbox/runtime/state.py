@@ -23,11 +23,13 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
-from hardbox.root import default_root
+from hardbox.root import root_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class ContainerState(NamedTuple):
@@ -103,23 +105,33 @@ def process_start_time(pid: int) -> int | None:
 
 
 class StateDir:
-    """The directory of one container."""
+    """The directory of one container. Held as a string and read with ``os``: finding and
+    loading a state is `hardbox exec`'s way in, whose start-up loads no pathlib
+    (bench/RESULTS.md); ``path`` is the same directory as a ``Path``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.dir = os.fspath(path)
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path  # loaded already wherever a Path is asked for (run, rm)
+
+        return Path(self.dir)
 
     @property
     def file(self) -> Path:
         return self.path / "state.json"
 
     def load(self) -> ContainerState:
+        file = os.path.join(self.dir, "state.json")
         try:
-            raw = json.loads(self.file.read_text(encoding="utf-8"))
+            with open(file, encoding="utf-8") as fh:
+                raw = json.load(fh)
             return ContainerState(**raw)
         except FileNotFoundError as err:
-            raise ContainerError(f"container state `{self.file}` is missing") from err
+            raise ContainerError(f"container state `{file}` is missing") from err
         except (ValueError, TypeError) as err:
-            raise ContainerError(f"container state `{self.file}` is damaged: {err}") from err
+            raise ContainerError(f"container state `{file}` is damaged: {err}") from err
 
     def save(self, state: ContainerState) -> ContainerState:
         tmp = self.file.with_suffix(".tmp")
@@ -164,12 +176,18 @@ def is_alive(state: ContainerState) -> bool:
 class StateStore:
     """``<store root>/containers``: create, find by id prefix or name, list."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.dir = os.fspath(root)  # a string, as StateDir's
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path  # loaded already wherever a Path is asked for (run, rm)
+
+        return Path(self.dir)
 
     @classmethod
     def default(cls) -> StateStore:
-        return cls(default_root() / "containers")
+        return cls(os.path.join(root_dir(), "containers"))
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -222,9 +240,12 @@ class StateStore:
         return removed
 
     def dirs(self) -> list[StateDir]:
-        if not self.root.is_dir():
+        try:
+            names = sorted(os.listdir(self.dir))
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return [StateDir(p) for p in sorted(self.root.iterdir()) if (p / "state.json").is_file()]
+        paths = (os.path.join(self.dir, name) for name in names)
+        return [StateDir(p) for p in paths if os.path.isfile(os.path.join(p, "state.json"))]
 
     def all(self) -> list[ContainerState]:
         out = []
@@ -238,7 +259,7 @@ class StateStore:
     def find(self, key: str) -> StateDir:
         matches = [
             d for d in self.dirs()
-            if d.path.name.startswith(key) or _name_of(d) == key
+            if os.path.basename(d.dir).startswith(key) or _name_of(d) == key
         ]
         if not matches:
             raise UsageError(f"no such container: {key}", "list containers with `hardbox ps -a`")
