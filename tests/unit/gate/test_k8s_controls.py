@@ -246,6 +246,7 @@ def test_container_level_settings_stand_in_for_the_pods(tmp_path: Path) -> None:
     ("kind: Deployment\nmetadata: {name: x}\nspec: {}\n", r"a Deployment needs a pod spec here"),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n", r"no Pod, Deployment.*found Service"),
     ("- just\n- a list\n", r"document 1 is not a YAML mapping"),
+    ("kind: Pod\n---\n" * 5001, r"more than 5000 YAML documents"),
 ])
 def test_malformed_workloads_are_one_error_naming_the_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "m.yaml"
