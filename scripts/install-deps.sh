@@ -32,6 +32,7 @@ fi
 #   dnsmasq-base iperf3     the network tests' resolver and the throughput benchmark
 #   openssh-server          the SFTP example image and its end-to-end test (sftp client)
 #   podman                  peer for registry interop and the network benchmark
+#   libdb-dev               builds the berkeleydb binding the rpm Berkeley DB tests write fixtures with
 PACKAGES=(
     python3 python3-venv python3-dev gcc make git ca-certificates
     libseccomp2 uidmap iproute2 zstd
@@ -39,6 +40,7 @@ PACKAGES=(
     golang-go default-jdk-headless chromium docker-registry rpm libmaven3-core-java
     qemu-system-x86 e2fsprogs
     passt nftables dnsmasq-base iperf3 openssh-server openssh-client podman
+    libdb-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

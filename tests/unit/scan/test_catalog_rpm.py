@@ -1,6 +1,7 @@
 """rpm cataloger against rpm: a package built by ``rpmbuild`` and registered with ``rpm -i
 --justdb`` in a fresh ``rpmdb.sqlite`` (Debian's rpm 4.18 writes sqlite), compared with
-``rpm -qa``; damaged headers and Berkeley DB databases are recorded, not fatal."""
+``rpm -qa``; damaged headers and databases are recorded, not fatal. The Berkeley DB and
+ndb formats are tested in test_catalog_rpmdb.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from helpers.cli import need_tool
 from helpers.layerdirs import image_of, write
 
 from hardbox.scan.catalog.interface import Status
-from hardbox.scan.catalog.rpm import parse_header
+from hardbox.scan.catalog.rpmdb.header import parse_header
 from hardbox.scan.catalog_result import catalog_image
 
 SPEC = """\
@@ -106,19 +107,16 @@ def test_damaged_headers_are_partial(rpm_layer: Path, tmp_path: Path) -> None:
         conn.execute(
             "INSERT INTO Packages (blob) VALUES (?)", (b"\xff\xff\xff\xff\0\0\0\0",)
         )  # absurd counts
+        # sqlite types values, not columns: an integer where rpm writes a blob.
+        conn.execute("INSERT INTO Packages (blob) VALUES (?)", (10**9,))
     conn.close()
     result = catalog_image(image_of(layer))
     assert [p.name for p in result.packages] == ["hardbox-probe"]
     status = {s.cataloger: s for s in result.statuses}["os/rpm"]
-    assert status.status is Status.PARTIAL and len(status.reasons) == 2
+    assert status.status is Status.PARTIAL and len(status.reasons) == 3
 
 
-def test_berkeley_db_is_unsupported_and_garbage_fails(tmp_path: Path) -> None:
-    bdb = tmp_path / "bdb"
-    write(bdb, "var/lib/rpm/Packages", b"\0" * 4096)
-    result = catalog_image(image_of(bdb))
-    status = {s.cataloger: s for s in result.statuses}["os/rpm"]
-    assert status.status is Status.UNSUPPORTED and "Berkeley DB" in status.reasons[0]
+def test_garbage_sqlite_fails(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage"
     write(garbage, "usr/lib/sysimage/rpm/rpmdb.sqlite", b"SQLite format 3\0" + b"\x01" * 4000)
     status = {s.cataloger: s for s in catalog_image(image_of(garbage)).statuses}["os/rpm"]
