@@ -238,10 +238,12 @@ class Container:
         """The run's network (runtime/net): ports chosen, /etc/hosts, /etc/hostname and
         /etc/resolv.conf written into the state dir and added as read-only binds."""
         from hardbox.runtime.net import etcfiles
-        from hardbox.runtime.net.plan import make_network_plan
+        from hardbox.runtime.net.plan import make_network_plan, uplink_mode
 
         req = self.request
-        self.netplan = make_network_plan(req.profile.network, req.network, req.image.exposed_ports,
+        mode, note = uplink_mode(req.profile.network, req.network)
+        self.skipped += [note] if note else []
+        self.netplan = make_network_plan(mode, req.network, req.image.exposed_ports,
                                          req.hostname or state_id[:12], profile_name=req.profile.name,
                                          egress=req.profile.egress)
         binds = etcfiles.write(base, self.netplan, req.volumes)

@@ -48,12 +48,8 @@ class Uplink:
     helper: int  # our child that waits for pasta
 
 
-def find_pasta() -> str:
-    found = shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
-    if found is None:
-        raise ContainerError("network private: the pasta command is not installed",
-                             "install it (Debian: apt-get install passt), or run with --network none")
-    return found
+def find_pasta() -> str | None:
+    return shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
 
 
 def port_spec(port: PublishedPort) -> str:
@@ -90,6 +86,9 @@ def pasta_args(plan: NetworkPlan, pidfile: Path) -> list[str]:
 def start(plan: NetworkPlan, pid1: int, state_dir: Path) -> Uplink:
     """Start pasta on PID 1's network namespace and wait until it has configured it."""
     binary = find_pasta()
+    if binary is None:
+        raise ContainerError("network private: the pasta command is not installed",
+                             "install it (Debian: apt-get install passt), or run with --network none")
     pidfile, log = state_dir / "pasta.pid", state_dir / "pasta.log"
     argv = ["pasta", *pasta_args(plan, pidfile)]
     rootless = os.geteuid() != 0

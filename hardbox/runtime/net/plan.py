@@ -16,11 +16,12 @@ decides: all of them, some, or none).
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hardbox.errors import UsageError
+from hardbox.errors import ContainerError, UsageError
 from hardbox.runtime.net import host
 from hardbox.runtime.net.options import (
     DEFAULT_HOST_IP,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from hardbox.runtime.profile.model import Egress
 
 LOOPBACK = "127.0.0.1"  # where the host's loopback ports appear in the container
+TUN = "/dev/net/tun"
 
 # Where the container sends DNS queries when the host's only resolvers are on its loopback
 # (systemd-resolved's 127.0.0.53): pasta's --dns-forward hands them to that resolver.
@@ -61,6 +63,29 @@ class NetworkPlan:
 
     def to_state(self) -> list[str]:
         return [str(p) for p in self.ports]
+
+
+def uplink_mode(mode: str, options: NetworkOptions) -> tuple[str, str]:
+    """The mode a run gets, and a note when ``private`` falls back to an uplink-less
+    namespace: pasta missing, or /dev/net/tun closed to this user (mode 0600 on some hosts;
+    pasta needs it for the container's interface). Falling back isolates more, never less,
+    so it is a recorded skip; a run that asked for ports or the host gateway is refused."""
+    if mode != "private":
+        return mode, ""
+    from hardbox.runtime.net.pasta import find_pasta
+
+    reason = ""
+    if find_pasta() is None:
+        reason = "the pasta command is not installed (Debian: apt-get install passt)"
+    elif not os.access(TUN, os.R_OK | os.W_OK):
+        reason = f"{TUN} is not open to uid {os.geteuid()}, and pasta needs it"
+    if not reason:
+        return mode, ""
+    if options.publish or options.publish_all or options.host_gateway:
+        raise ContainerError(f"network private: {reason}",
+                             "published ports and host-gateway need the pasta uplink; "
+                             "see docs/networking.md")
+    return "none", f"network private: {reason}; the namespace has only lo"
 
 
 def make_network_plan(mode: str, options: NetworkOptions, exposed: tuple[str, ...], hostname: str,
