@@ -298,5 +298,7 @@ def export(profile: Profile, fmt: str) -> dict[str, str]:
         names = SpoNames.for_profile(profile)
         seccomp = None if profile.seccomp is None else oci_seccomp(profile.seccomp, profile.capabilities)
         pod = k8s_pod(profile, names.localhost_profile, names.selinux_type)
-        return spo_files(profile, names, seccomp, pod, k8s_notes(profile))
+        policy = export_netpol.network_policy(profile.name, profile.egress)
+        extra = [] if policy is None else [("".join(f"# {n}\n" for n in export_netpol.notes(profile.egress)), policy)]
+        return spo_files(profile, names, seccomp, pod, k8s_notes(profile), extra)
     raise UsageError(f"export format {fmt!r}: choose one of {', '.join(FORMATS)}")

@@ -11,7 +11,8 @@ needs no file copied by hand. The stream holds:
   writes inside its CIL block (SPO wraps a raw policy in a block of its own naming), for a
   profile whose SELinux step is not ``disabled``;
 * the ``k8s`` export's Pod, with its seccomp profile ``Localhost`` at the path SPO installs
-  the profile under and its SELinux type the one SPO's module defines.
+  the profile under and its SELinux type the one SPO's module defines, and the ``k8s``
+  export's egress ``NetworkPolicy`` where the profile has one.
 
 Names, versions and paths follow the CRDs SPO publishes (tests/fixtures/spo validates the
 output against them). Both versions are served by SPO 0.8 through 1.x. Since 0.9 the
@@ -23,6 +24,7 @@ its process type is ``NAME_.process``; docs/kubernetes.md says what differs for 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,10 +95,12 @@ def raw_selinux_profile(names: SpoNames, profile: Profile) -> dict[str, Any]:
 
 
 def spo_files(
-    profile: Profile, names: SpoNames, seccomp: dict[str, Any] | None, pod: dict[str, Any], pod_notes: str
+    profile: Profile, names: SpoNames, seccomp: dict[str, Any] | None, pod: dict[str, Any], pod_notes: str,
+    extra: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> dict[str, str]:
     """``{NAME-spo.yaml: the stream}``; ``seccomp`` is the OCI seccomp object (None for an
-    unconfined profile), ``pod`` the ``k8s`` export's Pod already pointing at ``names``."""
+    unconfined profile), ``pod`` the ``k8s`` export's Pod already pointing at ``names``,
+    ``extra`` further (comments, resource) documents after it (the egress NetworkPolicy)."""
     documents: list[tuple[str, dict[str, Any]]] = []
     if seccomp is not None:
         notes = [f"Installed by SPO as /var/lib/kubelet/seccomp/{names.localhost_profile} on every node."]
@@ -118,6 +122,7 @@ def spo_files(
                       "(its SELinux control allows only container_t, container_init_t, container_kvm_t, "
                       "container_engine_t): the namespace must enforce privileged, or drop seLinuxOptions.\n")
     documents.append((pod_notes, pod))
+    documents += extra
     text = "---\n".join(notes + yaml.dump(doc, Dumper=_Dumper, sort_keys=False) for notes, doc in documents)
     return {f"{profile.name}-spo.yaml": text}
 

@@ -144,3 +144,17 @@ def test_an_argument_the_crd_cannot_hold_is_refused(tmp_path: Path) -> None:
     profile = load_profile(str(tmp_path / "big.yaml"))
     with pytest.raises(InputError, match=r"personality.*does not fit"):
         export(profile, "spo")
+
+
+def test_the_egress_network_policy_comes_along(tmp_path: Path) -> None:
+    (tmp_path / "web.yaml").write_text(
+        "extends: default\nname: web\nnetwork:\n  mode: private\n  egress:\n    default: deny\n"
+        "    allow:\n      - {cidr: 10.20.0.0/16, ports: [5432], proto: tcp}\n    dns: true\n"
+    )
+    profile = load_profile(str(tmp_path / "web.yaml"))
+    docs = list(yaml.safe_load_all(export(profile, "spo")["web-spo.yaml"]))
+    assert [d["kind"] for d in docs] == ["SeccompProfile", "RawSelinuxProfile", "Pod", "NetworkPolicy"]
+    pod, policy = docs[2], docs[3]
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    assert policy == yaml.safe_load(export(profile, "k8s")["web-networkpolicy.yaml"])
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
