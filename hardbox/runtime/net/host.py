@@ -58,8 +58,9 @@ class ResolvConf:
     options: tuple[str, ...]
 
 
-def read_resolv_conf(path: Path = RESOLV_CONF) -> ResolvConf:
+def read_resolv_conf(path: Path | None = None) -> ResolvConf:
     """The host's resolvers, search list and options (a missing file is an empty one)."""
+    path = path or RESOLV_CONF
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
