@@ -4,9 +4,10 @@ each with its pod spec and the line of every field in it.
 A manifest is hostile input like any other: ``yamldoc.read_all`` bounds its size, its
 document count and its nesting, refuses aliases to collections (the "billion laughs" shape)
 and duplicate keys, and names file and line. The objects that carry a pod template are the
-workload kinds below; any other kind (a Service, a ConfigMap) is listed as not checked. A
-field the checks read that has the wrong type (``containers: 5``) is an error naming its
-line, not a silent pass.
+workload kinds below, on their own or as items of a ``kind: List`` (``kubectl get -o
+yaml``); any other kind (a Service, a ConfigMap) is listed as not checked. A field the
+checks read that has the wrong type (``containers: 5``) is an error naming its line, not a
+silent pass.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Workload:
     kind: str
     name: str
     spec_keys: Keys
+    root: Keys = ()  # where the object is in its document: ("items", 3) in a List
 
     @property
     def path(self) -> Path:
@@ -73,7 +75,7 @@ class Workload:
 
     @property
     def pod_metadata_keys(self) -> Keys:
-        return ("metadata",) if self.kind == "Pod" else (*self.spec_keys[:-1], "metadata")
+        return (*self.root, "metadata") if self.kind == "Pod" else (*self.spec_keys[:-1], "metadata")
 
     def annotations(self) -> dict[str, Any]:
         keys = (*self.pod_metadata_keys, "annotations")
@@ -126,21 +128,35 @@ def load_manifests(path: str | Path) -> Manifests:
     docs = read_all(p, "manifest", max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENTS, hint=HINT, raw=raw)
     workloads, skipped = [], []
     for number, doc in enumerate(docs, 1):
-        kind, name = doc.data.get("kind"), _get(doc.data, ("metadata", "name"))
-        if not isinstance(kind, str):
-            raise doc.error(["kind"], "every object needs a kind (a string)")
-        label = f"{kind} {name if isinstance(name, str) else '(unnamed)'}"
-        if kind not in POD_SPEC:
-            skipped.append(f"document {number}: {label} (no pod template)")
-            continue
-        workload = Workload(doc, number, kind, name if isinstance(name, str) else "(unnamed)", POD_SPEC[kind])
-        _check_shape(workload)
-        workloads.append(workload)
+        for root, obj in _objects(doc):
+            kind, name = obj.get("kind"), _get(obj, ("metadata", "name"))
+            if not isinstance(kind, str):
+                raise doc.error([*root, "kind"], "every object needs a kind (a string)")
+            name = name if isinstance(name, str) else "(unnamed)"
+            if kind not in POD_SPEC:
+                skipped.append(f"document {number}: {kind} {name} (no pod template)")
+                continue
+            workload = Workload(doc, number, kind, name, (*root, *POD_SPEC[kind]), root)
+            _check_shape(workload)
+            workloads.append(workload)
     if not workloads:
         seen = ", ".join(sorted({s.split(": ", 1)[1].split(" ")[0] for s in skipped})) or "nothing"
         raise InputError(f"manifest {p}: no Pod, Deployment, StatefulSet, DaemonSet, Job or CronJob (found {seen})",
                          hint=HINT)
     return Manifests(p, tuple(workloads), tuple(skipped))
+
+
+def _objects(doc: Document) -> Iterator[tuple[Keys, dict[str, Any]]]:
+    """The document's object, or each item of a ``kind: List`` (what ``kubectl get -o yaml``
+    prints), with its keys in the document."""
+    if doc.data.get("kind") != "List":
+        yield (), doc.data
+        return
+    items = _typed(doc, ("items",), list) or []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise doc.error(["items", index], "expected an object (a mapping)")
+        yield ("items", index), item
 
 
 def _check_shape(workload: Workload) -> None:

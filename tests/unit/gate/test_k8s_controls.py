@@ -159,7 +159,9 @@ def failing(path: Path) -> dict[str, list[int]]:
 
 def write(tmp_path: Path, text: str) -> Path:
     for doc in yaml.safe_load_all(text):
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        # A List has no schema of its own: its items are the objects.
+        for obj in doc["items"] if doc["kind"] == "List" else [doc]:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
     path = tmp_path / "manifest.yaml"
     path.write_text(text)
     return path
@@ -227,6 +229,22 @@ spec:
     [finding] = ControlRule(CONTROLS[2], manifests).violations(Subject(name="", id=""))
     assert finding.extra["field"] == "spec.jobTemplate.spec.template.spec.initContainers[0].securityContext.privileged"
     assert finding.extra["object"] == "CronJob/nightly"
+
+
+def test_a_list_counts_as_its_items(tmp_path: Path) -> None:
+    deployment = yaml.safe_load(COMPLIANT)
+    bad = yaml.safe_load(COMPLIANT.replace(CONTAINER_SC, CONTAINER_SC + "          privileged: true\n"))
+    bad["metadata"]["name"] = "worker"
+    listing = {"apiVersion": "v1", "kind": "List", "items": [deployment, {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}, bad]}
+    text = yaml.safe_dump(listing, sort_keys=False)
+    path = write(tmp_path, text)
+    manifests = load_manifests(path)
+    assert [w.describe() for w in manifests.workloads] == ["Deployment web", "Deployment worker"]
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "privileged: true" in t)
+    assert failing(path) == {"HB-K8S-003": [line]}
+    [finding] = ControlRule(CONTROLS[2], manifests).violations(Subject(name="", id=""))
+    assert finding.extra["field"] == "items[2].spec.template.spec.containers[0].securityContext.privileged"
 
 
 def test_container_level_settings_stand_in_for_the_pods(tmp_path: Path) -> None:
