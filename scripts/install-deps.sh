@@ -32,6 +32,7 @@ fi
 #   dnsmasq-base iperf3     the network tests' resolver and the throughput benchmark
 #   openssh-server          the SFTP example image and its end-to-end test (sftp client)
 #   podman                  peer for registry interop and the network benchmark
+#   slirp4netns             podman 4.3's user-mode network, the network benchmark's peer
 #   libdb-dev               builds the berkeleydb binding the rpm Berkeley DB tests write fixtures with
 PACKAGES=(
     python3 python3-venv python3-dev gcc make git ca-certificates
@@ -39,7 +40,7 @@ PACKAGES=(
     busybox-static umoci skopeo buildah runc debootstrap secilc setools strace
     golang-go default-jdk-headless chromium docker-registry rpm libmaven3-core-java
     qemu-system-x86 e2fsprogs
-    passt nftables dnsmasq-base iperf3 openssh-server openssh-client podman
+    passt nftables dnsmasq-base iperf3 openssh-server openssh-client podman slirp4netns
     libdb-dev
 )
 missing=()
