@@ -1,23 +1,19 @@
 """The egress policy on real traffic: a container of the busybox image under a profile with a
 ``deny`` policy, wired by a veth pair to a network namespace the test creates (its
-"internet", 203.0.113.0/24 and 2001:db8:113::/64, documentation ranges; not 192.0.2.0/24,
-which this host's own uplink, and so pasta's copy of it in the container, may use) where a server listens on
-every port the test tries. Allowed destinations answer; denied ones fail at once (a reset or
-an ICMP error from the container's own rules, not a timeout) and the server never sees them.
-The workload cannot flush the rules; a profile with a bad CIDR is refused naming it.
+"internet", helpers/testnet.py) where a server listens on every port the test tries.
+Allowed destinations answer; denied ones fail at once (a reset or an ICMP error from the
+container's own rules, not a timeout) and the server never sees them. The workload cannot
+flush the rules; a profile with a bad CIDR is refused naming it.
 
-The veth is made inside the test's namespace with its peer sent straight into the
-container's, so nothing of the host's own network is touched; the container is started
-detached and probed with `hardbox exec`, which shares its network namespace.
+The container is started detached and probed with `hardbox exec`, which shares its network
+namespace.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,13 +21,18 @@ from pathlib import Path
 import pytest
 from helpers.cli import need_tool
 from helpers.hbrun import RunStore, make_store
+from helpers.testnet import (
+    SERVER,
+    SERVER6,
+    build_tools,
+    in_netns,
+    internet,
+    parse_probe,
+    seen,
+    wire,
+)
 
-pytestmark = pytest.mark.root
-
-SERVER = "203.0.113.1"
-SERVER6 = "2001:db8:113::1"
-TCP_PORTS = (8080, 9090, 443)
-UDP_PORTS = (5353, 5354)
+pytestmark = [pytest.mark.root, pytest.mark.network]
 
 POLICY = """\
 extends: default
@@ -45,80 +46,6 @@ network:
       - {cidr: 203.0.113.0/24, ports: [5353], proto: udp}
 """
 
-# The "internet": answers "ok PORT" on every TCP and UDP port above, IPv4 and IPv6, and logs
-# each connection or datagram it gets, so the test can say what never arrived.
-SERVER_PY = r"""
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-log = open(sys.argv[1], "a", buffering=1)
-for port in (%(tcp)s):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", port)); s.listen(16); sel.register(s, selectors.EVENT_READ, ("tcp", port))
-for port in (%(udp)s):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", port)); sel.register(s, selectors.EVENT_READ, ("udp", port))
-print("ready", flush=True)
-while True:
-    for key, _ in sel.select():
-        proto, port = key.data
-        if proto == "tcp":
-            conn, peer = key.fileobj.accept()
-            log.write(f"tcp {port} {peer[0]}\n"); conn.sendall(b"ok %%d\n" %% port); conn.close()
-        else:
-            data, peer = key.fileobj.recvfrom(512)
-            log.write(f"udp {port} {peer[0]}\n"); key.fileobj.sendto(b"ok %%d\n" %% port, peer)
-""" % {"tcp": ", ".join(map(str, TCP_PORTS)), "udp": ", ".join(map(str, UDP_PORTS))}
-
-# Connects (tcp) or sends and waits for an answer (udp) with a 5 s limit; prints what
-# happened and how long it took: "ok <reply> <ms>" or "err <ERRNO> <ms>".
-PROBE_C = r"""
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
-static double ms(struct timespec a) {
-    struct timespec b; clock_gettime(CLOCK_MONOTONIC, &b);
-    return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
-}
-int main(int argc, char **argv) {
-    if (argc != 4) return 2;
-    int udp = strcmp(argv[1], "udp") == 0;
-    struct sockaddr_storage ss = {0}; socklen_t len;
-    struct sockaddr_in *in4 = (void *)&ss; struct sockaddr_in6 *in6 = (void *)&ss;
-    if (inet_pton(AF_INET, argv[2], &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET; in4->sin_port = htons(atoi(argv[3])); len = sizeof *in4;
-    } else if (inet_pton(AF_INET6, argv[2], &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6; in6->sin6_port = htons(atoi(argv[3])); len = sizeof *in6;
-    } else return 2;
-    int fd = socket(ss.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct timespec t0; clock_gettime(CLOCK_MONOTONIC, &t0);
-    char buf[64] = {0};
-    if (connect(fd, (void *)&ss, len) != 0) goto fail;
-    if (udp && send(fd, "hi", 2, 0) != 2) goto fail;
-    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0) goto fail;
-    buf[strcspn(buf, "\n")] = 0;
-    printf("ok %s %.0f\n", buf, ms(t0));
-    return 0;
-fail:
-    printf("err %s %.0f\n", strerrorname_np(errno), ms(t0));
-    return 1;
-}
-"""
-
 
 @pytest.fixture(scope="module")
 def store(busybox_layout, tmp_path_factory) -> RunStore:  # type: ignore[no-untyped-def]
@@ -128,56 +55,13 @@ def store(busybox_layout, tmp_path_factory) -> RunStore:  # type: ignore[no-unty
 
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """/tools for the container: the static probe, and the host's nft with every library it
-    loads and the loader, run by path (the busybox image has no libc of its own)."""
-    out = tmp_path_factory.mktemp("tools")
-    out.chmod(0o755)  # container root is an unprivileged host uid: it must be able to look in
-    (out / "probe.c").write_text(PROBE_C)
-    subprocess.run(["gcc", "-static", "-O2", "-o", str(out / "probe"), str(out / "probe.c")], check=True)
-    nft = shutil.which("nft") or "/usr/sbin/nft"
-    shutil.copy2(nft, out / "nft")
-    for line in subprocess.run(["ldd", nft], capture_output=True, text=True, check=True).stdout.splitlines():
-        path = next((w for w in line.split() if w.startswith("/")), None)
-        if path:
-            shutil.copy2(path, out / Path(path).name)
-    return out
+    return build_tools(tmp_path_factory.mktemp("tools"), with_nft=True)
 
 
-@pytest.fixture(scope="module")
-def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """The server in a network namespace of its own: (its pid, its connection log)."""
-    work = tmp_path_factory.mktemp("internet")
-    (work / "server.py").write_text(SERVER_PY)
-    log = work / "seen.log"
-    log.touch()
-    proc = subprocess.Popen(["unshare", "--net", "--", sys.executable, str(work / "server.py"), str(log)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        yield proc.pid, log
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def in_netns(pid: int, *cmd: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", *cmd], capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, f"{cmd}: {proc.stderr}"
-    return proc
-
-
-def wire(server_pid: int, container_pid: int) -> None:
-    """A veth pair between the server's namespace (203.0.113.1, 2001:db8:113::1) and the
-    container's (203.0.113.2, 2001:db8:113::2), made inside the server's namespace."""
-    peer = f"hb{container_pid}"[:15]
-    in_netns(server_pid, "ip", "link", "add", peer, "type", "veth", "peer", "name", "eth9",
-             "netns", f"/proc/{container_pid}/ns/net")
-    in_netns(server_pid, "ip", "addr", "add", f"{SERVER}/24", "dev", peer)
-    in_netns(server_pid, "ip", "-6", "addr", "add", f"{SERVER6}/64", "dev", peer, "nodad")
-    in_netns(server_pid, "ip", "link", "set", peer, "up")
-    in_netns(container_pid, "ip", "addr", "add", "203.0.113.2/24", "dev", "eth9")
-    in_netns(container_pid, "ip", "-6", "addr", "add", "2001:db8:113::2/64", "dev", "eth9", "nodad")
-    in_netns(container_pid, "ip", "link", "set", "eth9", "up")
+@pytest.fixture(scope="module", name="internet")
+def internet_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    with internet(tmp_path_factory.mktemp("internet")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -212,12 +96,7 @@ def probe(store: RunStore, cid: str, proto: str, host: str, port: int) -> tuple[
     """("ok", the server's reply, ms) or ("err", ERRNO, ms), from inside the container."""
     proc = store.hardbox("exec", cid, "/tools/probe", proto, host, str(port))
     assert proc.returncode in (0, 1), proc.stderr
-    status, *what, took = proc.stdout.split()
-    return status, " ".join(what), float(took)
-
-
-def seen(log: Path) -> set[str]:
-    return set(log.read_text().splitlines())
+    return parse_probe(proc.stdout)
 
 
 def test_allowed_destinations_answer_and_denied_ones_fail_at_once(store, container, internet) -> None:  # type: ignore[no-untyped-def]
