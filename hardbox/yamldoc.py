@@ -67,6 +67,7 @@ class Document:
     data: dict[str, Any]
     node: yaml.Node
     hint: str = ""
+    number: int = 1  # its place in a stream of several (``read_all``), empty documents counted
 
     def line_of(self, keys: Sequence[str | int]) -> int:
         """1-based line of the deepest node along ``keys`` that exists. A field whose value
@@ -125,7 +126,7 @@ def read_all(path: Path, kind: str, *, max_bytes: int, max_documents: int, hint:
         if not isinstance(data, dict):
             line = node.start_mark.line + 1
             raise InputError(f"{kind} {path}:{line}: document {index + 1} is not a YAML mapping", hint=hint or None)
-        doc = Document(kind, path, data, node, hint)
+        doc = Document(kind, path, data, node, hint, number=index + 1)
         _refuse_duplicates(Document(kind, where, data, node, hint), node, [], set())
         docs.append(doc)
     return docs

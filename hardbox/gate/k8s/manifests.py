@@ -127,7 +127,8 @@ def load_manifests(path: str | Path) -> Manifests:
     raw = sys.stdin.buffer.read(MAX_BYTES + 1) if str(path) == "-" else None
     docs = read_all(p, "manifest", max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENTS, hint=HINT, raw=raw)
     workloads, skipped = [], []
-    for number, doc in enumerate(docs, 1):
+    for doc in docs:
+        number = doc.number
         for root, obj in _objects(doc):
             kind, name = obj.get("kind"), _get(obj, ("metadata", "name"))
             if not isinstance(kind, str):

@@ -158,7 +158,7 @@ def failing(path: Path) -> dict[str, list[int]]:
 
 
 def write(tmp_path: Path, text: str) -> Path:
-    for doc in yaml.safe_load_all(text):
+    for doc in filter(None, yaml.safe_load_all(text)):
         # A List has no schema of its own: its items are the objects.
         for obj in doc["items"] if doc["kind"] == "List" else [doc]:
             kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
@@ -219,11 +219,12 @@ spec:
               capabilities: {drop: [ALL]}
 """
     service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n"
-    text = f"{service}---\n{COMPLIANT}---\n{cronjob}"
+    text = f"---\n# rendered by a chart: an empty document first\n---\n{service}---\n{COMPLIANT}---\n{cronjob}"
     path = write(tmp_path, text)
     manifests = load_manifests(path)
     assert [w.describe() for w in manifests.workloads] == ["Deployment web", "CronJob nightly"]
-    assert manifests.not_checked == ("document 1: Service web (no pod template)",)
+    assert manifests.not_checked == ("document 2: Service web (no pod template)",)
+    assert [w.number for w in manifests.workloads] == [3, 4]
     privileged_line = next(i for i, line in enumerate(text.splitlines(), 1) if "privileged: true" in line)
     assert failing(path) == {"HB-K8S-003": [privileged_line]}
     [finding] = ControlRule(CONTROLS[2], manifests).violations(Subject(name="", id=""))
