@@ -39,6 +39,8 @@ def cases(fifo: Path) -> list[tuple[list[str], str, str]]:
         (["gate", "bbtest", "--vex", "/dev/zero"], "VEX /dev/zero", "a character device"),
         (["gate", "bbtest", "--vex", f], f"VEX {f}", "a FIFO"),
         (["gate", "bbtest", "--dockerfile", f], f"Dockerfile {f}", "a FIFO"),
+        (["gate", "--k8s", f], f"manifest {f}", "a FIFO"),
+        (["gate", "--k8s", "/dev/zero"], "manifest /dev/zero", "a character device"),
         (["db", "import", f], f"OSV input {f}", "a FIFO"),
         (["scan", "bbtest", "--db", f], f"vulnerability database {f}", "a FIFO"),
     ]
