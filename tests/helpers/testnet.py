@@ -21,8 +21,8 @@ SERVER = "203.0.113.1"
 SERVER6 = "2001:db8:113::1"
 CONTAINER = "203.0.113.2"
 CONTAINER6 = "2001:db8:113::2"
-TCP_PORTS = (8080, 9090, 443)
-UDP_PORTS = (5353, 5354)
+TCP_PORTS = (8080, 9090, 443, 53)
+UDP_PORTS = (5353, 5354, 53)
 
 # The "internet": answers "ok PORT" on every TCP and UDP port above, IPv4 and IPv6, and logs
 # each connection or datagram it gets, so the test can say what never arrived.

@@ -127,6 +127,18 @@ def test_without_a_policy_the_same_destinations_are_reached(store, container, in
     assert "hardbox" not in in_netns(pid, "nft", "list", "tables").stdout
 
 
+def test_dns_true_lets_the_containers_resolver_through_and_nothing_else(store, container, internet) -> None:  # type: ignore[no-untyped-def]
+    # The test's server is the container's resolver (--dns): port 53 of it passes, udp and
+    # tcp; its other ports do not; without dns: true, neither does 53.
+    dns = "extends: default\nnetwork:\n  mode: private\n  egress: {default: deny, dns: true}\n"
+    cid, _ = container(dns, "--dns", SERVER)
+    assert probe(store, cid, "udp", SERVER, 53)[:2] == ("ok", "ok 53")
+    assert probe(store, cid, "tcp", SERVER, 53)[:2] == ("ok", "ok 53")
+    assert probe(store, cid, "udp", SERVER, 5353)[0] == "err"
+    cid, _ = container(dns.replace("dns: true", "dns: false"), "--dns", SERVER)
+    assert probe(store, cid, "udp", SERVER, 53)[0] == "err"
+
+
 def run_nft(store: RunStore, cid: str, *args: str) -> subprocess.CompletedProcess[str]:
     # The host's nft, run by its own loader from /tools (the busybox image has no libc).
     return store.hardbox("exec", cid, "/tools/ld-linux-x86-64.so.2", "--library-path", "/tools", "/tools/nft", *args)

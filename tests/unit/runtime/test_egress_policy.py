@@ -182,3 +182,41 @@ def test_explain_words() -> None:
         "reject everything else at once (tcp reset, icmp admin-prohibited), IPv4 and IPv6",
     ]
     assert egress.describe(Egress()) == ["allow everything else"]
+
+
+def test_host_gateway_rules_name_the_host_loopback_ports_a_run_may_reach(tmp_path: Path) -> None:
+    gw = ("127.0.0.1",)
+    named = Egress(default="allow", allow=(EgressRule("host-gateway", (5432,), "tcp"),
+                                           EgressRule("host-gateway", (53,), "any")))
+    assert egress.host_gateway(named, gw) == egress.HostGateway(gw, ((53, "tcp"), (53, "udp"), (5432, "tcp")))
+    assert egress.host_gateway(named, ()) is None  # no --add-host NAME:host-gateway: nothing mapped
+    # No such rule: all of it under allow (pasta maps all or none), none of it under deny.
+    assert egress.host_gateway(Egress(), gw) is None
+    assert egress.host_gateway(Egress(default="deny"), gw) == egress.HostGateway(gw, ())
+    # A host-gateway rule naming no port: every port.
+    assert egress.host_gateway(Egress(default="deny", allow=(EgressRule("host-gateway"),)), gw) is None
+    # It loads from a file, is no network rule of its own, and says what it is.
+    profile = load(tmp_path, "network:\n  mode: private\n  egress:\n    default: deny\n"
+                             "    allow: [{cidr: host-gateway, ports: [5432], proto: tcp}]\n")
+    rule = profile.egress.allow[0]  # type: ignore[attr-defined]
+    assert rule.host_gateway and egress.describe_rule(rule) == (
+        "tcp to the host's loopback (with --add-host NAME:host-gateway) port 5432")
+    text = rules_text(egress.build_ruleset(profile.egress))  # type: ignore[attr-defined]
+    assert "5432" not in text and "default deny" in text
+
+
+def test_the_resolvers_come_from_the_containers_resolv_conf(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# generated\nsearch example.test\nnameserver 203.0.113.53\nnameserver fe80::1%eth0\n"
+                    "nameserver not-an-address\noptions ndots:2\n")
+    assert egress.nameservers(conf) == ("203.0.113.53", "fe80::1")
+    assert egress.nameservers(tmp_path / "missing") == ()
+    policy = Egress(default="deny", dns=True)
+    ruleset = egress.rules_for_run(policy, "private", resolv_conf=conf)
+    assert ruleset is not None
+    text = rules_text(ruleset)
+    assert "ip daddr 203.0.113.53 meta l4proto { tcp, udp } th dport 53 accept" in text
+    assert "ip6 daddr fe80::1 meta l4proto { tcp, udp } th dport 53 accept" in text
+    # Only a private network gets rules; a default-allow policy needs none.
+    assert egress.rules_for_run(policy, "none", resolv_conf=conf) is None
+    assert egress.rules_for_run(Egress(dns=True), "private", resolv_conf=conf) is None
