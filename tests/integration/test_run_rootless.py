@@ -349,3 +349,20 @@ def test_rootless_user_can_remove_shifted_layers(user):
     assert after == kept and len(before) > len(kept)  # bbwh's own layers went, bbtest's stay
     assert not list((user.home / "store" / "tmp").iterdir())
     assert user.run("run", "--rm", "bbtest", "true").returncode == 0
+
+
+def test_rootless_egress_rules_are_loaded_through_the_containers_user_namespace(user):
+    """An unprivileged caller can enter the container's network namespace only through the
+    user namespace that owns it (egress.install): the rules are there, read from outside."""
+    policy = user.home / "deny.yaml"
+    policy.write_text("extends: default\nnetwork: {mode: private, egress: {default: deny}}\n")
+    proc = user.run("run", "-d", "--profile", str(policy), "bbtest", "sleep", "60")
+    assert proc.returncode == 0, proc.stderr
+    cid = proc.stdout.strip()
+    try:
+        pid = next(s["pid"] for s in json.loads(user.run("ps", "--json").stdout) if s["id"] == cid)
+        rules = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "list", "ruleset"],
+                               capture_output=True, text=True, check=True).stdout
+        assert "table inet hardbox" in rules and "reject with tcp reset" in rules
+    finally:
+        user.run("rm", "-f", cid)
