@@ -18,7 +18,6 @@ options in (options.py) each import this module; it imports none of them.
 # No ``from __future__ import annotations`` here: the decoder reads the field types as the
 # type objects themselves. Resolving string annotations (typing.get_type_hints) cost 1.3 ms
 # of CPU on every `hardbox run`, more than the rest of a cache hit's decoding.
-import ipaddress
 import re
 import types
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -115,6 +114,8 @@ def parse_cidr(value: str) -> str:
         raise InputError(f"egress cidr {value!r} is not a string like 10.0.0.0/8 or ::/0")
     if value == HOST_GATEWAY:
         return value
+    import ipaddress  # only profiles with egress rules need it; not on every run's start-up
+
     try:
         return str(ipaddress.ip_network(value.strip(), strict=True))
     except ValueError as err:
