@@ -50,6 +50,7 @@ examples:
   hardbox scan oci:./layout:latest --json - | jq .risk
   hardbox scan myapp --severity critical,high --ignore-unfixed --fail-on high
   hardbox scan dir:/srv/rootfs --markdown pr-comment.md --skip-secrets
+  hardbox scan sbom:app.cdx.json --sarif app.sarif   the packages an SBOM lists (CycloneDX/SPDX JSON)
 
 exit codes: 0 scanned (whatever was found); 1 a listed finding is at or above --fail-on;
 2 the image or an option is unusable. --severity and --ignore-unfixed narrow what is listed
@@ -67,8 +68,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("image", metavar="IMAGE",
                         help="stored image (name, name@digest, id prefix), docker://REF (a "
                              "registry image; so is a name the store lacks), archive/layout "
-                             "path, docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH or "
-                             "dir:PATH")
+                             "path, docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH, "
+                             "dir:PATH, or sbom:FILE (a CycloneDX or SPDX JSON SBOM: its "
+                             "packages are matched, nothing else is checked)")
     add_report_arguments(parser, FORMATS)
     add_pull_arguments(parser, temporary=True)
     parser.add_argument("--db", metavar="PATH", type=Path,
@@ -113,24 +115,35 @@ def handler(args: argparse.Namespace) -> int:
     update_note = _db_update(args) if args.db_update else None
     db = vuln_db(args.db, required=False)
 
-    enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
-    progress = Progress("scan") if not args.quiet else None
-    source = parse_source(args.image)
-    options = ScanOptions(name=source.name, secrets=not args.skip_secrets,
-                          config=source.has_config,
-                          severities=severities, ignore_unfixed=args.ignore_unfixed,
-                          db_max_age=max_age)
-    with source.open(Store.open(), pull=pull_options(args, keep=False)) as image:
-        result = scan(image, db, options,
-                      progress=(lambda stage: progress.advance(note=stage)) if progress else None)
-    if progress:
-        progress.finish()
+    if args.image.startswith("sbom:"):  # an SBOM, not an image: no store, no walk
+        from hardbox.scan.sbom_input import read_sbom
+        from hardbox.scan.sbom_scan import scan_sbom
+
+        sbom_path = args.image.removeprefix("sbom:")
+        result = scan_sbom(read_sbom(sbom_path), db, ScanOptions(
+            severities=severities, ignore_unfixed=args.ignore_unfixed, db_max_age=max_age))
+        name = re.sub(r"\.(cdx|spdx)$", "", Path(sbom_path).name.removesuffix(".json"))
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sbom"
+    else:
+        enter_store_userns(default_root())  # rootless: read shifted layers as their owners do
+        progress = Progress("scan") if not args.quiet else None
+        source = parse_source(args.image)
+        options = ScanOptions(name=source.name, secrets=not args.skip_secrets,
+                              config=source.has_config,
+                              severities=severities, ignore_unfixed=args.ignore_unfixed,
+                              db_max_age=max_age)
+        with source.open(Store.open(), pull=pull_options(args, keep=False)) as image:
+            result = scan(image, db, options,
+                          progress=(lambda stage: progress.advance(note=stage)) if progress else None)
+        if progress:
+            progress.finish()
+        stem = report_stem(source)
     if update_note:
         result = dataclasses.replace(result, notes=(update_note, *result.notes))
 
     if not targets:
-        stem = Path("reports") / f"{report_stem(source)}-{result.image.short_id}"
-        targets = {"html": f"{stem}.html", "json": f"{stem}.json"}
+        base = Path("reports") / f"{stem}-{result.image.short_id}"
+        targets = {"html": f"{base}.html", "json": f"{base}.json"}
     to_stdout = write_reports(targets, {fmt: partial(REPORTERS[fmt]().render, result)
                                         for fmt in targets})
 
@@ -167,10 +180,17 @@ def _db_update(args: argparse.Namespace) -> str | None:
     from hardbox.scan.scanner import ScanOptions, scan
     from hardbox.scan.vulndb.update import archive_names
 
-    source = parse_source(args.image)
-    with source.open(Store.open()) as image:
-        catalogued = scan(image, None, ScanOptions(name=source.name, secrets=False))
-    wanted = archive_names(catalogued.packages, (catalogued.image.os or {}).get("osv_ecosystem"))
+    if args.image.startswith("sbom:"):
+        from hardbox.scan.sbom_input import read_sbom
+
+        sbom = read_sbom(args.image.removeprefix("sbom:"))
+        wanted = archive_names(sbom.packages, sbom.os.osv_ecosystem if sbom.os else None)
+    else:
+        source = parse_source(args.image)
+        with source.open(Store.open()) as image:
+            catalogued = scan(image, None, ScanOptions(name=source.name, secrets=False))
+        wanted = archive_names(catalogued.packages,
+                               (catalogued.image.os or {}).get("osv_ecosystem"))
     if not wanted:
         return None
     try:

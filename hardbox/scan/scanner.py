@@ -81,7 +81,7 @@ def scan(
                      "command and history were not checked")
 
     say(f"matching {len(catalog.packages)} packages")
-    db_used, vuln_findings, vuln_notes, covered = _vulnerabilities(
+    db_used, vuln_findings, vuln_notes, covered = match_vulnerabilities(
         catalog.packages, catalog.os, db, options.db_max_age)
     findings.extend(vuln_findings)
     notes.extend(vuln_notes)
@@ -104,7 +104,7 @@ def scan(
     )
 
 
-def _vulnerabilities(
+def match_vulnerabilities(
     packages: Sequence[Package], os_release: OSRelease | None, db: Path | None,
     max_age: int | None = None,
 ) -> tuple[str | None, list[Finding], list[str], Coverage]:

@@ -38,7 +38,7 @@ class Status(enum.Enum):
     SUCCEEDED = "succeeded"
     PARTIAL = "partial"  # some input was damaged and skipped; the packages found are listed
     FAILED = "failed"  # input was there but nothing could be read from it
-    UNSUPPORTED = "unsupported"  # input in a format hardbox cannot read (rpm Berkeley DB)
+    UNSUPPORTED = "unsupported"  # input in a variant hardbox cannot read (an encrypted rpm Berkeley DB)
 
 
 @dataclass(frozen=True)
