@@ -74,6 +74,7 @@ QUERY = "%{NAME}|%{EPOCH}:%{VERSION}-%{RELEASE}|%{ARCH}\\n"
 def build_rpms(work: Path) -> list[Path]:
     """Each spec of ``SPECS`` built with ``rpmbuild -bb``; the packages' paths."""
     out = []
+    work.mkdir(parents=True, exist_ok=True)
     for name, spec in SPECS.items():
         path = work / f"{name}.spec"
         path.write_text(spec)
