@@ -110,18 +110,26 @@ def header_blobs(sqlite_path: Path) -> list[tuple[int, bytes]]:
 
 
 def bdb_packages(
-    blobs: list[tuple[int, bytes]], path: Path, *, page_size: int, big_endian: bool = False
+    blobs: list[tuple[int, bytes]],
+    path: Path,
+    *,
+    page_size: int,
+    big_endian: bool = False,
+    checksums: bool = False,
 ) -> Path:
     """A Berkeley DB hash file shaped as rpm's ``Packages``: key the instance number as a
     uint32 in the writer's byte order, value the header; instance 0 holds the next free
     instance, as rpm's db3 backend keeps it. ``big_endian`` writes the file as an s390x host
-    would (libdb's ``set_lorder(4321)``)."""
+    would (libdb's ``set_lorder(4321)``); ``checksums`` adds libdb's page checksums
+    (``DB_CHKSUM``), which move every page's items 6 bytes further in."""
     from berkeleydb import db
 
     order = ">" if big_endian else "<"
     d = db.DB()
     d.set_pagesize(page_size)
     d.set_lorder(4321 if big_endian else 1234)
+    if checksums:
+        d.set_flags(db.DB_CHKSUM)
     d.open(str(path), dbtype=db.DB_HASH, flags=db.DB_CREATE)
     try:
         d.put(struct.pack(order + "I", 0), struct.pack(order + "I", max(h for h, _ in blobs) + 1))

@@ -6,7 +6,8 @@ How each fixture is made (tests/helpers/rpmdb.py):
 - Berkeley DB: the same header blobs written into a hash file by libdb 5.3 itself (the PyPI
   ``berkeleydb`` binding), keyed as rpm keys them, at page sizes where the headers sit on
   the page (64 KiB) or on overflow chains (512 B, 4 KiB), in both byte orders; rpm's own
-  read-only Berkeley DB backend (``_db_backend bdb_ro``) lists each file for the truth;
+  read-only Berkeley DB backend (``_db_backend bdb_ro``) lists each file for the truth
+  (with libdb's page checksums on, which bdb_ro refuses, the stored blobs are the truth);
 - ndb: Debian's rpm has no ndb backend, so ``tests/fixtures/rpmdb/ndb/Packages.db`` was
   written by rpm 4.18.0's own ndb code (lib/backend/ndb/rpmpkg.c) from the header blobs of
   its sqlite twin beside it (tests/fixtures/rpmdb/make_ndb.py says how); ``rpm -qa`` on the
@@ -86,6 +87,18 @@ def test_berkeley_db_matches_rpm(
     assert [(b.key, b.blob) for b in read_blobs(tmp_path, BDB_PATH)] == sorted(blobs)
     many = next(p for p in packages if p.name == "hardbox-many")
     assert len(many.files) == 401  # the directory and its 400 files, from the 54 KB header
+
+
+def test_berkeley_db_with_page_checksums(blobs: list[tuple[int, bytes]], tmp_path: Path) -> None:
+    # rpm's bdb_ro refuses such a file, so the truth is the header blobs libdb stored.
+    need_berkeleydb()
+    path = tmp_path / BDB_PATH
+    path.parent.mkdir(parents=True)
+    rpmdb.bdb_packages(blobs, path, page_size=512, checksums=True)
+    assert path.read_bytes()[26] & 1  # DBMETA_CHKSUM
+    assert [(b.key, b.blob) for b in read_blobs(tmp_path, BDB_PATH)] == sorted(blobs)
+    packages, status = rpm_result(tmp_path)
+    assert len(packages) == 3 and status.status is Status.SUCCEEDED
 
 
 def test_ndb_matches_rpm_on_its_twin(tmp_path: Path) -> None:
