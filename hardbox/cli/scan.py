@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
                         help="stored image (name, name@digest, id prefix), docker://REF (a "
                              "registry image; so is a name the store lacks), archive/layout "
                              "path, docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH, "
-                             "dir:PATH, or sbom:FILE (a CycloneDX or SPDX JSON SBOM: its "
+                             "dir:PATH, or sbom:FILE (a CycloneDX or SPDX JSON SBOM, - = stdin: its "
                              "packages are matched, nothing else is checked)")
     add_report_arguments(parser, FORMATS)
     add_pull_arguments(parser, temporary=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,19 +65,19 @@ class SbomInput:
 
 
 def read_sbom(path: str) -> SbomInput:
-    """Read and interpret the SBOM at ``path``; ``InputError`` when it is not one."""
-    file = require_file_or_dir(path, "SBOM")
-    try:
-        if file.is_dir():
-            raise InputError(f"SBOM {path}: a directory, not a file", hint=_HINT)
-        with file.open("rb") as fh:
-            data = fh.read(MAX_SBOM + 1)
-    except OSError as err:
-        raise InputError(f"SBOM {path}: cannot read: {err.strerror or err}", hint=_HINT) from None
+    """Read and interpret the SBOM at ``path`` (``-``: stdin); ``InputError`` when it is
+    not one."""
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_SBOM + 1)
+        path = "stdin"
+    else:
+        data = _read_file(path)
     if len(data) > MAX_SBOM:
         raise InputError(f"SBOM {path}: larger than the {MAX_SBOM} byte limit", hint=_HINT)
     try:
         doc = jsondoc.loads(data)
+    except jsondoc.TooDeep as err:
+        raise InputError(f"SBOM {path}: {err}", hint=_HINT) from None
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, TooDeep
         raise InputError(f"SBOM {path}: not JSON: {err}", hint=_HINT) from None
     reader = _Reader(path)
@@ -291,6 +292,17 @@ class _Reader:
                 continue
             out.setdefault((pkg.ecosystem, pkg.name, pkg.version, pkg.arch), pkg)
         return sorted(out.values(), key=Package.sort_key)
+
+
+def _read_file(path: str) -> bytes:
+    file = require_file_or_dir(path, "SBOM")
+    try:
+        if file.is_dir():
+            raise InputError(f"SBOM {path}: a directory, not a file", hint=_HINT)
+        with file.open("rb") as fh:
+            return fh.read(MAX_SBOM + 1)
+    except OSError as err:
+        raise InputError(f"SBOM {path}: cannot read: {err.strerror or err}", hint=_HINT) from None
 
 
 def _components(doc: dict[str, Any], root: object) -> Iterator[dict[str, Any]]:

@@ -102,6 +102,10 @@ def test_round_trip_finds_what_the_image_scan_finds(
         assert "not checked: the input is an SBOM" in out[kind].read_text(), kind
     sarif = json.loads(out["sarif"].read_text())
     assert len(sarif["runs"][0]["results"]) == len(from_sbom["findings"])
+    # `sbom:-` reads the SBOM from stdin.
+    piped = hardbox("scan", "sbom:-", "--db", str(db), "--json", "-", "-q",
+                    input=sbom.read_text(), check=True, env=env)
+    assert vulnerabilities(json.loads(piped.stdout)) == vulnerabilities(from_image)
 
 
 def test_unusable_sbom_is_exit_2_naming_it(tmp_path: Path) -> None:
