@@ -66,7 +66,7 @@ class User:
         self.home = home
 
     def run(self, *args: str, timeout: float = 120, overlay_mode: str = "auto",
-            store: str = "store") -> subprocess.CompletedProcess[str]:
+            store: str = "store", tun: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = (f"env -i PATH=/usr/bin:/bin HOME={self.home} HARDBOX_ROOT={self.home}/{store} "
                f"HARDBOX_OVERLAY_MODE={overlay_mode} "
                f"PYTHONPATH={shlex.quote(str(REPO))} {shlex.quote(sys.executable)} -m hardbox")
@@ -74,7 +74,7 @@ class User:
         hidden = [(p, blocked) for p in _exposed() if (blocked := _blocked_ancestor(p)) is not None]
         # Each hidden directory is bound aside, a tmpfs covers its blocked ancestor, and it is
         # bound back at its own path: the rest of that ancestor stays out of reach.
-        steps: list[str] = []
+        steps: list[str] = [f"mount --bind {shlex.quote(str(tun))} /dev/net/tun"] if tun else []
         for i, (path, _) in enumerate(hidden):
             aside = self.home / ".expose" / str(i)
             aside.mkdir(parents=True, exist_ok=True)
@@ -168,6 +168,52 @@ def test_rootless_run_is_hardened_and_unprivileged(user):
     assert "skipped: devices: an unprivileged run cannot apply a device allow-list" in proc.stderr
     # Nothing of the container is left; the state lock file (containers/.lock) stays.
     assert [p.name for p in (user.home / "store" / "containers").iterdir()] == [".lock"]
+
+
+def test_rootless_private_network_publishes_a_port(user):
+    """pasta runs as the invoking user, in the container's user and pid namespaces. It needs
+    /dev/net/tun, which this host keeps at 0600: the user's mount namespace gets a 0666
+    node of the same device, as Debian's udev rules make it."""
+    import socket
+    import time
+
+    tun = user.home / "tun"
+    if not tun.exists():
+        os.mknod(tun, 0o666 | stat.S_IFCHR, os.makedev(10, 200))
+        os.chmod(tun, 0o666)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = user.run("run", "-d", "--name", "rlweb", "-p", f"{port}:8080", "bbtest", "sh", "-c",
+                       "mkdir -p /tmp/www; echo rootless-web > /tmp/www/index.html; httpd -f -p 8080 -h /tmp/www",
+                       tun=tun)
+    assert started.returncode == 0, started.stderr
+    try:
+        listed = json.loads(user.run("ps", "--json").stdout)
+        [state] = [s for s in listed if s["name"] == "rlweb"]
+        assert state["ports"] == [f"127.0.0.1:{port}->8080/tcp"]
+        pasta = state["uplink_pid"]
+        owner = os.stat(f"/proc/{pasta}").st_uid
+        assert owner == int(subprocess.run(["id", "-u", user.name], capture_output=True, text=True).stdout)
+        body = b""
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                    c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    body = c.makefile("rb").read()
+                if b"rootless-web" in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert b"rootless-web" in body
+    finally:
+        assert user.run("rm", "-f", "rlweb").returncode == 0
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{pasta}"):
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pasta}")
 
 
 def test_rootless_strict_refuses_nothing_it_can_apply(user):
