@@ -41,13 +41,13 @@ hardbox's own. ``/proc/self/exe`` is the container's program: the process execs 
 
 from __future__ import annotations
 
+import _socket
 import contextlib
-import hashlib
+import importlib
 import os
 import resource
 import signal
-import socket
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, forked, process, syscalls
@@ -56,6 +56,8 @@ from hardbox.runtime.state import ContainerState, StateDir, StateStore, process_
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
 if TYPE_CHECKING:
+    import socket
+
     from hardbox.runtime.tty import Relay
 
 # In the order they are joined: the user namespace first, so that every other one (owned
@@ -206,7 +208,7 @@ def _read_seccomp(state_dir: StateDir, state: ContainerState) -> bytes | None:
             bpf = fh.read()
     except OSError as err:
         raise ContainerError(f"read the container's seccomp filter `{path}`: {err.strerror}") from err
-    if hashlib.sha256(bpf).hexdigest() != state.seccomp:
+    if _sha256_hex(bpf) != state.seccomp:
         raise ContainerError(f"the container's seccomp filter `{path}` does not match its recorded sha256")
     return bpf
 
@@ -214,7 +216,9 @@ def _read_seccomp(state_dir: StateDir, state: ContainerState) -> bytes | None:
 def _run(plan: ExecPlan) -> int:
     """Fork, hand over, wait: the hardbox side."""
     status_r, status_w = os.pipe2(os.O_CLOEXEC)
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    # The C socket type: socket.py's enums and selectors were ~3 ms of exec's start-up, and
+    # the handshake needs only send, recv and (for -t) sendmsg/recvmsg, which it has.
+    parent_sock, child_sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)  # the exec'd process becomes ours
     _load_for_exec(plan)
     relayed = () if plan.tty else relayed_fds(plan.interactive)
@@ -239,7 +243,7 @@ def _run(plan: ExecPlan) -> int:
             if plan.tty:
                 from hardbox.runtime import tty
 
-                master = tty.receive_master(parent_sock)
+                master = tty.receive_master(cast("socket.socket", parent_sock))  # recvmsg only
                 relay = tty.Relay.attach(master) if master is not None else None
         failure = forked.read_all(status_r)
         if failure or not pid:
@@ -281,7 +285,7 @@ def _wait(pid: int, relay: Relay | None, stdio: StdioRelay | None, interactive: 
 # ---- the forked side -------------------------------------------------------------------
 
 
-def _child_main(plan: ExecPlan, sock: socket.socket, status_w: int, stdio: StdioRelay | None) -> None:
+def _child_main(plan: ExecPlan, sock: _socket.socket, status_w: int, stdio: StdioRelay | None) -> None:
     """The first child: still host root, it takes PID 1's limits and cgroup, then enters
     the namespaces (user first) and forks the process that will exec."""
     try:
@@ -309,7 +313,7 @@ def _child_main(plan: ExecPlan, sock: socket.socket, status_w: int, stdio: Stdio
         forked.report_and_exit(status_w, err)
 
 
-def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
+def _exec_process(plan: ExecPlan, sock: _socket.socket, status_w: int) -> None:
     """Inside every namespace of the container: the hardening PID 1 got, in its order."""
     try:
         if sock.recv(1) != b"G":
@@ -320,7 +324,7 @@ def _exec_process(plan: ExecPlan, sock: socket.socket, status_w: int) -> None:
         if plan.tty:
             from hardbox.runtime import tty
 
-            tty.send_master(sock, tty.open_container_pty())
+            tty.send_master(cast("socket.socket", sock), tty.open_container_pty())  # sendmsg only
         elif not plan.interactive:
             fd = os.open("/dev/null", os.O_RDONLY)  # the container's /dev/null
             os.dup2(fd, 0)
@@ -366,11 +370,23 @@ def _non_dumpable() -> None:
     syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
 
 
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 from CPython's built-in implementation (``_sha2`` since 3.12, ``_sha256``
+    before), which hashlib itself falls back to: hashlib first loads OpenSSL's libcrypto,
+    ~4 ms of `hardbox exec`'s start-up for one digest of a few KiB (bench/RESULTS.md)."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            return str(importlib.import_module(name).sha256(data).hexdigest())
+        except ImportError:
+            continue
+    import hashlib  # an interpreter built without them
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def _load_for_exec(plan: ExecPlan) -> None:
     """Import what the forked side uses before forking: past setns(mnt) hardbox's files
     are out of reach."""
-    import importlib
-
     wanted = {"tty": plan.tty, "selinux": bool(plan.selinux_label), "seccomp_install": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:

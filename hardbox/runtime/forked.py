@@ -9,9 +9,9 @@ message naming the file. Small and import-light: `exec`'s start-up path imports 
 
 from __future__ import annotations
 
+import _socket  # the socket type itself: `hardbox exec` does not load socket.py (exec.py)
 import os
 import signal
-import socket
 
 from hardbox.errors import ContainerError, HardboxError
 from hardbox.runtime import syscalls
@@ -33,11 +33,11 @@ def report_and_exit(status_w: int, err: BaseException) -> None:
         os._exit(code)
 
 
-def arm_parent_death(sock: socket.socket) -> None:
+def arm_parent_death(sock: _socket.socket) -> None:
     """SIGKILL when hardbox dies; the lifeline tells whether it died before this was armed."""
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
     try:
-        if sock.recv(1, socket.MSG_DONTWAIT) == b"":
+        if sock.recv(1, _socket.MSG_DONTWAIT) == b"":
             os._exit(137)  # as if the SIGKILL had come
     except BlockingIOError:
         pass  # nothing to read and not closed: hardbox is alive

@@ -150,6 +150,21 @@ def test_exec_into_a_stopped_or_stale_container_is_refused(store, running):
     assert store.hardbox("exec", "no-such-container", "true").returncode == 125
 
 
+def test_a_changed_seccomp_record_is_refused(store, running):
+    """exec installs the BPF PID 1 installed, read back from the state dir and checked
+    against the sha256 recorded at start: a file changed since is refused, never loaded."""
+    st = running("--profile", "strict")
+    bpf = store.root / "containers" / st["id"] / "seccomp.bpf"
+    assert store.hardbox("exec", st["id"], "true").returncode == 0
+    data = bpf.read_bytes()
+    weakened = data[:-8] + bytes.fromhex("060000000000ff7f")  # the last return: SECCOMP_RET_ALLOW
+    assert weakened != data
+    bpf.write_bytes(weakened)
+    proc = store.hardbox("exec", st["id"], "true")
+    assert proc.returncode == 125
+    assert "does not match its recorded sha256" in proc.stderr
+
+
 def test_exec_gets_no_host_environment_cwd_or_interpreter(store, running, tmp_path):
     st = running("-e", "FROM_RUN=r")
     proc = store.hardbox("exec", "-e", "FROM_EXEC=e", st["id"], "sh", "-c",
