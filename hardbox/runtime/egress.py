@@ -194,8 +194,11 @@ def describe(policy: Egress, *, gateway: HostGateway | None = None) -> list[str]
         named = ", ".join(f"{proto} {port}" for port, proto in sorted(gateway.ports)) or "no port"
         lines.append(f"host gateway {', '.join(gateway.addresses)}: allow {named}; reject the rest")
     lines += [f"allow {describe_rule(r)}" for r in policy.allow]
-    if policy.restricts:
+    if policy.restricts and lines:
         lines.append("reject everything else at once (tcp reset, icmp admin-prohibited), IPv4 and IPv6")
+    elif policy.restricts:
+        lines.append("reject every connection the container opens, at once (tcp reset, icmp "
+                     "admin-prohibited), IPv4 and IPv6; replies to connections made to it pass")
     else:
         lines.append("allow everything else")
     return lines

@@ -129,7 +129,7 @@ def test_the_profile_runs_sshd_with_four_capabilities_and_no_way_out(store: RunS
     assert steps["capabilities"]["setting"].startswith(
         "bounding, permitted, effective = CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_NET_BIND_SERVICE ")
     assert steps["egress"]["status"] == "applied"
-    assert steps["egress"]["setting"].startswith("reject everything else at once")
+    assert steps["egress"]["setting"].startswith("reject every connection the container opens, at once")
 
 
 def test_upload_and_download_with_the_real_sftp_client(store: RunStore, server: tuple[str, int], client_key: Path,

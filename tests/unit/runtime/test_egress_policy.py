@@ -182,6 +182,9 @@ def test_explain_words() -> None:
         "reject everything else at once (tcp reset, icmp admin-prohibited), IPv4 and IPv6",
     ]
     assert egress.describe(Egress()) == ["allow everything else"]
+    assert egress.describe(Egress(default="deny")) == [
+        "reject every connection the container opens, at once (tcp reset, icmp admin-prohibited), IPv4 and "
+        "IPv6; replies to connections made to it pass"]
 
 
 def test_host_gateway_rules_name_the_host_loopback_ports_a_run_may_reach(tmp_path: Path) -> None:
