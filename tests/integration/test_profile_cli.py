@@ -82,3 +82,18 @@ def test_selinux_module_for_an_image_compiles(
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_validate_names_a_bad_egress_value_and_exits_2(tmp_path: Path) -> None:
+    cases = {
+        "ports: [70000]": "network.egress.allow.0.ports.0: 70000 is greater than the maximum of 65535",
+        "proto: icmp": "network.egress.allow.0.proto: 'icmp' is not one of ['tcp', 'udp', 'any']",
+        "cidr: 10.1.2.0/33": "network.egress.allow.0.cidr: egress cidr '10.1.2.0/33' does not parse",
+    }
+    for rule, named in cases.items():
+        cidr = "" if rule.startswith("cidr") else "cidr: 10.0.0.0/8, "
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(f"extends: default\nnetwork:\n  egress:\n    default: deny\n    allow:\n      - {{{cidr}{rule}}}\n")
+        proc = hardbox("profile", "validate", str(bad))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.splitlines()[0].startswith(f"hardbox: profile {bad}:6: {named}"), proc.stderr
