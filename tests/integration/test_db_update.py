@@ -196,6 +196,11 @@ def test_a_folder_and_a_file_url_serve_an_air_gapped_mirror(bucket: Bucket, hard
     assert "0 added, 0 updated, 20 unchanged" in proc.stdout  # a new source: read once
     proc = hardbox("db", "update", "--ecosystem", "Debian", "--source", f"file://{bucket.root}", check=True)
     assert "Debian unchanged" in proc.stdout
+    # The mirror is refreshed: its list says which records to read, and only those are.
+    write_bucket(bucket.root, "Debian", [_debian(i) for i in range(20)] + [_debian(20, LATER)])
+    (bucket.root / "Debian" / "all.zip").write_bytes(b"not read")  # proof: the archive is not opened
+    proc = hardbox("db", "update", "--ecosystem", "Debian", "--source", f"file://{bucket.root}", check=True)
+    assert "Debian 1 changed record fetched" in proc.stdout and "1 added" in proc.stdout, proc.stdout
     assert bucket.requests == []  # the HTTP server was never asked
 
 
