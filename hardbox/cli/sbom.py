@@ -19,8 +19,9 @@ FORMATS = ("cyclonedx-json", "cyclonedx-xml", "spdx-json")
 _DESCRIPTION = """\
 Write the software bill of materials of IMAGE: the image as the root component (digest,
 tags, base OS), its operating system from /etc/os-release, and every package the catalogers
-find - dpkg, apk, rpm (sqlite database), Python dist-info/egg-info, npm node_modules, Go
-binaries (embedded build info), Java archives (pom.properties, manifests, nested jars).
+find - dpkg, apk, rpm (sqlite, Berkeley DB or ndb database), Python dist-info/egg-info,
+npm node_modules, Go binaries (embedded build info), Java archives (pom.properties,
+manifests, nested jars).
 Each package has its purl, licenses, source package and the layer that brought it
 (properties hardbox:layer:diff_id and hardbox:layer:index). A package database the
 catalogers cannot read is recorded in the SBOM (hardbox:cataloger:NAME:status) and the
