@@ -207,3 +207,38 @@ def test_ndb_damage(tmp_path: Path) -> None:
     assert status.status is Status.FAILED and "slot pages" in status.reasons[0]
     _, status = damaged(tmp_path / "garbage", NDB_PATH, b"\xff" * 8192)
     assert status.status is Status.FAILED and "RpmP" in status.reasons[0]
+
+
+def test_scan_of_a_berkeley_db_image_matches_its_advisories(
+    blobs: list[tuple[int, bytes]], tmp_path: Path
+) -> None:
+    """A Rocky Linux 8-shaped root filesystem whose packages live only in a Berkeley DB
+    ``Packages`` (as on RHEL/UBI 8) is scanned and matched, end to end through the CLI."""
+    import json
+    import os
+
+    from helpers.cli import hardbox
+    from helpers.osv_fixtures import record, write_zip
+
+    need_berkeleydb()
+    root = tmp_path / "rootfs"
+    write(root, "etc/os-release", 'ID="rocky"\nVERSION_ID="8.9"\nPRETTY_NAME="Rocky Linux 8.9"\n')
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpmdb.bdb_packages(blobs, root / "var/lib/rpm/Packages", page_size=4096)
+    advisories = [
+        record("RLSA-2099:0001", "Rocky Linux:8", "hardbox-many",
+               [{"introduced": "0"}, {"fixed": "0.9.1-2.el8"}]),
+        record("RLSA-2099:0002", "Rocky Linux:8", "hardbox-probe",
+               [{"introduced": "0"}, {"fixed": "1:2.0-1.fc40"}]),  # older than installed
+    ]  # fmt: skip
+    db = tmp_path / "osv.sqlite"
+    env = {**os.environ, "HARDBOX_ROOT": str(tmp_path / "store")}
+    hardbox("db", "import", str(write_zip(tmp_path / "rocky.zip", advisories)), "--db", str(db),
+            check=True, env=env)  # fmt: skip
+    out = hardbox("scan", f"dir:{root}", "--db", str(db), "--json", "-", "-q", check=True, env=env)
+    report = json.loads(out.stdout)
+    vulns = [(f["id"], f["package"], f["version"]) for f in report["findings"]
+             if f["kind"] == "vulnerability"]  # fmt: skip
+    assert vulns == [("RLSA-2099:0001", "hardbox-many", "0.9.1-1.el8")]
+    assert report["coverage"]["complete"] is True
+    assert len(report["packages"]) == 3
