@@ -10,6 +10,8 @@ container (``--config-net``), so the container's address in /etc/hosts and the
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
 import struct
 from dataclasses import dataclass
@@ -82,6 +84,11 @@ def read_resolv_conf(path: Path | None = None) -> ResolvConf:
         elif words[0] == "options":
             options += words[1:]
     return ResolvConf(tuple(servers), tuple(search), tuple(options))
+
+
+def find_pasta() -> str | None:
+    """The pasta command (Debian's passt package), or None."""
+    return shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
 
 
 def is_loopback(address: str) -> bool:

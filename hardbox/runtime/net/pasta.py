@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from hardbox.errors import ContainerError
 from hardbox.runtime import process, syscalls
+from hardbox.runtime.net.host import find_pasta
 from hardbox.runtime.net.options import PublishedPort
 from hardbox.runtime.net.plan import NetworkPlan
 from hardbox.runtime.state import process_start_time
@@ -46,10 +46,6 @@ class Uplink:
     pid: int  # pasta's host pid
     start: int  # its start time (/proc/PID/stat field 22), so a recycled pid is never killed
     helper: int  # our child that waits for pasta
-
-
-def find_pasta() -> str | None:
-    return shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
 
 
 def port_spec(port: PublishedPort) -> str:

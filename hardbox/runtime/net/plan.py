@@ -72,10 +72,8 @@ def uplink_mode(mode: str, options: NetworkOptions) -> tuple[str, str]:
     so it is a recorded skip; a run that asked for ports or the host gateway is refused."""
     if mode != "private":
         return mode, ""
-    from hardbox.runtime.net.pasta import find_pasta
-
     reason = ""
-    if find_pasta() is None:
+    if host.find_pasta() is None:
         reason = "the pasta command is not installed (Debian: apt-get install passt)"
     elif not os.access(TUN, os.R_OK | os.W_OK):
         reason = f"{TUN} is not open to uid {os.geteuid()}, and pasta needs it"
