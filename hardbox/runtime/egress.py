@@ -8,12 +8,13 @@ cannot see. The chain, in order:
 1. ``lo`` and packets of connections already made (replies to published ports, to allowed
    destinations) pass; so does IPv6 neighbour discovery, which an IPv6 link needs to work.
 2. ``dns: true``: port 53 (udp and tcp) of the container's resolvers passes.
-3. The host gateway (``--add-host NAME:host-gateway``): only the ports named pass; the rest
-   of the host's loopback that pasta maps behind the gateway address is rejected, whatever
-   the policy allows (its ``allow`` rules are about the world, not the host).
-4. The policy's ``allow`` rules.
-5. ``default: deny``: everything else is rejected, TCP with a reset and the rest with ICMP
+3. The policy's ``allow`` rules.
+4. ``default: deny``: everything else is rejected, TCP with a reset and the rest with ICMP
    administratively-prohibited, so a denied connection fails at once instead of hanging.
+
+``host-gateway`` rules are not nftables rules: they name the host loopback ports that
+``--add-host NAME:host-gateway`` lets through, and pasta forwards only those onto the
+container's own 127.0.0.1 (``host_gateway`` below; runtime/net/plan.py asks it).
 
 ``install`` loads the table from hardbox's side (container.py) after the namespace exists
 and before PID 1 is let go to run anything of the image. The workload holds no
@@ -45,20 +46,19 @@ _NFT_TIMEOUT = 20.0
 
 @dataclass(frozen=True)
 class HostGateway:
-    """The address(es) behind which pasta maps the host's loopback, and the ports of it the
-    container may reach: ``(port, proto)`` pairs, proto ``tcp`` or ``udp``; every other port
-    of it is rejected."""
+    """Where the container reaches the host's loopback, and the ports of it it may reach:
+    ``(port, proto)`` pairs, proto ``tcp`` or ``udp``; no other."""
 
     addresses: tuple[str, ...]
     ports: tuple[tuple[int, str], ...] = ()
 
 
 def host_gateway(policy: Egress, addresses: Sequence[str]) -> HostGateway | None:
-    """How much of the host's loopback a run that maps it behind ``addresses`` (``--add-host
-    NAME:host-gateway``) may reach: the ports of the policy's ``host-gateway`` rules. None
-    means all of it: a ``host-gateway`` rule naming no port, or no such rule under a
-    default-allow policy (the 2023 pasta maps all of the host's loopback or none). Under
-    ``deny`` with no such rule, none of it."""
+    """How much of the host's loopback a run given ``--add-host NAME:host-gateway`` may reach
+    at ``addresses``: the ports of the policy's ``host-gateway`` rules. None means all of it: a
+    ``host-gateway`` rule naming no port, or no such rule under a default-allow policy (what
+    asking for the host gateway without a policy means). Under ``deny`` with no such rule,
+    none of it."""
     if not addresses:
         return None
     rules = [r for r in policy.allow if r.host_gateway]
@@ -69,14 +69,7 @@ def host_gateway(policy: Egress, addresses: Sequence[str]) -> HostGateway | None
     return HostGateway(tuple(addresses), tuple(sorted(ports)))
 
 
-def needs_rules(policy: Egress, gateway: HostGateway | None = None) -> bool:
-    """Whether a run needs a ruleset at all (a default-allow policy and no host gateway
-    to narrow need none)."""
-    return policy.restricts or gateway is not None
-
-
-def build_ruleset(policy: Egress, *, resolvers: Iterable[str] = (),
-                  gateway: HostGateway | None = None) -> dict[str, Any]:
+def build_ruleset(policy: Egress, *, resolvers: Iterable[str] = ()) -> dict[str, Any]:
     """The ``nft --json`` document that creates the table (see the module docstring)."""
     commands: list[dict[str, Any]] = [
         {"metainfo": {"json_schema_version": 1}},
@@ -110,17 +103,8 @@ def build_ruleset(policy: Egress, *, resolvers: Iterable[str] = (),
             rule(f"dns: resolver {net.network_address}",
                  _daddr(net), _match({"meta": {"key": "l4proto"}}, {"set": ["tcp", "udp"]}),
                  _match({"payload": {"protocol": "th", "field": "dport"}}, 53), _ACCEPT)
-    if gateway is not None:
-        for address in gateway.addresses:
-            net = _network(address)
-            for proto in ("tcp", "udp"):
-                ports = sorted(p for p, pr in gateway.ports if pr == proto)
-                if ports:
-                    rule(f"host gateway {net.network_address}: {proto} {_ports_text(ports)}",
-                         _daddr(net), *_l4(proto, ports), _ACCEPT)
-            reject(f"host gateway {net.network_address}: nothing else", _daddr(net))
     for allowed in policy.allow:
-        if not allowed.host_gateway:  # those are the gateway's rules above
+        if not allowed.host_gateway:  # ports pasta forwards, not destinations (docstring)
             rule(f"allow {describe_rule(allowed)}", _daddr(_network(allowed.cidr)),
                  *_l4(allowed.proto, allowed.ports), _ACCEPT)
     if policy.restricts:
@@ -128,20 +112,15 @@ def build_ruleset(policy: Egress, *, resolvers: Iterable[str] = (),
     return {"nftables": commands}
 
 
-def rules_for_run(policy: Egress, mode: str, *, resolv_conf: Path | None = None,
-                  gateway_addresses: Sequence[str] = ()) -> dict[str, Any] | None:
-    """The ruleset a run installs, or None when it needs none: only a ``private`` network has
-    a namespace with a way out (``none`` has only ``lo``; ``host`` is refused with a policy by
-    the model). ``resolv_conf`` is the file the container will read its resolvers from;
-    ``gateway_addresses`` are where the host's loopback is mapped (``--add-host
-    NAME:host-gateway``), empty when it is not."""
-    if mode != "private":
-        return None
-    gateway = host_gateway(policy, gateway_addresses)
-    if not needs_rules(policy, gateway):
+def rules_for_run(policy: Egress, mode: str, *, resolv_conf: Path | None = None) -> dict[str, Any] | None:
+    """The ruleset a run installs, or None when it needs none: a default-allow policy stops
+    nothing, and only a ``private`` network has a namespace with a way out (``none`` has only
+    ``lo``; ``host`` is refused with a policy by the model). ``resolv_conf`` is the file the
+    container will read its resolvers from."""
+    if mode != "private" or not policy.restricts:
         return None
     resolvers = nameservers(resolv_conf) if policy.dns and resolv_conf is not None else ()
-    return build_ruleset(policy, resolvers=resolvers, gateway=gateway)
+    return build_ruleset(policy, resolvers=resolvers)
 
 
 def nameservers(resolv_conf: Path) -> tuple[str, ...]:
@@ -185,14 +164,11 @@ def install(pid: int, ruleset: dict[str, Any]) -> None:
         raise ContainerError(f"egress policy: nft refused the rules: {first.strip()}")
 
 
-def describe(policy: Egress, *, gateway: HostGateway | None = None) -> list[str]:
+def describe(policy: Egress) -> list[str]:
     """The rules in plain words, in the order they apply (``run --explain``)."""
     lines: list[str] = []
     if policy.dns:
         lines.append("allow port 53 (udp, tcp) of the container's resolvers")
-    if gateway is not None:
-        named = ", ".join(f"{proto} {port}" for port, proto in sorted(gateway.ports)) or "no port"
-        lines.append(f"host gateway {', '.join(gateway.addresses)}: allow {named}; reject the rest")
     lines += [f"allow {describe_rule(r)}" for r in policy.allow]
     if policy.restricts and lines:
         lines.append("reject everything else at once (tcp reset, icmp admin-prohibited), IPv4 and IPv6")
