@@ -102,7 +102,9 @@ def sqlite_db(rpms: list[Path], dbpath: Path) -> Path:
 
 def header_blobs(sqlite_path: Path) -> list[tuple[int, bytes]]:
     """(instance, header blob) of every package rpm registered, as rpm stored them."""
-    conn = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
+    # immutable: rpm leaves the database in WAL mode, and even a read-only open would write
+    # -shm/-wal files beside it (next to the committed fixture, say).
+    conn = sqlite3.connect(f"file:{sqlite_path}?mode=ro&immutable=1", uri=True)
     try:
         return [(int(h), bytes(b)) for h, b in conn.execute("SELECT hnum, blob FROM Packages")]
     finally:
