@@ -116,7 +116,13 @@ class DirSource(ImageSource):
     @classmethod
     def parse(cls, name: str) -> DirSource | None:
         prefix, sep, rest = name.partition(":")
-        return cls(name, Path(rest)) if sep and prefix == DIR_PREFIX else None
+        if not sep or prefix != DIR_PREFIX:
+            return None
+        if not rest:
+            # Path("") is the working directory: a bare "dir:" would scan whatever the
+            # command runs in (a checkout, a home directory) without the user naming it.
+            raise InvalidImage(f"{name}: names no directory (dir:PATH; dir:. for the working directory)")
+        return cls(name, Path(rest))
 
     @contextmanager
     def open(self, store: Store, platform: Platform | None = None,

@@ -77,6 +77,9 @@ def test_a_name_clearly_meant_as_a_file_that_is_missing_is_refused(tmp_path: Pat
         parse_source(f"oci-archive:{tmp_path}/missing.tar")
     with pytest.raises(InvalidImage, match="no such file or directory"):
         parse_source("./missing/app.tar")
+    # An empty dir: would be the working directory, which the user never named.
+    with pytest.raises(InvalidImage, match=r"dir:: names no directory"):
+        parse_source("dir:")
 
 
 @pytest.mark.parametrize(("name", "stem"), [
