@@ -16,8 +16,9 @@ there with skopeo. Then times, each a fresh process into a fresh target, ``--run
 
 and, to show where hardbox's time goes, the parts on their own: the layer blob fetched
 over loopback by ``curl`` (the transfer), ``hardbox image import`` of the same image from
-an OCI layout (verify + unpack, no network), and the second pull as a library call (no
-interpreter start-up). Output: markdown on stdout. Needs root (debootstrap, podman).
+an OCI layout (verify + unpack, no network), the second pull as a library call (no
+interpreter start-up), the interpreter's start and the import of urllib3. Output: markdown
+on stdout. Needs root (debootstrap, podman).
 """
 
 from __future__ import annotations
@@ -139,6 +140,9 @@ def main() -> None:
                                         for _ in range(args.runs))
             transfer = median_of(args.runs, lambda i: (
                 ["curl", "-s", "-o", "/dev/null", blob_url], None))
+            interpreter = median_of(args.runs, lambda i: ([sys.executable, "-c", "pass"], None))
+            http_layer = median_of(args.runs, lambda i: (
+                [sys.executable, "-c", "import urllib3"], None))
             local = median_of(args.runs, lambda i: (
                 [sys.executable, "-m", "hardbox", "image", "import", f"oci:{image.ref}"],
                 hardbox_env(fresh(f"imp-{i}"))))
@@ -158,6 +162,10 @@ def main() -> None:
         print(f"| parts: hardbox image import of the OCI layout (no network) | {local.wall:.2f} "
               f"| {local.cpu:.2f} | | |")
         print(f"| parts: second pull as a library call | {library:.3f} | | | |")
+        print(f"| parts: interpreter start (`python -c pass`) | {interpreter.wall:.2f} | "
+              f"{interpreter.cpu:.2f} | | |")
+        print(f"| parts: `python -c 'import urllib3'` | {http_layer.wall:.2f} | "
+              f"{http_layer.cpu:.2f} | | |")
         per_run = len(made) / args.runs
         print(f"\nSecond pull: {per_run:.0f} requests per run to the registry: "
               + "; ".join(sorted({line.split('"')[1] for line in made})))
