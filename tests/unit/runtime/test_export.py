@@ -6,77 +6,29 @@ level, checked control by control against the documented list
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from hardbox.errors import UsageError
+from hardbox.gate.k8s.controls import controls_for
+from hardbox.gate.k8s.manifests import load_manifests
 from hardbox.runtime.profile.export import FORMATS, export
 from hardbox.runtime.profile.load import load_profile
 from hardbox.runtime.profile.seccomp_model import SeccompPolicy
 
-# PSS baseline "Capabilities" allowed additions, and the restricted-level volume types.
-BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-                 "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
-RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                           "persistentVolumeClaim", "projected", "secret"}
-SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 
-
-def pss_restricted_violations(pod: dict[str, Any]) -> list[str]:
-    """Every control of the Baseline and Restricted levels, as the PSS page lists them."""
-    spec = pod["spec"]
-    pod_ctx = spec.get("securityContext", {})
-    bad = []
-    # Baseline
-    for field in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(field):
-            bad.append(f"host namespaces: {field}")
-    for vol in spec.get("volumes", []):
-        kinds = set(vol) - {"name"}
-        if "hostPath" in kinds:
-            bad.append("hostPath volume")
-        if not kinds <= RESTRICTED_VOLUME_TYPES:
-            bad.append(f"volume type {kinds}")
-    pod_seccomp = pod_ctx.get("seccompProfile", {}).get("type")
-    if pod_ctx.get("runAsUser") == 0:
-        bad.append("pod runAsUser 0")
-    for sysctl in pod_ctx.get("sysctls", []):
-        bad.append(f"sysctl {sysctl}")
-    for c in spec["containers"] + spec.get("initContainers", []):
-        ctx = c.get("securityContext", {})
-        if ctx.get("windowsOptions", {}).get("hostProcess"):
-            bad.append("hostProcess")
-        if ctx.get("privileged"):
-            bad.append("privileged")
-        add = set(ctx.get("capabilities", {}).get("add", []))
-        if not add <= BASELINE_CAPS:
-            bad.append(f"baseline capabilities {add - BASELINE_CAPS}")
-        for port in c.get("ports", []):
-            if port.get("hostPort"):
-                bad.append("hostPort")
-        se = {**pod_ctx.get("seLinuxOptions", {}), **ctx.get("seLinuxOptions", {})}
-        if se.get("type", "") not in SELINUX_TYPES or se.get("user") or se.get("role"):
-            bad.append(f"selinux {se}")
-        if ctx.get("procMount", "Default") != "Default":
-            bad.append("procMount")
-        seccomp = ctx.get("seccompProfile", {}).get("type", pod_seccomp)
-        # Restricted
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            bad.append(f"seccomp {seccomp}")
-        if ctx.get("allowPrivilegeEscalation") is not False:
-            bad.append("allowPrivilegeEscalation must be false")
-        if ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is not True:
-            bad.append("runAsNonRoot must be true")
-        if ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 0:
-            bad.append("runAsUser 0")
-        caps = ctx.get("capabilities", {})
-        if "ALL" not in caps.get("drop", []):
-            bad.append("capabilities must drop ALL")
-        if not set(caps.get("add", [])) <= {"NET_BIND_SERVICE"}:
-            bad.append(f"restricted capabilities {caps.get('add')}")
-    return bad
+def pss_restricted_violations(pod: dict[str, Any], tmp_path: Path) -> list[str]:
+    """Every control of the Baseline and Restricted levels, checked by the same controls
+    `hardbox gate --k8s` runs (their list is compared with the PSS page in
+    tests/unit/gate/test_k8s_controls.py)."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(yaml.safe_dump(pod))
+    (workload,) = load_manifests(manifest).workloads
+    return [f"{control.name}: {v.what}" for control in controls_for("restricted", ())
+            for v in control.check(workload)]
 
 
 def k8s_pod(profile_name: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -84,9 +36,9 @@ def k8s_pod(profile_name: str) -> tuple[dict[str, Any], dict[str, str]]:
     return yaml.safe_load(files[f"{profile_name}-pod.yaml"]), files
 
 
-def test_strict_k8s_export_meets_pss_restricted() -> None:
+def test_strict_k8s_export_meets_pss_restricted(tmp_path: Path) -> None:
     pod, files = k8s_pod("strict")
-    assert pss_restricted_violations(pod) == []
+    assert pss_restricted_violations(pod, tmp_path) == []
     ctx = pod["spec"]["containers"][0]["securityContext"]
     assert ctx["seccompProfile"] == {"type": "Localhost", "localhostProfile": "hardbox/strict.json"}
     assert ctx["readOnlyRootFilesystem"] is True and ctx["capabilities"] == {"drop": ["ALL"]}
@@ -95,12 +47,12 @@ def test_strict_k8s_export_meets_pss_restricted() -> None:
     assert SeccompPolicy.from_json(profile, "strict.json").default_errno_ret == 38
 
 
-def test_the_checker_catches_a_default_export() -> None:
+def test_the_checker_catches_a_default_export(tmp_path: Path) -> None:
     # default keeps Docker-like capabilities and runs as root: not "restricted".
     pod, _ = k8s_pod("default")
-    problems = pss_restricted_violations(pod)
-    assert any("restricted capabilities" in p for p in problems)
-    assert "runAsNonRoot must be true" in problems
+    problems = pss_restricted_violations(pod, tmp_path)
+    assert any(p.startswith("Capabilities:") for p in problems), problems
+    assert any(p.startswith("Running as Non-root:") for p in problems), problems
 
 
 def test_oci_fragment_carries_every_hardening_field() -> None:
