@@ -34,12 +34,12 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
-from hardbox.errors import ImageNotFound, InvalidImage, InvalidReference
+from hardbox.errors import HardboxError, ImageNotFound, InvalidImage, InvalidReference
 from hardbox.image.digest import sha256_bytes
 from hardbox.image.formats.config import ImageConfig
 from hardbox.image.formats.platform import Platform
@@ -191,7 +191,17 @@ class StoredSource(ImageSource):
             yield stored
             return
         # A command that takes registry images: a bare name the store lacks is docker://NAME.
-        with RegistrySource(self.name, self.reference).open(store, platform, pull) as image:
+        # Said so when the pull fails too: the name may be a typo of a stored one.
+        with ExitStack() as stack:
+            remote = RegistrySource(self.name, self.reference)
+            try:
+                image = stack.enter_context(remote.open(store, platform, pull))
+            except ImageNotFound:
+                raise
+            except HardboxError as err:
+                raise ImageNotFound(f"no image {self.name!r} in the store, and pulling "
+                                    f"{self.reference} failed: {err.message}", err.hint,
+                                    ) from None
             yield image
 
     @property

@@ -181,9 +181,13 @@ def test_a_bare_name_the_store_lacks_is_pulled_per_policy(
     again = hardbox("image", "inspect", "--pull", "always", f"docker://{ref}")
     assert again.returncode == 0, again.stderr
     assert manifest_gets(registry, "team/bb") == gets + 2
-    # A name that is in no registry: one line, exit 2, naming it.
+    # A name in neither the store nor the registry: one line, exit 2, saying both (it may
+    # be a typo of a stored name).
     gone = hardbox("image", "inspect", registry.ref("team/none:1"))
-    assert gone.returncode == 2 and "team/none" in gone.stderr
+    assert gone.returncode == 2, gone.stderr
+    assert f"no image '{registry.ref('team/none:1')}' in the store, and pulling" in gone.stderr
+    assert "not found (HTTP 404)" in gone.stderr
+    assert len(gone.stderr.strip().splitlines()) <= 2
 
 
 def test_run_and_bundle_pull_on_demand(registry: Registry, hardbox_root: Path,
