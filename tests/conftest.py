@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import imagebuild
 from helpers.cli import hardbox, need_root, need_tool
+
+# No test reaches a registry it did not start: a bare image name the store lacks would be
+# pulled on demand (from Docker Hub, issue 11), so every command's --pull defaults to never
+# here. The tests of on-demand pulls set HARDBOX_PULL back or pass --pull themselves.
+os.environ["HARDBOX_PULL"] = "never"
 
 
 @pytest.fixture

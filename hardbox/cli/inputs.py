@@ -9,8 +9,9 @@ building the parser stays cheap.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 from hardbox.errors import UsageError
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from hardbox.image.store.images import StoredImage
     from hardbox.image.store.store import Store
 
+PULL_CHOICES = ("missing", "always", "never")  # image/source.PullPolicy (a test checks)
 _HINT = "create one with `hardbox db import PATH [--db PATH]`"
 
 
@@ -56,13 +58,20 @@ def add_tls_argument(parser: argparse.ArgumentParser) -> None:
                         "allows plain HTTP to a registry that is not on loopback")
 
 
+def default_pull() -> str:
+    """``--pull``'s default: ``$HARDBOX_PULL`` (a whole CI job made offline with ``never``),
+    else ``missing``. Checked when used (``pull_policy``), not when the parser is built."""
+    return os.environ.get("HARDBOX_PULL") or "missing"
+
+
 def add_pull_arguments(parser: argparse.ArgumentParser, *, temporary: bool = False) -> None:
     """``--pull``, ``--tls-verify`` and, for a command that pulls into a temporary store
     (``temporary``: scan, sbom, gate), ``--keep-image``."""
-    parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
+    parser.add_argument("--pull", choices=PULL_CHOICES, default=default_pull(),
                         help="for a registry image (docker://REF, or a name the store lacks): "
                         "pull when it is not stored (missing, the default), every time "
-                        "(always), or never (offline: a missing image is an error)")
+                        "(always), or never (offline: a missing image is an error); "
+                        "$HARDBOX_PULL sets the default")
     add_tls_argument(parser)
     if temporary:
         parser.add_argument("--keep-image", action="store_true",
@@ -77,13 +86,21 @@ def pull_options(args: argparse.Namespace, *, keep: bool = True) -> PullOptions:
     from hardbox.image.source import PullOptions
 
     keep = keep or bool(getattr(args, "keep_image", False))
-    return PullOptions(args.pull, keep, args.tls_verify == "true", LayerProgress)
+    return PullOptions(pull_policy(args), keep, args.tls_verify == "true", LayerProgress)
+
+
+def pull_policy(args: argparse.Namespace) -> Literal["missing", "always", "never"]:
+    """``--pull``, or the ``$HARDBOX_PULL`` it defaulted to (which argparse does not check)."""
+    policy = args.pull
+    if policy not in PULL_CHOICES:
+        raise UsageError(f"HARDBOX_PULL={policy!r}: expected one of {', '.join(PULL_CHOICES)}")
+    return cast(Literal["missing", "always", "never"], policy)
 
 
 def stored_image(store: Store, name: str, args: argparse.Namespace) -> StoredImage:
     """The image ``name`` names, in the store, pulled into it first when ``--pull`` allows:
     for the commands that use a stored image (run, minimize, image inspect)."""
-    if args.pull == "missing" and not name.startswith("docker://"):
+    if pull_policy(args) == "missing" and not name.startswith("docker://"):
         from hardbox.errors import ImageNotFound
 
         try:  # the common case, without importing the registry code (`run` start-up)

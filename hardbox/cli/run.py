@@ -9,6 +9,7 @@ the handler.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -87,9 +88,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--init", action="store_true", help="run a reaping PID 1 that forwards signals")
     # As cli/inputs.add_pull_arguments declares them; spelled out here so that building
     # run's parser loads no other module (start-up time, tests/unit/test_cli_frame.py).
-    p.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
+    p.add_argument("--pull", choices=("missing", "always", "never"),
+                   default=os.environ.get("HARDBOX_PULL") or "missing",
                    help="pull a registry image when it is not stored (missing, the default), "
-                   "every time (always), or never")
+                   "every time (always), or never; $HARDBOX_PULL sets the default")
     p.add_argument("--tls-verify", choices=("true", "false"), default="true",
                    help="verify the registry's TLS certificate (default true)")
     p.add_argument("image", metavar="IMAGE", help="a stored image, or docker://REF (a registry "

@@ -54,7 +54,6 @@ from hardbox.image.transport import DIR_PREFIX, Transport, parse_transport
 ImageView = StoredImage
 
 PullPolicy = Literal["missing", "always", "never"]
-PULL_POLICIES: tuple[PullPolicy, ...] = ("missing", "always", "never")
 REGISTRY_PREFIX = "docker://"
 # What an image id (or a prefix of one long enough to mean it) looks like: never pulled.
 _ID = re.compile(r"^(?:sha256:)?[a-f0-9]{12,64}$")
@@ -186,6 +185,9 @@ class StoredSource(ImageSource):
         if pull is None or self.reference is None or _ID.match(self.name):
             yield store.get(self.name)
             return
+        if pull.policy == "never":
+            yield _stored_or_refused(store, self.name)
+            return
         stored = _stored_or_none(store, self.name) if pull.policy != "always" else None
         if stored is not None:
             yield stored
@@ -228,16 +230,14 @@ class RegistrySource(ImageSource):
     def open(self, store: Store, platform: Platform | None = None,
              pull: PullOptions | None = None) -> Iterator[ImageView]:
         pull = pull or PullOptions()
-        if pull.policy != "always":
+        if pull.policy == "never":
+            yield _stored_or_refused(store, str(self.reference), self.name)
+            return
+        if pull.policy == "missing":
             stored = _stored_or_none(store, str(self.reference))
             if stored is not None:
                 yield stored
                 return
-            if pull.policy == "never":
-                raise ImageNotFound(
-                    f"{self.reference} is not in the store {store.root}, and --pull never "
-                    "forbids pulling it",
-                    f"pull it first (`hardbox pull {self.reference}`), or drop --pull never")
         if pull.keep:
             yield self._pull(store, platform, pull)
             return
@@ -316,6 +316,18 @@ def _stored_or_none(store: Store, name: str) -> StoredImage | None:
         return store.get(name)
     except ImageNotFound:
         return None
+
+
+def _stored_or_refused(store: Store, name: str, given: str | None = None) -> StoredImage:
+    """``--pull never``: the stored image, or one line naming it and why it was not pulled."""
+    try:
+        return store.get(name)
+    except ImageNotFound:
+        raise ImageNotFound(
+            f"no image {given or name!r} in the store {store.root}, and --pull never forbids "
+            "pulling it",
+            f"pull it first (`hardbox pull {given or name}`), or allow pulling (--pull missing; "
+            "$HARDBOX_PULL sets the default)") from None
 
 
 def _reference_stem(name: str, reference: Reference | None) -> str:

@@ -50,3 +50,29 @@ def test_db_import_writes_the_default_inside_a_private_store_root(tmp_path: Path
     path = import_db_path(None)
     assert path == hardbox_root / "db" / "osv.sqlite"
     assert stat.S_IMODE(hardbox_root.stat().st_mode) == 0o700
+
+
+def test_pull_choices_are_the_policies_and_hardbox_pull_sets_the_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    from typing import get_args
+
+    from hardbox.cli import run as run_cli
+    from hardbox.cli.inputs import PULL_CHOICES, add_pull_arguments, pull_policy
+    from hardbox.image.source import PullPolicy
+
+    assert get_args(PullPolicy) == PULL_CHOICES
+    for value, expected in (("never", "never"), ("", "missing"), ("always", "always")):
+        monkeypatch.setenv("HARDBOX_PULL", value)
+        parser = argparse.ArgumentParser()
+        add_pull_arguments(parser, temporary=True)
+        assert pull_policy(parser.parse_args([])) == expected
+        assert pull_policy(parser.parse_args(["--pull", "missing"])) == "missing"
+        runs = argparse.ArgumentParser().add_subparsers()
+        run_cli.register(runs)
+        assert runs.choices["run"].parse_args(["img"]).pull == expected  # run spells it out
+    monkeypatch.setenv("HARDBOX_PULL", "sometimes")
+    parser = argparse.ArgumentParser()
+    add_pull_arguments(parser)
+    with pytest.raises(UsageError, match="HARDBOX_PULL='sometimes': expected one of missing"):
+        pull_policy(parser.parse_args([]))
