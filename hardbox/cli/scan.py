@@ -225,8 +225,10 @@ def summary(result: ScanResult, written: list[str], stream: TextIO | None = None
     sev = result.severity_counts()
     kinds = {k: sum(v.values()) for k, v in result.counts().items()}
     lines = [
-        f"{image.name} ({image.short_id}): {os_name}, {counted(len(image.layers), 'layer')}, "
-        f"{counted(len(result.packages), 'package')}",
+        (f"{image.name} (SBOM {image.short_id}): {os_name}, no image (layers, config and files not checked), "
+         if image.source == "sbom" else
+         f"{image.name} ({image.short_id}): {os_name}, {counted(len(image.layers), 'layer')}, ")
+        + f"{counted(len(result.packages), 'package')}",
         f"risk grade {result.risk.grade}: {result.risk.reason}",
         "findings: " + ", ".join(f"{n} {s}" for s, n in sev.items())
         + " (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",

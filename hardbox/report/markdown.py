@@ -95,8 +95,10 @@ class MarkdownReporter(Reporter):
             "",
             f"**Risk grade {result.risk.grade}**: {md(result.risk.reason)}.",
             "",
-            f"Image id `{image.short_id}` · {_count(len(image.layers), 'layer')} · {image.size} bytes"
-            f" · {_count(len(result.packages), 'package')}"
+            (f"SBOM `{image.short_id}` (no image: layers, config and files not checked)"
+             if image.source == "sbom" else
+             f"Image id `{image.short_id}` · {_count(len(image.layers), 'layer')} · {image.size} bytes")
+            + f" · {_count(len(result.packages), 'package')}"
             + (f" · {md(image.os['pretty_name'] or image.os['id'])}" if image.os else ""),
             "",
             "| | " + " | ".join(s.value for s in Severity) + " |",

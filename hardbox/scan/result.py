@@ -73,6 +73,9 @@ class ImageInfo:
     exposed_ports: tuple[str, ...]
     layers: tuple[LayerInfo, ...]
     history: tuple[HistoryInfo, ...]
+    # What was scanned: "image", or "sbom" for `scan sbom:FILE` (``id`` is then the SBOM
+    # file's digest, and there are no layers, config or files).
+    source: str = "image"
 
     @property
     def short_id(self) -> str:
@@ -84,7 +87,7 @@ class ImageInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "id": self.id, "tags": list(self.tags), "os": self.os,
+            "name": self.name, "source": self.source, "id": self.id, "tags": list(self.tags), "os": self.os,
             "architecture": self.architecture, "created": self.created, "user": self.user,
             "entrypoint": list(self.entrypoint), "cmd": list(self.cmd),
             "exposed_ports": list(self.exposed_ports), "size": self.size,
@@ -244,6 +247,7 @@ def _from_dict(doc: Mapping[str, Any]) -> ScanResult:
             exposed_ports=tuple(image["exposed_ports"]), layers=layers,
             history=tuple(HistoryInfo(h["index"], h["created_by"], h["created"], h["layer_index"])
                           for h in image["history"]),
+            source=image.get("source", "image"),
         ),
         packages=packages,
         catalogers=tuple(CatalogerStatus(c["cataloger"], Status(c["status"]), c["packages"], tuple(c["reasons"]))

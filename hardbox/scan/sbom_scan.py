@@ -69,6 +69,7 @@ def scan_sbom(sbom: SbomInput, db: Path | None, options: ScanOptions | None = No
         exposed_ports=(),
         layers=(),
         history=(),
+        source="sbom",
     )
     return ScanResult(
         image=image,

@@ -100,6 +100,10 @@ def test_round_trip_finds_what_the_image_scan_finds(
     assert any(n.startswith("not checked: the input is an SBOM") for n in from_sbom["notes"])
     for kind in ("html", "markdown"):
         assert "not checked: the input is an SBOM" in out[kind].read_text(), kind
+    # The headers speak of an SBOM, not of an image of 0 layers and 0 bytes.
+    assert from_sbom["image"]["source"] == "sbom" and from_image["image"]["source"] == "image"
+    assert "SBOM risk report" in out["html"].read_text() and "Layers</dt>" not in out["html"].read_text()
+    assert "SBOM `" in out["markdown"].read_text() and "0 layers" not in out["markdown"].read_text()
     sarif = json.loads(out["sarif"].read_text())
     assert len(sarif["runs"][0]["results"]) == len(from_sbom["findings"])
     # `sbom:-` reads the SBOM from stdin.
