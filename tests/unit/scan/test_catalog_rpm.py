@@ -12,30 +12,13 @@ from pathlib import Path
 import pytest
 from helpers.cli import need_tool
 from helpers.layerdirs import image_of, write
+from helpers.rpmdb import SPECS
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog.rpmdb.header import parse_header
 from hardbox.scan.catalog_result import catalog_image
 
-SPEC = """\
-Name: hardbox-probe
-Version: 2.0
-Release: 3.fc40
-Epoch: 1
-Summary: a package the tests register with rpm
-License: MIT AND BSD-2-Clause
-BuildArch: noarch
-
-%description
-probe
-
-%install
-mkdir -p %{buildroot}/usr/share/hardbox-probe
-echo hi > %{buildroot}/usr/share/hardbox-probe/hello
-
-%files
-/usr/share/hardbox-probe/hello
-"""
+SPEC = SPECS["hardbox-probe"]  # an epoch, a licence expression and one file
 
 QUERY = "%{NAME}|%{EPOCH}:%{VERSION}-%{RELEASE}|%{ARCH}|%{SOURCERPM}|%{LICENSE}\\n"
 
