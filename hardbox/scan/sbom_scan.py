@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardbox.findings import Finding
 from hardbox.scan.catalog.interface import CatalogerStatus, Status
 from hardbox.scan.ecosystems import is_os
-from hardbox.scan.result import Filters, ImageInfo, ScanResult
-from hardbox.scan.risk import grade
+from hardbox.scan.result import ImageInfo, ScanResult
 from hardbox.scan.sbom_input import SbomInput
-from hardbox.scan.scanner import ScanOptions, match_vulnerabilities
+from hardbox.scan.scanner import ScanOptions, assemble, match_vulnerabilities
 
 NOT_CHECKED = (
     "not checked: the input is an SBOM: image facts (layers, config, user, ports, history), "
@@ -53,9 +51,6 @@ def scan_sbom(sbom: SbomInput, db: Path | None, options: ScanOptions | None = No
         sbom.packages, sbom.os, db, options.db_max_age
     )
     notes.extend(vuln_notes)
-    findings = sorted(found, key=Finding.sort_key)
-    filters = Filters(tuple(options.severities), options.ignore_unfixed)
-    kept = tuple(f for f in findings if filters.keeps(f))
     image = ImageInfo(
         name=options.name or f"sbom:{sbom.path}",
         id=sbom.digest,
@@ -71,15 +66,4 @@ def scan_sbom(sbom: SbomInput, db: Path | None, options: ScanOptions | None = No
         history=(),
         source="sbom",
     )
-    return ScanResult(
-        image=image,
-        packages=sbom.packages,
-        catalogers=(status,),
-        findings=kept,
-        risk=grade(findings),
-        filters=filters,
-        vuln_db=db_used,
-        coverage=covered,
-        notes=tuple(notes),
-        omitted=len(findings) - len(kept),
-    )
+    return assemble(image, sbom.packages, (status,), list(found), options, db_used, covered, notes)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardbox.findings import Finding, Severity
+from hardbox.scan.catalog.interface import CatalogerStatus
 from hardbox.scan.catalog.os_release import OSRelease
 from hardbox.scan.catalog_result import CatalogResult, CatalogSession
 from hardbox.scan.checks import CHECKS
@@ -86,13 +87,22 @@ def scan(
     findings.extend(vuln_findings)
     notes.extend(vuln_notes)
 
-    findings.sort(key=Finding.sort_key)
+    return assemble(_image_info(name, image, catalog.os, merged), catalog.packages, catalog.statuses,
+                    findings, options, db_used, covered, notes, catalog.walk_errors)
+
+
+def assemble(image: ImageInfo, packages: tuple[Package, ...], catalogers: tuple[CatalogerStatus, ...],
+             findings: list[Finding], options: ScanOptions, db_used: str | None, covered: Coverage,
+             notes: list[str], walk_errors: tuple[str, ...] = ()) -> ScanResult:
+    """The result of a scan (of an image, or of an SBOM: ``sbom_scan``): the findings sorted,
+    the user's filters applied and recorded, the risk graded on everything found."""
+    findings = sorted(findings, key=Finding.sort_key)
     filters = Filters(tuple(options.severities), options.ignore_unfixed)
     kept = tuple(f for f in findings if filters.keeps(f))
     return ScanResult(
-        image=_image_info(name, image, catalog.os, merged),
-        packages=catalog.packages,
-        catalogers=catalog.statuses,
+        image=image,
+        packages=packages,
+        catalogers=catalogers,
         findings=kept,
         risk=grade(findings),
         filters=filters,
@@ -100,7 +110,7 @@ def scan(
         coverage=covered,
         notes=tuple(notes),
         omitted=len(findings) - len(kept),
-        walk_errors=catalog.walk_errors,
+        walk_errors=walk_errors,
     )
 
 
