@@ -6,11 +6,12 @@ image (bench/startup.py: the same hardening on both sides, the install, the time
 round execs /bin/true once into each, alternating, after warm-up rounds. Four more rows split
 hardbox's time as in bench_run.py: the interpreter alone, the standard-library modules an
 exec loads, all of its modules, and ``main(exec ...)`` inside a process that already loaded
-them: hardbox's own work.
+them: hardbox's own work. ``--before COMMIT`` adds a row for that commit of hardbox, in a
+venv and store of its own, timed in the same rounds (before/after on one loaded machine).
 
 Goal (issue 14): `hardbox exec` <= 1.5x `runc exec`. Needs root, runc and umoci.
 
-    python bench/bench_exec.py [--rounds 20] [--json]
+    python bench/bench_exec.py [--rounds 20] [--json] [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--before", metavar="COMMIT", help="also time this commit of hardbox")
     args = parser.parse_args()
     startup.check_peers()
     runc_id = f"hardbox-bench-exec-{os.getpid()}"
@@ -41,17 +43,29 @@ def main() -> int:
                              env=setup.env, check=True, capture_output=True, text=True).stdout.strip()
         subprocess.run(["runc", "run", "-d", "--bundle", str(bundle), runc_id], check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        before: list[tuple[startup.Install, str]] = []
         try:
             exec_args = ["exec", cid, "/bin/true"]
             commands: dict[str, startup.Command] = {
                 "`hardbox exec` into a strict container (venv)": [*setup.hardbox, *exec_args],
                 "`runc exec` (bundle from `hardbox bundle --profile strict`)": ["runc", "exec", runc_id, "/bin/true"],
-                **startup.split_rows(setup, exec_args, "exec"),
             }
+            if args.before:
+                old = startup.install(Path(tmp) / "before", args.before)
+                old_cid = subprocess.run([*old.hardbox, "run", "-d", "--profile", "strict", startup.IMAGE, "sleep",
+                                          "600"], env=old.env, check=True, capture_output=True, text=True).stdout.strip()
+                before.append((old, old_cid))
+                # `env` sets that install's store: one environment serves every command.
+                commands[f"`hardbox exec` at {args.before} (its own venv and store)"] = [
+                    "env", f"HARDBOX_ROOT={old.env['HARDBOX_ROOT']}", *old.hardbox, "exec", old_cid, "/bin/true"]
+            commands.update(startup.split_rows(setup, exec_args, "exec"))
             report = startup.measure(commands, setup.env, args.rounds)
         finally:
             subprocess.run(["runc", "delete", "-f", runc_id], check=False)
             subprocess.run([*setup.hardbox, "rm", "-f", cid], env=setup.env, check=False, stdout=subprocess.DEVNULL)
+            for old, old_cid in before:
+                subprocess.run([*old.hardbox, "rm", "-f", old_cid], env=old.env, check=False,
+                               stdout=subprocess.DEVNULL)
     startup.print_report("/bin/true exec'd into a running strict busybox container", report, args.json)
     return 0
 

@@ -8,12 +8,14 @@ in the same venv (the interpreter, the floor under anything written in Python), 
 built from the standard library) and of exactly all the modules a run loads (read from ``-X
 importtime`` of a real run): hardbox's start-up before any container work; and
 ``main(run ...)`` timed inside a process that already loaded them: hardbox's own work.
+``--before COMMIT`` adds a row for that commit of hardbox, in a venv and store of its own,
+timed in the same rounds (before/after on one loaded machine; ``env`` sets its store, ~1 ms).
 
 Goals (issue 14): the command <= 2.0x runc; its own work <= 1.0x runc's start-to-exit.
 The per-syscall cost of strict's filter against Docker's default is measured by
 ``bench/bench_seccomp.py`` (not repeated here). Needs root, runc and umoci.
 
-    python bench/bench_run.py [--rounds 20] [--json]
+    python bench/bench_run.py [--rounds 20] [--json] [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--before", metavar="COMMIT", help="also time this commit of hardbox")
     args = parser.parse_args()
     startup.check_peers()
     with tempfile.TemporaryDirectory(prefix="hardbox-bench-") as tmp:
@@ -44,8 +47,13 @@ def main() -> int:
             "`hardbox run --rm --profile strict` (venv)": [*setup.hardbox, *run_args],
             "`runc run` (bundle from `hardbox bundle --profile strict`)":
                 lambda i: ["runc", "run", "--bundle", str(bundle), f"hardbox-bench-{os.getpid()}-{i}"],
-            **startup.split_rows(setup, run_args, "run"),
         }
+        if args.before:
+            old = startup.install(Path(tmp) / "before", args.before)
+            old_run = ["env", f"HARDBOX_ROOT={old.env['HARDBOX_ROOT']}", *old.hardbox, *run_args]
+            startup.timed(old_run, setup.env)  # its caches filled too
+            commands[f"`hardbox run --rm --profile strict` at {args.before} (its own venv and store)"] = old_run
+        commands.update(startup.split_rows(setup, run_args, "run"))
         report = startup.measure(commands, setup.env, args.rounds)
     startup.print_report("Start-to-exit of /bin/true in busybox", report, args.json)
     seccomp = Path(__file__).with_name("bench_seccomp.py")

@@ -70,14 +70,20 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def make_venv(work: Path) -> Path:
-    """A fresh venv with this checkout installed the way a user installs it; its bin dir."""
+def make_venv(work: Path, commit: str | None = None) -> Path:
+    """A fresh venv with this checkout (or ``commit`` of it) installed the way a user
+    installs it; its bin dir."""
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     # pip builds a local project in place (build/, *.egg-info): build a copy, not the checkout.
     source = work / "src"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"))
+    if commit is None:
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+            ".git", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"))
+    else:
+        source.mkdir()
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source)]
     subprocess.run(pip, check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     where = subprocess.run(
@@ -115,9 +121,12 @@ class Install:
         return dest
 
 
-def install(work: Path) -> Install:
+def install(work: Path, commit: str | None = None) -> Install:
+    """hardbox (this checkout, or ``commit`` of it: ``--before``) in a venv under ``work``,
+    with a store of its own holding the busybox image."""
+    work.mkdir(exist_ok=True)
     os.chmod(work, 0o755)  # runc's user-namespace root must reach the bundle's rootfs
-    bindir = make_venv(work)
+    bindir = make_venv(work, commit)
     # A user's shell does not set PYTHONDONTWRITEBYTECODE; the venv's .pyc files are used.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["HARDBOX_ROOT"] = str(work / "store")
