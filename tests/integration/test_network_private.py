@@ -414,3 +414,20 @@ def test_sigkill_of_hardbox_leaves_no_pasta_and_no_namespace(store):
         if run.poll() is None:
             run.kill()
         store.hardbox("rm", "-f", "killed")
+
+
+def test_a_workload_that_dies_takes_its_uplink_along(store):
+    port = free_port()
+    started = store.hardbox("run", "-d", "--name", "crash", "-p", f"{port}:80", "nettest", "sh", "-c",
+                            "sleep 1; exit 3")
+    assert started.returncode == 0, started.stderr
+    try:
+        [state] = [s for s in ps(store) if s["name"] == "crash"]
+        pasta = int(state["uplink_pid"])  # type: ignore[call-overload]
+        wait_for(lambda: [s["status"] for s in ps(store) if s["name"] == "crash"] == ["exited"], 15)
+        [state] = [s for s in ps(store) if s["name"] == "crash"]
+        assert state["exit_code"] == 3
+        wait_for(lambda: not alive(pasta), 10)
+        assert port_is_free(port)
+    finally:
+        store.hardbox("rm", "-f", "crash")
