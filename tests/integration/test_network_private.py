@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -178,10 +178,11 @@ def gateway() -> str:
 def ps(store: RunStore) -> list[dict[str, object]]:
     proc = store.hardbox("ps", "-a", "--json")
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    states: list[dict[str, object]] = json.loads(proc.stdout)
+    return states
 
 
-def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -309,7 +310,7 @@ def test_published_tcp_and_udp_until_stop(store, probes, internet):
     assert store.hardbox("rm", "pub").returncode == 0
 
 
-def _or_empty(fn):  # type: ignore[no-untyped-def]
+def _or_empty(fn: Callable[[], bytes]) -> bytes:
     try:
         return fn()
     except OSError:
