@@ -26,9 +26,10 @@ Nothing of the host reaches it. The shapes of runc's two exec escapes:
 
 * CVE-2016-9962: runc's exec process entered the container holding host descriptors
   while still dumpable, so container root could ptrace it and take them. Here the child
-  makes itself non-dumpable before its first setns (the exec'd process inherits that
-  until its own execve), so only host root may ptrace or read its /proc entries
-  (ptrace_may_access checks CAP_SYS_PTRACE in the user namespace of its mm, the host's).
+  makes itself non-dumpable before its first setns, and again after every uid change
+  (which resets it to fs.suid_dumpable); the exec'd process inherits that until its own
+  execve, so only host root may ptrace or read its /proc entries (ptrace_may_access checks
+  CAP_SYS_PTRACE in the user namespace of its mm, the host's).
 * CVE-2024-21626: a host directory descriptor leaked into the exec'd process and
   usable as its cwd (``-w /proc/self/fd/7``). Here every descriptor but 0-2 is closed
   before the working directory is entered, and it is entered by path, inside the root
