@@ -50,18 +50,23 @@ def _installs_filter(name: str, rest: str) -> bool:
 
 
 def confined_syscalls(lines: Iterable[str]) -> SyscallLog:
-    """The calls made under a seccomp filter, by name (see the module docstring)."""
-    confined: set[int] = set()
-    pending: dict[int, str] = {}
-    log = SyscallLog()
+    """The calls made under a seccomp filter, by name (see the module docstring).
+
+    Only filters the container installs count: a filter counts once the process that
+    installed it, or one forked from it since, executes a program (the container's filter is
+    the last step before exec). The pasta uplink of ``--network private`` is in the same
+    process tree and installs a filter of its own, but never executes anything after it, so
+    its calls stay out of the workload's profile."""
+    root_of: dict[int, int] = {}  # confined pid -> the pid that installed its filter
+    logs: dict[int, SyscallLog] = {}  # per installing pid
+    executed: set[int] = set()  # installing pids whose tree ran a program since
     for raw in lines:
         line = raw.rstrip("\n")
         m = re.match(r"^(\d+)\s+(\w+)\((.*)<unfinished \.\.\.>$", line)
         if m:
-            pending[int(m.group(1))] = m.group(2)
             pid, name = int(m.group(1)), m.group(2)
-            if pid in confined and not name.startswith("syscall_"):
-                log.names.add(name)
+            if pid in root_of and not name.startswith("syscall_"):
+                logs[root_of[pid]].names.add(name)
             continue
         m = _LINE.match(line)
         if not m:
@@ -69,20 +74,26 @@ def confined_syscalls(lines: Iterable[str]) -> SyscallLog:
         pid = int(m.group(1))
         name = m.group(2) or m.group(3)
         rest = m.group(4)
-        if m.group(2):
-            pending.pop(pid, None)
         res = _RESULT.match(rest.rpartition(") = ")[2]) if ") = " in rest else None
         ok = res is not None and not res.group(1).startswith("-") and res.group(1) != "?"
-        if pid in confined:
+        if pid in root_of:
+            log = logs[root_of[pid]]
             if not name.startswith("syscall_"):
                 log.names.add(name)
             if res is not None and res.group(3) in ("EPERM", "ENOSYS"):
                 log.refused.add(name)
             if name in _FORKS and ok and res is not None:
-                confined.add(int(res.group(2) or res.group(1), 0))
+                root_of[int(res.group(2) or res.group(1), 0)] = root_of[pid]
+            if name == "execve" and ok:
+                executed.add(root_of[pid])
         elif _installs_filter(name, rest) and ok:
-            confined.add(pid)
-    return log
+            root_of[pid] = pid
+            logs[pid] = SyscallLog()
+    merged = SyscallLog()
+    for root in executed:
+        merged.names |= logs[root].names
+        merged.refused |= logs[root].refused
+    return merged
 
 
 def allowed_names(policy: SeccompPolicy, capabilities: Iterable[str]) -> set[str]:
