@@ -13,8 +13,8 @@ idmap layers, overlay -> "M"   | unshare(mnt pid uts ipc cgroup|
                                | net), attach root, clone      |
                                | volumes, setresuid(0), fork,  |
                                | report PID 1 -> "P", exit     |
-reap child, prlimit, "G"       |                               | lo up, /proc /sys /dev /tmp,
-                               |                               | masks, pivot_root, volumes,
+reap child, prlimit, pasta     |                               | lo up, /proc /sys /dev /tmp,
+uplink, egress rules, "G"      |                               | masks, pivot_root, volumes,
                                |                               | ro root, hostname, setsid,
                                |                               | user+env, close fds, nnp,
                                |                               | setuid, caps, pdeathsig,
