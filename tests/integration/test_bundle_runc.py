@@ -122,6 +122,10 @@ def test_bundle_mounts_what_hardbox_run_mounts(
     proc = runc(tmp_path, "run", "-b", str(bundle), f"hb-{uuid.uuid4().hex[:8]}")
     assert proc.returncode == 0, proc.stderr
     ours, theirs = mount_table(ran.stdout), mount_table(proc.stdout)
+    # A run's own /etc/hostname, hosts and resolv.conf (runtime/net/etcfiles.py) are its
+    # network's, not the profile's: a bundle leaves them to whoever runs it, as runc does.
+    for etc_file in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf"):
+        assert ours.pop(etc_file)[1] >= {"ro"}
     # "/" differs by design: hardbox's overlay of the store's layers, runc's bind of rootfs.
     assert set(theirs) - {"/"} == set(ours) - {"/"}
     host_network = profile.endswith("host-network.yaml")
