@@ -100,10 +100,12 @@ def pull_policy(args: argparse.Namespace) -> Literal["missing", "always", "never
 def stored_image(store: Store, name: str, args: argparse.Namespace) -> StoredImage:
     """The image ``name`` names, in the store, pulled into it first when ``--pull`` allows:
     for the commands that use a stored image (run, minimize, image inspect)."""
-    if pull_policy(args) == "missing" and not name.startswith("docker://"):
+    # A stored image needs no registry code, whether a miss would pull (missing) or be
+    # refused (never): the common case of `run`, read without importing any of it (start-up).
+    if pull_policy(args) != "always" and not name.startswith("docker://"):
         from hardbox.errors import ImageNotFound
 
-        try:  # the common case, without importing the registry code (`run` start-up)
+        try:
             return store.get(name)
         except ImageNotFound:
             pass
