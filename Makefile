@@ -1,4 +1,5 @@
-# make lint: ruff + mypy; make test: the whole suite (what .ci/run and the README run).
+# make lint: ruff + mypy + vulture (dead code; scripts/vulture_whitelist.py lists the uses it
+# cannot see); make test: the whole suite (what .ci/run and the README run).
 VENV ?= .venv
 PY := $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
 
@@ -10,6 +11,7 @@ install:
 lint:
 	$(PY) -m ruff check hardbox tests bench scripts
 	$(PY) -m mypy
+	$(PY) -m vulture hardbox scripts/vulture_whitelist.py --min-confidence 60
 
 test:
 	$(PY) -m pytest -q tests

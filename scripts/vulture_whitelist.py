@@ -58,3 +58,7 @@ __eq__
 # (cli/completion.py); argparse calls `_get_formatter` (cli/main.py, sized without shutil).
 _.completer
 _._get_formatter
+
+# Fields of a record read from the kernel, kept as the kernel gives them (runtime/net/host.py
+# DefaultRoute: /proc/net/route's interface column, shown in debugging and tests).
+_.interface

@@ -15,7 +15,6 @@ from hardbox.errors import ContainerError, naming_os_errors
 from hardbox.runtime.mounts import Volume
 from hardbox.runtime.net.plan import NetworkPlan
 
-FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
 _HOST_HOSTS = Path("/etc/hosts")
 
 
