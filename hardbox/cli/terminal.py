@@ -10,7 +10,12 @@ log) nor to ``TERM=dumb``. Kept to ``os`` and ``sys``: every command imports it.
 from __future__ import annotations
 
 import os
-from typing import TextIO
+
+# typing costs exec about 5 ms and is needed here for one annotation only (the string form,
+# under `from __future__ import annotations`): imported for the type checker alone.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _settings = {"quiet": False, "no_color": False}
 
