@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from helpers.cli import need_tool
 from helpers.hbrun import RunStore, make_store
+from helpers.profiles import egress_profile
 from helpers.testnet import (
     SERVER,
     SERVER6,
@@ -34,17 +35,11 @@ from helpers.testnet import (
 
 pytestmark = [pytest.mark.root, pytest.mark.network]
 
-POLICY = """\
-extends: default
-network:
-  mode: private
-  egress:
-    default: deny
-    allow:
-      - {cidr: 203.0.113.1, ports: [8080], proto: tcp}
-      - {cidr: "2001:db8:113::/64", ports: [443], proto: tcp}
-      - {cidr: 203.0.113.0/24, ports: [5353], proto: udp}
-"""
+POLICY = egress_profile(
+    "{cidr: 203.0.113.1, ports: [8080], proto: tcp}",
+    '{cidr: "2001:db8:113::/64", ports: [443], proto: tcp}',
+    "{cidr: 203.0.113.0/24, ports: [5353], proto: udp}",
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import need_tool
+from helpers.profiles import egress_profile
 
 from hardbox.errors import InputError
 from hardbox.runtime import egress
@@ -17,18 +18,12 @@ from hardbox.runtime.profile.load import load_profile
 from hardbox.runtime.profile.model import Egress, EgressRule
 from hardbox.runtime.profile.options import RunOptions, apply_options
 
-POLICY = """\
-extends: default
-network:
-  mode: private
-  egress:
-    default: deny
-    allow:
-      - {cidr: 10.20.0.0/16, ports: [5432], proto: tcp}
-      - {cidr: "::/0", ports: [443], proto: tcp}
-      - {cidr: 192.0.2.10}
-    dns: true
-"""
+POLICY = egress_profile(
+    '{cidr: 10.20.0.0/16, ports: [5432], proto: tcp}',
+    '{cidr: "::/0", ports: [443], proto: tcp}',
+    "{cidr: 192.0.2.10}",
+    dns=True,
+)
 
 
 def load(tmp_path: Path, text: str, name: str = "p.yaml") -> object:

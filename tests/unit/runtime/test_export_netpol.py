@@ -10,26 +10,21 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from helpers.profiles import egress_profile
 
 from hardbox.runtime.profile.export import export
 from hardbox.runtime.profile.load import load_profile
 
 K8S_VERSION = kubernetes_validate.latest_version()
 
-POLICY = """\
-extends: default
-network:
-  mode: private
-  egress:
-    default: deny
-    allow:
-      - {cidr: 10.20.0.0/16, ports: [5432], proto: tcp}
-      - {cidr: "::/0", ports: [443, 8443]}
-      - {cidr: 192.0.2.10}
-      - {cidr: 198.51.100.0/24, proto: udp}
-      - {cidr: host-gateway, ports: [6379], proto: tcp}
-    dns: true
-"""
+POLICY = egress_profile(
+    "{cidr: 10.20.0.0/16, ports: [5432], proto: tcp}",
+    '{cidr: "::/0", ports: [443, 8443]}',
+    "{cidr: 192.0.2.10}",
+    "{cidr: 198.51.100.0/24, proto: udp}",
+    "{cidr: host-gateway, ports: [6379], proto: tcp}",
+    dns=True,
+)
 
 
 def exported(tmp_path: Path, text: str, fmt: str) -> dict[str, str]:
