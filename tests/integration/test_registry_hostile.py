@@ -353,12 +353,10 @@ def test_refused_manifest_kinds(image: Image, hardbox_root: Path, doc: dict[str,
         refused(pull(host), hardbox_root, message)
 
 
-def test_interrupted_pull_resumes_next_time(image: Image, hardbox_root: Path) -> None:
-    """The first pull dies on its deadline half-way through the layer; the second asks only
-    for the rest (Range) and stores the right image."""
+def pull_dies_half_way(image: Image, hardbox_root: Path, tries: list[str | None]) -> None:
+    """A pull whose layer download stalls after half the bytes and dies on its deadline
+    (exit 2, nothing stored); ``tries`` collects each layer request's Range header."""
     blob = image.blobs[image.layer_digest]
-    half = len(blob) // 2
-    tries: list[str | None] = []
 
     def stall(req: Req) -> bool:
         if not req.path.endswith(image.layer_digest):
@@ -367,7 +365,7 @@ def test_interrupted_pull_resumes_next_time(image: Image, hardbox_root: Path) ->
         req.send_response(200)
         req.send_header("Content-Length", str(len(blob)))
         req.end_headers()
-        req.wfile.write(blob[:half])
+        req.wfile.write(blob[: len(blob) // 2])
         req.wfile.flush()
         time.sleep(4)
         return True
@@ -375,6 +373,15 @@ def test_interrupted_pull_resumes_next_time(image: Image, hardbox_root: Path) ->
     with registry(image, stall) as (host, _):
         refused(pull(host, HARDBOX_NET_TIMEOUT="1", HARDBOX_NET_DEADLINE="2"),
                 hardbox_root, "download failed after")
+
+
+def test_interrupted_pull_resumes_next_time(image: Image, hardbox_root: Path) -> None:
+    """The first pull dies on its deadline half-way through the layer; the second asks only
+    for the rest (Range) and stores the right image."""
+    blob = image.blobs[image.layer_digest]
+    half = len(blob) // 2
+    tries: list[str | None] = []
+    pull_dies_half_way(image, hardbox_root, tries)
 
     def ranged(req: Req) -> bool:
         if not req.path.endswith(image.layer_digest):
@@ -396,23 +403,7 @@ def test_prune_removes_what_an_interrupted_pull_left(image: Image, hardbox_root:
     """A pull that dies half-way keeps its layer download in partial-blobs/ (to resume);
     `image prune` removes it and says so, and the next pull starts that blob afresh."""
     blob = image.blobs[image.layer_digest]
-    tries: list[str | None] = []
-
-    def stall(req: Req) -> bool:
-        if not req.path.endswith(image.layer_digest):
-            return False
-        tries.append(req.headers.get("Range"))
-        req.send_response(200)
-        req.send_header("Content-Length", str(len(blob)))
-        req.end_headers()
-        req.wfile.write(blob[: len(blob) // 2])
-        req.wfile.flush()
-        time.sleep(4)
-        return True
-
-    with registry(image, stall) as (host, _):
-        refused(pull(host, HARDBOX_NET_TIMEOUT="1", HARDBOX_NET_DEADLINE="2"),
-                hardbox_root, "download failed after")
+    pull_dies_half_way(image, hardbox_root, [])
     parts = list((hardbox_root / "partial-blobs").iterdir())
     assert [p.name for p in parts] == [f"{image.layer_digest[7:]}.part"]
     kept = parts[0].stat().st_size
