@@ -20,13 +20,11 @@ def test_follow_prints_until_the_container_exits(store: RunStore) -> None:
                           "sh", "-c", "echo one; sleep 1.5; echo two >&2; sleep 0.5; echo three")
     assert start.returncode == 0, start.stderr
     try:
-        began = time.monotonic()
         follow = store.hardbox("logs", "-f", "talker", timeout=30)
-        took = time.monotonic() - began
         assert follow.returncode == 0, follow.stderr
-        # It waited for the container: everything up to its last line, and not much longer.
+        # It waited for the container: the lines written 1.5 and 2 s after the first are there
+        # (no timing asserted: the run's timeout catches a follow that never ends).
         assert follow.stdout == "one\ntwo\nthree\n"
-        assert 1.0 < took < 10, took
         # Once it has exited, -f ends at once, and --tail counts lines from the end.
         assert store.hardbox("logs", "-f", "--tail", "2", "talker", timeout=10).stdout == "two\nthree\n"
         assert store.hardbox("logs", "--tail", "1", "talker").stdout == "three\n"
