@@ -53,9 +53,12 @@ def record(store: RunStore, out: Path, *args: str) -> None:
 def test_record_busybox_httpd_with_a_probe(store, tmp_path, probes):
     www = ("mkdir -p /tmp/www && echo recorded-page > /tmp/www/index.html && "
            "exec httpd -f -p 127.0.0.1:8080 -h /tmp/www")
+    # Until httpd listens (a loaded machine may take more than a second to start it); the
+    # first sleep always runs, so the recording holds every call a retry makes.
+    fetch = "sleep 1; for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1"
     out = tmp_path / "httpd.yaml"
     record(store, out, "--from", "default", "--duration", "20s",
-           "--probe", "sleep 1; wget -qO- http://127.0.0.1:8080/", "bbtest", "sh", "-c", www)
+           "--probe", fetch, "bbtest", "sh", "-c", www)
     text = out.read_text()
     assert "seccomp: \"./httpd.seccomp.json\"" in text and 'extends: "default"' in text
     names = allowed(tmp_path / "httpd.seccomp.json")
@@ -68,7 +71,7 @@ def test_record_busybox_httpd_with_a_probe(store, tmp_path, probes):
     # The workload passes under it: the page is served again.
     cid = store.hardbox("run", "-d", "--profile", str(out), "bbtest", "sh", "-c", www).stdout.strip()
     try:
-        got = store.hardbox("exec", cid, "sh", "-c", "sleep 1; wget -qO- http://127.0.0.1:8080/")
+        got = store.hardbox("exec", cid, "sh", "-c", fetch)
         assert got.stdout.strip() == "recorded-page", got.stderr
     finally:
         store.hardbox("rm", "-f", cid)
