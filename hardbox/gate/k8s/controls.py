@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from hardbox.findings import Severity
 from hardbox.gate.k8s.manifests import Keys, Workload
@@ -70,17 +71,32 @@ def _sc(w: Workload, at: Keys) -> Keys:
     return (*at, "securityContext")
 
 
+def _contexts(w: Workload, *, pod: bool = True) -> list[Keys]:
+    """The securityContext keys a control reads: the pod's (unless ``pod`` is false, for the
+    fields only a container has) and every container's."""
+    return ([_sc(w, ())] if pod else []) + [_sc(w, at) for at, _ in w.containers()]
+
+
+def _each_context(w: Workload, field: Keys, kind: type, bad: Callable[[Any], bool],
+                  what: str, *, pod: bool = True) -> list[Violation]:
+    """A violation for every securityContext whose ``field`` holds a value ``bad`` rejects;
+    ``what`` says so, ``{value}`` standing for the value."""
+    out = []
+    for sc in _contexts(w, pod=pod):
+        keys = (*sc, *field)
+        value = w.get(keys, kind)
+        if bad(value):
+            out.append(Violation(keys, what.format(value=value)))
+    return out
+
+
 def _is_windows(w: Workload) -> bool:
     return w.get(("os", "name"), str) == "windows"
 
 
 def host_process(w: Workload) -> list[Violation]:
-    out = []
-    for at in [(), *(at for at, _ in w.containers())]:
-        keys = (*_sc(w, at), "windowsOptions", "hostProcess")
-        if w.get(keys, bool):
-            out.append(Violation(keys, "runs a Windows HostProcess container"))
-    return out
+    return _each_context(w, ("windowsOptions", "hostProcess"), bool, bool,
+                         "runs a Windows HostProcess container")
 
 
 def host_namespaces(w: Workload) -> list[Violation]:
@@ -89,8 +105,7 @@ def host_namespaces(w: Workload) -> list[Violation]:
 
 
 def privileged(w: Workload) -> list[Violation]:
-    return [Violation((*_sc(w, at), "privileged"), "runs a privileged container")
-            for at, _ in w.containers() if w.get((*_sc(w, at), "privileged"), bool)]
+    return _each_context(w, ("privileged",), bool, bool, "runs a privileged container", pod=False)
 
 
 def _added(w: Workload, at: Keys) -> list[str]:
@@ -149,12 +164,9 @@ def host_probes(w: Workload) -> list[Violation]:
 
 
 def apparmor(w: Workload) -> list[Violation]:
-    out = []
-    for at in [(), *(at for at, _ in w.containers())]:
-        keys = (*_sc(w, at), "appArmorProfile", "type")
-        kind = w.get(keys, str)
-        if kind not in (None, "RuntimeDefault", "Localhost"):
-            out.append(Violation(keys, f"AppArmor profile {kind}"))
+    out = _each_context(w, ("appArmorProfile", "type"), str,
+                        lambda kind: kind not in (None, "RuntimeDefault", "Localhost"),
+                        "AppArmor profile {value}")
     for key, value in w.annotations().items():
         if str(key).startswith(_APPARMOR_ANNOTATION) and not (
             value == "runtime/default" or (isinstance(value, str) and value.startswith("localhost/"))
@@ -166,8 +178,8 @@ def apparmor(w: Workload) -> list[Violation]:
 
 def selinux(w: Workload) -> list[Violation]:
     out = []
-    for at in [(), *(at for at, _ in w.containers())]:
-        base = (*_sc(w, at), "seLinuxOptions")
+    for sc in _contexts(w):
+        base = (*sc, "seLinuxOptions")
         kind = w.get((*base, "type"), str)
         if kind is not None and kind not in SELINUX_TYPES:
             out.append(Violation((*base, "type"), f"SELinux type {kind}"))
@@ -178,22 +190,13 @@ def selinux(w: Workload) -> list[Violation]:
 
 
 def proc_mount(w: Workload) -> list[Violation]:
-    out = []
-    for at, _ in w.containers():
-        keys = (*_sc(w, at), "procMount")
-        mount = w.get(keys, str)
-        if mount not in (None, "Default"):
-            out.append(Violation(keys, f"procMount {mount} (the /proc masks off)"))
-    return out
+    return _each_context(w, ("procMount",), str, lambda mount: mount not in (None, "Default"),
+                         "procMount {value} (the /proc masks off)", pod=False)
 
 
 def baseline_seccomp(w: Workload) -> list[Violation]:
-    out = []
-    for at in [(), *(at for at, _ in w.containers())]:
-        keys = (*_sc(w, at), "seccompProfile", "type")
-        if w.get(keys, str) == "Unconfined":
-            out.append(Violation(keys, "seccomp Unconfined"))
-    return out
+    return _each_context(w, ("seccompProfile", "type"), str, lambda kind: kind == "Unconfined",
+                         "seccomp Unconfined")
 
 
 def sysctls(w: Workload) -> list[Violation]:
@@ -218,8 +221,8 @@ def volume_types(w: Workload) -> list[Violation]:
 def privilege_escalation(w: Workload) -> list[Violation]:
     if _is_windows(w):
         return []
-    return [Violation((*_sc(w, at), "allowPrivilegeEscalation"), "allowPrivilegeEscalation is not false")
-            for at, _ in w.containers() if w.get((*_sc(w, at), "allowPrivilegeEscalation"), bool) is not False]
+    return _each_context(w, ("allowPrivilegeEscalation",), bool, lambda allowed: allowed is not False,
+                         "allowPrivilegeEscalation is not false", pod=False)
 
 
 def run_as_non_root(w: Workload) -> list[Violation]:
@@ -233,8 +236,7 @@ def run_as_non_root(w: Workload) -> list[Violation]:
 
 
 def run_as_non_root_user(w: Workload) -> list[Violation]:
-    return [Violation((*_sc(w, at), "runAsUser"), "runAsUser is 0")
-            for at in [(), *(at for at, _ in w.containers())] if w.get((*_sc(w, at), "runAsUser"), int) == 0]
+    return _each_context(w, ("runAsUser",), int, lambda uid: uid == 0, "runAsUser is 0")
 
 
 def restricted_seccomp(w: Workload) -> list[Violation]:
@@ -268,8 +270,8 @@ def restricted_capabilities(w: Workload) -> list[Violation]:
 
 
 def read_only_root(w: Workload) -> list[Violation]:
-    return [Violation((*_sc(w, at), "readOnlyRootFilesystem"), "the root filesystem is writable")
-            for at, _ in w.containers() if w.get((*_sc(w, at), "readOnlyRootFilesystem"), bool) is not True]
+    return _each_context(w, ("readOnlyRootFilesystem",), bool, lambda read_only: read_only is not True,
+                         "the root filesystem is writable", pod=False)
 
 
 C, H, M, L = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
