@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hardbox.cli.inputs import add_pull_arguments
+from hardbox.cli.options import add_command
 
 _DESCRIPTION = """\
 Write DIR/rootfs (the image's layers merged; owned by the user namespace's host ids when the
@@ -36,13 +37,9 @@ examples:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "bundle",
-        help="write an OCI runtime bundle (rootfs + config.json) hardened by a profile",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "bundle", handler,
+                         help="write an OCI runtime bundle (rootfs + config.json) hardened by a profile",
+                         description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("image", metavar="IMAGE",
                         help="image reference, docker://REF, archive or layout path")
     parser.add_argument("dir", metavar="DIR", help="the bundle directory to create")
@@ -51,7 +48,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD",
                         help="command and arguments instead of the image's Entrypoint/Cmd "
                         "(after --, or after DIR when --profile comes first)")
-    parser.set_defaults(func=handler, _parser=parser)
 
 
 def _profile_after_dir(args: argparse.Namespace, rest: list[str]) -> list[str]:

@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hardbox.cli.options import add_command
+
 SHELLS = ("bash", "zsh")
 
 # Positionals that name a stored image or a container, by metavar; ``pull REF`` names a
@@ -29,8 +31,8 @@ NOT_STORED = frozenset({("pull", "ref")})
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "completion", help="print the shell completion script (bash or zsh)",
+    p = add_command(
+        subparsers, "completion", _print_script, help="print the shell completion script (bash or zsh)",
         description="Print the script that makes the shell complete hardbox's commands, "
         "options, image names (from the store) and container names. Load it from your "
         "shell's start-up file.",
@@ -38,7 +40,6 @@ def register(subparsers: Any) -> None:
         'eval "$(hardbox completion zsh)" in ~/.zshrc, after compinit',
     )
     p.add_argument("shell", choices=SHELLS)
-    p.set_defaults(func=_print_script)
 
 
 def _print_script(args: argparse.Namespace) -> int:

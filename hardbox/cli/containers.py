@@ -16,19 +16,20 @@ import sys
 import time
 from typing import Any
 
+from hardbox.cli.options import add_command, add_json_flag
+
 
 def register(subparsers: Any) -> None:
-    ps = subparsers.add_parser(
-        "ps", help="list containers",
+    ps = add_command(
+        subparsers, "ps", _ps, help="list containers",
         description="List running and stale containers (-a: exited ones too). A stale container "
         "was left by a hardbox that was killed; `hardbox rm` cleans its cgroup and state.",
     )
     ps.add_argument("-a", "--all", action="store_true", help="include exited containers")
-    ps.add_argument("--json", action="store_true", help="print the container states as JSON")
-    ps.set_defaults(func=_ps, _parser=ps)
+    add_json_flag(ps, "print the container states as JSON")
 
-    logs = subparsers.add_parser(
-        "logs", help="print a detached container's output",
+    logs = add_command(
+        subparsers, "logs", _logs, help="print a detached container's output",
         description="Print what a container started with `hardbox run -d` wrote to stdout and "
         "stderr (one stream, in the order written).",
         epilog="examples: hardbox logs web; hardbox logs --tail 20 -f web",
@@ -38,24 +39,21 @@ def register(subparsers: Any) -> None:
     logs.add_argument("-n", "--tail", metavar="N", default="all", type=_tail_lines,
                       help="only the last N lines (default: all)")
     logs.add_argument("container", metavar="ID|NAME")
-    logs.set_defaults(func=_logs, _parser=logs)
 
-    stop = subparsers.add_parser(
-        "stop", help="stop a running container",
+    stop = add_command(
+        subparsers, "stop", _stop, help="stop a running container",
         description="Send SIGTERM to the container's PID 1, then SIGKILL after --time seconds "
         "(a PID 1 without a SIGTERM handler ignores SIGTERM; run it with --init).",
     )
     stop.add_argument("-t", "--time", type=float, default=10.0, help="seconds before SIGKILL (default 10)")
     stop.add_argument("containers", nargs="+", metavar="ID|NAME")
-    stop.set_defaults(func=_stop, _parser=stop)
 
-    rm = subparsers.add_parser(
-        "rm", help="remove containers",
+    rm = add_command(
+        subparsers, "rm", _rm, help="remove containers",
         description="Remove exited or stale containers: their state, cgroup and any leftover mount.",
     )
     rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
     rm.add_argument("containers", nargs="+", metavar="ID|NAME")
-    rm.set_defaults(func=_rm, _parser=rm)
 
 
 def _ps(args: argparse.Namespace) -> int:

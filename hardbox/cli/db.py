@@ -14,22 +14,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hardbox.cli.inputs import add_db_argument
+from hardbox.cli.options import add_command, add_group, add_json_flag
 from hardbox.cli.output import Progress, human_size, print_json
+
+_DB_HELP = "index file (default: <store root>/db/osv.sqlite)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    db = subparsers.add_parser(
-        "db", help="load and inspect the offline vulnerability database",
+    sub = add_group(
+        subparsers, "db", help="load and inspect the offline vulnerability database",
         description="hardbox matches packages against OSV advisories (osv.dev's format) kept "
         "in a local index, <store root>/db/osv.sqlite unless --db says otherwise. `db update` "
         "fetches OSV's per-ecosystem all.zip archives (osv.dev, or a mirror); `db import` loads "
         "files carried over by hand. scan and gate never download on their own.",
     )
-    db.set_defaults(_parser=db)
-    sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND")
 
-    p = sub.add_parser(
-        "import", help="import OSV advisories from files, folders or all.zip archives",
+    p = add_command(
+        sub, "import", _import, help="import OSV advisories from files, folders or all.zip archives",
         description="Import OSV records: single .json files (one record or an array), .yaml "
         "files (one record, as the PyPA advisory-database publishes them), folders (searched "
         "recursively for .json, .yaml and .zip), and OSV's per-ecosystem all.zip archives. "
@@ -42,13 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "hardbox db import ./advisories/ --db /srv/osv.sqlite",
     )
     p.add_argument("paths", metavar="PATH", nargs="+", type=Path, help="file, folder or zip")
-    p.add_argument("--db", metavar="PATH", type=Path, help="index file (default: <store root>/db/osv.sqlite)")
-    p.add_argument("--json", action="store_true",
-                   help="print {sources, added, updated, unchanged, skipped: [{where, id, reason}]}")
-    p.set_defaults(func=_import)
+    add_db_argument(p, _DB_HELP)
+    add_json_flag(p, "print {sources, added, updated, unchanged, skipped: [{where, id, reason}]}")
 
-    p = sub.add_parser(
-        "update", help="fetch OSV's per-ecosystem archives and load what changed",
+    p = add_command(
+        sub, "update", _update, help="fetch OSV's per-ecosystem archives and load what changed",
         description="Fetch <source>/<Ecosystem>/all.zip for each ecosystem (OSV's names: "
         "Debian, Alpine, Ubuntu, PyPI, npm, Go, Maven, crates.io, ...) and import it. The "
         "source is --source, else $HARDBOX_DB_SOURCE, else osv.dev's public bucket; an "
@@ -64,20 +64,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="an OSV ecosystem to fetch (repeatable); default: those of the stored images")
     p.add_argument("--source", metavar="URL", help="base URL or folder (default: $HARDBOX_DB_SOURCE, "
                    "else https://osv-vulnerabilities.storage.googleapis.com)")
-    p.add_argument("--db", metavar="PATH", type=Path, help="index file (default: <store root>/db/osv.sqlite)")
-    p.add_argument("--json", action="store_true",
-                   help="print {db, source, downloaded: {ECOSYSTEM: bytes}, records: {ECOSYSTEM: count}, "
-                   "unchanged: [...], added, updated, ...}")
-    p.set_defaults(func=_update)
+    add_db_argument(p, _DB_HELP)
+    add_json_flag(p, "print {db, source, downloaded: {ECOSYSTEM: bytes}, records: {ECOSYSTEM: count}, "
+                  "unchanged: [...], added, updated, ...}")
 
-    p = sub.add_parser(
-        "status", help="show what the vulnerability database holds and how old it is",
+    p = add_command(
+        sub, "status", _status, help="show what the vulnerability database holds and how old it is",
         description="Counts of advisories per OSV ecosystem, the imports so far, and the age "
         "of the newest import. Old data hides new vulnerabilities: re-import regularly.",
     )
-    p.add_argument("--db", metavar="PATH", type=Path, help="index file (default: <store root>/db/osv.sqlite)")
-    p.add_argument("--json", action="store_true", help="print the status as JSON")
-    p.set_defaults(func=_status)
+    add_db_argument(p, _DB_HELP)
+    add_json_flag(p, "print the status as JSON")
 
 
 def _import(args: argparse.Namespace) -> int:

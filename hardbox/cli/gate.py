@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hardbox.cli.inputs import add_pull_arguments
+from hardbox.cli.inputs import add_db_argument, add_pull_arguments
+from hardbox.cli.options import add_command
 from hardbox.cli.output import add_report_arguments
 
 if TYPE_CHECKING:
@@ -56,10 +57,9 @@ vulnerabilities rule fails (import one with `hardbox db import`)."""
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "gate", help="decide whether an image may ship (policy, exceptions, VEX; CI reports)",
-        description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    p = add_command(subparsers, "gate", handler,
+                    help="decide whether an image may ship (policy, exceptions, VEX; CI reports)",
+                    description=_DESCRIPTION, epilog=_EPILOG)
     p.add_argument("image", metavar="IMAGE", nargs="?",
                    help="stored image (name, name@digest, id prefix), docker://REF (a registry image; so is a name the store lacks) or docker-archive:PATH, oci:DIR[:REF], oci-archive:PATH, dir:PATH")
     p.add_argument("--k8s", metavar="MANIFEST", help="check the workloads of a Kubernetes manifest (Pod, Deployment, "
@@ -69,13 +69,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exceptions", metavar="FILE", help="exceptions YAML: reviewed waivers with expiry dates")
     p.add_argument("--vex", metavar="FILE", action="append", default=[],
                    help="OpenVEX or CycloneDX VEX JSON; repeat for several")
-    p.add_argument("--db", metavar="PATH", type=Path, help="vulnerability index (default: <store>/db/osv.sqlite)")
+    add_db_argument(p, "vulnerability index (default: <store>/db/osv.sqlite)")
     p.add_argument("--dockerfile", metavar="FILE", help="also lint this Dockerfile; findings at or above the policy's dockerfile.fail_on (default high) fail the gate")
     p.add_argument("--profile", metavar="NAME", help="check the image against this hardbox profile (overrides the policy's)")
     p.add_argument("--probe", metavar="CMD", help="run CMD (with /bin/sh -c, replacing the image's ENTRYPOINT, as minimize --probe does) in the image under the profile; must exit 0. Needs a stored image")
     add_report_arguments(p, REPORTS)
     add_pull_arguments(p, temporary=True)
-    p.set_defaults(func=handler, _parser=p)
 
 
 def handler(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hardbox.cli.inputs import add_pull_arguments
+from hardbox.cli.options import add_command, add_group, add_json_flag
 from hardbox.cli.output import Progress, human_size, print_json
 
 if TYPE_CHECKING:
@@ -22,17 +23,15 @@ _FORMATS = ("docker-archive", "oci", "oci-archive")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    image = subparsers.add_parser(
-        "image", help="manage the local image store",
+    sub = add_group(
+        subparsers, "image", help="manage the local image store",
         description="Manage the local, content-addressed image store. Images are named as "
         "Docker names them (bbtest = docker.io/library/bbtest:latest), by name@sha256:DIGEST, "
         "or by a prefix of their id (the config digest).",
     )
-    image.set_defaults(_parser=image)
-    sub = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
 
-    p = sub.add_parser(
-        "import", help="import images from an archive or OCI layout",
+    p = add_command(
+        sub, "import", _import, help="import images from an archive or OCI layout",
         description="Import a docker archive (docker save, skopeo docker-archive:), an OCI "
         "layout directory or an OCI layout tar. The format is detected; transport prefixes "
         "(docker-archive:, oci:, oci-archive:) are accepted too. PATH:REF imports only the "
@@ -45,59 +44,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tag", metavar="NAME[:TAG]", help="also tag the imported image NAME:TAG")
     p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
                    help="platform to take from a multi-platform index (default: this host's)")
-    p.set_defaults(func=_import)
 
-    p = sub.add_parser("ls", help="list stored images",
-                       description="List stored images, one row per tag, newest import first.")
-    p.add_argument("--json", action="store_true",
-                   help="print a JSON list of {id, manifest_digest, tags, size, created}")
-    p.set_defaults(func=_ls)
+    p = add_command(sub, "ls", _ls, help="list stored images",
+                    description="List stored images, one row per tag, newest import first.")
+    add_json_flag(p, "print a JSON list of {id, manifest_digest, tags, size, created}")
 
-    p = sub.add_parser("inspect", help="show an image's config and layers",
-                       description="Show an image's config and its layers, oldest first.")
+    p = add_command(sub, "inspect", _inspect, help="show an image's config and layers",
+                    description="Show an image's config and its layers, oldest first.")
     p.add_argument("ref", metavar="REF", help="name, name@digest, id or id prefix, or "
                    "docker://REF (pulled into the store when it is not there)")
-    p.add_argument("--json", action="store_true",
-                   help="print {id, manifest_digest, tags, config, layers: [{digest, diff_id, "
-                   "size, created_by}]}")
+    add_json_flag(p, "print {id, manifest_digest, tags, config, layers: [{digest, diff_id, "
+                  "size, created_by}]}")
     add_pull_arguments(p)
-    p.set_defaults(func=_inspect)
 
-    p = sub.add_parser("history", help="show how an image was built",
-                       description="Every history entry of the image, newest first, empty ones "
-                       "(ENV, CMD, ...) too, with the layer each one made and its size.")
+    p = add_command(sub, "history", _history, help="show how an image was built",
+                    description="Every history entry of the image, newest first, empty ones "
+                    "(ENV, CMD, ...) too, with the layer each one made and its size.")
     p.add_argument("ref", metavar="REF")
-    p.add_argument("--json", action="store_true",
-                   help="print a JSON list of {created, created_by, comment, empty_layer, "
-                   "layer, size}, newest first")
-    p.set_defaults(func=_history)
+    add_json_flag(p, "print a JSON list of {created, created_by, comment, empty_layer, "
+                  "layer, size}, newest first")
 
-    p = sub.add_parser("tag", help="give an image another name",
-                       description="Point DST at the image SRC names; an existing DST moves.")
+    p = add_command(sub, "tag", _tag, help="give an image another name",
+                    description="Point DST at the image SRC names; an existing DST moves.")
     p.add_argument("src", metavar="SRC")
     p.add_argument("dst", metavar="DST", help="NAME[:TAG]")
-    p.set_defaults(func=_tag)
 
-    p = sub.add_parser("rm", help="remove tags or images",
-                       description="Remove a tag (the image goes when its last tag does), or "
-                       "an image by id or digest with all its tags. Blobs and layers no other "
-                       "image uses are deleted. An image a running container uses is refused "
-                       "unless -f is given; its layers then stay until the container is removed.")
+    p = add_command(sub, "rm", _rm, help="remove tags or images",
+                    description="Remove a tag (the image goes when its last tag does), or "
+                    "an image by id or digest with all its tags. Blobs and layers no other "
+                    "image uses are deleted. An image a running container uses is refused "
+                    "unless -f is given; its layers then stay until the container is removed.")
     p.add_argument("refs", metavar="REF", nargs="+")
     p.add_argument("-f", "--force", action="store_true",
                    help="remove an image even if a running container uses it")
-    p.set_defaults(func=_rm)
 
-    p = sub.add_parser("prune", help="remove untagged images and unused blobs and layers",
-                       description="Remove untagged images, then every blob and unpacked layer "
-                       "no stored image references, and the layer downloads interrupted "
-                       "pulls left (partial-blobs/). Stale container records (recorded running, "
-                       "nothing of them left running: a killed run or minimize) go too, with "
-                       "their empty cgroups.")
-    p.set_defaults(func=_prune)
+    add_command(sub, "prune", _prune, help="remove untagged images and unused blobs and layers",
+                description="Remove untagged images, then every blob and unpacked layer "
+                "no stored image references, and the layer downloads interrupted "
+                "pulls left (partial-blobs/). Stale container records (recorded running, "
+                "nothing of them left running: a killed run or minimize) go too, with "
+                "their empty cgroups.")
 
-    p = sub.add_parser(
-        "fsck", help="check the store for damage, and set it aside",
+    p = add_command(
+        sub, "fsck", _fsck, help="check the store for damage, and set it aside",
         description="Check every image record (images/*.json), tags.json, every layer record "
         "and unpacked layer directory, and the sha256 of every blob. Without --repair nothing "
         "is written (it works on a read-only store). With --repair, damaged files and the image "
@@ -110,13 +99,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--repair", action="store_true",
                    help="move damage aside and rebuild tags.json from the sound images")
-    p.add_argument("--json", action="store_true",
-                   help="print {root, clean, repaired, checked, quarantine, problems: [{kind, "
-                   "path, detail, action}]} (docs/cli-image.md)")
-    p.set_defaults(func=_fsck)
+    add_json_flag(p, "print {root, clean, repaired, checked, quarantine, problems: [{kind, "
+                  "path, detail, action}]} (docs/cli-image.md)")
 
-    p = sub.add_parser(
-        "export", help="write an image as an archive or OCI layout",
+    p = add_command(
+        sub, "export", _export, help="write an image as an archive or OCI layout",
         description="Write a stored image as a docker archive (docker load, skopeo), an OCI "
         "layout directory (umoci, skopeo oci:), or an OCI layout tar. Exporting into an "
         "existing OCI layout adds the image to it.",
@@ -127,7 +114,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "`docker save` (tar formats only)")
     p.add_argument("--format", choices=_FORMATS, default="docker-archive",
                    help="docker-archive (default), oci (a directory) or oci-archive")
-    p.set_defaults(func=_export)
 
 
 def _store() -> Any:

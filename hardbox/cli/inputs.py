@@ -1,5 +1,6 @@
-"""Inputs several subcommands share, resolved one way: the vulnerability database, and how
-a registry image is pulled (``--pull``, ``--tls-verify``, ``--keep-image``).
+"""Inputs several subcommands share, declared and resolved one way: the vulnerability
+database (``--db``), and how a registry image is pulled (``--pull``, ``--tls-verify``,
+``--keep-image``).
 
 Not in ``output.py``: that module is about what a command writes; this one about what it
 reads. Library code is imported inside the functions, as in the command modules, so that
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
 
 PULL_CHOICES = ("missing", "always", "never")  # image/source.PullPolicy (a test checks)
 _HINT = "create one with `hardbox db import PATH [--db PATH]`"
+
+
+def add_db_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--db PATH``, the vulnerability index a command reads (``vuln_db``) or writes
+    (``import_db_path``); ``help`` says what the command does with it."""
+    parser.add_argument("--db", metavar="PATH", type=Path, help=help)
 
 
 def vuln_db(path: Path | None, *, required: bool) -> Path | None:

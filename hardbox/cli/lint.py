@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.options import add_command
 from hardbox.cli.output import add_report_arguments
 
 if TYPE_CHECKING:
@@ -64,10 +65,8 @@ misspelt key in .hardbox.yaml)."""
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "lint", help="check a Dockerfile before it is built", description=_DESCRIPTION,
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    p = add_command(subparsers, "lint", handler, help="check a Dockerfile before it is built",
+                    description=_DESCRIPTION, epilog=_EPILOG)
     p.add_argument("dockerfile", metavar="Dockerfile", help="the Dockerfile to check; - reads standard input")
     p.add_argument("--fail-on", metavar="SEVERITY", default=None,
                    help="exit 1 when a finding is this severe or worse (default: .hardbox.yaml's "
@@ -77,7 +76,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--config", metavar="FILE", default=None,
                    help="lint settings to read instead of ./.hardbox.yaml")
     add_report_arguments(p, REPORTS)
-    p.set_defaults(func=handler, _parser=p)
 
 
 def handler(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hardbox.cli.inputs import add_pull_arguments
+from hardbox.cli.options import add_command, add_json_flag
 from hardbox.cli.output import human_size, print_json, write_output
 from hardbox.errors import UsageError
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "minimize", help="strip the files an image does not need",
+    p = add_command(
+        subparsers, "minimize", _minimize, help="strip the files an image does not need",
         description="Write a new single-layer image holding only what the image needs: the "
         "ELF closure of its entrypoint and of every probe's programs (read from the files), "
         "what glibc and interpreters load by name (NSS, gconv, CA certificates, tzdata, "
@@ -43,12 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="default", help="profile the probes run under (default: default)")
     p.add_argument("--report", metavar="FILE", help="write the report: HTML, or JSON when FILE ends in .json")
     p.add_argument("--report-json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
-    p.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    add_json_flag(p, "print the JSON report on stdout")
     p.add_argument("--push", metavar="DEST",
                    help="push the verified result to DEST (docker://REF or REF; needs a "
                    "--probe) and print its manifest digest")
     add_pull_arguments(p)
-    p.set_defaults(func=_minimize)
 
 
 def _minimize(args: argparse.Namespace) -> int:

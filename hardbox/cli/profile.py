@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hardbox.cli.options import add_command, add_group, add_json_flag
+
 # The export formats, spelled here so that building the parser imports no runtime code
 # (every `hardbox` start builds it); a test checks they match hardbox.runtime.profile.export.FORMATS.
 EXPORT_FORMATS = ("oci", "docker", "k8s", "spo")
@@ -35,42 +37,31 @@ examples:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "profile",
-        help="list, show, validate, diff and export hardening profiles",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(_parser=parser)
-    sub = parser.add_subparsers(dest="profile_command", metavar="SUBCOMMAND")
+    sub = add_group(subparsers, "profile", help="list, show, validate, diff and export hardening profiles",
+                    description=_DESCRIPTION, epilog=_EPILOG)
 
-    p = sub.add_parser("list", help="list the shipped profiles")
-    p.add_argument("--json", action="store_true", help="print [{name, description, source}] as JSON")
-    p.set_defaults(func=cmd_list)
+    p = add_command(sub, "list", cmd_list, help="list the shipped profiles")
+    add_json_flag(p, "print [{name, description, source}] as JSON")
 
-    p = sub.add_parser("show", help="show a profile with extends resolved")
+    p = add_command(sub, "show", cmd_show, help="show a profile with extends resolved")
     p.add_argument("name", metavar="NAME", help="a shipped profile name or a YAML file path")
-    p.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
-    p.set_defaults(func=cmd_show)
+    add_json_flag(p, "print the resolved profile as JSON")
 
-    p = sub.add_parser(
-        "validate",
+    p = add_command(
+        sub, "validate", cmd_validate,
         help="check a profile file (schema, extends, strict rules, seccomp JSON)",
         description="Exit 0 and print 'ok' when FILE is a valid profile; otherwise exit 2 "
         "with one line naming the file, the line and the field.",
     )
     p.add_argument("file", metavar="FILE")
-    p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("diff", help="fields that differ between two profiles")
+    p = add_command(sub, "diff", cmd_diff, help="fields that differ between two profiles")
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
-    p.add_argument("--json", action="store_true", help="print {field: {a, b}} as JSON")
-    p.set_defaults(func=cmd_diff)
+    add_json_flag(p, "print {field: {a, b}} as JSON")
 
-    p = sub.add_parser(
-        "export",
+    p = add_command(
+        sub, "export", cmd_export,
         help="export a profile for OCI runtimes, docker/podman or Kubernetes",
         description="oci: a runtime-spec config.json fragment. docker: `docker run` and "
         "`podman run` flags plus a Docker-format seccomp JSON. k8s: a Pod with pod and "
@@ -82,10 +73,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("-o", "--output", metavar="DIR", help="write the files into DIR (default: print them)")
-    p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser(
-        "record",
+    # Runs a workload: hardbox's own failures are 125, as for `hardbox run`.
+    p = add_command(
+        sub, "record", cmd_record, usage_exit_code=125,
         help="record a workload's syscalls into a profile (extends --from)",
         description="Run IMAGE [CMD...] under the --from profile with its syscalls logged (strace), "
         "write OUTPUT extending --from with a seccomp allowlist of exactly the calls made (in "
@@ -100,11 +91,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--probe", metavar="CMD", help="a shell command exec'd into the container while it runs")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
-    p.set_defaults(func=cmd_record)
-    p.usage_exit_code = 125  # runs a workload: hardbox's own failures are 125 (as run)
 
-    p = sub.add_parser(
-        "selinux",
+    p = add_command(
+        sub, "selinux", cmd_selinux,
         help="write a udica-style SELinux CIL module for an image",
         description="Generate a CIL policy module for containers of IMAGE under a profile: "
         "it inherits hardbox's container templates (policies/selinux/templates.cil) and "
@@ -119,7 +108,6 @@ def register(subparsers: Any) -> None:
                         "policy when SELinux is on and setools is installed, else hardbox's table of the "
                         "reference policy's port types: 22 is ssh_port_t, 8080 http_cache_port_t)")
     p.add_argument("-o", "--output", default="-", metavar="FILE", help="write here (- = stdout)")
-    p.set_defaults(func=cmd_selinux)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hardbox.cli.inputs import add_tls_argument
 from hardbox.cli.layerprogress import LayerProgress
+from hardbox.cli.options import add_command, add_json_flag
 from hardbox.cli.output import print_json
 
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "pull", help="pull an image from a registry into the store",
+    p = add_command(
+        subparsers, "pull", _pull, help="pull an image from a registry into the store",
         description="Pull REF (docker://REF or a bare REF; a short name means docker.io, "
         "never a guess from a search list) into the store. Every manifest and blob is "
         "verified against its digest before anything is stored; layers the store already "
@@ -34,11 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the platform to take from a multi-platform image (default: the host's)")
     p.add_argument("--all-tags", action="store_true", help="pull every tag of the repository")
     add_tls_argument(p)
-    p.add_argument("--json", action="store_true", help="print [{reference, id, digest}]")
-    p.set_defaults(func=_pull, _parser=p)
+    add_json_flag(p, "print [{reference, id, digest}]")
 
-    p = subparsers.add_parser(
-        "push", help="push an image from the store to a registry",
+    p = add_command(
+        subparsers, "push", _push, help="push an image from the store to a registry",
         description="Push the stored image LOCAL to DEST (docker://REF or a bare REF; default "
         "LOCAL's own name). Blobs the registry already has are skipped, blobs another "
         "repository of the same registry holds are mounted, the rest uploaded; the stored "
@@ -49,12 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("local", metavar="LOCAL")
     p.add_argument("dest", metavar="DEST", nargs="?")
     add_tls_argument(p)
-    p.add_argument("--json", action="store_true",
-                   help="print {reference, digest, uploaded, mounted, existing}")
-    p.set_defaults(func=_push, _parser=p)
+    add_json_flag(p, "print {reference, digest, uploaded, mounted, existing}")
 
-    p = subparsers.add_parser(
-        "login", help="store credentials for a registry",
+    p = add_command(
+        subparsers, "login", _login, help="store credentials for a registry",
         description="Check USER and the password against REGISTRY (GET /v2/ with them), then "
         "store them in the containers auth file ($REGISTRY_AUTH_FILE, else "
         "$XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/$UID/auth.json), mode 0600.",
@@ -63,13 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-u", "--username", metavar="USER")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add_tls_argument(p)
-    p.set_defaults(func=_login, _parser=p)
 
-    p = subparsers.add_parser(
-        "logout", help="remove stored credentials for a registry",
-        description="Remove REGISTRY's entry from the containers auth file.")
+    p = add_command(subparsers, "logout", _logout, help="remove stored credentials for a registry",
+                    description="Remove REGISTRY's entry from the containers auth file.")
     p.add_argument("registry", metavar="REGISTRY")
-    p.set_defaults(func=_logout, _parser=p)
 
 
 def _session(args: argparse.Namespace) -> Session:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hardbox.cli.inputs import add_pull_arguments
+from hardbox.cli.inputs import add_db_argument, add_pull_arguments
+from hardbox.cli.options import add_command
 
 if TYPE_CHECKING:
     from hardbox.findings import Finding
@@ -40,13 +41,9 @@ or dir:PATH for an unpacked root filesystem."""
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "sbom",
-        help="write the software bill of materials (CycloneDX or SPDX) of an image",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "sbom", handler,
+                         help="write the software bill of materials (CycloneDX or SPDX) of an image",
+                         description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument(
         "image", metavar="IMAGE", help="image reference, docker://REF, archive/layout path, "
         "or dir:PATH"
@@ -75,13 +72,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="match the packages against the local OSV index and add CycloneDX's vulnerabilities section",
     )
-    parser.add_argument(
-        "--db",
-        metavar="PATH",
-        type=Path,
-        help="vulnerability index for --with-vulns (default: <store>/db/osv.sqlite)",
-    )
-    parser.set_defaults(func=handler, _parser=parser)
+    add_db_argument(parser, "vulnerability index for --with-vulns (default: <store>/db/osv.sqlite)")
 
 
 def handler(args: argparse.Namespace) -> int:

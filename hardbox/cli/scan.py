@@ -15,7 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hardbox.cli.inputs import add_pull_arguments
+from hardbox.cli.inputs import add_db_argument, add_pull_arguments
+from hardbox.cli.options import add_command
 from hardbox.cli.output import add_report_arguments
 
 if TYPE_CHECKING:
@@ -58,13 +59,9 @@ and what --fail-on sees; the risk grade always counts every finding."""
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "scan",
-        help="scan an image for vulnerabilities, misconfigurations and secrets",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "scan", handler,
+                         help="scan an image for vulnerabilities, misconfigurations and secrets",
+                         description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("image", metavar="IMAGE",
                         help="stored image (name, name@digest, id prefix), docker://REF (a "
                              "registry image; so is a name the store lacks), archive/layout "
@@ -73,9 +70,8 @@ def register(subparsers: Any) -> None:
                              "packages are matched, nothing else is checked)")
     add_report_arguments(parser, FORMATS)
     add_pull_arguments(parser, temporary=True)
-    parser.add_argument("--db", metavar="PATH", type=Path,
-                        help="vulnerability index (default: <store>/db/osv.sqlite); when there "
-                             "is none, vulnerabilities are not matched and the report says so")
+    add_db_argument(parser, "vulnerability index (default: <store>/db/osv.sqlite); when there "
+                    "is none, vulnerabilities are not matched and the report says so")
     parser.add_argument("--db-update", action="store_true",
                         help="run `hardbox db update` for the image's ecosystems first; if that "
                              "fails, scan with the data there is and record why")
@@ -93,7 +89,6 @@ def register(subparsers: Any) -> None:
                         help="do not read file contents for secrets (config and history are "
                              "still checked)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary, no progress")
-    parser.set_defaults(func=handler, _parser=parser)
 
 
 def handler(args: argparse.Namespace) -> int:
