@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +26,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from hardbox.atomicfile import atomic_write
 from hardbox.net.errors import HTTPStatusError, NetError, NetTimeout, TLSFailure
 from hardbox.net.proxy import proxy_for
 from hardbox.net.tls import ssl_context
@@ -251,23 +251,15 @@ class Session:
             if resp.status != 200:
                 raise HTTPStatusError(f"GET {resp.url}: HTTP {resp.status}", resp.status)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
             size = 0
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    for data in resp.chunks():
-                        size += len(data)
-                        if max_bytes is not None and size > max_bytes:
-                            raise NetError(f"GET {resp.url}: larger than {max_bytes} bytes")
-                        fh.write(data)
-                        if progress is not None:
-                            progress(len(data))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_write(dest, suffix=".part") as fh:
+                for data in resp.chunks():
+                    size += len(data)
+                    if max_bytes is not None and size > max_bytes:
+                        raise NetError(f"GET {resp.url}: larger than {max_bytes} bytes")
+                    fh.write(data)
+                    if progress is not None:
+                        progress(len(data))
             return Fetched(True, resp.header("ETag"), resp.header("Last-Modified"), size)
 
     def follow(self, url: str, headers: Mapping[str, str] | None = None,

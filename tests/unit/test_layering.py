@@ -27,7 +27,8 @@ RANKS: dict[str, int] = {
     "cli": 6,
 }
 # The shared modules below every stage; ``hardbox`` itself holds only ``__version__``.
-BASE = ("errors", "findings", "root", "resources", "yamldoc", "jsondoc", "named_input", "secrets")
+BASE = ("errors", "findings", "root", "resources", "yamldoc", "jsondoc", "named_input", "secrets",
+        "atomicfile")
 
 
 def stage_of(module: str) -> str | None:
