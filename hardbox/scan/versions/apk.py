@@ -111,7 +111,7 @@ def _token_cmp(a: _Token, b: _Token) -> int:
 
 
 class ApkVersion(OrderedVersion):
-    __slots__ = ("text", "tokens")
+    __slots__ = ("tokens",)
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -133,9 +133,6 @@ class ApkVersion(OrderedVersion):
             if result:
                 return result
         return 0  # pragma: no cover - both token lists end with _END
-
-    def __repr__(self) -> str:
-        return f"ApkVersion({self.text!r})"
 
 
 SCHEME = Scheme("apk", ApkVersion)

@@ -47,9 +47,14 @@ class VersionScheme(Protocol):
 
 
 class OrderedVersion:
-    """Mixin: total ordering from one ``_cmp(other) -> int``; only equal schemes compare."""
+    """Base of every scheme's version: total ordering from one ``_cmp(other) -> int`` (only
+    equal schemes compare); ``text`` is the version as it was spelled, set by ``__init__``."""
 
-    __slots__ = ()
+    __slots__ = ("text",)
+    text: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text!r})"
 
     def _cmp(self, other: Any) -> int:  # pragma: no cover - every subclass defines it
         raise NotImplementedError

@@ -26,7 +26,7 @@ _GRAMMAR = re.compile(
 
 
 class DpkgVersion(OrderedVersion):
-    __slots__ = ("_native", "text")
+    __slots__ = ("_native",)
 
     def __init__(self, text: str) -> None:
         match = _GRAMMAR.match(text)
@@ -41,9 +41,6 @@ class DpkgVersion(OrderedVersion):
 
     def _cmp(self, other: Any) -> int:
         return int(self._native._compare(other._native))
-
-    def __repr__(self) -> str:
-        return f"DpkgVersion({self.text!r})"
 
 
 SCHEME = Scheme("dpkg", DpkgVersion)

@@ -153,7 +153,7 @@ def _parse(version: str) -> _List:
 
 
 class MavenVersion(OrderedVersion):
-    __slots__ = ("items", "text")
+    __slots__ = ("items",)
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -161,9 +161,6 @@ class MavenVersion(OrderedVersion):
 
     def _cmp(self, other: Any) -> int:
         return _compare(self.items, other.items)
-
-    def __repr__(self) -> str:
-        return f"MavenVersion({self.text!r})"
 
 
 SCHEME = Scheme("maven", MavenVersion)

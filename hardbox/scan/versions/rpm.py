@@ -82,7 +82,7 @@ def rpmvercmp(a: str, b: str) -> int:
 
 
 class RpmVersion(OrderedVersion):
-    __slots__ = ("epoch", "release", "text", "version")
+    __slots__ = ("epoch", "release", "version")
 
     def __init__(self, text: str) -> None:
         match = _EVR.match(text)
@@ -100,9 +100,6 @@ class RpmVersion(OrderedVersion):
         if result == 0:
             result = rpmvercmp(self.release or "", other.release or "")
         return result
-
-    def __repr__(self) -> str:
-        return f"RpmVersion({self.text!r})"
 
 
 SCHEME = Scheme("rpm", RpmVersion)

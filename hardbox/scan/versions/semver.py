@@ -30,7 +30,7 @@ _SEMVER = re.compile(
 
 
 class SemverVersion(OrderedVersion):
-    __slots__ = ("core", "prerelease", "text")
+    __slots__ = ("core", "prerelease")
 
     def __init__(self, text: str) -> None:
         match = _SEMVER.match(text)
@@ -56,9 +56,6 @@ class SemverVersion(OrderedVersion):
         if not b:
             return -1
         return -1 if a < b else 1
-
-    def __repr__(self) -> str:
-        return f"SemverVersion({self.text!r})"
 
 
 SCHEME = Scheme("semver", SemverVersion)
