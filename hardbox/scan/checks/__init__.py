@@ -1,9 +1,10 @@
 """The registry of check families: ``CHECKS``, and the rules they can report.
 
-The interface every family implements is ``interface.py`` (``Check``, ``Rule``); each family
-(``config``, ``files``, ``devices``, ``secrets``) is one module. A test fails when a family
-is not registered here, when two rules share an id, or when a rule is not documented;
-docs/adding-a-check.md is the checklist.
+The interface every family implements is ``interface.py`` (``Check``); each family
+(``config``, ``files``, ``devices``, ``secrets``) is one module. Their rules are rows of
+policies/checks/rules.yaml (``rules.py``), the secret check's those of policies/secrets/. A
+test fails when a family is not registered here, when two rules share an id, or when a rule
+is not documented; docs/adding-a-check.md is the checklist.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from hardbox.scan.checks.config import ConfigCheck
 from hardbox.scan.checks.devices import DeviceCheck
 from hardbox.scan.checks.files import FileCheck
-from hardbox.scan.checks.interface import Check, Rule
+from hardbox.scan.checks.interface import Check
+from hardbox.scan.checks.rules import Rule
 from hardbox.scan.checks.secrets import SecretCheck
 
 CHECKS: tuple[type[Check], ...] = (ConfigCheck, FileCheck, DeviceCheck, SecretCheck)

@@ -12,73 +12,10 @@ from __future__ import annotations
 
 import re
 
-from hardbox.findings import Fact, Finding, Kind, SecretDetail, Severity
-from hardbox.scan.checks.interface import Check, HistoryStep, Rule
+from hardbox.findings import Fact, Finding, SecretDetail, Severity
+from hardbox.scan.checks.interface import Check, HistoryStep
+from hardbox.scan.checks.rules import rule
 from hardbox.secrets import SecretPolicy, load_policy, placeholder, redact
-
-ROOT = Rule(
-    "HB-CFG-001", "Runs as root", Severity.HIGH, Kind.MISCONFIGURATION,
-    why="With no USER (or USER 0/root) the process is uid 0 in the container: a breakout, a "
-        "writable host mount or a kernel bug then hands an attacker root on the host, unless "
-        "a user namespace maps it away.",
-    fix="Add `USER <uid>` (a numeric, non-zero uid that exists in /etc/passwd) after the last "
-        "step that needs root, and make the files the app writes owned by that uid.",
-)
-REMOTE_PORT = Rule(
-    "HB-CFG-002", "Remote-access port exposed", Severity.MEDIUM, Kind.MISCONFIGURATION,
-    why="SSH, telnet, RDP, VNC or a Docker API port in a container means a second way in that "
-        "bypasses the orchestrator's exec, logging and access control, and usually a daemon "
-        "with long-lived credentials.",
-    fix="Remove the EXPOSE and the daemon; use `kubectl exec`/`docker exec` for access.",
-)
-PRIVILEGED_PORT = Rule(
-    "HB-CFG-003", "Privileged port exposed", Severity.LOW, Kind.MISCONFIGURATION,
-    why="Binding a port below 1024 needs root or CAP_NET_BIND_SERVICE on hosts that keep the "
-        "default net.ipv4.ip_unprivileged_port_start, which keeps the image from running "
-        "unprivileged.",
-    fix="Listen on a port of 1024 or above (8080, 8443) and map it when publishing.",
-)
-NO_HEALTHCHECK = Rule(
-    "HB-CFG-004", "No HEALTHCHECK", Severity.LOW, Kind.MISCONFIGURATION,
-    why="Without a health check a hung process looks healthy to Docker and Compose, and is "
-        "never restarted.",
-    fix="Add `HEALTHCHECK CMD <probe>` (or rely on the orchestrator's liveness probe and "
-        "say so).",
-)
-SECRET_IN_CONFIG = Rule(
-    "HB-CFG-005", "Secret in ENV or LABEL", Severity.HIGH, Kind.SECRET,
-    why="ENV and LABEL values are stored in plain text in the image config: `docker inspect` "
-        "shows them to anyone who can pull the image, and ENV reaches every process.",
-    fix="Revoke the credential, remove the ENV/LABEL, and pass secrets at run time (a mounted "
-        "secret file, or the orchestrator's secret store).",
-)
-SECRET_IN_HISTORY = Rule(
-    "HB-CFG-006", "Secret in build history", Severity.HIGH, Kind.SECRET,
-    why="Every build step's command, with the ARG values it used, is kept in the image "
-        "history: `docker history --no-trunc` prints it.",
-    fix="Revoke the credential and pass it with a build secret mount (`RUN --mount=type="
-        "secret`), which leaves no trace in layers or history, instead of ARG/ENV.",
-)
-LATEST_BASE = Rule(
-    "HB-CFG-007", "Base image not pinned", Severity.LOW, Kind.MISCONFIGURATION,
-    why="A base named by `latest` or no tag changes under you: two builds of the same "
-        "Dockerfile ship different code, and a compromised tag is pulled silently.",
-    fix="Pin the base by digest (`FROM name:tag@sha256:...`) and update it deliberately.",
-)
-ADD_URL = Rule(
-    "HB-CFG-008", "ADD from a URL", Severity.MEDIUM, Kind.MISCONFIGURATION,
-    why="ADD fetches the URL at build time with no checksum check: whatever the server "
-        "returns that day ships in the image.",
-    fix="Download with a pinned checksum in a RUN step (`curl ... && sha256sum -c`), or use "
-        "`ADD --checksum=sha256:...`.",
-)
-NO_COMMAND = Rule(
-    "HB-CFG-009", "No ENTRYPOINT or CMD", Severity.LOW, Kind.MISCONFIGURATION,
-    why="An image with neither runs whatever the caller passes, or fails to start; its "
-        "purpose cannot be reviewed.",
-    fix="Set `ENTRYPOINT [\"/path/to/app\"]` (exec form) and, if useful, default `CMD` "
-        "arguments.",
-)
 
 # Well-known remote-access services (IANA port registry).
 _REMOTE_PORTS = {
@@ -97,11 +34,6 @@ class ConfigCheck(Check):
 
     name = "checks/config"
 
-    @classmethod
-    def rules(cls) -> tuple[Rule, ...]:
-        return (ROOT, REMOTE_PORT, PRIVILEGED_PORT, NO_HEALTHCHECK, SECRET_IN_CONFIG,
-                SECRET_IN_HISTORY, LATEST_BASE, ADD_URL, NO_COMMAND)
-
     def findings(self) -> list[Finding]:
         if not self.options.config:
             return []
@@ -118,7 +50,7 @@ class ConfigCheck(Check):
         if name not in ("", "0", "root"):
             return []
         said = f"USER is {user!r}" if user else "no USER is set"
-        return [ROOT.finding(f"The image runs as root: {said}.", extra={"user": user})]
+        return [rule("HB-CFG-001").finding(f"The image runs as root: {said}.", extra={"user": user})]
 
     def _ports(self) -> list[Finding]:
         out = []
@@ -134,12 +66,12 @@ class ConfigCheck(Check):
             layer = where.layer if where is not None else None
             step = where.index if where is not None else None
             if port in _REMOTE_PORTS:
-                out.append(REMOTE_PORT.finding(
+                out.append(rule("HB-CFG-002").finding(
                     f"EXPOSE {spec}: {_REMOTE_PORTS[port]} is a remote-access service.",
                     title=f"{_REMOTE_PORTS[port]} port {spec} exposed", layer=layer, history_index=step,
                     extra=extra))
             elif port < 1024:
-                out.append(PRIVILEGED_PORT.finding(
+                out.append(rule("HB-CFG-003").finding(
                     f"EXPOSE {spec}: port {port} is below 1024.",
                     title=f"Privileged port {spec} exposed", layer=layer, history_index=step, extra=extra))
         return out
@@ -149,13 +81,13 @@ class ConfigCheck(Check):
         if hc is not None and hc.test and hc.test[0] != "NONE":
             return []
         said = "HEALTHCHECK NONE disables it" if hc is not None else "no HEALTHCHECK is set"
-        return [NO_HEALTHCHECK.finding(f"The image has no health check: {said}.")]
+        return [rule("HB-CFG-004").finding(f"The image has no health check: {said}.")]
 
     def _command(self) -> list[Finding]:
         config = self.image.config
         if any(part.strip() for part in (*config.entrypoint, *config.cmd)):
             return []
-        return [NO_COMMAND.finding("Neither ENTRYPOINT nor CMD is set.")]
+        return [rule("HB-CFG-009").finding("Neither ENTRYPOINT nor CMD is set.")]
 
     def _base(self) -> list[Finding]:
         # OCI annotations (image-spec annotations.md) that builders copy into labels; without
@@ -169,15 +101,15 @@ class ConfigCheck(Check):
         if tag and tag != "latest":
             return []
         said = "the `latest` tag" if tag else "no tag"
-        return [LATEST_BASE.finding(f"The base image {base} is named by {said} and no digest.",
-                                    extra={"base": base})]
+        return [rule("HB-CFG-007").finding(
+            f"The base image {base} is named by {said} and no digest.", extra={"base": base})]
 
     def _add_url(self) -> list[Finding]:
         out = []
         for step in self.image.steps:
             m = _ADD_URL.search(step.created_by)
             if m:
-                out.append(ADD_URL.finding(
+                out.append(rule("HB-CFG-008").finding(
                     f"Build step {step.index} adds {scrub(m.group(1), load_policy())} from the network.",
                     layer=step.layer, history_index=step.index, extra=_step_extra(step)))
         return out
@@ -190,7 +122,7 @@ class ConfigCheck(Check):
             found = _secret_in(policy, key, value)
             if found is not None:
                 title, severity, redacted = found
-                out.append(SECRET_IN_CONFIG.finding(
+                out.append(rule("HB-CFG-005").finding(
                     f"{where} {key} holds a {title.lower()}: {redacted}.",
                     title=f"{title} in {where} {key}", severity=severity,
                     secret=SecretDetail(redacted, source=where, key=key)))
@@ -254,7 +186,7 @@ def scrub(created_by: str, policy: SecretPolicy) -> str:
 def _history_finding(step: HistoryStep, what: str, found: tuple[str, Severity, str]) -> Finding:
     title, severity, redacted = found
     # The command itself holds the secret: the report shows the step, never its text.
-    return SECRET_IN_HISTORY.finding(
+    return rule("HB-CFG-006").finding(
         f"Build step {step.index} has a {title.lower()} in {what}: {redacted}.",
         title=f"{title} in build history", severity=max(severity, Severity.HIGH, key=_rank),
         layer=step.layer, history_index=step.index, secret=SecretDetail(redacted))

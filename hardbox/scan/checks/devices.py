@@ -11,17 +11,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hardbox.findings import Finding, Kind, Severity
-from hardbox.scan.checks.interface import Check, Rule
-
-DEVICE_NODE = Rule(
-    "HB-FILE-009", "Device node shipped in the image", Severity.HIGH, Kind.MISCONFIGURATION,
-    why="A device node opens the host device of that number on a runtime that creates it without "
-        "nodev or a device allow-list (b 8:0 is the host's first disk); runtimes make /dev "
-        "themselves, so an image has no reason to carry one. hardbox records it and never creates it.",
-    fix="Remove the node from the image (a `RUN rm` in a later layer still ships it: rebuild the "
-        "layer that made it without it).",
-)
+from hardbox.findings import Finding
+from hardbox.scan.checks.interface import Check
+from hardbox.scan.checks.rules import rule
 
 
 class DeviceCheck(Check):
@@ -29,13 +21,9 @@ class DeviceCheck(Check):
 
     name: ClassVar[str] = "checks/devices"
 
-    @classmethod
-    def rules(cls) -> tuple[Rule, ...]:
-        return (DEVICE_NODE,)
-
     def findings(self) -> list[Finding]:
         return [
-            DEVICE_NODE.finding(
+            rule("HB-FILE-009").finding(
                 f"{node.kind} {node.major}:{node.minor}, mode {node.mode:04o}, owner {node.uid}:{node.gid}"
                 f" ({'block' if node.kind == 'b' else 'character'} device)",
                 path="/" + node.name, layer=layer,

@@ -21,70 +21,11 @@ import posixpath
 import re
 import stat
 
-from hardbox.findings import Finding, Kind, LayerRef, Severity
-from hardbox.scan.checks.interface import Check, CheckOptions, ImageContext, Rule
+from hardbox.findings import Finding, LayerRef, Severity
+from hardbox.scan.checks.interface import Check, CheckOptions, ImageContext
+from hardbox.scan.checks.rules import Rule, rule
 from hardbox.scan.walk import ImageFile, MergedView, Shadowed
 from hardbox.secrets import SecretPolicy, load_policy
-
-SETUID = Rule(
-    "HB-FILE-001", "Setuid or setgid binary", Severity.MEDIUM, Kind.MISCONFIGURATION,
-    why="A setuid/setgid binary runs with its owner's or group's privileges whoever starts "
-        "it; each is a privilege-escalation path if it has a bug (CVE-2021-4034, pkexec).",
-    fix="Drop the bit in the Dockerfile (`RUN chmod a-s <path>`) or remove the binary; run "
-        "with `no_new_privileges`, which makes the kernel ignore the bit.",
-)
-WORLD_WRITABLE = Rule(
-    "HB-FILE-002", "World-writable file or directory", Severity.MEDIUM, Kind.MISCONFIGURATION,
-    why="Any user in the container can change a world-writable file, or replace files in a "
-        "world-writable directory without the sticky bit: code or config the app trusts can "
-        "be swapped.",
-    fix="`chmod o-w` it; give shared scratch directories the sticky bit (`chmod 1777`).",
-)
-SSH_KEYS = Rule(
-    "HB-FILE-003", "SSH host key or authorized_keys baked in", Severity.HIGH, Kind.MISCONFIGURATION,
-    why="A host key in an image is shared by every container started from it and by everyone "
-        "who pulls it: they can impersonate the server. authorized_keys grants whoever holds "
-        "the matching private key a login.",
-    fix="Generate host keys at first start (or mount them), and mount authorized_keys at run "
-        "time; better, drop sshd from the image.",
-)
-PACKAGE_MANAGER = Rule(
-    "HB-FILE-004", "Package manager present", Severity.INFO, Kind.MISCONFIGURATION,
-    why="A package manager lets an attacker with code execution install tools; a runtime "
-        "image rarely needs one.",
-    fix="Use a multi-stage build and copy only the application into a minimal base, or run "
-        "`hardbox minimize`.",
-)
-SHELL = Rule(
-    "HB-FILE-005", "Shell present", Severity.INFO, Kind.MISCONFIGURATION,
-    why="A shell makes command injection and interactive attack easy; most services never "
-        "exec one.",
-    fix="Ship a distroless or minimized image (`hardbox minimize`) if the app does not need "
-        "a shell.",
-)
-CREDENTIAL_FILE = Rule(
-    "HB-FILE-006", "Private key or credential file", Severity.HIGH, Kind.MISCONFIGURATION,
-    why="Key and credential files (private keys, SSH identities, ~/.aws/credentials, .netrc, "
-        ".pgpass, kubeconfig, PKCS#12 and Java keystores) in an image are readable by anyone "
-        "who pulls it.",
-    fix="Revoke what the file holds, rebuild without it, and mount credentials at run time.",
-)
-DELETED_SHIPPED = Rule(
-    "HB-FILE-007", "Deleted file still ships in an earlier layer", Severity.HIGH,
-    Kind.MISCONFIGURATION,
-    why="Layers are immutable tars: `rm` in a later step only hides a file. A key or "
-        "credential deleted that way is still in the image and extracted with one `tar x`.",
-    fix="Never write secrets in a layer: use a build secret mount, or a multi-stage build "
-        "that copies only the result; then revoke what was exposed.",
-)
-WASTED_SPACE = Rule(
-    "HB-FILE-008", "Space wasted by files later layers hide", Severity.INFO,
-    Kind.MISCONFIGURATION,
-    why="Bytes a later layer deletes or replaces are still downloaded and stored: slower "
-        "pulls, bigger attack surface for forensics, no benefit.",
-    fix="Create and clean up in the same RUN step (`apt-get install ... && rm -rf "
-        "/var/lib/apt/lists/*`), or use a multi-stage build.",
-)
 
 _BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish"})
@@ -120,11 +61,6 @@ class FileCheck(Check):
         self._shadowed: list[tuple[LayerRef, Shadowed]] = []
         self._policy: SecretPolicy = load_policy()
 
-    @classmethod
-    def rules(cls) -> tuple[Rule, ...]:
-        return (SETUID, WORLD_WRITABLE, SSH_KEYS, PACKAGE_MANAGER, SHELL, CREDENTIAL_FILE,
-                DELETED_SHIPPED, WASTED_SPACE)
-
     def wants(self, path: str) -> bool:
         return True
 
@@ -145,7 +81,7 @@ class FileCheck(Check):
             if size < WASTE_THRESHOLD:
                 continue
             later = ", ".join(str(i) for i in sorted(shadow.by))
-            out.append(WASTED_SPACE.finding(
+            out.append(rule("HB-FILE-008").finding(
                 f"Layer {layer.index} ships {size} bytes in {count} files that layer(s) {later} "
                 "delete or replace.",
                 title=f"{_mb(size)} in layer {layer.index} hidden by later layers",
@@ -158,19 +94,19 @@ class FileCheck(Check):
             bits = " and ".join(b for b, m in (("setuid", stat.S_ISUID), ("setgid", stat.S_ISGID))
                                 if mode & m)
             who = f"uid {file.uid}" if mode & stat.S_ISUID else f"gid {file.gid}"
-            self._add(SETUID.finding(
+            self._add(rule("HB-FILE-001").finding(
                 f"{file.path} is {bits} ({who}), mode {stat.filemode(mode)}.",
                 title=f"{bits.capitalize()} binary {file.path}",
                 severity=Severity.MEDIUM if mode & stat.S_ISUID else Severity.LOW,
                 path=file.path, layer=file.layer, extra={"mode": oct(mode & 0o7777)}))
         writable = mode & stat.S_IWOTH
         if file.is_file and writable:
-            self._add(WORLD_WRITABLE.finding(
+            self._add(rule("HB-FILE-002").finding(
                 f"{file.path} is writable by every user (mode {stat.filemode(mode)}).",
                 title=f"World-writable file {file.path}", path=file.path, layer=file.layer,
                 extra={"mode": oct(mode & 0o7777)}))
         elif file.is_dir and writable and not mode & stat.S_ISVTX:
-            self._add(WORLD_WRITABLE.finding(
+            self._add(rule("HB-FILE-002").finding(
                 f"{file.path} is a world-writable directory without the sticky bit (mode "
                 f"{stat.filemode(mode)}): any user can delete or replace others' files in it.",
                 title=f"World-writable directory {file.path}", path=file.path, layer=file.layer,
@@ -181,10 +117,11 @@ class FileCheck(Check):
         if directory not in _BIN_DIRS or not (file.is_file or file.is_symlink):
             return
         if base in _SHELLS:
-            self._add(SHELL.finding(f"{file.path} is a shell.", title=f"Shell {file.path}",
-                                    path=file.path, layer=file.layer))
+            self._add(rule("HB-FILE-005").finding(
+                f"{file.path} is a shell.", title=f"Shell {file.path}", path=file.path,
+                layer=file.layer))
         elif base in _PACKAGE_MANAGERS:
-            self._add(PACKAGE_MANAGER.finding(
+            self._add(rule("HB-FILE-004").finding(
                 f"{file.path} is a package manager.", title=f"Package manager {file.path}",
                 path=file.path, layer=file.layer))
 
@@ -195,16 +132,16 @@ class FileCheck(Check):
         named = self._key_by_name(file)
         if file.hidden_by is None:
             if named is not None:
-                rule, what = named
-                self._add(rule.finding(f"{path} is {what}.", title=f"{rule.title}: {path}",
-                                       path=path, layer=file.layer))
+                by_name, what = named
+                self._add(by_name.finding(f"{path} is {what}.", title=f"{by_name.title}: {path}",
+                                          path=path, layer=file.layer))
             return
         # A hidden file still ships: by its name, or else by what it held.
         held = named[1] if named is not None else self._secret_content(file)
         if held is None:
             return
         verb = "deleted" if file.deleted else "replaced"
-        self._add(DELETED_SHIPPED.finding(
+        self._add(rule("HB-FILE-007").finding(
             f"{path} is {held}. Layer {file.hidden_by.index} {verb} it, but layer "
             f"{file.layer.index} still ships it: `tar x` of that layer recovers it.",
             title=f"{path} {verb} by layer {file.hidden_by.index} still ships in layer "
@@ -216,13 +153,13 @@ class FileCheck(Check):
     def _key_by_name(self, file: ImageFile) -> tuple[Rule, str] | None:
         path = file.path
         if _SSH_HOST_KEY.match(path):
-            return SSH_KEYS, "an SSH host private key"
+            return rule("HB-FILE-003"), "an SSH host private key"
         if _AUTHORIZED_KEYS.search(path):
-            return SSH_KEYS, "an SSH authorized_keys file"
+            return rule("HB-FILE-003"), "an SSH authorized_keys file"
         if _CREDENTIAL_NAMES.search(path):
-            return CREDENTIAL_FILE, "a private key or credential file"
+            return rule("HB-FILE-006"), "a private key or credential file"
         if _KEY_NAMES.search(path) and self._holds_private_key(file):
-            return CREDENTIAL_FILE, "a private key"
+            return rule("HB-FILE-006"), "a private key"
         return None
 
     def _holds_private_key(self, file: ImageFile) -> bool:

@@ -1,14 +1,15 @@
 """The checks seam: misconfiguration and secret checks that read an image during the one walk.
 
-This module is the interface (``Check``, ``Rule`` and what a check is given); it imports no
-check family. The registry, ``CHECKS``, is the package's ``__init__``.
+This module is the interface (``Check`` and what a check is given; ``Rule`` is
+``rules.py``'s); it imports no check family. The registry, ``CHECKS``, is the package's
+``__init__``.
 
 A ``Check`` is a walk visitor (``name``, ``wants``, ``visit``; docs/architecture.md, "scan:
 one walk, many readers") that also knows the image's configuration and, once the walk is
 done, returns its findings. Each check family (``config``, ``files``, ``secrets``) lives in
-its own module and declares the ``Rule``s it can report: id, title, severity, why it matters
-and how to fix it. The rules are what SARIF's ``tool.driver.rules`` and docs/adding-a-check.md
-list, so a rule id is defined exactly once.
+its own module and reports the ``Rule``s listed under its name in policies/checks/rules.yaml:
+id, title, severity, why it matters and how to fix it. The rules are what SARIF's
+``tool.driver.rules`` and docs/adding-a-check.md list, so a rule id is defined exactly once.
 
 Every check family is registered in ``CHECKS``; a test fails when one is missing, when two
 rules share an id, or when a rule is not documented. docs/adding-a-check.md is the checklist.
@@ -17,63 +18,16 @@ rules share an id, or when a rule is not documented. docs/adding-a-check.md is t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from hardbox.findings import Fact, Finding, Kind, LayerRef, SecretDetail, Severity
+from hardbox.findings import Finding, LayerRef
+from hardbox.scan.checks.rules import Rule, family_rules
 
 if TYPE_CHECKING:
     from hardbox.image.formats.config import ImageConfig
     from hardbox.image.layers.unpack import DeviceNode
     from hardbox.scan.walk import ImageFile
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What one check reports, independent of any image: the metadata every report shows."""
-
-    id: str
-    title: str
-    severity: Severity
-    kind: Kind
-    why: str
-    fix: str
-
-    def __post_init__(self) -> None:
-        if not self.id.startswith("HB-") or not self.title or not self.why or not self.fix:
-            raise ValueError(f"rule {self.id!r}: needs an HB- id, a title, why and fix")
-
-    def finding(
-        self,
-        detail: str,
-        *,
-        title: str | None = None,
-        path: str | None = None,
-        layer: LayerRef | None = None,
-        severity: Severity | None = None,
-        package: str | None = None,
-        line: int | None = None,
-        history_index: int | None = None,
-        secret: SecretDetail | None = None,
-        extra: Mapping[str, Fact] | None = None,
-    ) -> Finding:
-        """A finding of this rule; ``title`` overrides the rule's for a more specific one."""
-        return Finding(
-            id=self.id,
-            kind=self.kind,
-            severity=severity or self.severity,
-            title=title or self.title,
-            detail=detail,
-            fix=self.fix,
-            package=package,
-            path=path,
-            layer=layer,
-            line=line,
-            history_index=history_index,
-            secret=secret,
-            extra=dict(extra or {}),
-        )
 
 
 @dataclass(frozen=True)
@@ -110,8 +64,9 @@ class CheckOptions:
 
 class Check(ABC):
     """Base of every check family. Subclasses set ``name`` ("checks/config") and implement
-    ``rules`` and ``findings``; file checks also ``wants``/``visit``. A fresh instance is
-    made for every walk."""
+    ``findings``; file checks also ``wants``/``visit``. ``rules`` reads the family's rules
+    from the table (the secret check's come from the secret rules instead). A fresh
+    instance is made for every walk."""
 
     name: ClassVar[str]
 
@@ -120,9 +75,9 @@ class Check(ABC):
         self.options = options
 
     @classmethod
-    @abstractmethod
     def rules(cls) -> tuple[Rule, ...]:
-        """Every rule this family can report."""
+        """Every rule this family can report: its rows of policies/checks/rules.yaml."""
+        return family_rules(cls.name)
 
     def wants(self, path: str) -> bool:
         return False

@@ -14,7 +14,8 @@ import functools
 from dataclasses import replace
 
 from hardbox.findings import Finding, Kind, SecretDetail
-from hardbox.scan.checks.interface import Check, CheckOptions, ImageContext, Rule
+from hardbox.scan.checks.interface import Check, CheckOptions, ImageContext
+from hardbox.scan.checks.rules import Rule
 from hardbox.scan.walk import ImageFile
 from hardbox.secrets import SecretMatch, SecretPolicy, SecretRule, load_policy, placeholder, redact
 
