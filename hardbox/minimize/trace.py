@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardbox.errors import HardboxError
+from hardbox.runtime.strace_log import calls
 
 # --pidns-translation: the probe runs in its own pid namespace, where clone() returns the
 # child's pid in that namespace; strace then also prints the pid it traces it by.
 STRACE_ARGS = ("--pidns-translation", "-f", "-qq", "-s", "4096", "-e", "trace=%file,%process,chroot,pivot_root,chdir,fchdir")
-_LINE = re.compile(r"^(\d+)\s+(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
-_RESULT = re.compile(r"\)\s+=\s+(-?\d+|\?)(?: /\* (\d+) in strace's PID NS \*/)?")
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _AT_SYSCALLS = {"openat", "openat2", "newfstatat", "fstatat64", "statx", "faccessat", "faccessat2",
                 "readlinkat", "execveat", "mkdirat", "unlinkat", "fchmodat", "fchownat", "utimensat",
@@ -85,53 +84,36 @@ class TraceResult:
 
 
 def parse_trace(lines: Iterable[str]) -> TraceResult:
-    """Parse ``strace -f`` output into the paths touched inside the container root."""
+    """Parse ``strace -f`` output into the paths touched inside the container root.
+
+    runtime/strace_log.calls glues split calls and gives a child's calls after the fork
+    that made it, so a child that ran before its parent's fork returned still inherits the
+    parent's root and working directory."""
     procs: dict[int, _Proc] = {}
-    pending: dict[int, str] = {}
     result = TraceResult()
-    for raw_line in lines:
-        line = raw_line.rstrip("\n")
-        if line.endswith("<unfinished ...>"):
-            m = re.match(r"^(\d+)\s+(.*)<unfinished \.\.\.>$", line)
-            if m:
-                pending[int(m.group(1))] = m.group(2)
+    for call in calls(lines):
+        proc = procs.setdefault(call.pid, _Proc())
+        if call.child is not None:
+            procs[call.child] = _Proc(proc.inside, proc.cwd)
             continue
-        m = _LINE.match(line)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        if m.group(2):  # "<... name resumed> rest": glue to the unfinished half
-            head = pending.pop(pid, f"{m.group(2)}(")
-            line = f"{pid} {head}{m.group(4)}"
-            m = _LINE.match(line)
-            if not m:
-                continue
-        name, rest = m.group(3), m.group(4)
-        proc = procs.setdefault(pid, _Proc())
-        res = _RESULT.search(rest)
-        ok = res is not None and res.group(1) not in ("?",) and not res.group(1).startswith("-")
-        if name in ("clone", "clone3", "fork", "vfork") and ok and res is not None:
-            child = int(res.group(2) or res.group(1))
-            procs[child] = _Proc(proc.inside, proc.cwd)
-            continue
-        strings = [_unescape(s) for s in _STRING.findall(rest.split(") = ")[0])]
-        if name in ("chroot", "pivot_root") and ok:
+        strings = [_unescape(s) for s in _STRING.findall(call.args)]
+        if call.name in ("chroot", "pivot_root") and call.ok:
             proc.inside, proc.cwd = True, "/"
             continue
-        if name == "chdir" and ok and strings:
+        if call.name == "chdir" and call.ok and strings:
             proc.cwd = posixpath.normpath(posixpath.join(proc.cwd, strings[0]))
             continue
         if not proc.inside or not strings:
             continue
-        if name in _AT_SYSCALLS and not rest.startswith("AT_FDCWD") and not strings[0].startswith("/"):
+        if call.name in _AT_SYSCALLS and not call.args.startswith("AT_FDCWD") and not strings[0].startswith("/"):
             continue  # relative to a directory fd we cannot name: skipped
         path = posixpath.normpath(posixpath.join(proc.cwd, strings[0]))
         if any(path == p or path.startswith(p + "/") for p in _IGNORED_PREFIXES):
             continue
         result.paths.add(path)
-        if name in _OPENING:
+        if call.name in _OPENING:
             result.opened.add(path)
-        if name in ("execve", "execveat"):
+        if call.name in ("execve", "execveat"):
             result.execs.append(path)
     return result
 

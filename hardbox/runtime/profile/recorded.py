@@ -17,11 +17,11 @@ Everything else gets EPERM.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hardbox.runtime.profile.seccomp_model import SeccompPolicy, SyscallRule
+from hardbox.runtime.strace_log import Call, calls
 
 # What every process needs to start and exit, whatever the run happened to show (a workload
 # recorded without ever receiving a signal still needs rt_sigreturn the first time it does).
@@ -31,9 +31,6 @@ STARTUP = (
 )
 _ALLOW = "SCMP_ACT_ALLOW"
 _EPERM = 1
-_LINE = re.compile(r"^(\d+)\s+(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
-_RESULT = re.compile(r"^(-?\d+|0x[0-9a-f]+|\?)(?: /\* (\d+) in strace's PID NS \*/)?(?: (E[A-Z0-9]+))?")
-_FORKS = {"clone", "clone3", "fork", "vfork"}
 
 
 @dataclass
@@ -44,9 +41,10 @@ class SyscallLog:
     refused: set[str] = field(default_factory=set)
 
 
-def _installs_filter(name: str, rest: str) -> bool:
-    return (name == "prctl" and rest.startswith("PR_SET_SECCOMP")) or (
-        name == "seccomp" and rest.startswith("SECCOMP_SET_MODE_FILTER"))
+def _installs_filter(call: Call) -> bool:
+    return call.ok and (
+        (call.name == "prctl" and call.args.startswith("PR_SET_SECCOMP"))
+        or (call.name == "seccomp" and call.args.startswith("SECCOMP_SET_MODE_FILTER")))
 
 
 def confined_syscalls(lines: Iterable[str]) -> SyscallLog:
@@ -56,39 +54,28 @@ def confined_syscalls(lines: Iterable[str]) -> SyscallLog:
     installed it, or one forked from it since, executes a program (the container's filter is
     the last step before exec). The pasta uplink of ``--network private`` is in the same
     process tree and installs a filter of its own, but never executes anything after it, so
-    its calls stay out of the workload's profile."""
+    its calls stay out of the workload's profile. strace_log.calls glues split calls and
+    gives a child's calls after the fork that made it, so neither a filter installed while
+    another process ran nor a child that ran before its parent's fork returned is missed."""
     root_of: dict[int, int] = {}  # confined pid -> the pid that installed its filter
     logs: dict[int, SyscallLog] = {}  # per installing pid
     executed: set[int] = set()  # installing pids whose tree ran a program since
-    for raw in lines:
-        line = raw.rstrip("\n")
-        m = re.match(r"^(\d+)\s+(\w+)\((.*)<unfinished \.\.\.>$", line)
-        if m:
-            pid, name = int(m.group(1)), m.group(2)
-            if pid in root_of and not name.startswith("syscall_"):
-                logs[root_of[pid]].names.add(name)
+    for call in calls(lines):
+        root = root_of.get(call.pid)
+        if root is None:
+            if _installs_filter(call):
+                root_of[call.pid] = call.pid
+                logs[call.pid] = SyscallLog()
             continue
-        m = _LINE.match(line)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        name = m.group(2) or m.group(3)
-        rest = m.group(4)
-        res = _RESULT.match(rest.rpartition(") = ")[2]) if ") = " in rest else None
-        ok = res is not None and not res.group(1).startswith("-") and res.group(1) != "?"
-        if pid in root_of:
-            log = logs[root_of[pid]]
-            if not name.startswith("syscall_"):
-                log.names.add(name)
-            if res is not None and res.group(3) in ("EPERM", "ENOSYS"):
-                log.refused.add(name)
-            if name in _FORKS and ok and res is not None:
-                root_of[int(res.group(2) or res.group(1), 0)] = root_of[pid]
-            if name == "execve" and ok:
-                executed.add(root_of[pid])
-        elif _installs_filter(name, rest) and ok:
-            root_of[pid] = pid
-            logs[pid] = SyscallLog()
+        log = logs[root]
+        if not call.name.startswith("syscall_"):  # strace's name for a number it cannot name
+            log.names.add(call.name)
+        if call.errno in ("EPERM", "ENOSYS"):
+            log.refused.add(call.name)
+        if call.child is not None:
+            root_of[call.child] = root
+        if call.name == "execve" and call.ok:
+            executed.add(root)
     merged = SyscallLog()
     for root in executed:
         merged.names |= logs[root].names
