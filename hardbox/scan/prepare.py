@@ -32,7 +32,7 @@ from hardbox.errors import InvalidImage
 from hardbox.findings import LayerRef
 from hardbox.image.formats.config import ImageConfig, aligned_layers
 from hardbox.image.layers.unpack import DeviceNode
-from hardbox.scan.walk import LayerSource
+from hardbox.scan.walk import ImageSource, LayerSource
 
 
 class OpenedLayer(LayerSource, Protocol):
@@ -42,8 +42,10 @@ class OpenedLayer(LayerSource, Protocol):
     def size(self) -> int: ...
 
 
-class OpenedImage(Protocol):
-    """What ``open_image`` yields (``StoredImage``), as far as preparation reads it."""
+class ImageIdentity(ImageSource, Protocol):
+    """An image as every reader names it (its SBOM, its reports): the id (config digest),
+    the manifest digest, the tags, and the layers the walk reads. ``StoredImage``,
+    ``ImageView`` and ``PreparedImage`` fit."""
 
     @property
     def id(self) -> str: ...
@@ -51,6 +53,11 @@ class OpenedImage(Protocol):
     def manifest_digest(self) -> str: ...
     @property
     def tags(self) -> Sequence[str]: ...
+
+
+class OpenedImage(ImageIdentity, Protocol):
+    """What ``open_image`` yields (``StoredImage``), as far as preparation reads it."""
+
     @property
     def config(self) -> ImageConfig: ...
     @property

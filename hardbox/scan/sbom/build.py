@@ -11,14 +11,14 @@ from collections.abc import Iterable
 from hardbox.errors import UsageError
 from hardbox.findings import Finding
 from hardbox.scan.catalog_result import CatalogResult
+from hardbox.scan.prepare import ImageIdentity
 from hardbox.scan.sbom.cyclonedx_json import cyclonedx_json
-from hardbox.scan.sbom.facts import SbomImage
 
 FORMATS: tuple[str, ...] = ("cyclonedx-json", "cyclonedx-xml", "spdx-json")
 
 
 def write_sbom(
-    image: SbomImage,
+    image: ImageIdentity,
     result: CatalogResult,
     fmt: str,
     *,

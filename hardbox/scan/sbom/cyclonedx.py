@@ -19,9 +19,9 @@ from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.ecosystems import BY_NAME, is_os
 from hardbox.scan.package import Package
+from hardbox.scan.prepare import ImageIdentity
 from hardbox.scan.sbom.facts import (
     Properties,
-    SbomImage,
     image_created,
     image_name,
     licenses,
@@ -41,7 +41,7 @@ def _properties(props: Properties) -> list[Property]:
     return [Property(name=name, value=value) for name, value in props]
 
 
-def _root_component(image: SbomImage, result: CatalogResult) -> Component:
+def _root_component(image: ImageIdentity, result: CatalogResult) -> Component:
     hashes = []
     if image.id.startswith("sha256:"):
         hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=image.id.removeprefix("sha256:")))
@@ -100,7 +100,7 @@ def _package_component(pkg: Package, ref: str, with_files: bool) -> Component:
     )
 
 
-def build_bom(image: SbomImage, result: CatalogResult, *, with_files: bool = False) -> Bom:
+def build_bom(image: ImageIdentity, result: CatalogResult, *, with_files: bool = False) -> Bom:
     """The CycloneDX model of an image's catalog."""
     root = _root_component(image, result)
     tool = Component(

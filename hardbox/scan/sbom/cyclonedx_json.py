@@ -29,9 +29,9 @@ from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.ecosystems import BY_NAME, is_os
 from hardbox.scan.package import Package
+from hardbox.scan.prepare import ImageIdentity
 from hardbox.scan.sbom.facts import (
     Properties,
-    SbomImage,
     image_created,
     image_name,
     licenses,
@@ -61,7 +61,7 @@ def _component(type_: str, name: str, ref: str, **fields: Any) -> Json:
     return component
 
 
-def _root_component(image: SbomImage, result: CatalogResult) -> Json:
+def _root_component(image: ImageIdentity, result: CatalogResult) -> Json:
     hashes = []
     if image.id.startswith("sha256:"):
         hashes.append({"alg": "SHA-256", "content": image.id.removeprefix("sha256:")})
@@ -134,7 +134,7 @@ def _component_order(component: Json) -> tuple[Any, ...]:
     )
 
 
-def cyclonedx_json(image: SbomImage, result: CatalogResult, *, with_files: bool = False) -> str:
+def cyclonedx_json(image: ImageIdentity, result: CatalogResult, *, with_files: bool = False) -> str:
     """The CycloneDX 1.6 JSON text of an image's catalog."""
     root = _root_component(image, result)
     refs = package_refs(result.packages)

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from packageurl import PackageURL
 
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.package import Package
-from hardbox.scan.walk import LayerSource
+from hardbox.scan.prepare import ImageIdentity
 
 # additionalContext of the two kinds of evidence occurrence.
 READ_FROM = "package metadata read from here"
@@ -51,24 +51,11 @@ LicenseKind = Literal["id", "expression", "name"]
 Properties = list[tuple[str, str]]
 
 
-class SbomImage(Protocol):
-    """What the SBOM says about the image itself (``StoredImage`` and ``ImageView`` fit)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def tags(self) -> Sequence[str]: ...
-    @property
-    def manifest_digest(self) -> str: ...
-    @property
-    def layers(self) -> Sequence[LayerSource]: ...
-
-
-def image_name(image: SbomImage) -> str:
+def image_name(image: ImageIdentity) -> str:
     return image.tags[0] if image.tags else (image.id or "image")
 
 
-def image_created(image: SbomImage) -> datetime | None:
+def image_created(image: ImageIdentity) -> datetime | None:
     config = getattr(image, "config", None)
     created = getattr(config, "created", None)
     if not isinstance(created, str) or not created:
@@ -79,7 +66,7 @@ def image_created(image: SbomImage) -> datetime | None:
         return None
 
 
-def oci_purl(image: SbomImage) -> str | None:
+def oci_purl(image: ImageIdentity) -> str | None:
     digest = image.manifest_digest
     if not digest or not digest.startswith("sha256:"):
         return None
@@ -94,7 +81,7 @@ def oci_purl(image: SbomImage) -> str | None:
     return PackageURL(type="oci", name=name, version=digest, qualifiers=qualifiers).to_string()
 
 
-def root_properties(image: SbomImage, result: CatalogResult) -> Properties:
+def root_properties(image: ImageIdentity, result: CatalogResult) -> Properties:
     props = [("hardbox:image:id", image.id)] if image.id else []
     if image.manifest_digest:
         props.append(("hardbox:image:manifest-digest", image.manifest_digest))
@@ -197,7 +184,7 @@ def status_properties(result: CatalogResult) -> Properties:
     return props
 
 
-def serial_number(image: SbomImage, result: CatalogResult, with_files: bool) -> uuid.UUID:
+def serial_number(image: ImageIdentity, result: CatalogResult, with_files: bool) -> uuid.UUID:
     parts = [image.id, image.manifest_digest, *image.tags, str(with_files)]
     parts += [f"{p.purl}|{p.locations}|{p.layer}" for p in result.packages]
     parts += [f"{s.cataloger}|{s.status.value}|{s.reasons}" for s in result.statuses]

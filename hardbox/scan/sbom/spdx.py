@@ -30,7 +30,8 @@ from hardbox.errors import UsageError
 from hardbox.scan.catalog_result import CatalogResult
 from hardbox.scan.ecosystems import is_os
 from hardbox.scan.package import Package
-from hardbox.scan.sbom.facts import SbomImage, image_created, image_name
+from hardbox.scan.prepare import ImageIdentity
+from hardbox.scan.sbom.facts import image_created, image_name
 
 _SPDXID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 _NAMESPACE = uuid.UUID("2c0b9a7e-4d8f-4b8e-8a43-6f0f2d1e9c51")
@@ -116,7 +117,7 @@ def _package(pkg: Package, spdx_id: str, refs: _LicenseRefs) -> dict[str, Any]:
     return entry
 
 
-def spdx_document(image: SbomImage, result: CatalogResult) -> dict[str, Any]:
+def spdx_document(image: ImageIdentity, result: CatalogResult) -> dict[str, Any]:
     """The SPDX 2.3 document as a JSON-ready dict."""
     name = image_name(image)
     created = image_created(image) or datetime.now(UTC)
@@ -201,7 +202,7 @@ def spdx_document(image: SbomImage, result: CatalogResult) -> dict[str, Any]:
     }
 
 
-def spdx_json(image: SbomImage, result: CatalogResult, *, with_files: bool = False) -> str:
+def spdx_json(image: ImageIdentity, result: CatalogResult, *, with_files: bool = False) -> str:
     if with_files:
         raise UsageError(
             "--with-files is a CycloneDX feature: SPDX 2.3 requires a SHA-1 of every file listed"
