@@ -94,9 +94,13 @@ class Descriptor:
         return self.annotations.get(REF_NAME)
 
 
-def _schema_version(obj: dict[str, Any], source: str) -> None:
+def _document(data: bytes, source: str, default_type: str) -> tuple[dict[str, Any], str]:
+    """The JSON object of a manifest or an index, its ``schemaVersion`` checked (2 for both),
+    and its ``mediaType`` (``default_type`` where OCI 1.0 let it be left out)."""
+    obj = _json.load_object(data, source)
     if obj.get("schemaVersion") != 2:
         raise _json.bad(source, "schemaVersion", f"must be 2, found {obj.get('schemaVersion')!r}")
+    return obj, _json.get(obj, "mediaType", str, source, "mediaType", default_type)
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,8 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes, source: str) -> Manifest:
-        obj = _json.load_object(data, source)
-        _schema_version(obj, source)
         # OCI 1.0 manifests may leave mediaType out; a Docker one always has it.
-        media_type = _json.get(obj, "mediaType", str, source, "mediaType", OCI_MANIFEST)
+        obj, media_type = _document(data, source, OCI_MANIFEST)
         if media_type in INDEX_TYPES or "manifests" in obj:
             raise InvalidImage(f"{source}: is an image index, not an image manifest")
         if media_type not in MANIFEST_TYPES:
@@ -155,9 +157,7 @@ class Index:
 
     @classmethod
     def from_json(cls, data: bytes, source: str) -> Index:
-        obj = _json.load_object(data, source)
-        _schema_version(obj, source)
-        media_type = _json.get(obj, "mediaType", str, source, "mediaType", OCI_INDEX)
+        obj, media_type = _document(data, source, OCI_INDEX)
         if media_type not in INDEX_TYPES:
             raise _json.bad(source, "mediaType", f"is not an image index type: {media_type!r}")
         items = _json.get(obj, "manifests", list, source, "manifests", required=True)
