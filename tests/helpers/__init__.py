@@ -7,5 +7,8 @@ any test (pyproject.toml's ``[tool.pytest.ini_options] pythonpath`` puts tests/ 
 - ``osv_fixtures``: OSV advisories written as the upstream databases ship them.
 - ``hbrun``: a store with probe images for the ``hardbox run`` tests.
 - ``cli``: ``hardbox`` (the real CLI in a subprocess), ``need_tool``, ``need_root``.
-- ``registry``: what the registry tests need (tools, an OCI layout protocol).
+- ``registry``: real registries (docker-registry, a token issuer) and the CLI as the registry
+  tests run it; tests/integration/conftest.py holds their fixtures.
+- ``httpserver``: a loopback HTTP(S) server whose handler a test writes, and ways to answer.
+- ``tlsca``: a throwaway CA and certificates for 127.0.0.1.
 """

@@ -7,14 +7,11 @@ here that signs JWTs with a key the test makes — and killed by pid at teardown
 from __future__ import annotations
 
 import base64
-import datetime
-import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,17 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
 import jwt
-import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+
+from helpers import cli
+from helpers.httpserver import Req, send, serve
+from helpers.tlsca import CA
 
 USER, PASSWORD = "tester", "s3cret-pw"
+JSON = {"Content-Type": "application/json"}
 BUSYBOX = Path("/bin/busybox")
 
 
@@ -45,25 +44,11 @@ class OciLayout(Protocol):
     def ref(self) -> str: ...
 
 
-def isolate_client_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point hardbox's registry client at files of the test's own (auth file, Docker config,
-    certs.d) and away from any proxy of the machine's."""
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth" / "auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
-    monkeypatch.setenv("HARDBOX_CERTS_D", str(tmp_path / "certs.d"))
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
-
-def need_tools(*names: str) -> None:
-    """Skip, saying why, when a peer tool is missing (scripts/install-deps.sh installs them)."""
-    import shutil
-
-    import pytest
-
-    for name in names:
-        if shutil.which(name) is None:
-            pytest.skip(f"{name} is not installed (scripts/install-deps.sh installs it)")
+def hardbox(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI, as the registry tests run it: ``stdin`` is what it reads (a password),
+    else nothing; bounded, so a pull that hangs fails its test instead of the run."""
+    feed: dict[str, object] = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    return cli.hardbox(*args, timeout=300, **feed)
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
@@ -146,43 +131,11 @@ def start_registry(work: Path, *, tls: tuple[Path, Path] | None = None,
 
 # -- TLS -------------------------------------------------------------------------------
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
 def make_ca_and_server_cert(folder: Path) -> tuple[Path, Path, Path]:
     """(ca.pem, server cert, server key) for 127.0.0.1, made fresh."""
-    import ipaddress
-
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("registry test CA"))
-          .issuer_name(_name("registry test CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1"))
-            .issuer_name(ca.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = folder / "ca.pem", folder / "server.crt", folder / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(_pem_key(key))
-    return paths
+    ca = CA(folder, "registry test CA")
+    server = ca.issue("server", server=True)
+    return ca.pem, server.cert, server.key
 
 
 def htpasswd(path: Path) -> Path:
@@ -205,65 +158,35 @@ class TokenIssuer:
 
 @contextmanager
 def token_issuer(folder: Path) -> Iterator[TokenIssuer]:
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name("token signer"))
-            .issuer_name(_name("token signer")).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    rootcert = folder / "token-root.pem"
-    rootcert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    # The signing certificate is its own root: distribution checks the JWT's x5c chain
+    # against the rootcertbundle, which holds just this certificate.
+    signer = CA(folder, "token signer")
+    x5c = base64.b64encode(signer.cert.public_bytes(serialization.Encoding.DER)).decode()
     expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     state: dict[str, TokenIssuer] = {}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def handle(req: Req) -> None:
+        if req.headers.get("Authorization") != expected:
+            send(req, 401, b'{"details":"bad credentials"}', JSON)
+            return
+        query = parse_qs(urlsplit(req.path).query)
+        issuer = state["issuer"]
+        access = []
+        for scope in query.get("scope", []):
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        t = int(time.time())
+        claims = {"iss": "hardbox-test-issuer", "sub": USER, "aud": issuer.service,
+                  "exp": t + 300, "nbf": t - 10, "iat": t, "jti": uuid.uuid4().hex,
+                  "access": access}
+        token = jwt.encode(claims, signer.key, algorithm="ES256", headers={"x5c": [x5c]})
+        issuer.issued.append(",".join(query.get("scope", [])))
+        send(req, 200, json.dumps({"token": token, "expires_in": 300}).encode(), JSON)
 
-        def do_GET(self) -> None:
-            from urllib.parse import parse_qs, urlsplit
-
-            if self.headers.get("Authorization") != expected:
-                self._send(401, b'{"details":"bad credentials"}')
-                return
-            query = parse_qs(urlsplit(self.path).query)
-            issuer = state["issuer"]
-            access = []
-            for scope in query.get("scope", []):
-                kind, _, rest = scope.partition(":")
-                name, _, actions = rest.rpartition(":")
-                access.append({"type": kind, "name": name, "actions": actions.split(",")})
-            t = int(time.time())
-            claims = {"iss": "hardbox-test-issuer", "sub": USER, "aud": issuer.service,
-                      "exp": t + 300, "nbf": t - 10, "iat": t, "jti": uuid.uuid4().hex,
-                      "access": access}
-            token = jwt.encode(claims, key, algorithm="ES256", headers={"x5c": [x5c]})
-            issuer.issued.append(",".join(query.get("scope", [])))
-            self._send(200, json.dumps({"token": token, "expires_in": 300}).encode())
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state["issuer"] = TokenIssuer(f"http://127.0.0.1:{server.server_address[1]}/token", rootcert)
-    try:
+    with serve(handle) as base:
+        state["issuer"] = TokenIssuer(f"{base}/token", signer.pem)
         yield state["issuer"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def token_auth(issuer: TokenIssuer) -> dict[str, object]:

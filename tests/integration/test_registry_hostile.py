@@ -8,25 +8,23 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import http.server
 import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers.httpserver import Req, dribble, send, send_truncated, serve
 from helpers.registry import OciLayout
 
-pytestmark = pytest.mark.network
+pytestmark = [pytest.mark.network, pytest.mark.usefixtures("registry_client")]
 
-Req = http.server.BaseHTTPRequestHandler
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -60,64 +58,33 @@ class Image:
 Handler = Callable[[Req], bool]  # returns True when it answered the request
 
 
-def send(req: Req, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-    req.send_response(status)
-    for k, v in (headers or {}).items():
-        req.send_header(k, v)
-    req.send_header("Content-Length", str(len(body)))
-    req.end_headers()
-    if req.command != "HEAD":
-        req.wfile.write(body)
-
-
 @contextmanager
 def registry(image: Image, special: Handler | None = None) -> Iterator[tuple[str, list[str]]]:
-    """Serve ``image`` as ``hostile/bb:1``; ``special`` sees every request first."""
+    """Serve ``image`` as ``hostile/bb:1``; ``special`` sees every request first. Yields the
+    registry's host (``127.0.0.1:PORT``) and the log of the requests it was sent."""
     log: list[str] = []
 
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def handle(req: Req) -> None:
+        log.append(f"{req.command} {req.path} range={req.headers.get('Range')}")
+        if special is not None and special(req):
+            return
+        if req.path == "/v2/":
+            send(req, 200, b"{}")
+        elif req.path.startswith("/v2/hostile/bb/manifests/"):
+            send(req, 200, image.manifest, {"Content-Type": OCI_MANIFEST})
+        elif req.path.startswith("/v2/hostile/bb/blobs/"):
+            blob = image.blobs.get(req.path.rsplit("/", 1)[1])
+            send(req, 200, blob) if blob is not None else send(req, 404)
+        else:
+            send(req, 404)
 
-        def do_GET(self) -> None:
-            log.append(f"{self.command} {self.path} range={self.headers.get('Range')}")
-            if special is not None and special(self):
-                return
-            if self.path == "/v2/":
-                send(self, 200, b"{}")
-            elif self.path.startswith("/v2/hostile/bb/manifests/"):
-                send(self, 200, image.manifest, {"Content-Type": OCI_MANIFEST})
-            elif self.path.startswith("/v2/hostile/bb/blobs/"):
-                blob = image.blobs.get(self.path.rsplit("/", 1)[1])
-                send(self, 200, blob) if blob is not None else send(self, 404)
-            else:
-                send(self, 404)
-
-        do_HEAD = do_GET
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", log
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(handle) as base:
+        yield base.removeprefix("http://"), log
 
 
 @pytest.fixture(scope="module")
 def image(busybox_layout: OciLayout) -> Image:
     return Image(busybox_layout.layout)
-
-
-@pytest.fixture(autouse=True)
-def env(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
-    monkeypatch.setenv("HARDBOX_CERTS_D", str(tmp_path / "certs.d"))
-    return hardbox_root
 
 
 def pull(host: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -178,12 +145,7 @@ def test_truncated_blob_every_time(image: Image, hardbox_root: Path) -> None:
 
     def handle(req: Req) -> bool:
         if req.path.endswith(image.layer_digest):
-            req.send_response(200)
-            req.send_header("Content-Length", str(len(blob)))
-            req.end_headers()
-            req.wfile.write(blob[: len(blob) // 3])
-            req.wfile.flush()
-            req.close_connection = True
+            send_truncated(req, blob, len(blob) // 3)
             return True
         return False
 
@@ -201,12 +163,7 @@ def test_broken_download_resumes_with_range(image: Image, hardbox_root: Path) ->
             return False
         tries.append(req.headers.get("Range"))
         if len(tries) == 1:
-            req.send_response(200)
-            req.send_header("Content-Length", str(len(blob)))
-            req.end_headers()
-            req.wfile.write(blob[:1000])
-            req.wfile.flush()
-            req.close_connection = True
+            send_truncated(req, blob, 1000)
             return True
         start = int(req.headers["Range"].removeprefix("bytes=").rstrip("-"))
         send(req, 206, blob[start:],
@@ -244,7 +201,9 @@ def test_redirect_never_carries_credentials_to_another_host(
         image: Image, hardbox_root: Path, tmp_path: Path) -> None:
     seen: list[str | None] = []
     good = "Basic " + base64.b64encode(b"alice:wonderland").decode()
-    Path(os.environ["REGISTRY_AUTH_FILE"]).write_text(json.dumps({"auths": {}}))
+    auth_file = Path(os.environ["REGISTRY_AUTH_FILE"])
+    auth_file.parent.mkdir(parents=True, exist_ok=True)
+    auth_file.write_text(json.dumps({"auths": {}}))
 
     def storage(req: Req) -> bool:
         seen.append(req.headers.get("Authorization"))
@@ -262,7 +221,7 @@ def test_redirect_never_carries_credentials_to_another_host(
             return False
 
         with registry(image, origin) as (host, _):
-            Path(os.environ["REGISTRY_AUTH_FILE"]).write_text(json.dumps(
+            auth_file.write_text(json.dumps(
                 {"auths": {host: {"auth": base64.b64encode(b"alice:wonderland").decode()}}}))
             refused(pull(host), hardbox_root, "only ever sent to the registry itself")
     assert seen and all(value is None for value in seen)
@@ -312,16 +271,7 @@ def test_slow_loris_blob(image: Image, hardbox_root: Path) -> None:
 
     def handle(req: Req) -> bool:
         if req.path.endswith(image.layer_digest):
-            req.send_response(200)
-            req.send_header("Content-Length", str(len(blob)))
-            req.end_headers()
-            try:
-                for i in range(0, len(blob), 64):
-                    req.wfile.write(blob[i:i + 64])
-                    req.wfile.flush()
-                    time.sleep(0.3)  # under the read timeout, never done in time
-            except OSError:
-                pass
+            dribble(req, blob, chunk=64, pause=0.3)  # under the read timeout, never done in time
             return True
         return False
 

@@ -10,20 +10,19 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.cli import need_tool
 from helpers.registry import (
     BUSYBOX,
     PASSWORD,
     USER,
     OciLayout,
     Registry,
+    hardbox,
     htpasswd,
-    isolate_client_env,
     make_ca_and_server_cert,
-    need_tools,
     run,
     skopeo_push,
     start_registry,
@@ -31,18 +30,7 @@ from helpers.registry import (
     token_issuer,
 )
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def isolated(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate_client_env(tmp_path, monkeypatch)
-    return hardbox_root
-
-
-def hardbox(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hardbox", *args], capture_output=True,
-                          text=True, input=stdin, timeout=120, env=os.environ.copy())
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.usefixtures("registry_client")]
 
 
 def inspect(ref: str) -> dict[str, object]:
@@ -56,13 +44,6 @@ def skopeo_config_digest(ref: str, *flags: str) -> str:
     raw = subprocess.run(["skopeo", "inspect", *flags, "--config", "--raw", f"docker://{ref}"],
                          capture_output=True, check=True, timeout=60).stdout
     return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-@pytest.fixture
-def plain(tmp_path: Path) -> Iterator[Registry]:
-    need_tools("docker-registry", "skopeo")
-    with start_registry(tmp_path / "reg") as registry:
-        yield registry
 
 
 def test_pull_what_skopeo_pushed_same_digests(
@@ -119,7 +100,7 @@ def test_all_tags_and_missing_tag(plain: Registry, busybox_layout: OciLayout) ->
 
 def test_tls_with_certs_d_ca_and_htpasswd_login(
         tmp_path: Path, busybox_layout: OciLayout) -> None:
-    need_tools("docker-registry", "skopeo")
+    need_tool("docker-registry", "skopeo")
     ca, cert, key = make_ca_and_server_cert(tmp_path / "tls")
     auth = {"htpasswd": {"realm": "hardbox-test", "path": str(htpasswd(tmp_path / "htpasswd"))}}
     with start_registry(tmp_path / "reg", tls=(cert, key), auth=auth) as registry:
@@ -155,7 +136,7 @@ def test_tls_with_certs_d_ca_and_htpasswd_login(
 
 def test_token_auth_with_a_real_bearer_flow(
         tmp_path: Path, busybox_layout: OciLayout) -> None:
-    need_tools("docker-registry", "skopeo")
+    need_tool("docker-registry", "skopeo")
     with token_issuer(tmp_path / "issuer") as issuer, \
             start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
         ref = registry.ref("tok/bb:1")
@@ -219,7 +200,7 @@ def test_progress_on_a_terminal(plain: Registry, busybox_layout: OciLayout) -> N
 def multi_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An OCI layout whose ref ``latest`` is an index of linux/amd64 and linux/arm64 images,
     each with /etc/arch naming its architecture (built by buildah, pushed --all)."""
-    need_tools("buildah")
+    need_tool("buildah")
     if os.geteuid() != 0:
         pytest.skip("buildah with the vfs driver runs as root here")
     work = tmp_path_factory.mktemp("multiarch")

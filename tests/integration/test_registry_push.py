@@ -11,43 +11,23 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.cli import need_tool
 from helpers.registry import (
     PASSWORD,
     USER,
     OciLayout,
     Registry,
-    isolate_client_env,
-    need_tools,
+    hardbox,
     start_registry,
     token_auth,
     token_issuer,
 )
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def isolated(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate_client_env(tmp_path, monkeypatch)
-    return hardbox_root
-
-
-@pytest.fixture
-def plain(tmp_path: Path) -> Iterator[Registry]:
-    need_tools("docker-registry", "skopeo")
-    with start_registry(tmp_path / "reg") as registry:
-        yield registry
-
-
-def hardbox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hardbox", *args], capture_output=True,
-                          text=True, timeout=120, env=os.environ.copy())
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.usefixtures("registry_client")]
 
 
 def imported(source: str, name: str) -> dict[str, object]:
@@ -162,7 +142,7 @@ def test_chunked_upload_of_a_large_blob(plain: Registry, busybox_layout: OciLayo
 
 def test_push_with_token_auth_and_a_cross_repository_mount(
         tmp_path: Path, busybox_layout: OciLayout) -> None:
-    need_tools("docker-registry", "skopeo")
+    need_tool("docker-registry", "skopeo")
     with token_issuer(tmp_path / "issuer") as issuer, \
             start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
         first = registry.ref("tok/a:1")
@@ -200,7 +180,7 @@ def test_a_token_push_costs_one_challenge(tmp_path: Path, busybox_layout: OciLay
     service once per scope set and meets the registry's 401 once, on its first request,
     not once per blob (the token for `pull` from a HEAD's challenge is asked for with the
     `push` the push will need)."""
-    need_tools("docker-registry", "skopeo")
+    need_tool("docker-registry", "skopeo")
     with token_issuer(tmp_path / "issuer") as issuer, \
             start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
         docker = Path(os.environ["DOCKER_CONFIG"])
@@ -241,7 +221,7 @@ def test_push_then_podman_pulls_and_runs_the_same_digests(
     id (config digest), and runs it. Its storage, run root, temporary files and config are
     the test's own, so the host's podman storage is never touched; the containers.conf sets
     rlimits podman's runc can apply here (it fails on the defaults in this sandbox)."""
-    need_tools("podman")
+    need_tool("podman")
     if os.geteuid() != 0:
         pytest.skip("podman with a private storage root runs as root here")
     ref = plain.ref("team/bb:1")

@@ -12,16 +12,15 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.cli import need_tool
 from helpers.registry import (
     OciLayout,
     Registry,
-    isolate_client_env,
-    need_tools,
+    hardbox,
     skopeo_push,
     start_registry,
 )
@@ -36,26 +35,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory, busybox_layout: OciLayout
              ) -> Iterator[Registry]:
     """One registry for the module, holding the busybox image as team/bb:1 (skopeo put it
     there, so hardbox's reading is checked against another tool's writing)."""
-    need_tools("docker-registry", "skopeo")
+    need_tool("docker-registry", "skopeo")
     with start_registry(tmp_path_factory.mktemp("reg")) as reg:
         skopeo_push(f"oci:{busybox_layout.ref}", reg.ref(REPO), "--dest-tls-verify=false")
         yield reg
 
 
 @pytest.fixture(autouse=True)
-def isolated(hardbox_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate_client_env(tmp_path, monkeypatch)
+def isolated(registry_client: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HARDBOX_PULL", "missing")  # the suite's default is never (conftest)
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     return scratch
-
-
-def hardbox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hardbox", *args], capture_output=True,
-                          text=True, timeout=300, env=os.environ.copy(),
-                          stdin=subprocess.DEVNULL)
 
 
 def tree(root: Path) -> dict[str, tuple[int, str]]:
@@ -146,7 +138,7 @@ def test_pull_never_names_the_reference(registry: Registry, hardbox_root: Path) 
 def test_a_broken_pull_leaves_the_store_and_tmpdir_as_they_were(
         tmp_path: Path, busybox_layout: OciLayout, store_with_an_image: Path,
         isolated: Path) -> None:
-    need_tools("docker-registry", "skopeo")
+    need_tool("docker-registry", "skopeo")
     with start_registry(tmp_path / "reg") as reg:
         skopeo_push(f"oci:{busybox_layout.ref}", reg.ref(REPO), "--dest-tls-verify=false")
         # Take the layer away under the registry: the manifest and config still serve, the
@@ -208,7 +200,7 @@ def test_run_and_bundle_pull_on_demand(registry: Registry, hardbox_root: Path,
 
 def test_minimize_pulls_and_pushes_the_verified_result(registry: Registry,
                                                        hardbox_root: Path) -> None:
-    need_tools("strace", "umoci")
+    need_tool("strace", "umoci")
     if os.geteuid() != 0:
         pytest.skip("hardbox minimize needs root")
     dest = registry.ref("team/bb:min")

@@ -5,21 +5,18 @@ proxies from the environment."""
 
 from __future__ import annotations
 
-import http.server
 import ssl
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from netserver import send, serve
-from tlsca import CA
+from helpers.httpserver import Req, dribble, send, send_head, serve
+from helpers.tlsca import CA
 
 from hardbox.net import NetError, NetTimeout, Session, Timeouts, TLSFailure
 
 pytestmark = pytest.mark.network
-
-Req = http.server.BaseHTTPRequestHandler
 
 
 def test_retries_503_honouring_retry_after() -> None:
@@ -56,16 +53,8 @@ def test_retry_after_is_capped_and_retries_end() -> None:
 
 def test_slow_loris_body_hits_the_deadline() -> None:
     def handle(req: Req) -> None:
-        req.send_response(200)
-        req.send_header("Content-Length", "1000")
-        req.end_headers()
-        for _ in range(1000):
-            try:
-                req.wfile.write(b"x")
-                req.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.2)  # always under the read timeout: only the deadline stops it
+        # A byte every 0.2 s: always under the read timeout, so only the deadline stops it.
+        dribble(req, b"x" * 1000, chunk=1, pause=0.2)
 
     session = Session(timeouts=Timeouts(read=1.0, body=1.5))
     start = time.monotonic()
@@ -77,9 +66,7 @@ def test_slow_loris_body_hits_the_deadline() -> None:
 
 def test_stalled_body_read_times_out() -> None:
     def handle(req: Req) -> None:
-        req.send_response(200)
-        req.send_header("Content-Length", "10")
-        req.end_headers()
+        send_head(req, 200, 10)
         req.wfile.flush()
         time.sleep(3)
 

@@ -5,14 +5,13 @@ credentials go to the realm; refusals are one line."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from helpers.httpserver import Req, send, serve
 
 from hardbox.image.registry.auth import Authenticator, Challenge, canonical, covers
 from hardbox.image.registry.errors import AuthError
@@ -26,33 +25,17 @@ pytestmark = pytest.mark.network
 def token_service() -> Iterator[tuple[str, list[dict[str, object]]]]:
     seen: list[dict[str, object]] = []
 
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def handle(req: Req) -> None:
+        query = parse_qs(urlsplit(req.path).query)
+        seen.append({"scope": query.get("scope"), "auth": req.headers.get("Authorization")})
+        lifetime = 1 if "short" in req.path else 300
+        if "refuse" in req.path:
+            send(req, 401, b"{}")
+        else:
+            send(req, 200, json.dumps({"token": f"tok-{len(seen)}", "expires_in": lifetime}).encode())
 
-        def do_GET(self) -> None:
-            query = parse_qs(urlsplit(self.path).query)
-            seen.append({"scope": query.get("scope"), "auth": self.headers.get("Authorization")})
-            lifetime = 1 if "short" in self.path else 300
-            if "refuse" in self.path:
-                status, body = 401, b"{}"
-            else:
-                status, body = 200, json.dumps(
-                    {"token": f"tok-{len(seen)}", "expires_in": lifetime}).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(handle) as base:
+        yield base, seen
 
 
 def bearer(realm: str, scope: str | None = None) -> Challenge:
