@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import pty
 import shutil
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 from helpers import imagebuild
 from helpers.cli import hardbox
+from helpers.terminal import stderr_on_a_terminal
 
 Members = dict[str, bytes]
 
@@ -322,21 +322,8 @@ def test_tag_rm_and_prune(busybox_archive: Path, hardbox_root: Path) -> None:
 
 
 def test_progress_shows_on_a_terminal(busybox_archive: Path, hardbox_root: Path) -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "hardbox", "image", "import", str(busybox_archive)],
-                            stdout=subprocess.PIPE, stderr=slave, env=os.environ.copy())
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait() == 0
-    os.close(master)
+    status, seen = stderr_on_a_terminal("image", "import", str(busybox_archive))
+    assert status == 0, seen
     assert b"importing" in seen and b"MB" in seen
 
 

@@ -4,23 +4,10 @@ subcommand (issue 17); the result lines stay."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers.terminal import drain
-
-
-def _stderr_on_a_terminal(*argv: str, env: dict[str, str]) -> bytes:
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "hardbox", *argv], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=slave, env=env)
-    os.close(slave)
-    out = drain(master, idle=60)
-    assert proc.wait(timeout=60) == 0, out
-    os.close(master)
-    return out
+from helpers.terminal import stderr_on_a_terminal
 
 
 @pytest.mark.parametrize("quiet", [None, ["-q"], ["--quiet"]], ids=["progress", "-q", "--quiet"])
@@ -28,11 +15,13 @@ def test_import_progress_and_quiet(busybox_archive: Path, tmp_path: Path, quiet:
     env = {**os.environ, "HARDBOX_ROOT": str(tmp_path / "store")}
     env.pop("NO_COLOR", None)
     args = ["image", "import", str(busybox_archive)]
-    err = _stderr_on_a_terminal(*(args + quiet if quiet else args), env=env)
+    status, err = stderr_on_a_terminal(*(args + quiet if quiet else args), env=env)
+    assert status == 0, err
     if quiet is None:
         assert b"importing " in err and b"\x1b[K" in err  # the redrawn progress line
     else:
         assert b"importing " not in err and b"\x1b[K" not in err, err
     if quiet == ["-q"]:  # before the subcommand too
-        err = _stderr_on_a_terminal("-q", *args, env={**env, "HARDBOX_ROOT": str(tmp_path / "s2")})
+        status, err = stderr_on_a_terminal("-q", *args, env={**env, "HARDBOX_ROOT": str(tmp_path / "s2")})
+        assert status == 0, err
         assert b"importing " not in err, err

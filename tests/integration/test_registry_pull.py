@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from helpers.registry import (
     token_auth,
     token_issuer,
 )
+from helpers.terminal import stderr_on_a_terminal
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.usefixtures("registry_client")]
 
@@ -166,32 +166,13 @@ def test_token_auth_with_a_real_bearer_flow(
 
 def test_progress_on_a_terminal(plain: Registry, busybox_layout: OciLayout) -> None:
     """Per-layer bytes on stderr when it is a terminal (a pty here)."""
-    import pty
-    import select
-
     ref = plain.ref("tty/bb:1")
     skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false")
     layer = json.loads(subprocess.run(
         ["skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{ref}"],
         capture_output=True, check=True).stdout)["layers"][0]["digest"]
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "hardbox", "pull", ref],
-                            stdout=subprocess.PIPE, stderr=follower, env=os.environ.copy())
-    os.close(follower)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not data:
-            break
-        seen += data
-    assert proc.wait(60) == 0
-    os.close(leader)
+    status, seen = stderr_on_a_terminal("pull", ref)
+    assert status == 0, seen
     assert layer[7:19].encode() in seen  # the layer's short digest with its byte counts
     assert b"\r\x1b[K" in seen
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.terminal import stderr_on_a_terminal
 
 from hardbox.cli import main as cli_main
 from hardbox.cli import terminal
@@ -83,25 +83,11 @@ def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
 
 
 def _stderr_on_a_terminal(*argv: str, **env: str) -> bytes:
-    """Run hardbox with a pty as stderr; what it wrote there."""
-    master, slave = os.openpty()
+    """Run hardbox with a pty as stderr, colour left to the terminal (TERM=xterm, no
+    NO_COLOR, no --debug); what it wrote there."""
     full = {k: v for k, v in os.environ.items() if k not in ("HARDBOX_DEBUG", "NO_COLOR")} | env
     full["TERM"] = "xterm"
-    proc = subprocess.Popen([sys.executable, "-m", "hardbox", *argv], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=slave, env=full)
-    os.close(slave)
-    proc.wait(timeout=60)
-    out = b""
-    while select.select([master], [], [], 0.5)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the writer side is gone and the buffer is empty
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return out
+    return stderr_on_a_terminal(*argv, env=full)[1]
 
 
 def test_errors_are_coloured_on_a_terminal_only(tmp_path: Path) -> None:
