@@ -22,26 +22,21 @@ every component has a ``dependencies`` entry.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
-from hardbox.scan.ecosystems import BY_NAME, is_os
-from hardbox.scan.package import Package
+from hardbox.scan.ecosystems import is_os
 from hardbox.scan.prepare import ImageIdentity
 from hardbox.scan.sbom.facts import (
-    Properties,
+    TOOL,
+    ComponentFacts,
+    LicenseKind,
     image_created,
-    image_name,
-    licenses,
-    occurrences,
-    oci_purl,
-    os_properties,
-    os_ref,
-    package_properties,
-    package_refs,
-    root_properties,
+    os_component,
+    package_components,
+    root_component,
     serial_number,
     status_properties,
 )
@@ -50,74 +45,40 @@ _SCHEMA = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 Json = dict[str, Any]
 
 
-def _properties(props: Properties) -> list[Json]:
+def _properties(props: Iterable[tuple[str, str]]) -> list[Json]:
     return [{"name": name, "value": value} for name, value in sorted(set(props))]
 
 
-def _component(type_: str, name: str, ref: str, **fields: Any) -> Json:
-    """A component with the fields that have a value (the schema has no nulls)."""
-    component: Json = {"bom-ref": ref, "type": type_, "name": name}
-    component.update((key, value) for key, value in fields.items() if value)
-    return component
-
-
-def _root_component(image: ImageIdentity, result: CatalogResult) -> Json:
-    hashes = []
-    if image.id.startswith("sha256:"):
-        hashes.append({"alg": "SHA-256", "content": image.id.removeprefix("sha256:")})
-    return _component(
-        "container",
-        image_name(image),
-        image.id or image_name(image),
-        version=image.id,
-        hashes=hashes,
-        purl=oci_purl(image),
-        properties=_properties(root_properties(image, result)),
-    )
-
-
-def _os_component(result: CatalogResult) -> Json | None:
-    os_release = result.os
-    if os_release is None:
-        return None
-    return _component(
-        "operating-system",
-        os_release.id,
-        os_ref(result),
-        version=os_release.version_id,
-        description=os_release.pretty_name,
-        evidence={"occurrences": [{"location": os_release.path}]} if os_release.path else None,
-        properties=_properties(os_properties(result)),
-    )
-
-
-def _licenses(pkg: Package) -> list[Json]:
+def _licenses(chosen: Iterable[tuple[LicenseKind, str]]) -> list[Json]:
     # The library's order: expressions first, then ids, then names (None sorts last).
-    chosen = set(licenses(pkg))
-    ordered = sorted(chosen, key=lambda c: (c[0] != "expression", c[0] != "id", c[1]))
+    ordered = sorted(set(chosen), key=lambda c: (c[0] != "expression", c[0] != "id", c[1]))
     return [
         {"expression": value} if kind == "expression" else {"license": {kind: value}}
         for kind, value in ordered
     ]
 
 
-def _package_component(pkg: Package, ref: str, with_files: bool) -> Json:
-    group, name = BY_NAME[pkg.ecosystem].group_and_name(pkg.name)
-    found = [
-        {"location": location, "additionalContext": context}
-        for location, context in sorted(set(occurrences(pkg, with_files)))
-    ]
-    return _component(
-        "library",
-        name,
-        ref,
-        group=group,
-        version=pkg.version,
-        purl=pkg.purl,
-        licenses=_licenses(pkg),
-        evidence={"occurrences": found} if found else None,
-        properties=_properties(package_properties(pkg)),
-    )
+def _occurrence(location: str, context: str | None) -> Json:
+    return {"location": location, **({"additionalContext": context} if context else {})}
+
+
+def _component(facts: ComponentFacts) -> Json:
+    """The component with the fields that have a value (the schema has no nulls)."""
+    found = [_occurrence(location, context) for location, context
+             in sorted(set(facts.occurrences), key=lambda o: (o[0], o[1] or ""))]
+    fields = {
+        "group": facts.group,
+        "version": facts.version,
+        "description": facts.description,
+        "hashes": [{"alg": "SHA-256", "content": facts.sha256}] if facts.sha256 else None,
+        "purl": facts.purl,
+        "licenses": _licenses(facts.licenses),
+        "evidence": {"occurrences": found} if found else None,
+        "properties": _properties(facts.properties),
+    }
+    component: Json = {"bom-ref": facts.ref, "type": facts.type, "name": facts.name}
+    component.update((key, value) for key, value in fields.items() if value)
+    return component
 
 
 def _component_order(component: Json) -> tuple[Any, ...]:
@@ -136,26 +97,19 @@ def _component_order(component: Json) -> tuple[Any, ...]:
 
 def cyclonedx_json(image: ImageIdentity, result: CatalogResult, *, with_files: bool = False) -> str:
     """The CycloneDX 1.6 JSON text of an image's catalog."""
-    root = _root_component(image, result)
-    refs = package_refs(result.packages)
-    packages = [_package_component(pkg, refs[pkg], with_files) for pkg in result.packages]
-    depends: dict[str, list[str]] = {refs[pkg]: [] for pkg in result.packages}
-    components = list(packages)
-    os_component = _os_component(result)
-    if os_component is not None:
-        components.append(os_component)
-        depends[os_component["bom-ref"]] = [
-            refs[pkg] for pkg in result.packages if is_os(pkg.ecosystem)
-        ]
+    root = _component(root_component(image, result))
+    packages = package_components(result, with_files)
+    components = [_component(facts) for facts in packages.values()]
+    depends: dict[str, list[str]] = {facts.ref: [] for facts in packages.values()}
+    os_facts = os_component(result)
+    if os_facts is not None:
+        components.append(_component(os_facts))
+        depends[os_facts.ref] = [packages[pkg].ref for pkg in result.packages if is_os(pkg.ecosystem)]
     depends[root["bom-ref"]] = [c["bom-ref"] for c in components]
     created = image_created(image) or datetime.now(tz=UTC)
     metadata: Json = {
         "timestamp": created.isoformat(),
-        "tools": {
-            "components": [
-                _component("application", "hardbox", "tool:hardbox", version=__version__)
-            ]
-        },
+        "tools": {"components": [_component(TOOL)]},
         "component": root,
     }
     status = _properties(status_properties(result))

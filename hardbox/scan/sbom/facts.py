@@ -30,12 +30,15 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from packageurl import PackageURL
 
+from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
+from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.package import Package
 from hardbox.scan.prepare import ImageIdentity
 
@@ -49,6 +52,78 @@ _SERIAL_NAMESPACE = uuid.UUID("6b1f0a52-8a33-4f55-9a57-2f4b3c1d7e90")
 # expression, or a free-text name.
 LicenseKind = Literal["id", "expression", "name"]
 Properties = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ComponentFacts:
+    """One component as the SBOM says it, before a writer spells it: ``type`` as CycloneDX
+    names it, an absent field None or empty (no writer prints it). ``occurrences`` are
+    (location, additionalContext) pairs; the OS's has no context."""
+
+    type: str
+    name: str
+    ref: str
+    version: str | None = None
+    group: str | None = None
+    description: str | None = None
+    purl: str | None = None
+    sha256: str | None = None  # the hex of the component's SHA-256 hash
+    licenses: tuple[tuple[LicenseKind, str], ...] = ()
+    occurrences: tuple[tuple[str, str | None], ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+# The tool that wrote the SBOM (``metadata.tools.components``).
+TOOL = ComponentFacts("application", "hardbox", "tool:hardbox", version=__version__)
+
+
+def root_component(image: ImageIdentity, result: CatalogResult) -> ComponentFacts:
+    """The image itself (``metadata.component``)."""
+    return ComponentFacts(
+        "container",
+        image_name(image),
+        image.id or image_name(image),
+        version=image.id or None,
+        purl=oci_purl(image),
+        sha256=image.id.removeprefix("sha256:") if image.id.startswith("sha256:") else None,
+        properties=tuple(root_properties(image, result)),
+    )
+
+
+def os_component(result: CatalogResult) -> ComponentFacts | None:
+    """The operating system os-release describes, None without one."""
+    os_release = result.os
+    if os_release is None:
+        return None
+    return ComponentFacts(
+        "operating-system",
+        os_release.id,
+        os_ref(result),
+        version=os_release.version_id or None,
+        description=os_release.pretty_name or None,
+        occurrences=((os_release.path, None),) if os_release.path else (),
+        properties=tuple(os_properties(result)),
+    )
+
+
+def package_components(result: CatalogResult, with_files: bool) -> dict[Package, ComponentFacts]:
+    """One ``library`` component per package, in the catalog's order."""
+    refs = package_refs(result.packages)
+    components = {}
+    for pkg in result.packages:
+        group, name = BY_NAME[pkg.ecosystem].group_and_name(pkg.name)
+        components[pkg] = ComponentFacts(
+            "library",
+            name,
+            refs[pkg],
+            version=pkg.version,
+            group=group,
+            purl=pkg.purl,
+            licenses=tuple(licenses(pkg)),
+            occurrences=tuple(occurrences(pkg, with_files)),
+            properties=tuple(package_properties(pkg)),
+        )
+    return components
 
 
 def image_name(image: ImageIdentity) -> str:
@@ -163,11 +238,11 @@ def package_properties(pkg: Package) -> Properties:
     return props
 
 
-def occurrences(pkg: Package, with_files: bool) -> list[tuple[str, str]]:
+def occurrences(pkg: Package, with_files: bool) -> list[tuple[str, str | None]]:
     """(location, additionalContext) of each evidence occurrence: where the package was read
     from, and with ``with_files`` every file it owns. (Nested ``file`` components would say
     the same at a hundred times the cost.)"""
-    found = [(loc, READ_FROM) for loc in pkg.locations]
+    found: list[tuple[str, str | None]] = [(loc, READ_FROM) for loc in pkg.locations]
     if with_files:
         found += [(path, OWNED) for path in sorted(set(pkg.files))]
     return found
