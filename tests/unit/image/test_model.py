@@ -97,16 +97,6 @@ MANIFEST_DAMAGE: list[tuple[str, Callable[[Doc], object], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "change", "message"), MANIFEST_DAMAGE,
-                         ids=[c[0] for c in MANIFEST_DAMAGE])
-def test_refuses_damaged_manifests(documents: tuple[bytes, bytes, bytes], case: str,
-                                   change: Callable[[Doc], object], message: str) -> None:
-    with pytest.raises(InvalidImage) as err:
-        Manifest.from_json(_mutate(documents[1], change), "m.json")
-    assert str(err.value).startswith(message)
-    assert "\n" not in str(err.value)
-
-
 def test_docker_schema2_media_type_is_a_manifest(documents: tuple[bytes, bytes, bytes]) -> None:
     raw = _mutate(documents[1], lambda d: d.update(mediaType=DOCKER_MANIFEST))
     assert Manifest.from_json(raw, "m.json").media_type == DOCKER_MANIFEST
@@ -130,13 +120,25 @@ CONFIG_DAMAGE: list[tuple[str, Callable[[Doc], object], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "change", "message"), CONFIG_DAMAGE,
-                         ids=[c[0] for c in CONFIG_DAMAGE])
-def test_refuses_damaged_configs(documents: tuple[bytes, bytes, bytes], case: str,
-                                 change: Callable[[Doc], object], message: str) -> None:
+# Which of ``documents`` each kind is, and its parser (the file name the messages give is
+# the case's own, "m.json" or "c.json").
+PARSERS: dict[str, tuple[int, Callable[[bytes, str], object], str]] = {
+    "manifest": (1, Manifest.from_json, "m.json"),
+    "config": (2, ImageConfig.from_json, "c.json"),
+}
+DAMAGE = [("manifest", *case) for case in MANIFEST_DAMAGE] + \
+    [("config", *case) for case in CONFIG_DAMAGE]
+
+
+@pytest.mark.parametrize(("kind", "case", "change", "message"), DAMAGE,
+                         ids=[f"{kind}-{case}" for kind, case, _, _ in DAMAGE])
+def test_refuses_damaged_documents(documents: tuple[bytes, bytes, bytes], kind: str, case: str,
+                                   change: Callable[[Doc], object], message: str) -> None:
+    which, parse, name = PARSERS[kind]
     with pytest.raises(InvalidImage) as err:
-        ImageConfig.from_json(_mutate(documents[2], change), "c.json")
+        parse(_mutate(documents[which], change), name)
     assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)  # one line, as every user-facing error
 
 
 @pytest.mark.parametrize("raw", [b"", b"\x1f\x8b\x08garbage", b"[1, 2]", b'{"a": ', b"\xff\xfe"])

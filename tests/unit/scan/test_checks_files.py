@@ -81,27 +81,29 @@ def test_ssh_host_keys_and_authorized_keys(tmp_path: Path) -> None:
     assert paths == {"/etc/ssh/ssh_host_ed25519_key", "/root/.ssh/authorized_keys"}
 
 
-def test_credential_files_by_name(tmp_path: Path) -> None:
-    (layer,) = make_layers(tmp_path, 1)
-    for rel in ("root/.ssh/id_ed25519", "root/.aws/credentials", "home/u/.netrc",
+# (files a layer holds, those HB-FILE-006 must name): credential files by name, beside
+# public keys and examples with like names that are no credential.
+CREDENTIAL_FILES = {
+    "common": (("root/.ssh/id_ed25519", "root/.aws/credentials", "home/u/.netrc",
                 "home/u/.pgpass", "srv/tls/bundle.p12", "root/.ssh/id_ed25519.pub",
-                "usr/share/doc/netrc-example"):
-        (layer / rel).parent.mkdir(parents=True, exist_ok=True)
-        (layer / rel).write_text("x")
-    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-006")}
-    assert paths == {"/root/.ssh/id_ed25519", "/root/.aws/credentials", "/home/u/.netrc",
-                     "/home/u/.pgpass", "/srv/tls/bundle.p12"}
+                "usr/share/doc/netrc-example"),
+               {"/root/.ssh/id_ed25519", "/root/.aws/credentials", "/home/u/.netrc",
+                "/home/u/.pgpass", "/srv/tls/bundle.p12"}),
+    "more": (("srv/deploy/id_rsa", "root/.my.cnf", "home/u/putty.ppk", "home/u/vault.kdbx",
+              "opt/app/keystore.jks", "srv/deploy/id_rsa.pub", "etc/mysql/my.cnf"),
+             {"/srv/deploy/id_rsa", "/root/.my.cnf", "/home/u/putty.ppk",
+              "/home/u/vault.kdbx", "/opt/app/keystore.jks"}),
+}
 
 
-def test_more_credential_files_by_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", sorted(CREDENTIAL_FILES))
+def test_credential_files_by_name(case: str, tmp_path: Path) -> None:
+    present, expected = CREDENTIAL_FILES[case]
     (layer,) = make_layers(tmp_path, 1)
-    for rel in ("srv/deploy/id_rsa", "root/.my.cnf", "home/u/putty.ppk", "home/u/vault.kdbx",
-                "opt/app/keystore.jks", "srv/deploy/id_rsa.pub", "etc/mysql/my.cnf"):
+    for rel in present:
         (layer / rel).parent.mkdir(parents=True, exist_ok=True)
         (layer / rel).write_text("x")
-    paths = {f.path for f in by_id(run_check([layer]), "HB-FILE-006")}
-    assert paths == {"/srv/deploy/id_rsa", "/root/.my.cnf", "/home/u/putty.ppk",
-                     "/home/u/vault.kdbx", "/opt/app/keystore.jks"}
+    assert {f.path for f in by_id(run_check([layer]), "HB-FILE-006")} == expected
 
 
 def test_key_and_pem_files_are_judged_by_their_first_bytes(tmp_path: Path) -> None:
