@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Sighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -25,16 +25,6 @@ class _Record:
     fields: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     line: int = 0
-
-
-@dataclass(frozen=True)
-class _Entry:
-    record: _Record
-    layer: LayerRef
-    visible: bool
-
-    def key(self) -> tuple[str, str]:
-        return (self.record.fields["P"], self.record.fields["V"])
 
 
 def parse_installed(text: str) -> tuple[list[_Record], list[str]]:
@@ -67,13 +57,9 @@ def parse_installed(text: str) -> tuple[list[_Record], list[str]]:
     return records, problems
 
 
-class ApkCataloger(Cataloger):
+class ApkCataloger(Cataloger[_Record]):
     name = "os/apk"
     ecosystem = "apk"
-
-    def __init__(self, *, with_files: bool = True) -> None:
-        super().__init__(with_files=with_files)
-        self._entries: list[_Entry] = []
 
     def wants(self, path: str) -> bool:
         return path == _DB
@@ -85,41 +71,27 @@ class ApkCataloger(Cataloger):
         for problem in problems:
             self.problem(f"{file.path}: {problem}")
         for record in records:
-            if not record.fields.get("P") or not record.fields.get("V"):
+            name, version = record.fields.get("P"), record.fields.get("V")
+            if not name or not version:
                 self.problem(
                     f"{file.path}: record at line {record.line} has no P: name or V: version"
                 )
                 continue
-            self._entries.append(_Entry(record, file.layer, file.visible))
+            self.saw(file, (name, version), record)
 
-    def packages(self, ctx: CatalogContext) -> list[Package]:
-        distro = ctx.os.purl_distro if ctx.os is not None else ""
+    def package(self, sighting: Sighting[_Record], layer: LayerRef, ctx: CatalogContext) -> Package:
+        f = sighting.record.fields
+        name, version, arch = f["P"], f["V"], f.get("A", "")
         namespace = ctx.os.id if ctx.os is not None else "alpine"
-        found: dict[tuple[str, str], Package] = {}
-        for entry, layer in self.introduced(self._entries, _Entry.key):
-            f = entry.record.fields
-            key = entry.key()
-            arch = f.get("A", "")
-            license_ = f.get("L", "").strip()
-            with self.recording(f"{_DB}: package {key[0]!r}"):
-                found[key] = Package(
-                    name=f["P"],
-                    version=f["V"],
-                    ecosystem=self.ecosystem,
-                    purl=self.purl(
-                        f["P"],
-                        f["V"],
-                        namespace=namespace,
-                        qualifiers={"arch": arch, "distro": distro},
-                    ),
-                    cataloger=self.name,
-                    layer=layer,
-                    arch=arch,
-                    source_name=f.get("o", f["P"]),
-                    source_version=f["V"],
-                    # apk writes an SPDX expression ("MIT AND BSD-2-Clause") or a space list.
-                    licenses=(license_,) if license_ else (),
-                    locations=(_DB,),
-                    files=tuple(entry.record.files) if self.with_files else (),
-                )
-        return sorted(found.values(), key=Package.sort_key)
+        license_ = f.get("L", "").strip()
+        return self.new_package(
+            sighting, layer, name, version,
+            self.purl(name, version, namespace=namespace,
+                      qualifiers={"arch": arch, "distro": ctx.distro}),
+            arch=arch,
+            source_name=f.get("o", name),
+            source_version=version,
+            # apk writes an SPDX expression ("MIT AND BSD-2-Clause") or a space list.
+            licenses=(license_,) if license_ else (),
+            files=tuple(sighting.record.files),
+        )

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Sighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -83,13 +83,7 @@ class _Entry:
     arch: str
     source_name: str
     source_version: str
-    location: str
-    layer: LayerRef
-    visible: bool
     maintainer: str
-
-    def key(self) -> tuple[str, str, str]:
-        return (self.name, self.version, self.arch)
 
 
 def _copyright_licenses(name: str, ctx: CatalogContext) -> tuple[str, ...]:
@@ -139,14 +133,9 @@ def _owned_files(listed: tuple[str, ...], ctx: CatalogContext) -> tuple[str, ...
     return tuple(owned)
 
 
-class DpkgCataloger(Cataloger):
+class DpkgCataloger(Cataloger[_Entry]):
     name = "os/dpkg"
     ecosystem = "deb"
-
-    def __init__(self, *, with_files: bool = True) -> None:
-        super().__init__(with_files=with_files)
-        self._entries: list[_Entry] = []
-        self._lists: dict[str, tuple[str, ...]] = {}
 
     def wants(self, path: str) -> bool:
         if path == _STATUS:
@@ -166,7 +155,7 @@ class DpkgCataloger(Cataloger):
         for number, para in enumerate(paragraphs(text)):
             entry = self._entry(para, file, number)
             if entry is not None:
-                self._entries.append(entry)
+                self.saw(file, (entry.name, entry.version, entry.arch), entry)
 
     def _entry(self, para: Mapping[str, str], file: ImageFile, number: int) -> _Entry | None:
         name = para.get("package", "").strip()
@@ -196,9 +185,6 @@ class DpkgCataloger(Cataloger):
             arch=para.get("architecture", "").strip(),
             source_name=source_name,
             source_version=source_version,
-            location=file.path,
-            layer=file.layer,
-            visible=file.visible,
             maintainer=para.get("maintainer", "").strip(),
         )
 
@@ -206,40 +192,20 @@ class DpkgCataloger(Cataloger):
         stem = posixpath.basename(file.path)[: -len(".list")]
         lines = file.read_text(_MAX_LIST).splitlines()
         # The list names every directory the package touches too; keep what it ships.
-        self._lists[stem] = tuple(line for line in lines if line and line not in ("/.",))
+        self.owned[stem] = tuple(line for line in lines if line and line not in ("/.",))
 
-    def packages(self, ctx: CatalogContext) -> list[Package]:
-        namespace = (
-            ctx.os.id if ctx.os is not None and ctx.os.id in ("debian", "ubuntu") else "debian"
+    def package(self, sighting: Sighting[_Entry], layer: LayerRef, ctx: CatalogContext) -> Package:
+        entry = sighting.record
+        namespace = ctx.os.id if ctx.os is not None and ctx.os.id in ("debian", "ubuntu") else "debian"
+        listed = self.owned.get(f"{entry.name}:{entry.arch}") or self.owned.get(entry.name, ())
+        return self.new_package(
+            sighting, layer, entry.name, entry.version,
+            self.purl(entry.name, entry.version, namespace=namespace,
+                      qualifiers={"arch": entry.arch, "distro": ctx.distro}),
+            arch=entry.arch,
+            source_name=entry.source_name,
+            source_version=entry.source_version,
+            licenses=_copyright_licenses(entry.name, ctx),
+            files=_owned_files(listed, ctx) if self.with_files else (),
+            properties=(("hardbox:dpkg:maintainer", entry.maintainer),) if entry.maintainer else (),
         )
-        distro = ctx.os.purl_distro if ctx.os is not None else ""
-        found: dict[tuple[str, str, str], Package] = {}
-        for entry, layer in self.introduced(self._entries, _Entry.key):
-            listed = self._lists.get(f"{entry.name}:{entry.arch}") or self._lists.get(
-                entry.name, ()
-            )
-            files = _owned_files(listed, ctx) if self.with_files else ()
-            with self.recording(f"{entry.location}: package {entry.name!r}"):
-                found[entry.key()] = Package(
-                    name=entry.name,
-                    version=entry.version,
-                    ecosystem=self.ecosystem,
-                    purl=self.purl(
-                        entry.name,
-                        entry.version,
-                        namespace=namespace,
-                        qualifiers={"arch": entry.arch, "distro": distro},
-                    ),
-                    cataloger=self.name,
-                    layer=layer,
-                    arch=entry.arch,
-                    source_name=entry.source_name,
-                    source_version=entry.source_version,
-                    licenses=_copyright_licenses(entry.name, ctx),
-                    locations=(entry.location,),
-                    files=files,
-                    properties=(("hardbox:dpkg:maintainer", entry.maintainer),)
-                    if entry.maintainer
-                    else (),
-                )
-        return sorted(found.values(), key=Package.sort_key)

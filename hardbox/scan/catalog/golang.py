@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Sighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -147,13 +147,37 @@ def _locate(elf: ELFFile, fh: IO[bytes]) -> BuildInfo | None:
     return None
 
 
-class GoBinaryCataloger(Cataloger):
+@dataclass(frozen=True)
+class _Module:
+    """One module a binary was built from, with the toolchain that built the binary and the
+    facts the SBOM carries about the module (main module, replacement)."""
+
+    path: str
+    version: str
+    go_version: str
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+def _modules(info: BuildInfo) -> list[_Module]:
+    """The modules of a binary's build info: ``stdlib`` at the toolchain version (as OSV's Go
+    ecosystem names the standard library), the main module, and every dependency at the
+    version it was built with (its replacement's, when replaced by a module)."""
+    found = []
+    if info.go_version.startswith("go"):
+        found.append(_Module("stdlib", "v" + info.go_version[2:].split(" ")[0], info.go_version))
+    main_path, main_version = info.main
+    if main_path:
+        main = (("hardbox:golang:main-module", "true"), ("hardbox:golang:path", info.path))
+        found.append(_Module(main_path, main_version or "(devel)", info.go_version, main))
+    for dep_path, dep_version, replacement in info.deps:
+        replaced = (("hardbox:golang:replace", replacement),) if replacement else ()
+        found.append(_Module(dep_path, dep_version, info.go_version, replaced))
+    return found
+
+
+class GoBinaryCataloger(Cataloger[_Module]):
     name = "binary/go"
     ecosystem = "golang"
-
-    def __init__(self, *, with_files: bool = True) -> None:
-        super().__init__(with_files=with_files)
-        self._binaries: list[tuple[str, LayerRef, BuildInfo]] = []
 
     def wants(self, path: str) -> bool:
         # Any path can hold a Go binary; ``read`` looks at the mode and the ELF magic.
@@ -164,58 +188,15 @@ class GoBinaryCataloger(Cataloger):
             return
         info = read_buildinfo(file)
         if info is not None:
-            self._binaries.append((file.path, file.layer, info))
+            for module in _modules(info):
+                # Each binary's modules are packages of their own (the binary is the location).
+                self.saw(file, (file.path, module.path, module.version), module)
 
-    def packages(self, ctx: CatalogContext) -> list[Package]:
-        found: list[Package] = []
-        for location, layer, info in self._binaries:
-            where = _Where(self.name, location, layer, info.go_version)
-            modules: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
-            if info.go_version.startswith("go"):
-                modules.append(("stdlib", "v" + info.go_version[2:].split(" ")[0], ()))
-            main_path, main_version = info.main
-            if main_path:
-                main_props = (
-                    ("hardbox:golang:main-module", "true"),
-                    ("hardbox:golang:path", info.path),
-                )
-                modules.append((main_path, main_version or "(devel)", main_props))
-            for dep_path, dep_version, replacement in info.deps:
-                modules.append(
-                    (
-                        dep_path,
-                        dep_version,
-                        (("hardbox:golang:replace", replacement),) if replacement else (),
-                    )
-                )
-            for name, version, props in modules:
-                with self.recording(f"{location}: module {name!r}"):
-                    found.append(where.package(name, version, *props))
-        return sorted(found, key=Package.sort_key)
-
-
-@dataclass(frozen=True)
-class _Where:
-    """What every module of one binary shares: the binary, its layer, its toolchain."""
-
-    cataloger: str
-    location: str
-    layer: LayerRef
-    go_version: str
-
-    def package(self, name: str, version: str, *props: tuple[str, str]) -> Package:
-        return Package(
-            name=name,
-            version=version,
-            ecosystem=GoBinaryCataloger.ecosystem,
-            purl=_purl(name, version),
-            cataloger=self.cataloger,
-            layer=self.layer,
-            locations=(self.location,),
-            properties=(("hardbox:golang:go-version", self.go_version), *props),
+    def package(self, sighting: Sighting[_Module], layer: LayerRef, ctx: CatalogContext) -> Package:
+        m = sighting.record
+        namespace, _, name = m.path.rpartition("/")
+        return self.new_package(
+            sighting, layer, m.path, m.version,
+            self.purl(name, m.version, namespace=namespace or None),
+            properties=(("hardbox:golang:go-version", m.go_version), *m.properties),
         )
-
-
-def _purl(module: str, version: str) -> str:
-    namespace, _, name = module.rpartition("/")
-    return GoBinaryCataloger.purl(name, version, namespace=namespace or None)

@@ -1,8 +1,11 @@
 """The cataloger seam: what every per-ecosystem cataloger is and reports.
 
 A cataloger is a walk visitor (``name``, ``wants``, ``visit``) that, once the walk is done,
-turns what it read into ``Package``s. The base holds what every cataloger shares: the rule
-that a package's layer is the earliest layer that held it (``introduced``), its purl's type
+turns what it read into ``Package``s. As in syft's generic cataloger, an ecosystem brings its
+parser (``read``, keeping each package record it finds as a ``Sighting``) and its package
+builder (``package``); the base holds what every cataloger shares: the sightings, the rule
+that a package's layer is the earliest layer that held it (``introduced``), one package per
+key, the fields every package of a cataloger has (``new_package``), its purl's type
 (``purl``, from its ecosystem's row of ``hardbox.scan.ecosystems.TABLE``), and the status.
 Damage in an image is data, not an exception (docs/architecture.md, "Partial failure is
 data"): a file a cataloger cannot parse is recorded as a problem, and the cataloger's
@@ -19,7 +22,7 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 from hardbox.findings import LayerRef
 from hardbox.scan.ecosystems import ecosystem
@@ -65,6 +68,12 @@ class CatalogContext:
     view: MergedView
     os: OSRelease | None
 
+    @property
+    def distro(self) -> str:
+        """The purl ``distro`` qualifier of OS packages (``debian-12``); none without an
+        os-release."""
+        return self.os.purl_distro if self.os is not None else ""
+
 
 # Errors that mean "this input is damaged", as opposed to a bug in hardbox: caught per file,
 # recorded, and the walk goes on. (json.JSONDecodeError, UnicodeDecodeError and FileTooLarge
@@ -72,8 +81,9 @@ class CatalogContext:
 DAMAGE = (OSError, ValueError, LookupError, EOFError, struct.error, zipfile.BadZipFile)
 
 
-class Sighting(Protocol):
-    """One package record as a cataloger read it from one layer's copy of its evidence."""
+class Dated(Protocol):
+    """What ``Cataloger.introduced`` reads of a sighting: the layer of the copy it was read
+    from, and whether the image still shows that copy."""
 
     @property
     def layer(self) -> LayerRef: ...
@@ -81,29 +91,55 @@ class Sighting(Protocol):
     def visible(self) -> bool: ...
 
 
-S = TypeVar("S", bound=Sighting)
+D = TypeVar("D", bound=Dated)
+R = TypeVar("R")  # a cataloger's own record of one package (a dpkg paragraph, an rpm header)
 
 
 @dataclass(frozen=True)
-class ManifestSighting:
-    """A language package's own manifest (a dist-info METADATA, a package.json) seen in one
-    layer: one package per location, so the same release installed in two virtualenvs or
-    nested under two node_modules is two packages."""
+class Sighting(Generic[R]):
+    """One package record as a cataloger read it from one layer's copy of its evidence:
+    what makes two records the same package (``key``: name, version and arch, say; with the
+    location for language packages, where each installed copy is a package of its own), the
+    record, the image path of the evidence (a database, a manifest, a binary;
+    ``a.jar!/b.jar`` inside an archive), the layer of that copy and whether the image still
+    shows it."""
 
-    name: str
-    version: str
-    licenses: tuple[str, ...]
+    key: Hashable
+    record: R
     location: str
     layer: LayerRef
     visible: bool
 
-    def key(self) -> tuple[str, str, str]:
-        return (self.location, self.name, self.version)
+
+@dataclass(frozen=True)
+class Manifest:
+    """A language package's own manifest (a dist-info METADATA, a package.json): one package
+    per location, so the same release installed in two virtualenvs or nested under two
+    node_modules is two packages."""
+
+    name: str
+    version: str
+    licenses: tuple[str, ...]
 
 
-class Cataloger(ABC):
-    """Base of every cataloger. Subclasses set ``name`` ("os/dpkg", "language/python") and
-    ``ecosystem``, implement ``wants``, ``read`` (one wanted file) and ``packages``."""
+class Details(TypedDict, total=False):
+    """What a cataloger says of a package besides its name, version and purl: the rest of
+    ``Package``'s fields (``files`` only reach the package with ``with_files``)."""
+
+    arch: str
+    source_name: str
+    source_version: str
+    licenses: tuple[str, ...]
+    files: tuple[str, ...]
+    properties: tuple[tuple[str, str], ...]
+
+
+class Cataloger(ABC, Generic[R]):
+    """Base of every cataloger (syft's generic cataloger: the ecosystem supplies a parser
+    and a package builder, the base does the rest). Subclasses set ``name`` ("os/dpkg",
+    "language/python") and ``ecosystem``, and implement ``wants``, ``read`` (one wanted
+    file: keep each package record with ``saw``) and ``package`` (one visible record, after
+    the walk)."""
 
     name: ClassVar[str]
     ecosystem: ClassVar[str]
@@ -114,6 +150,12 @@ class Cataloger(ABC):
         # Whether to record the files each package owns (``Package.files``): only
         # ``--with-files`` shows them, and for dpkg they cost a read of every ``.list``.
         self.with_files = with_files
+        # Every record ``read`` kept, hidden copies too: they date packages (``introduced``).
+        self.sightings: list[Sighting[R]] = []
+        # The files each package owns where its ecosystem lists them apart from the package
+        # record (a dpkg ``.list``, a dist-info ``RECORD``), by the key it files them under;
+        # read from the visible copy, and only ``with_files``.
+        self.owned: dict[str, tuple[str, ...]] = {}
         self._reasons: list[str] = []
         self._problems = 0
         self._unsupported = False
@@ -123,14 +165,41 @@ class Cataloger(ABC):
 
     @abstractmethod
     def read(self, file: ImageFile) -> None:
-        """Read one wanted file; raise one of ``DAMAGE`` when it is broken."""
+        """Read one wanted file, keeping each package record with ``saw``; raise one of
+        ``DAMAGE`` when it is broken."""
 
     @abstractmethod
+    def package(self, sighting: Sighting[R], layer: LayerRef, ctx: CatalogContext) -> Package:
+        """The package one visible sighting makes (``new_package``); ``layer`` is the
+        layer that introduced it. Raise ``ValueError`` when the record makes none."""
+
+    def saw(self, file: ImageFile, key: Hashable, record: R, location: str | None = None) -> None:
+        """Keep one package record read from ``file``; ``location`` is a path inside it (a
+        nested archive's ``a.jar!/b.jar``)."""
+        self.sightings.append(Sighting(key, record, location or file.path, file.layer, file.visible))
+
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        """The packages found, built after the walk."""
+        """The packages found, built after the walk: one per key of the visible sightings,
+        dated by ``introduced``; a record that makes no valid package is a recorded problem."""
+        found: dict[Hashable, Package] = {}
+        for sighting, layer in self.introduced(self.sightings, _key):
+            with self.recording(sighting.location):
+                found[sighting.key] = self.package(sighting, layer, ctx)
+        return sorted(found.values(), key=Package.sort_key)
+
+    def new_package(
+        self, sighting: Sighting[R], layer: LayerRef, name: str, version: str, purl: str,
+        **details: Unpack[Details],
+    ) -> Package:
+        """A package of this cataloger's ecosystem, read at the sighting's location and
+        brought by ``layer``."""
+        if not self.with_files:
+            details.pop("files", None)
+        return Package(name=name, version=version, ecosystem=self.ecosystem, purl=purl,
+                       cataloger=self.name, layer=layer, locations=(sighting.location,), **details)
 
     @staticmethod
-    def introduced(sightings: Iterable[S], key: Callable[[S], Hashable]) -> Iterator[tuple[S, LayerRef]]:
+    def introduced(sightings: Iterable[D], key: Callable[[D], Hashable]) -> Iterator[tuple[D, LayerRef]]:
         """Each visible sighting with the layer that introduced it: the earliest layer whose
         copy of the evidence, hidden by a later layer or not, held the same ``key`` (name and
         version, say). A package database is rewritten by every layer that installs
@@ -158,7 +227,10 @@ class Cataloger(ABC):
     ) -> str:
         """The purl of one of this cataloger's packages, of its ecosystem's purl type."""
         type_ = ecosystem(cls.ecosystem).purl_type
-        return make_purl(type_, name, version, namespace=namespace, qualifiers=qualifiers)
+        try:
+            return make_purl(type_, name, version, namespace=namespace, qualifiers=qualifiers)
+        except ValueError as err:  # the package is named here: the problem says only where
+            raise ValueError(f"package {name!r}: no purl: {err}") from None
 
     def visit(self, file: ImageFile) -> None:
         caught: tuple[type[BaseException], ...] = (*DAMAGE, *self.damage)
@@ -198,3 +270,7 @@ class Cataloger(ABC):
         else:
             state = Status.FAILED
         return CatalogerStatus(self.name, state, found, tuple(reasons))
+
+
+def _key(sighting: Sighting[R]) -> Hashable:
+    return sighting.key

@@ -28,7 +28,7 @@ from typing import IO
 from xml.etree import ElementTree
 
 from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Sighting
 from hardbox.scan.package import Package, make_purl
 from hardbox.scan.walk import ImageFile
 
@@ -46,12 +46,13 @@ _MAVEN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 @dataclass(frozen=True)
 class _Artifact:
+    """What one archive states of itself; its location is the sighting's: the image path,
+    with "!/inner.jar" for nested archives (as JAR URLs do)."""
+
     group: str
     artifact: str
     version: str
     licenses: tuple[str, ...]
-    location: str  # image path, with "!/inner.jar" for nested archives (as JAR URLs do)
-    layer: LayerRef
     source: str  # "pom.properties", "manifest" or "maven-repo"; "" while unknown
 
 
@@ -131,14 +132,16 @@ def _manifest(text: str) -> dict[str, str]:
     return values
 
 
-class JavaArchiveCataloger(Cataloger):
+class JavaArchiveCataloger(Cataloger[_Artifact]):
     name = "language/java"
     ecosystem = "maven"
 
     def __init__(self, *, with_files: bool = True) -> None:
         super().__init__(with_files=with_files)
-        self._artifacts: list[_Artifact] = []
         self._repo: list[_RepoEntry] = []
+        # The image's Maven repository by the real path of each jar it links to: known once
+        # the walk has read all of it (``packages``).
+        self._stated: dict[str, _RepoEntry] = {}
 
     def wants(self, path: str) -> bool:
         return path.lower().endswith(_ARCHIVES) or (path.startswith(_MAVEN_REPOS) and path.endswith(".pom"))
@@ -152,7 +155,7 @@ class JavaArchiveCataloger(Cataloger):
         if file.size > _MAX_ARCHIVE:
             raise ValueError(f"{file.size} bytes, more than the {_MAX_ARCHIVE} archive limit")
         with file.open() as fh:
-            self._read_archive(fh, file.path, file.layer, 1)
+            self._read_archive(fh, file, file.path, 1)
 
     def _read_pom(self, file: ImageFile) -> None:
         # G/A/V/A-V.pom beside G/A/V/A-V.jar; Debian adds a "debian" version directory for
@@ -161,7 +164,7 @@ class JavaArchiveCataloger(Cataloger):
         if coordinates is not None:
             self._repo.append(_RepoEntry(*coordinates, file.path.removesuffix(".pom") + ".jar"))
 
-    def _read_archive(self, fh: IO[bytes], location: str, layer: LayerRef, depth: int) -> None:
+    def _read_archive(self, fh: IO[bytes], file: ImageFile, location: str, depth: int) -> None:
         with zipfile.ZipFile(fh) as archive:
             infos = archive.infolist()
             if len(infos) > _MAX_ENTRIES:
@@ -176,32 +179,24 @@ class JavaArchiveCataloger(Cataloger):
                     )
                     if props.get("artifactId") and props.get("version"):
                         found_pom = True
-                        self._artifacts.append(
-                            _Artifact(
-                                props.get("groupId", ""),
-                                props["artifactId"],
-                                props["version"],
-                                (),
-                                location,
-                                layer,
-                                "pom.properties",
-                            )
-                        )
+                        stated = _Artifact(props.get("groupId", ""), props["artifactId"],
+                                           props["version"], (), "pom.properties")
+                        self._saw(file, stated, location)
                 elif name.upper() == "META-INF/MANIFEST.MF":
                     manifest = _manifest(
                         _read_member(archive, info, _MAX_METADATA).decode("utf-8", "replace")
                     )
                 elif name.lower().endswith(_ARCHIVES) and not info.is_dir():
-                    self._nested(archive, info, f"{location}!/{name}", layer, depth)
+                    self._nested(archive, info, file, f"{location}!/{name}", depth)
             if not found_pom:
-                self._from_manifest(manifest, location, layer)
+                self._from_manifest(manifest, file, location)
 
     def _nested(
         self,
         archive: zipfile.ZipFile,
         info: zipfile.ZipInfo,
+        file: ImageFile,
         location: str,
-        layer: LayerRef,
         depth: int,
     ) -> None:
         if depth >= _MAX_DEPTH:
@@ -209,11 +204,11 @@ class JavaArchiveCataloger(Cataloger):
             return
         try:
             data = _read_member(archive, info, _MAX_NESTED)
-            self._read_archive(io.BytesIO(data), location, layer, depth + 1)
+            self._read_archive(io.BytesIO(data), file, location, depth + 1)
         except (ValueError, zipfile.BadZipFile, OSError, EOFError) as err:
             self.problem(f"{location}: {err}")
 
-    def _from_manifest(self, manifest: dict[str, str], location: str, layer: LayerRef) -> None:
+    def _from_manifest(self, manifest: dict[str, str], file: ImageFile, location: str) -> None:
         version = (
             manifest.get("Implementation-Version")
             or manifest.get("Bundle-Version")
@@ -238,12 +233,12 @@ class JavaArchiveCataloger(Cataloger):
         # Without a group, a title is a display name ("Commons Logging"), not coordinates:
         # left unknown here, and resolved from the image's Maven repository if it has one.
         known = bool(group and artifact and _MAVEN_ID.match(group))
-        self._artifacts.append(
-            _Artifact(
-                group if known else "", artifact if known else "", version.strip(), licenses,
-                location, layer, "manifest" if known else "",
-            )
-        )
+        stated = _Artifact(group if known else "", artifact if known else "", version.strip(),
+                           licenses, "manifest" if known else "")
+        self._saw(file, stated, location)
+
+    def _saw(self, file: ImageFile, a: _Artifact, location: str) -> None:
+        self.saw(file, (a.group, a.artifact, a.version, location), a, location)
 
     def _repository(self, ctx: CatalogContext) -> dict[str, _RepoEntry]:
         """The image's Maven repository by the real path of each jar it links to."""
@@ -255,46 +250,35 @@ class JavaArchiveCataloger(Cataloger):
         return by_jar
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        repository = self._repository(ctx) if self._repo else {}
-        found: dict[tuple[str, str, str, str], Package] = {}
-        for a in self._artifacts:
-            stated = repository.get(a.location) if a.source in ("", "manifest") else None
-            if stated is not None and stated.version != "debian":
-                a = _Artifact(stated.group, stated.artifact, stated.version, a.licenses, a.location,
-                              a.layer, "maven-repo")
-            elif stated is not None and not a.source:
-                a = _Artifact(stated.group, stated.artifact, a.version, a.licenses, a.location,
-                              a.layer, "maven-repo")
-            with self.recording(a.location):
-                found[(a.group, a.artifact, a.version, a.location)] = self._package(a)
-        return sorted(found.values(), key=Package.sort_key)
+        self._stated = self._repository(ctx) if self._repo else {}
+        return super().packages(ctx)
 
-    def _package(self, a: _Artifact) -> Package:
+    def package(self, sighting: Sighting[_Artifact], layer: LayerRef, ctx: CatalogContext) -> Package:
+        a = self._resolved(sighting.record, sighting.location)
         if not a.source:
-            name = _file_stem(a.location)
-            return Package(
-                name=name,
-                version=a.version,
-                ecosystem=self.ecosystem,
-                purl=make_purl("generic", name, a.version,
-                               qualifiers={"file_name": posixpath.basename(a.location)}),
-                cataloger=self.name,
-                layer=a.layer,
+            name = _file_stem(sighting.location)
+            return self.new_package(
+                sighting, layer, name, a.version,
+                make_purl("generic", name, a.version,
+                          qualifiers={"file_name": posixpath.basename(sighting.location)}),
                 licenses=a.licenses,
-                locations=(a.location,),
                 properties=(("hardbox:maven:coordinates", "unknown"), ("hardbox:maven:evidence", "manifest")),
             )
-        return Package(
-            name=f"{a.group}:{a.artifact}",
-            version=a.version,
-            ecosystem=self.ecosystem,
-            purl=self.purl(a.artifact, a.version, namespace=a.group),
-            cataloger=self.name,
-            layer=a.layer,
-            licenses=a.licenses,
-            locations=(a.location,),
-            properties=(("hardbox:maven:evidence", a.source),),
+        return self.new_package(
+            sighting, layer, f"{a.group}:{a.artifact}", a.version,
+            self.purl(a.artifact, a.version, namespace=a.group),
+            licenses=a.licenses, properties=(("hardbox:maven:evidence", a.source),),
         )
+
+    def _resolved(self, a: _Artifact, location: str) -> _Artifact:
+        """The coordinates the image's Maven repository states for the jar at ``location``,
+        where the archive itself stated none (or only its manifest's)."""
+        stated = self._stated.get(location) if a.source in ("", "manifest") else None
+        if stated is not None and stated.version != "debian":
+            return _Artifact(stated.group, stated.artifact, stated.version, a.licenses, "maven-repo")
+        if stated is not None and not a.source:
+            return _Artifact(stated.group, stated.artifact, a.version, a.licenses, "maven-repo")
+        return a
 
 
 def _file_stem(location: str) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import posixpath
 
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger, ManifestSighting
+from hardbox.findings import LayerRef
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Manifest, Sighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -45,14 +46,10 @@ def _licenses(manifest: dict[str, object]) -> tuple[str, ...]:
     return ()
 
 
-class NpmCataloger(Cataloger):
+class NpmCataloger(Cataloger[Manifest]):
     name = "language/npm"
     ecosystem = "npm"
     damage = (RecursionError,)  # json nested deeper than the interpreter's recursion limit
-
-    def __init__(self, *, with_files: bool = True) -> None:
-        super().__init__(with_files=with_files)
-        self._manifests: list[ManifestSighting] = []
 
     def wants(self, path: str) -> bool:
         return _is_package_manifest(path)
@@ -71,28 +68,14 @@ class NpmCataloger(Cataloger):
             or not version.strip()
         ):
             raise ValueError("package.json has no string name and version")
-        self._manifests.append(
-            ManifestSighting(
-                name, version.strip(), _licenses(manifest), file.path, file.layer, file.visible
-            )
-        )
+        version = version.strip()
+        self.saw(file, (file.path, name, version), Manifest(name, version, _licenses(manifest)))
 
-    def packages(self, ctx: CatalogContext) -> list[Package]:
-        found: list[Package] = []
-        for m, layer in self.introduced(self._manifests, ManifestSighting.key):
-            scope, _, bare = m.name.rpartition("/")
-            with self.recording(m.location):
-                found.append(
-                    Package(
-                        name=m.name,
-                        version=m.version,
-                        ecosystem=self.ecosystem,
-                        purl=self.purl(bare, m.version, namespace=scope or None),
-                        cataloger=self.name,
-                        layer=layer,
-                        licenses=m.licenses,
-                        locations=(m.location,),
-                        properties=(("hardbox:npm:path", posixpath.dirname(m.location)),),
-                    )
-                )
-        return sorted(found, key=Package.sort_key)
+    def package(self, sighting: Sighting[Manifest], layer: LayerRef, ctx: CatalogContext) -> Package:
+        m = sighting.record
+        scope, _, bare = m.name.rpartition("/")
+        return self.new_package(
+            sighting, layer, m.name, m.version, self.purl(bare, m.version, namespace=scope or None),
+            licenses=m.licenses,
+            properties=(("hardbox:npm:path", posixpath.dirname(sighting.location)),),
+        )

@@ -12,7 +12,8 @@ import csv
 import posixpath
 import re
 
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger, ManifestSighting
+from hardbox.findings import LayerRef
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Manifest, Sighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
@@ -43,14 +44,9 @@ def _licenses(headers: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(classifiers))
 
 
-class PythonCataloger(Cataloger):
+class PythonCataloger(Cataloger[Manifest]):
     name = "language/python"
     ecosystem = "pypi"
-
-    def __init__(self, *, with_files: bool = True) -> None:
-        super().__init__(with_files=with_files)
-        self._dists: list[ManifestSighting] = []
-        self._records: dict[str, tuple[str, ...]] = {}
 
     def wants(self, path: str) -> bool:
         return path.endswith(
@@ -76,16 +72,8 @@ class PythonCataloger(Cataloger):
         version = (headers.get("version") or [""])[0].strip()
         if not name or not version or any(c.isspace() for c in version):
             raise ValueError(f"no usable Name/Version (name {name!r}, version {version!r})")
-        self._dists.append(
-            ManifestSighting(
-                normalise_name(name),
-                version,
-                _licenses(headers),
-                file.path,
-                file.layer,
-                file.visible,
-            )
-        )
+        name = normalise_name(name)
+        self.saw(file, (file.path, name, version), Manifest(name, version, _licenses(headers)))
 
     def _read_record(self, file: ImageFile) -> None:
         dist_info = posixpath.dirname(file.path)
@@ -94,28 +82,12 @@ class PythonCataloger(Cataloger):
         for row in csv.reader(file.read_text(_MAX_RECORD).splitlines()):
             if row and row[0]:
                 files.append(posixpath.normpath(posixpath.join(site, row[0])))
-        self._records[dist_info] = tuple(files)
+        self.owned[dist_info] = tuple(files)
 
-    def packages(self, ctx: CatalogContext) -> list[Package]:
-        found: list[Package] = []
-        for dist, layer in self.introduced(self._dists, ManifestSighting.key):
-            meta_dir = (
-                dist.location
-                if dist.location.endswith(".egg-info")
-                else posixpath.dirname(dist.location)
-            )
-            with self.recording(dist.location):
-                found.append(
-                    Package(
-                        name=dist.name,
-                        version=dist.version,
-                        ecosystem=self.ecosystem,
-                        purl=self.purl(dist.name, dist.version),
-                        cataloger=self.name,
-                        layer=layer,
-                        licenses=dist.licenses,
-                        locations=(dist.location,),
-                        files=self._records.get(meta_dir, ()),
-                    )
-                )
-        return sorted(found, key=Package.sort_key)
+    def package(self, sighting: Sighting[Manifest], layer: LayerRef, ctx: CatalogContext) -> Package:
+        dist, location = sighting.record, sighting.location
+        meta_dir = location if location.endswith(".egg-info") else posixpath.dirname(location)
+        return self.new_package(
+            sighting, layer, dist.name, dist.version, self.purl(dist.name, dist.version),
+            licenses=dist.licenses, files=self.owned.get(meta_dir, ()),
+        )

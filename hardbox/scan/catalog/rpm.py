@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from hardbox.findings import LayerRef
-from hardbox.scan.catalog.interface import CatalogContext, Cataloger
+from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Sighting
 from hardbox.scan.catalog.rpmdb import READERS, Damage, UnsupportedDatabase
 from hardbox.scan.catalog.rpmdb.header import (
     TAG_ARCH,
@@ -43,12 +43,6 @@ class _Header:
     license: str
     source_rpm: str
     files: tuple[str, ...]
-    location: str
-    layer: LayerRef
-    visible: bool
-
-    def key(self) -> tuple[str, str, str]:
-        return (self.name, self.version, self.arch)
 
 
 def _split_srpm(srpm: str) -> tuple[str, str]:
@@ -60,13 +54,9 @@ def _split_srpm(srpm: str) -> tuple[str, str]:
     return parts[0], f"{parts[1]}-{parts[2]}"
 
 
-class RpmCataloger(Cataloger):
+class RpmCataloger(Cataloger[_Header]):
     name = "os/rpm"
     ecosystem = "rpm"
-
-    def __init__(self, *, with_files: bool = True) -> None:
-        super().__init__(with_files=with_files)
-        self._headers: list[_Header] = []
 
     def wants(self, path: str) -> bool:
         return path.startswith(_DB_DIRS) and path.rsplit("/", 1)[-1] in READERS
@@ -110,46 +100,20 @@ class RpmCataloger(Cataloger):
                 if isinstance(index, int) and 0 <= index < len(dirnames):
                     files.append(f"{dirnames[index]}{base}")
         arch, license_, srpm = (tags.get(t, "") for t in (TAG_ARCH, TAG_LICENSE, TAG_SOURCERPM))
-        self._headers.append(
-            _Header(
-                name,
-                evr,
-                epoch,
-                str(arch),
-                str(license_),
-                str(srpm),
-                tuple(files),
-                file.path,
-                file.layer,
-                file.visible,
-            )
-        )
+        header = _Header(name, evr, epoch, str(arch), str(license_), str(srpm), tuple(files))
+        self.saw(file, (header.name, header.version, header.arch), header)
 
-    def packages(self, ctx: CatalogContext) -> list[Package]:
-        namespace = ctx.os.id if ctx.os is not None else None
-        distro = ctx.os.purl_distro if ctx.os is not None else ""
-        found: dict[tuple[str, str, str], Package] = {}
-        for h, layer in self.introduced(self._headers, _Header.key):
-            source_name, source_version = _split_srpm(h.source_rpm)
-            purl_version = h.version.split(":", 1)[1] if h.epoch else h.version
-            with self.recording(f"{h.location}: package {h.name!r}"):
-                found[h.key()] = Package(
-                    name=h.name,
-                    version=h.version,
-                    ecosystem=self.ecosystem,
-                    purl=self.purl(
-                        h.name,
-                        purl_version,
-                        namespace=namespace,
-                        qualifiers={"arch": h.arch, "distro": distro, "epoch": h.epoch},
-                    ),
-                    cataloger=self.name,
-                    layer=layer,
-                    arch=h.arch,
-                    source_name=source_name,
-                    source_version=source_version,
-                    licenses=(h.license,) if h.license else (),
-                    locations=(h.location,),
-                    files=h.files if self.with_files else (),
-                )
-        return sorted(found.values(), key=Package.sort_key)
+    def package(self, sighting: Sighting[_Header], layer: LayerRef, ctx: CatalogContext) -> Package:
+        h = sighting.record
+        source_name, source_version = _split_srpm(h.source_rpm)
+        purl_version = h.version.split(":", 1)[1] if h.epoch else h.version
+        return self.new_package(
+            sighting, layer, h.name, h.version,
+            self.purl(h.name, purl_version, namespace=ctx.os.id if ctx.os is not None else None,
+                      qualifiers={"arch": h.arch, "distro": ctx.distro, "epoch": h.epoch}),
+            arch=h.arch,
+            source_name=source_name,
+            source_version=source_version,
+            licenses=(h.license,) if h.license else (),
+            files=h.files,
+        )
