@@ -65,6 +65,13 @@ def write(root: Path, rel: str, text: str | bytes = "", mode: int = 0o644) -> Pa
     return path
 
 
+def layer_of(root: Path, files: dict[str, str | bytes]) -> Path:
+    """A layer directory ``root`` holding ``files`` (path in the image: content)."""
+    for rel, content in files.items():
+        write(root, rel, content)
+    return root
+
+
 def whiteout(root: Path, rel: str) -> None:
     """An overlayfs whiteout: a character device 0/0 with the deleted name."""
     path = root / rel.lstrip("/")

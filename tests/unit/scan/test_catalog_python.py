@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.layerdirs import image_of, pip_install_wheels, whiteout, write
+from helpers.layerdirs import image_of, layer_of, pip_install_wheels, whiteout, write
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog.python import normalise_name
@@ -62,18 +62,13 @@ def test_layer_attribution_and_removal(pip_layer: Path, tmp_path: Path) -> None:
 
 
 def test_egg_info_and_damaged_metadata(tmp_path: Path) -> None:
-    layer = tmp_path / "l0"
-    write(
-        layer,
-        "usr/lib/python3/dist-packages/Old_Thing-0.9.egg-info/PKG-INFO",
-        "Metadata-Version: 1.1\nName: Old_Thing\nVersion: 0.9\nLicense: BSD\n",
-    )
-    write(
-        layer,
-        "usr/lib/python3/dist-packages/flat-1.0.egg-info",
-        "Metadata-Version: 1.0\nName: flat\nVersion: 1.0\n",
-    )
-    write(layer, "usr/lib/python3/dist-packages/broken-1.dist-info/METADATA", "\0\0 not metadata")
+    layer = layer_of(tmp_path / "l0", {
+        "usr/lib/python3/dist-packages/Old_Thing-0.9.egg-info/PKG-INFO":
+            "Metadata-Version: 1.1\nName: Old_Thing\nVersion: 0.9\nLicense: BSD\n",
+        "usr/lib/python3/dist-packages/flat-1.0.egg-info":
+            "Metadata-Version: 1.0\nName: flat\nVersion: 1.0\n",
+        "usr/lib/python3/dist-packages/broken-1.dist-info/METADATA": "\0\0 not metadata",
+    })
     result = catalog_image(image_of(layer))
     assert {(p.name, p.version) for p in result.packages} == {("old-thing", "0.9"), ("flat", "1.0")}
     status = {s.cataloger: s for s in result.statuses}["language/python"]

@@ -14,7 +14,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
-from helpers.layerdirs import DirImage, dpkg_packages, image_of, write
+from helpers.layerdirs import DirImage, dpkg_packages, image_of, layer_of
 
 from hardbox.findings import Finding, Kind, Severity, VulnerabilityDetail
 from hardbox.scan.catalog_result import CatalogResult, catalog_image
@@ -171,22 +171,12 @@ def test_spdx_is_valid(minbase: tuple[DirImage, CatalogResult], tmp_path: Path) 
 
 
 def test_partial_catalog_is_in_the_sbom(tmp_path: Path) -> None:
-    layer = tmp_path / "l0"
-    write(
-        layer,
-        "var/lib/dpkg/status",
-        "Package: ok\nVersion: 1\nArchitecture: all\n\nPackage: broken\n",
-    )
-    write(
-        layer,
-        "srv/a/node_modules/x/package.json",
-        '{"name": "x", "version": "1.0.0", "license": "MIT"}',
-    )
-    write(
-        layer,
-        "srv/b/node_modules/x/package.json",
-        '{"name": "x", "version": "1.0.0", "license": "MIT"}',
-    )
+    npm_x = '{"name": "x", "version": "1.0.0", "license": "MIT"}'
+    layer = layer_of(tmp_path / "l0", {
+        "var/lib/dpkg/status": "Package: ok\nVersion: 1\nArchitecture: all\n\nPackage: broken\n",
+        "srv/a/node_modules/x/package.json": npm_x,
+        "srv/b/node_modules/x/package.json": npm_x,
+    })
     image = identified(image_of(layer))
     result = catalog_image(image)
     bom = valid_json(write_sbom(image, result, "cyclonedx-json"))

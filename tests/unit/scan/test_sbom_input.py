@@ -83,57 +83,44 @@ def test_hardbox_sboms_read_back_into_the_catalogued_packages(
     assert sbom.os.pretty_name == "Rocky Linux 9.3"
 
 
+def cyclonedx(*components: dict[str, Any], spec: str = "1.6") -> dict[str, Any]:
+    """A CycloneDX document of ``components``, with the header every tool writes."""
+    return {"bomFormat": "CycloneDX", "specVersion": spec, "version": 1,
+            "components": list(components)}
+
+
+def library(name: str, version: str, purl: str | None = None, **more: Any) -> dict[str, Any]:
+    """A library component (no purl when ``purl`` is None); ``more`` adds fields as given."""
+    component = {"type": "library", "name": name, "version": version}
+    if purl is not None:
+        component["purl"] = purl
+    return component | more
+
+
 def test_syft_and_trivy_shapes(tmp_path: Path) -> None:
-    doc = {
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.6",
-        "version": 1,
-        "components": [
-            {  # Syft: the distro and the source in qualifiers
-                "type": "library",
-                "name": "libssl3",
-                "version": "3.0.11-1~deb12u2",
-                "purl": "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl",
-            },
-            {  # Trivy: the source in properties; nested under an application component
-                "type": "application",
-                "name": "usr/lib",
-                "components": [
-                    {
-                        "type": "library",
-                        "name": "libc6",
-                        "version": "2.36-9+deb12u4",
-                        "purl": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12.5",
-                        "properties": [
+    doc = cyclonedx(
+        # Syft: the distro and the source in qualifiers
+        library("libssl3", "3.0.11-1~deb12u2",
+                "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl"),
+        {  # Trivy: the source in properties; nested under an application component
+            "type": "application",
+            "name": "usr/lib",
+            "components": [
+                library("libc6", "2.36-9+deb12u4",
+                        "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12.5",
+                        properties=[
                             {"name": "aquasecurity:trivy:SrcName", "value": "glibc"},
                             {"name": "aquasecurity:trivy:SrcVersion", "value": "2.36-9+deb12u4"},
-                        ],
-                    }
-                ],
-            },
-            {
-                "type": "library",
-                "name": "shadow",
-                "version": "1",
-                "purl": "pkg:deb/debian/passwd@1:4.13%2Bdfsg1-1?arch=amd64&distro=debian-12",
-            },
-            {"type": "library", "name": "serde", "version": "1.0", "purl": "pkg:cargo/serde@1.0.0"},
-            {"type": "library", "name": "broken", "version": "1", "purl": "pkg:deb"},
-            {"type": "library", "name": "nopurl", "version": "1"},
-            {
-                "type": "library",
-                "name": "requests",
-                "version": "2.31.0",
-                "purl": "pkg:pypi/requests@2.31.0",
-            },
-            {
-                "type": "library",
-                "name": "@babel/core",
-                "version": "7.0.0",
-                "purl": "pkg:npm/%40babel/core@7.0.0",
-            },
-        ],
-    }
+                        ]),
+            ],
+        },
+        library("shadow", "1", "pkg:deb/debian/passwd@1:4.13%2Bdfsg1-1?arch=amd64&distro=debian-12"),
+        library("serde", "1.0", "pkg:cargo/serde@1.0.0"),
+        library("broken", "1", "pkg:deb"),
+        library("nopurl", "1"),
+        library("requests", "2.31.0", "pkg:pypi/requests@2.31.0"),
+        library("@babel/core", "7.0.0", "pkg:npm/%40babel/core@7.0.0"),
+    )
     path = tmp_path / "syft.cdx.json"
     path.write_text(valid_cyclonedx(doc))
     sbom = read_sbom(str(path))
@@ -154,20 +141,11 @@ def test_syft_and_trivy_shapes(tmp_path: Path) -> None:
 
 
 def test_rpm_epoch_qualifier_and_srpm_upstream(tmp_path: Path) -> None:
-    doc = {
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "version": 1,
-        "components": [
-            {
-                "type": "library",
-                "name": "bash",
-                "version": "1:4.4.20-4.el8_6",
-                "purl": "pkg:rpm/redhat/bash@4.4.20-4.el8_6?arch=x86_64&epoch=1"
-                "&upstream=bash-4.4.20-4.el8_6.src.rpm&distro=rhel-8.6",
-            }
-        ],
-    }
+    doc = cyclonedx(
+        library("bash", "1:4.4.20-4.el8_6", "pkg:rpm/redhat/bash@4.4.20-4.el8_6?arch=x86_64&epoch=1"
+                "&upstream=bash-4.4.20-4.el8_6.src.rpm&distro=rhel-8.6"),
+        spec="1.5",
+    )
     path = tmp_path / "rpm.json"
     path.write_text(json.dumps(doc))
     (pkg,) = read_sbom(str(path)).packages
