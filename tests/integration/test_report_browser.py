@@ -122,7 +122,17 @@ def browser(tmp_path: Path) -> Iterator[str]:
             proc.wait()
 
 
-def open_report(endpoint: str, report: Path) -> Page:
+def sample_result(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
+    """The scan of the session's sample image (helpers.scanimages)."""
+    need_tool("umoci", "openssl")
+    result, _ = scanimages.sample_scan(tmp_path_factory)
+    assert isinstance(result, ScanResult)
+    return result
+
+
+def open_report(endpoint: str, result: ScanResult, report: Path) -> Page:
+    """Render ``result`` as the HTML report at ``report`` and load it in the browser."""
+    report.write_text(REPORTERS["html"]().render(result))
     with urllib.request.urlopen(f"{endpoint}/json/list", timeout=10) as response:
         targets = json.load(response)
     page_target = next(t for t in targets if t["type"] == "page")
@@ -165,12 +175,9 @@ def type_into(page: Page, table: str, text: str) -> int:
 
 def test_report_loads_offline_with_no_errors_and_filters_work(browser: str, tmp_path: Path,
                                                                tmp_path_factory: pytest.TempPathFactory) -> None:
-    need_tool("umoci", "openssl")
-    result, _ = scanimages.sample_scan(tmp_path_factory)
-    assert isinstance(result, ScanResult)
+    result = sample_result(tmp_path_factory)
     report = tmp_path / "report.html"
-    report.write_text(REPORTERS["html"]().render(result))
-    page = open_report(browser, report)
+    page = open_report(browser, result, report)
 
     assert page.problems() == []
     assert page.requests() == [report.as_uri()]
@@ -232,12 +239,9 @@ def synthetic_result(base: ScanResult, rows: int) -> ScanResult:
 
 def test_filtering_thousands_of_rows_is_fast(browser: str, tmp_path: Path,
                                              tmp_path_factory: pytest.TempPathFactory) -> None:
-    need_tool("umoci", "openssl")
-    base, _ = scanimages.sample_scan(tmp_path_factory)
-    assert isinstance(base, ScanResult)
+    base = sample_result(tmp_path_factory)
     report = tmp_path / "big.html"
-    report.write_text(REPORTERS["html"]().render(synthetic_result(base, 5000)))
-    page = open_report(browser, report)
+    page = open_report(browser, synthetic_result(base, 5000), report)
     assert page.problems() == []
     elapsed = page.js("""(async () => {
         const input = document.querySelector('.controls[data-table="t-vulns"] .filter');
@@ -318,8 +322,7 @@ LAYOUT = """(() => {
 @pytest.mark.parametrize("width", [390, 1400])
 def test_the_report_fits_a_phone_and_a_desktop(browser: str, tmp_path: Path, width: int) -> None:
     report = tmp_path / "advisories.html"
-    report.write_text(REPORTERS["html"]().render(advisory_heavy_result()))
-    page = open_report(browser, report)
+    page = open_report(browser, advisory_heavy_result(), report)
     page.send("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1,
               mobile=width < 600)
     page.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
