@@ -18,18 +18,8 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
 from hardbox.scan.catalog_result import CatalogResult
-from hardbox.scan.ecosystems import is_os
 from hardbox.scan.prepare import ImageIdentity
-from hardbox.scan.sbom.facts import (
-    TOOL,
-    ComponentFacts,
-    image_created,
-    os_component,
-    package_components,
-    root_component,
-    serial_number,
-    status_properties,
-)
+from hardbox.scan.sbom.facts import ComponentFacts, sbom_facts
 
 
 def _properties(props: Iterable[tuple[str, str]]) -> list[Property]:
@@ -62,27 +52,21 @@ def _component(facts: ComponentFacts) -> Component:
 
 def build_bom(image: ImageIdentity, result: CatalogResult, *, with_files: bool = False) -> Bom:
     """The CycloneDX model of an image's catalog."""
-    root = _component(root_component(image, result))
+    facts = sbom_facts(image, result, with_files)
+    root = _component(facts.root)
     metadata = BomMetaData(
         component=root,
-        timestamp=image_created(image),
-        properties=_properties(status_properties(result)),
+        timestamp=facts.created,
+        properties=_properties(facts.status),
     )
-    metadata.tools.components.add(_component(TOOL))
+    metadata.tools.components.add(_component(facts.tool))
     bom = Bom(metadata=metadata)
-    components = {pkg: _component(facts)
-                  for pkg, facts in package_components(result, with_files).items()}
-    os_facts = os_component(result)
-    system = _component(os_facts) if os_facts is not None else None
-    if system is not None:
-        bom.components.add(system)
-        bom.register_dependency(
-            system, [components[p] for p in result.packages if is_os(p.ecosystem)]
-        )
-    for component in components.values():
-        bom.components.add(component)
-    bom.register_dependency(root, [*([system] if system else []), *components.values()])
-    bom.serial_number = serial_number(image, result, with_files)
+    by_ref = {facts.root.ref: root} | {c.ref: _component(c) for c in facts.components}
+    for component in facts.components:
+        bom.components.add(by_ref[component.ref])
+    for ref, on in facts.depends.items():
+        bom.register_dependency(by_ref[ref], [by_ref[r] for r in on])
+    bom.serial_number = facts.serial
     return bom
 
 

@@ -27,19 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hardbox.scan.catalog_result import CatalogResult
-from hardbox.scan.ecosystems import is_os
 from hardbox.scan.prepare import ImageIdentity
-from hardbox.scan.sbom.facts import (
-    TOOL,
-    ComponentFacts,
-    LicenseKind,
-    image_created,
-    os_component,
-    package_components,
-    root_component,
-    serial_number,
-    status_properties,
-)
+from hardbox.scan.sbom.facts import ComponentFacts, LicenseKind, sbom_facts
 
 _SCHEMA = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 Json = dict[str, Any]
@@ -97,36 +86,30 @@ def _component_order(component: Json) -> tuple[Any, ...]:
 
 def cyclonedx_json(image: ImageIdentity, result: CatalogResult, *, with_files: bool = False) -> str:
     """The CycloneDX 1.6 JSON text of an image's catalog."""
-    root = _component(root_component(image, result))
-    packages = package_components(result, with_files)
-    components = [_component(facts) for facts in packages.values()]
-    depends: dict[str, list[str]] = {facts.ref: [] for facts in packages.values()}
-    os_facts = os_component(result)
-    if os_facts is not None:
-        components.append(_component(os_facts))
-        depends[os_facts.ref] = [packages[pkg].ref for pkg in result.packages if is_os(pkg.ecosystem)]
-    depends[root["bom-ref"]] = [c["bom-ref"] for c in components]
-    created = image_created(image) or datetime.now(tz=UTC)
+    facts = sbom_facts(image, result, with_files)
+    root = _component(facts.root)
+    created = facts.created or datetime.now(tz=UTC)
     metadata: Json = {
         "timestamp": created.isoformat(),
-        "tools": {"components": [_component(TOOL)]},
+        "tools": {"components": [_component(facts.tool)]},
         "component": root,
     }
-    status = _properties(status_properties(result))
+    status = _properties(facts.status)
     if status:
         metadata["properties"] = status
     doc: Json = {
         "$schema": _SCHEMA,
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
-        "serialNumber": serial_number(image, result, with_files).urn,
+        "serialNumber": facts.serial.urn,
         "version": 1,
         "metadata": metadata,
     }
+    components = [_component(c) for c in facts.components]
     if components:
         doc["components"] = sorted(components, key=_component_order)
     doc["dependencies"] = [
         {"ref": ref, **({"dependsOn": sorted(set(on))} if on else {})}
-        for ref, on in sorted(depends.items())
+        for ref, on in sorted(facts.depends.items())
     ]
     return json.dumps(doc, indent=2) + "\n"

@@ -38,7 +38,7 @@ from packageurl import PackageURL
 
 from hardbox import __version__
 from hardbox.scan.catalog_result import CatalogResult
-from hardbox.scan.ecosystems import BY_NAME
+from hardbox.scan.ecosystems import BY_NAME, is_os
 from hardbox.scan.package import Package
 from hardbox.scan.prepare import ImageIdentity
 
@@ -124,6 +124,36 @@ def package_components(result: CatalogResult, with_files: bool) -> dict[Package,
             properties=tuple(package_properties(pkg)),
         )
     return components
+
+
+@dataclass(frozen=True)
+class SbomFacts:
+    """Everything a CycloneDX SBOM of an image says, for a writer to spell: the image
+    (``root``), the tool, the OS and package components, which depends on which (by bom-ref:
+    the image on every component, the OS on its packages, every component listed), the
+    catalogers' status, the creation time and the serial number."""
+
+    root: ComponentFacts
+    components: tuple[ComponentFacts, ...]
+    depends: dict[str, tuple[str, ...]]
+    status: Properties
+    created: datetime | None
+    serial: uuid.UUID
+    tool: ComponentFacts = TOOL
+
+
+def sbom_facts(image: ImageIdentity, result: CatalogResult, with_files: bool) -> SbomFacts:
+    root = root_component(image, result)
+    packages = package_components(result, with_files)
+    depends: dict[str, tuple[str, ...]] = {facts.ref: () for facts in packages.values()}
+    components = list(packages.values())
+    system = os_component(result)
+    if system is not None:
+        components.insert(0, system)
+        depends[system.ref] = tuple(packages[pkg].ref for pkg in result.packages if is_os(pkg.ecosystem))
+    depends[root.ref] = tuple(c.ref for c in components)
+    return SbomFacts(root, tuple(components), depends, status_properties(result),
+                     image_created(image), serial_number(image, result, with_files))
 
 
 def image_name(image: ImageIdentity) -> str:
