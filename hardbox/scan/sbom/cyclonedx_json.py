@@ -8,7 +8,7 @@ could not reach half of trivy's time (issue 4). The document is small and its JS
 fixed by the CycloneDX 1.6 schema (bom-1.6.schema.json: ``metadata``, ``components``,
 ``dependencies``, ``licenses`` as ``{"license": {"id"|"name"}}`` or ``{"expression"}``,
 ``evidence.occurrences``), so it is written here, from the same content
-``hardbox.scan.sbom.build`` decides for the library path. The library stays in charge of what it
+``hardbox.scan.sbom.facts.sbom_facts`` decides for the library path. The library stays in charge of what it
 does well: classifying license texts (``cyclonedx.spdx``), XML, ``--with-vulns``, and — in
 the tests — checking this output with its strict JSON schema validator and comparing it,
 document for document, with what its own outputter writes.
