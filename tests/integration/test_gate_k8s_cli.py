@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from helpers.cli import hardbox
+from helpers.k8s import restricted_container
 
 SARIF_SCHEMA = Path(__file__).parents[1] / "unit" / "report" / "sarif-schema-2.1.0.json"
 
@@ -26,13 +27,7 @@ spec:
     runAsNonRoot: true
     seccompProfile: {type: RuntimeDefault}
   containers:
-  - name: api
-    image: registry.example/api:2
-    securityContext:
-      allowPrivilegeEscalation: false
-      readOnlyRootFilesystem: true
-      capabilities: {drop: [ALL]}
-"""
+""" + restricted_container("api", "registry.example/api:2", indent=2)
 # Line 16 is the one hostPath: the finding's region must say so.
 BAD = GOOD + """\
     volumeMounts:

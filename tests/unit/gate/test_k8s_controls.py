@@ -12,6 +12,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from helpers.k8s import restricted_container
 
 from hardbox.errors import InputError
 from hardbox.gate.k8s.controls import CONTROLS, REQUIREMENTS, controls_for
@@ -203,21 +204,9 @@ spec:
             runAsNonRoot: true
             seccompProfile: {type: RuntimeDefault}
           initContainers:
-          - name: setup
-            image: registry.example/setup:1
-            securityContext:
-              allowPrivilegeEscalation: false
-              readOnlyRootFilesystem: true
-              capabilities: {drop: [ALL]}
-              privileged: true
+""" + restricted_container("setup", "registry.example/setup:1", indent=10, also=("privileged: true",)) + """\
           containers:
-          - name: job
-            image: registry.example/job:1
-            securityContext:
-              allowPrivilegeEscalation: false
-              readOnlyRootFilesystem: true
-              capabilities: {drop: [ALL]}
-"""
+""" + restricted_container("job", "registry.example/job:1", indent=10)
     service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n"
     text = f"---\n# rendered by a chart: an empty document first\n---\n{service}---\n{COMPLIANT}---\n{cronjob}"
     path = write(tmp_path, text)
