@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hardbox.runtime.net.options import NetworkOptions
-    from hardbox.runtime.profile.model import Profile
     from hardbox.runtime.profile.options import RunOptions
+    from hardbox.runtime.request import ImageInput
+    from hardbox.runtime.spec import ProfileSpec
 
 DESCRIPTION = """\
 Start IMAGE in a new container, hardened by a profile, and pass its exit status through.
@@ -115,38 +116,25 @@ def handle(args: argparse.Namespace) -> int:
 
 def _handle(args: argparse.Namespace) -> int:
     from hardbox.errors import UsageError
-    from hardbox.runtime.profile.load import load_profile
-    from hardbox.runtime.profile.options import apply_options
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     _check_options(args)
-    profile, _ = apply_options(load_profile(args.profile), _run_options(args))
-    network = _network_options(args)
-    network.check_mode(profile.network, profile.name)
     if args.json and not args.explain:
         raise UsageError("--json only goes with --explain")
     if args.explain:
-        return _explain(profile, args)
+        return _explain(args)
     if args.detach and (args.tty or args.interactive):
         raise UsageError("-d cannot be combined with -t or -i (hardbox has no attach)")
-    from hardbox.cli.inputs import stored_image
-    from hardbox.image.store.shifted import recorded_map
-    from hardbox.image.store.store import Store
+    network = _network_options(args)
+    spec, image = _resolve(args, network)
     from hardbox.runtime.mounts import Volume
-    from hardbox.runtime.request import ImageInput, RunRequest
+    from hardbox.runtime.request import RunRequest
 
-    store = Store.open()
-    image = stored_image(store, args.image, args)
-    cfg = image.config
     request = RunRequest(
-        image=ImageInput(
-            ref=args.image, id=image.id, layers=tuple(layer.path for layer in image.layers),
-            user=cfg.user, env=cfg.env, entrypoint=cfg.entrypoint, cmd=cfg.cmd,
-            working_dir=cfg.working_dir, shift=recorded_map(store), exposed_ports=cfg.exposed_ports,
-        ),
-        profile=profile,
+        image=image,
+        profile=spec,
         command=tuple(command),
         entrypoint=args.entrypoint,
         env=tuple(args.env),
@@ -154,7 +142,7 @@ def _handle(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         hostname=args.hostname,
         name=args.name,
-        volumes=tuple(Volume.parse(v, read_only_default=profile.volumes_readonly) for v in args.volume),
+        volumes=tuple(Volume.parse(v, read_only_default=spec.volumes_readonly) for v in args.volume),
         tty=args.tty,
         interactive=args.interactive,
         init=args.init,
@@ -169,15 +157,72 @@ def _handle(args: argparse.Namespace) -> int:
     return run_foreground(request)
 
 
+def _resolve(args: argparse.Namespace, network: NetworkOptions) -> tuple[ProfileSpec, ImageInput]:
+    """The profile's spec and the image, from the run plan cache (runtime/plan_cache.py)
+    when neither they nor the options shaping them changed; else resolved, validated and
+    cached. --pull always and docker:// names always go to the registry: never cached."""
+    from hardbox.runtime import plan_cache
+
+    cacheable = args.pull != "always" and not args.image.startswith("docker://")
+    key = plan_cache.key_for(args.profile, _run_options_key(args), args.image)
+    found = plan_cache.lookup(key) if cacheable else None
+    if found is not None:
+        network.check_mode(found[0].network, found[0].name)
+        return found
+    spec, image, files = _resolve_uncached(args, network)
+    if cacheable and spec.egress is None:  # an egress policy is a model object: not serialized
+        plan_cache.save(key, spec, image, files)
+    return spec, image
+
+
+def _resolve_uncached(args: argparse.Namespace, network: NetworkOptions) -> tuple[ProfileSpec, ImageInput, list[str]]:
+    """Load the profile (options folded in, seccomp compiled) and read the stored image;
+    with the files both were read from."""
+    from hardbox.cli.inputs import stored_image
+    from hardbox.image.store.shifted import recorded_map
+    from hardbox.image.store.store import Store
+    from hardbox.runtime.plan_cache import image_files
+    from hardbox.runtime.profile.load import load_profile_and_files
+    from hardbox.runtime.profile.options import apply_options
+    from hardbox.runtime.request import ImageInput, refuse_unlockable_masks
+    from hardbox.runtime.seccomp import compile_filter
+    from hardbox.runtime.spec import from_profile
+
+    loaded, profile_files = load_profile_and_files(args.profile)
+    profile, _ = apply_options(loaded, _run_options(args))
+    network.check_mode(profile.network, profile.name)
+    bpf = compile_filter(profile.seccomp, profile.capabilities) if profile.seccomp is not None else None
+    spec = from_profile(profile, bpf)
+    refuse_unlockable_masks(spec)  # before the image is read or pulled: a profile error first
+    store = Store.open()
+    stored = stored_image(store, args.image, args)
+    cfg = stored.config
+    image = ImageInput(
+        ref=args.image, id=stored.id, layers=tuple(layer.path for layer in stored.layers),
+        user=cfg.user, env=cfg.env, entrypoint=cfg.entrypoint, cmd=cfg.cmd,
+        working_dir=cfg.working_dir, shift=recorded_map(store), exposed_ports=cfg.exposed_ports,
+    )
+    files = [*profile_files, *image_files(
+        str(store.root), str(store.record_path(stored.manifest_digest)),
+        (str(store.blob_path(stored.manifest_digest)), str(store.blob_path(stored.id))),
+        (str(p) for p in image.layers), str(store.shift_file))]
+    return spec, image, files
+
+
 def _run_options(args: argparse.Namespace) -> RunOptions:
-    """The options the profile folds in (profile.options.apply_options): the one place they
-    are read from the command line."""
+    """The options the profile folds in (profile.options.apply_options)."""
     from hardbox.runtime.profile.options import RunOptions
 
-    return RunOptions(
-        cap_add=tuple(args.cap_add), cap_drop=tuple(args.cap_drop), network=args.network,
-        read_only=args.read_only, memory=args.memory, pids_limit=args.pids_limit, cpus=args.cpus,
-    )
+    options: dict[str, Any] = dict(_run_options_key(args))
+    return RunOptions(**options)
+
+
+def _run_options_key(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
+    """The one place the options the profile folds in are read from the command line: they
+    build RunOptions and key the run plan cache, so an option added to one is in both."""
+    return (("cap_add", tuple(args.cap_add)), ("cap_drop", tuple(args.cap_drop)), ("network", args.network),
+            ("read_only", args.read_only), ("memory", args.memory), ("pids_limit", args.pids_limit),
+            ("cpus", args.cpus))
 
 
 def _network_options(args: argparse.Namespace) -> NetworkOptions:
@@ -204,9 +249,14 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--workdir {args.workdir!r}: must be an absolute path")
 
 
-def _explain(profile: Profile, args: argparse.Namespace) -> int:
+def _explain(args: argparse.Namespace) -> int:
     from hardbox.cli.output import print_json
     from hardbox.runtime.profile.explain import explain, render
+    from hardbox.runtime.profile.load import load_profile
+    from hardbox.runtime.profile.options import apply_options
+
+    profile, _ = apply_options(load_profile(args.profile), _run_options(args))
+    _network_options(args).check_mode(profile.network, profile.name)
 
     report = explain(profile, volumes=tuple(args.volume), init=args.init, tty=args.tty,
                      net_options=_network_options(args))

@@ -60,8 +60,9 @@ from hardbox.runtime import (
 from hardbox.runtime.cgroups import open_manager
 from hardbox.runtime.cgroups.base import CgroupLimits, DevicesUnavailable
 from hardbox.runtime.cgroups.devices import ALLOWED_DEVICES
+from hardbox.runtime.digest import sha256_hex
 from hardbox.runtime.init import exit_status, hide_host_process, run_as_init
-from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan, plan_rlimits
+from hardbox.runtime.request import Plan, RunRequest, error_for, make_plan
 from hardbox.runtime.seccomp_install import install_filter
 from hardbox.runtime.selinux import allocate_label, apply_exec_label, host_has_selinux
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, now, process_start_time
@@ -72,8 +73,8 @@ if TYPE_CHECKING:
     from hardbox.runtime.net.pasta import Uplink
     from hardbox.runtime.net.plan import NetworkPlan
     from hardbox.runtime.oom import OomWatch
-    from hardbox.runtime.profile.model import Profile
     from hardbox.runtime.selinux import Label
+    from hardbox.runtime.spec import ProfileSpec
     from hardbox.runtime.tty import Relay
 
 
@@ -104,7 +105,7 @@ class Container:
                 id=state_id, name=req.name, image=req.image.ref, image_id=req.image.id,
                 profile=profile.name, command=list(req.argv()), created=now(),
                 monitor_pid=os.getpid(), auto_remove=req.auto_remove,
-                weakenings=[str(w) for w in profile.weakenings],
+                weakenings=list(profile.weakenings),
                 layers=[str(p) for p in req.image.layers],
             )
         )
@@ -221,7 +222,7 @@ class Container:
         os.waitpid(child, 0)  # PID 1 is now our child (we are its subreaper)
         # rlimits are set from here: raising a hard limit needs CAP_SYS_RESOURCE in the
         # initial user namespace, which the container never has (prlimit(2)).
-        self.skipped += process.set_rlimits(self.pid, plan_rlimits(self.request.profile))
+        self.skipped += process.set_rlimits(self.pid, self.request.profile.rlimits)
         if self.netplan is not None and self.netplan.uplink:
             from hardbox.runtime.net import pasta
 
@@ -538,10 +539,8 @@ def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, obj
     _write_private(base / "process.env", b"".join(e.encode(errors="surrogateescape") + b"\0" for e in env))
     digest = ""
     if plan.seccomp_bpf is not None:
-        import hashlib  # already loaded by the seccomp compiler
-
         _write_private(base / "seccomp.bpf", plan.seccomp_bpf)
-        digest = hashlib.sha256(plan.seccomp_bpf).hexdigest()
+        digest = sha256_hex(plan.seccomp_bpf)
     return {
         "process_user": plan.user, "process_workdir": plan.workdir, "hostname": plan.hostname,
         "capabilities": list(plan.capabilities), "no_new_privs": plan.no_new_privs,
@@ -562,9 +561,9 @@ def _write_private(path: Path, data: bytes) -> None:
             os.close(fd)
 
 
-def _egress_rules(profile: Profile, base: Path) -> dict[str, object] | None:
+def _egress_rules(profile: ProfileSpec, base: Path) -> dict[str, object] | None:
     """The nftables ruleset of the profile's egress policy (runtime/egress.py), or None."""
-    if profile.network != "private" or not profile.egress.restricts:
+    if profile.network != "private" or profile.egress is None or not profile.egress.restricts:
         return None  # the common case, decided without importing the egress module
     from hardbox.runtime import egress
 

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, forked, process, syscalls
+from hardbox.runtime.digest import sha256_hex
 from hardbox.runtime.init import exit_status
 from hardbox.runtime.state import ContainerState, StateDir, StateStore, process_start_time
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
@@ -209,7 +210,7 @@ def _read_seccomp(state_dir: StateDir, state: ContainerState) -> bytes | None:
             bpf = fh.read()
     except OSError as err:
         raise ContainerError(f"read the container's seccomp filter `{path}`: {err.strerror}") from err
-    if _sha256_hex(bpf) != state.seccomp:
+    if sha256_hex(bpf) != state.seccomp:
         raise ContainerError(f"the container's seccomp filter `{path}` does not match its recorded sha256")
     return bpf
 
@@ -369,20 +370,6 @@ def _non_dumpable() -> None:
     back to fs.suid_dumpable (commit_creds), which is 1 ("debug") on some hosts, so this is
     repeated after each one until execve hands the process to the container's program."""
     syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
-
-
-def _sha256_hex(data: bytes) -> str:
-    """SHA-256 from CPython's built-in implementation (``_sha2`` since 3.12, ``_sha256``
-    before), which hashlib itself falls back to: hashlib first loads OpenSSL's libcrypto,
-    ~4 ms of `hardbox exec`'s start-up for one digest of a few KiB (bench/RESULTS.md)."""
-    for name in ("_sha2", "_sha256"):
-        try:
-            return str(importlib.import_module(name).sha256(data).hexdigest())
-        except ImportError:
-            continue
-    import hashlib  # an interpreter built without them
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def _load_for_exec(plan: ExecPlan) -> None:

@@ -1,8 +1,9 @@
 """A run request and the plan derived from it: what a container will be, before it starts.
 
-``RunRequest`` is what the CLI asks for (image, profile after options, command, volumes,
-terminal); ``make_plan`` turns it into the ``Plan`` the forked container process carries
-out, with everything that can fail or be slow (seccomp compile, path choices) done first.
+``RunRequest`` is what the CLI asks for (image, the profile's resolved spec — spec.py —,
+command, volumes, terminal); ``make_plan`` turns it into the ``Plan`` the forked container process carries
+out, with everything that can fail done first (the seccomp filter is compiled already, in
+the spec).
 ``error_for`` maps the status a failed start reports to Docker's 125/126/127 errors.
 """
 
@@ -16,12 +17,11 @@ from typing import TYPE_CHECKING
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, mounts, namespaces, network
 from hardbox.runtime.net.options import NetworkOptions
-from hardbox.runtime.seccomp import compile_filter
 
 if TYPE_CHECKING:
     from hardbox.image.userns import ShiftMap
-    from hardbox.runtime.profile.load import Profile
     from hardbox.runtime.selinux import Label
+    from hardbox.runtime.spec import ProfileSpec
 
 _ERROR_CLASSES: dict[int, type[ContainerError]] = {
     125: ContainerError, 126: CommandNotExecutable, 127: CommandNotFound,
@@ -52,7 +52,7 @@ class ImageInput:
 @dataclass(frozen=True)
 class RunRequest:
     image: ImageInput
-    profile: Profile
+    profile: ProfileSpec
     command: tuple[str, ...] = ()
     entrypoint: str | None = None
     env: tuple[str, ...] = ()
@@ -112,13 +112,10 @@ class Plan:
 
 
 def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -> Plan:
-    """What PID 1 will do, decided in hardbox before the fork (the seccomp filter compiled
-    or taken from the cache, paths fixed), so the forked side only carries it out."""
+    """What PID 1 will do, decided in hardbox before the fork (paths fixed), so the forked
+    side only carries it out."""
     profile = req.profile
     refuse_unlockable_masks(profile)
-    bpf = None
-    if profile.seccomp is not None:
-        bpf = compile_filter(profile.seccomp, profile.capabilities)
     nsset = namespaces.NamespaceSet(
         user=profile.user_namespace, network=network.needs_namespace(profile.network)
     )
@@ -137,7 +134,7 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
         namespaces=nsset,
         capabilities=profile.capabilities,
         no_new_privs=profile.no_new_privs,
-        seccomp_bpf=bpf,
+        seccomp_bpf=profile.seccomp_bpf,
         selinux_label=label,
         tty=req.tty,
         interactive=req.interactive,
@@ -161,7 +158,7 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
     )
 
 
-def refuse_unlockable_masks(profile: Profile) -> None:
+def refuse_unlockable_masks(profile: ProfileSpec) -> None:
     """CAP_SYS_ADMIN lets container root unmount the masks over /proc and /sys. Docker
     stops that with AppArmor; hardbox has no LSM to lean on where SELinux is absent and
     cannot lock mounts it makes in the container's own mount namespace, so the
@@ -176,6 +173,3 @@ def refuse_unlockable_masks(profile: Profile) -> None:
             "and readonly_paths: [] (docs/writing-a-profile.md)",
         )
 
-
-def plan_rlimits(profile: Profile) -> tuple[tuple[str, int, int], ...]:
-    return tuple((r.type, r.soft, r.hard) for r in profile.rlimits)

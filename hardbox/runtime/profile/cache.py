@@ -55,6 +55,13 @@ def lookup(key: str, cache_dir: Path | None = None) -> Profile | None:
     """The cached profile for ``key`` (a shipped name and the install it came from, or a
     resolved file path), or None when there is none, a file it depends on changed, or the
     entry is damaged."""
+    found = lookup_with_files(key, cache_dir)
+    return found[0] if found is not None else None
+
+
+def lookup_with_files(key: str, cache_dir: Path | None = None) -> tuple[Profile, tuple[str, ...]] | None:
+    """As ``lookup``, with the files the profile was built from (the run plan cache's
+    dependencies: runtime/plan_cache.py)."""
     entry = _entry_path(cache_dir or default_cache_dir(), key)
     try:
         raw = json.loads(entry.read_bytes())
@@ -71,7 +78,7 @@ def lookup(key: str, cache_dir: Path | None = None) -> Profile | None:
         if _file_digest(Path(path)) != digest:
             return None
     try:
-        return Profile.from_json(raw.get("profile"))
+        return Profile.from_json(raw.get("profile")), tuple(deps)
     except (KeyError, TypeError, ValueError, AttributeError, HardboxError):
         # A damaged entry that still parsed as JSON (ValueError: a field missing, unknown or
         # of the wrong type; HardboxError: the model's own checks refused a value): treat as

@@ -15,13 +15,13 @@ so the smallest valid profile is the most locked-down one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.errors import InputError
 from hardbox.runtime.capabilities import CAPABILITIES
+from hardbox.runtime.profile import NAME, is_shipped_name
 from hardbox.runtime.profile import cache as profile_cache
 from hardbox.runtime.profile.model import (
     CapabilityGrant,
@@ -41,9 +41,10 @@ if TYPE_CHECKING:
     # (_read_chain), so only the type is named here.
     from hardbox.runtime.profile.yaml_source import ProfileDocument
 
-__all__ = ["Profile", "list_profiles", "load_profile", "locate"]
+_is_shipped_name = is_shipped_name  # runtime/record.py imports it by this name
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+__all__ = ["Profile", "list_profiles", "load_profile", "load_profile_and_files", "locate"]
+
 
 
 def profiles_dir() -> Path:
@@ -69,7 +70,7 @@ def list_profiles() -> list[str]:
 
 def locate(name_or_path: str, relative_to: Path | None = None) -> Path:
     """A shipped profile name, or a path to a YAML file (relative to the extending file)."""
-    if _is_shipped_name(name_or_path):
+    if is_shipped_name(name_or_path):
         path = profiles_dir() / f"{name_or_path}.yaml"
         if not path.is_file():
             raise InputError(
@@ -91,7 +92,13 @@ def load_profile(name_or_path: str, *, cache_dir: Path | None = None) -> Profile
     A profile built before from the same bytes (every file of the chain, the schema, the
     seccomp JSON) comes from the on-disk cache (cache.py) without YAML or jsonschema.
     ``cache_dir`` defaults to ``<store root>/cache/profiles``."""
-    if _is_shipped_name(name_or_path):
+    return load_profile_and_files(name_or_path, cache_dir=cache_dir)[0]
+
+
+def load_profile_and_files(name_or_path: str, *, cache_dir: Path | None = None) -> tuple[Profile, tuple[str, ...]]:
+    """``load_profile``, and the files the profile was built from (the run plan cache
+    watches them: runtime/plan_cache.py)."""
+    if is_shipped_name(name_or_path):
         # Keyed by name and install, so a hit does not even locate the shipped policies
         # folder (importlib.resources is a noticeable part of start-up).
         key = f"name:{name_or_path}\0{Path(__file__).resolve().parent.parent}"
@@ -99,16 +106,14 @@ def load_profile(name_or_path: str, *, cache_dir: Path | None = None) -> Profile
     else:
         path = locate(name_or_path).resolve()
         key = f"path:{path}"
-    cached = profile_cache.lookup(key, cache_dir)
+    cached = profile_cache.lookup_with_files(key, cache_dir)
     if cached is not None:
         return cached
     profile, files = _load_uncached(path or locate(name_or_path).resolve())
     profile_cache.save(key, profile, files, cache_dir)
-    return profile
+    return profile, tuple(str(f) for f in files)
 
 
-def _is_shipped_name(name_or_path: str) -> bool:
-    return bool(_NAME.match(name_or_path)) and not name_or_path.endswith((".yaml", ".yml"))
 
 
 def _load_uncached(path: Path) -> tuple[Profile, list[Path]]:
@@ -185,7 +190,7 @@ def _seccomp(seccomp_name: str, where: ProfileDocument) -> SeccompPolicy | None:
     file that says it); None for ``unconfined``."""
     if seccomp_name == "unconfined":
         return None
-    if _NAME.match(seccomp_name) and not seccomp_name.endswith(".json"):
+    if NAME.match(seccomp_name) and not seccomp_name.endswith(".json"):
         seccomp_path = seccomp_dir() / f"{seccomp_name}.json"
     else:
         seccomp_path = Path(seccomp_name)
