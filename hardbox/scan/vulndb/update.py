@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hardbox.atomicfile import atomic_write
 from hardbox.errors import HardboxError, InputError, UsageError
 from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.package import Package
@@ -118,10 +119,8 @@ def load_state(db_path: Path) -> dict[str, SourceState]:
 
 
 def _save_state(db_path: Path, state: dict[str, SourceState]) -> None:
-    path = state_path(db_path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({u: s.to_dict() for u, s in sorted(state.items())}, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_write(state_path(db_path)) as fh:
+        fh.write((json.dumps({u: s.to_dict() for u, s in sorted(state.items())}, indent=2) + "\n").encode())
 
 
 @contextmanager
