@@ -16,9 +16,9 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 from hardbox.minimize.rootview import RootView
+from hardbox.scan.catalog import apk
 
 DPKG = "/var/lib/dpkg"
-APK_DB = "/lib/apk/db/installed"
 _MAX_DB = 64 * 1024 * 1024
 
 
@@ -105,36 +105,21 @@ def _dpkg(view: RootView, kept: Set[str], edit: DatabaseEdit) -> None:
 
 
 def _apk(view: RootView, kept: Set[str], edit: DatabaseEdit) -> None:
-    db = _read(view, APK_DB)
+    """A record stays when a file it names is kept, without the lines of the files that are
+    not (their ``R:``, and the ``a:``/``Z:`` lines that describe them, which would otherwise
+    describe the file named before); read as the scan reads it (``apk.records``)."""
+    db = _read(view, apk.INSTALLED_DB)
     if db is None:
         return
     out = []
-    for para in db.decode("utf-8", "replace").split("\n\n"):
-        if not para.strip():
-            continue
-        name, directory, files, lines = "", "/", [], []
-        for line in para.splitlines():
-            key, _, value = line.partition(":")
-            if key == "P":
-                name = value
-            elif key == "F":
-                directory = "/" + value
-            elif key == "R":
-                files.append(posixpath.join(directory, value))
-        if not any(f in kept for f in files):
+    for lines in apk.records(db.decode("utf-8", "replace")):
+        name = next((line.value for line in lines if line.key == "P"), "")
+        if not any(line.path in kept for line in lines if line.key == "R"):
             edit.removed_packages.append(f"apk:{name}")
             continue
         edit.kept_packages.append(f"apk:{name}")
-        directory = "/"
-        for line in para.splitlines():
-            key, _, value = line.partition(":")
-            if key == "F":
-                directory = "/" + value
-            if key == "R" and posixpath.join(directory, value) not in kept:
-                continue
-            lines.append(line)
-        out.append("\n".join(lines))
-    edit.overrides[APK_DB] = ("\n\n".join(out) + "\n\n").encode()
+        out.append("\n".join(line.text for line in lines if line.path is None or line.path in kept))
+    edit.overrides[apk.INSTALLED_DB] = ("\n\n".join(out) + "\n\n").encode()
 
 
 _SITE_GLOBS = ("usr/lib/python3*/*-packages/*.dist-info", "usr/local/lib/python3*/*-packages/*.dist-info",

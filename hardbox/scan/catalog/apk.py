@@ -9,15 +9,59 @@ per package, separated by blank lines, each line ``X:value`` with a one-letter k
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hardbox.findings import LayerRef
 from hardbox.scan.catalog.interface import CatalogContext, Cataloger, Sighting
 from hardbox.scan.package import Package
 from hardbox.scan.walk import ImageFile
 
-_DB = "/lib/apk/db/installed"
+INSTALLED_DB = "/lib/apk/db/installed"
 _MAX_DB = 256 * 1024 * 1024
+
+
+class Line(NamedTuple):
+    """One line of a record: its number and text, ``key`` and ``value`` of an ``X:value``
+    line (``key`` empty for a line that is none), and ``path``: for an ``R:`` line the image
+    path of the file it names, in the directory of the last ``F:``; for the ``a:`` (owner
+    and mode) and ``Z:`` (checksum) lines after it, the same file's, since they describe it."""
+
+    number: int
+    text: str
+    key: str
+    value: str
+    path: str | None = None
+
+
+def records(text: str) -> Iterator[list[Line]]:
+    """The lines of each record of an installed database; records are separated by blank
+    (or whitespace-only) lines. The one reading of the format: the cataloger builds packages
+    from it, and ``hardbox minimize`` rewrites the database with it (minimize/pkgdb.py), so a
+    scan of a minimized image reads what the minimizer meant to keep."""
+    record: list[Line] = []
+    directory = ""
+    file: str | None = None  # the file the last R: named, while a:/Z: lines follow it
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            if record:
+                yield record
+            record, directory, file = [], "", None
+            continue
+        if len(line) < 2 or line[1] != ":":
+            record.append(Line(number, line, "", ""))
+            continue
+        key, value = line[0], line[2:]
+        if key == "R":
+            file = "/" + posixpath.join(directory, value).lstrip("/")
+        elif key not in ("a", "Z"):
+            file = None
+            if key == "F":
+                directory = value
+        record.append(Line(number, line, key, value, file))
+    if record:
+        yield record
 
 
 @dataclass
@@ -30,31 +74,23 @@ class _Record:
 def parse_installed(text: str) -> tuple[list[_Record], list[str]]:
     """The records of an installed database, and "line N: problem" for lines that are not
     ``X:value``."""
-    records: list[_Record] = []
+    found: list[_Record] = []
     problems: list[str] = []
-    current = _Record()
-    directory = ""
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            if current.fields:
-                records.append(current)
-            current, directory = _Record(line=number + 1), ""
-            continue
-        if len(line) < 2 or line[1] != ":":
-            problems.append(f"line {number}: not a KEY:value line")
-            continue
-        key, value = line[0], line[2:]
-        if not current.fields:
-            current.line = number
-        if key == "F":
-            directory = value
-        elif key == "R":
-            current.files.append("/" + posixpath.join(directory, value).lstrip("/"))
-        else:
-            current.fields.setdefault(key, value)
-    if current.fields:
-        records.append(current)
-    return records, problems
+    for lines in records(text):
+        current = _Record()
+        for line in lines:
+            if not line.key:
+                problems.append(f"line {line.number}: not a KEY:value line")
+                continue
+            if not current.fields:
+                current.line = line.number
+            if line.key == "R" and line.path is not None:
+                current.files.append(line.path)
+            elif line.key != "F":
+                current.fields.setdefault(line.key, line.value)
+        if current.fields:
+            found.append(current)
+    return found, problems
 
 
 class ApkCataloger(Cataloger[_Record]):
@@ -62,15 +98,15 @@ class ApkCataloger(Cataloger[_Record]):
     ecosystem = "apk"
 
     def wants(self, path: str) -> bool:
-        return path == _DB
+        return path == INSTALLED_DB
 
     def read(self, file: ImageFile) -> None:
         if not file.is_file:
             return
-        records, problems = parse_installed(file.read_text(_MAX_DB))
+        found, problems = parse_installed(file.read_text(_MAX_DB))
         for problem in problems:
             self.problem(f"{file.path}: {problem}")
-        for record in records:
+        for record in found:
             name, version = record.fields.get("P"), record.fields.get("V")
             if not name or not version:
                 self.problem(

@@ -1,56 +1,15 @@
-"""apk cataloger. No Alpine system or apk-tools is at hand here, so the installed database
-is written by the test in the published format (wiki.alpinelinux.org/wiki/Apk_spec,
-"Installed Database V2"), with field values copied from a real Alpine 3.19 record layout."""
+"""apk cataloger, on the installed database of ``helpers.apkdb`` (no Alpine system or
+apk-tools is at hand here: it is written in the published format)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from helpers.apkdb import INSTALLED
 from helpers.layerdirs import image_of, write
 
 from hardbox.scan.catalog.interface import Status
 from hardbox.scan.catalog_result import catalog_image
-
-INSTALLED = """\
-C:Q1ejDbm3jVW0F4hIeSd3h6MN6jpuA=
-P:musl
-V:1.2.4_git20230717-r4
-A:x86_64
-S:407278
-I:663552
-T:the musl c library (libc) implementation
-U:https://musl.libc.org/
-L:MIT
-o:musl
-m:Natanael Copa <ncopa@alpinelinux.org>
-t:1700590180
-c:ca7f2ab5e88794e4e654b40776f8a92256f50639
-p:so:libc.musl-x86_64.so.1=1
-F:lib
-R:ld-musl-x86_64.so.1
-a:0:0:755
-Z:Q1tY7VHY/xKYtH3mq1CgNmrnGkOjs=
-R:libc.musl-x86_64.so.1
-a:0:0:777
-
-C:Q1ZCCa9Cs9wfwXaC7Tt8RMu1WlWPI=
-P:libcrypto3
-V:3.1.4-r5
-A:x86_64
-S:1789563
-I:4374528
-T:Crypto library from openssl
-U:https://www.openssl.org/
-L:Apache-2.0
-o:openssl
-m:Ariadne Conills <ariadne@dereferenced.org>
-t:1706284911
-F:usr
-F:usr/lib
-R:libcrypto.so.3
-F:usr/lib/engines-3
-R:afalg.so
-"""
 
 OS_RELEASE = 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n'
 
