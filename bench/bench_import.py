@@ -14,49 +14,19 @@ is read once before timing). Output: a markdown table on stdout. Needs root (deb
 
 from __future__ import annotations
 
-import argparse
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from helpers import imagebuild
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall: float
-    cpu: float  # user + system seconds of the child: steadier than wall on a busy machine
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> Timing:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Timing(wall, cpu)
-
-
-def median_of(runs: int, make_cmd: Callable[[int], tuple[list[str], dict[str, str] | None]]) -> Timing:
-    timings = [timed(*make_cmd(i)) for i in range(runs)]
-    return Timing(statistics.median(t.wall for t in timings),
-                  statistics.median(t.cpu for t in timings))
+from common import Scratch, debian_layout, median_of, options
 
 
 def _library_reimport(layout: Path, root: Path) -> float:
     """The store's own cost of a re-import, without Python start-up and CLI imports."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from hardbox.image.store.importer import import_path
     from hardbox.image.store.store import Store
 
@@ -66,41 +36,28 @@ def _library_reimport(layout: Path, root: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where to build the image and run (default: a temp dir)")
-    args = parser.parse_args()
+    args = options(__doc__)
 
     work = Path(tempfile.mkdtemp(prefix="hardbox-bench-", dir=args.workdir))
     try:
-        rootfs = imagebuild.debian_minbase_rootfs()
-        image = imagebuild.OciImage(work / "layout", "bookworm")
-        image.add_rootfs(rootfs, "debootstrap --variant=minbase bookworm")
+        image = debian_layout(work)
         archive = image.docker_archive(work / "debian.tar", "debian:bookworm")
         for path in (work / "layout").rglob("*"):
             if path.is_file():
                 path.read_bytes()  # warm the page cache for every contender alike
         archive.read_bytes()
         hardbox = [sys.executable, "-m", "hardbox", "image", "import"]
-
-        def fresh(name: str) -> Path:
-            target = work / name
-            shutil.rmtree(target, ignore_errors=True)
-            return target
-
-        def env_for(root: Path) -> dict[str, str]:
-            return dict(os.environ, HARDBOX_ROOT=str(root))
+        scratch = Scratch(work)
 
         umoci = median_of(args.runs, lambda i: (
-            ["umoci", "unpack", "--image", image.ref, str(fresh(f"bundle-{i}"))], None))
+            ["umoci", "unpack", "--image", image.ref, str(scratch.fresh(f"bundle-{i}"))], None))
         layout = median_of(args.runs, lambda i: (
-            [*hardbox, str(work / "layout")], env_for(fresh(f"store-{i}"))))
+            [*hardbox, str(work / "layout")], scratch.store_env(scratch.fresh(f"store-{i}"))))
         docker = median_of(args.runs, lambda i: (
-            [*hardbox, str(archive)], env_for(fresh(f"docker-store-{i}"))))
+            [*hardbox, str(archive)], scratch.store_env(scratch.fresh(f"docker-store-{i}"))))
         # store-0 holds the layout's image already: this is the re-import.
         reimport = median_of(args.runs, lambda i: (
-            [*hardbox, str(work / "layout")], env_for(work / "store-0")))
+            [*hardbox, str(work / "layout")], scratch.store_env(work / "store-0")))
         library = statistics.median(_library_reimport(work / "layout", work / "store-0")
                                     for _ in range(args.runs))
         blob_mb = sum(p.stat().st_size for p in (work / "store-0" / "blobs").rglob("*")) / 1e6

@@ -23,7 +23,6 @@ on stdout. Needs root (debootstrap, podman).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -34,11 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_import import Timing, median_of, timed
-from helpers import imagebuild
+# common puts tests/ on the path: it comes first.
+from common import Scratch, Timing, debian_layout, median, median_of, options, timed
 from helpers.registry import skopeo_push, start_registry
 
 REPO = "bench/debian:12"
@@ -61,7 +57,6 @@ def _requests(log: Path) -> list[str]:
 
 def _library_second_pull(root: Path, ref: str) -> float:
     """A pull of nothing new as a library call: the store's and the client's own cost."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from hardbox.image.registry import refs
     from hardbox.image.registry.client import connect
     from hardbox.image.registry.pull import pull
@@ -82,18 +77,13 @@ def _unmount_under(work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where to build the image and run (default: a temp dir)")
-    args = parser.parse_args()
+    args = options(__doc__)
 
     # podman refuses a run root path over 50 characters: keep the work dir short.
     work = Path(tempfile.mkdtemp(prefix="hb-bp-", dir=args.workdir or "/tmp"))
     try:
-        rootfs = imagebuild.debian_minbase_rootfs()
-        image = imagebuild.OciImage(work / "layout", "bookworm")
-        image.add_rootfs(rootfs, "debootstrap --variant=minbase bookworm")
+        image = debian_layout(work)
+        scratch = Scratch(work)
         with start_registry(work / "reg") as reg:
             ref = reg.ref(REPO)
             skopeo_push(f"oci:{image.ref}", ref, "--dest-tls-verify=false")
@@ -103,38 +93,29 @@ def main() -> None:
             layer = manifest["layers"][0]
             blob_url = f"http://{reg.host}/v2/bench/debian/blobs/{layer['digest']}"
 
-            def fresh(name: str) -> Path:
-                target = work / name
-                shutil.rmtree(target, ignore_errors=True)
-                return target
-
-            def hardbox_env(root: Path) -> dict[str, str]:
-                return dict(os.environ, HARDBOX_ROOT=str(root))
-
             # The peer pair, timed as one: both processes' wall and CPU added.
             def skopeo_umoci(i: int) -> Timing:
-                oci = fresh(f"oci-{i}")
+                oci = scratch.fresh(f"oci-{i}")
                 copy = timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
                               f"docker://{ref}", f"oci:{oci}:x"])
                 unpack = timed(["umoci", "unpack", "--image", f"{oci}:x",
-                                str(fresh(f"bundle-{i}"))])
+                                str(scratch.fresh(f"bundle-{i}"))])
                 return Timing(copy.wall + unpack.wall, copy.cpu + unpack.cpu)
 
             peers = [skopeo_umoci(i) for i in range(args.runs)]
-            peer = Timing(statistics.median(t.wall for t in peers),
-                          statistics.median(t.cpu for t in peers))
+            peer = median(peers)
             podman_env = _podman_conf(work)
 
             def podman(i: int) -> tuple[list[str], dict[str, str]]:
-                return (["podman", "--root", str(fresh(f"pr-{i}")), "--runroot",
-                         str(fresh(f"rr-{i}")), "--storage-driver", "overlay", "pull", "-q",
+                return (["podman", "--root", str(scratch.fresh(f"pr-{i}")), "--runroot",
+                         str(scratch.fresh(f"rr-{i}")), "--storage-driver", "overlay", "pull", "-q",
                          "--tls-verify=false", ref], podman_env)
 
             podman_t = median_of(args.runs, podman)
             hardbox = [sys.executable, "-m", "hardbox", "pull", ref]
-            first = median_of(args.runs, lambda i: (hardbox, hardbox_env(fresh(f"hb-{i}"))))
+            first = median_of(args.runs, lambda i: (hardbox, scratch.store_env(scratch.fresh(f"hb-{i}"))))
             before = len(_requests(reg.log))
-            again = median_of(args.runs, lambda i: (hardbox, hardbox_env(work / "hb-0")))
+            again = median_of(args.runs, lambda i: (hardbox, scratch.store_env(work / "hb-0")))
             made = _requests(reg.log)[before:]
             library = statistics.median(_library_second_pull(work / "hb-0", ref)
                                         for _ in range(args.runs))
@@ -145,7 +126,7 @@ def main() -> None:
                 [sys.executable, "-c", "import urllib3"], None))
             local = median_of(args.runs, lambda i: (
                 [sys.executable, "-m", "hardbox", "image", "import", f"oci:{image.ref}"],
-                hardbox_env(fresh(f"imp-{i}"))))
+                scratch.store_env(scratch.fresh(f"imp-{i}"))))
             _unmount_under(work)  # podman's overlay driver may leave its home mounted
 
         print(f"Debian 12 minbase, one layer ({layer['size'] / 1e6:.0f} MB gzip blob), "
