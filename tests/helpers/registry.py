@@ -51,6 +51,15 @@ def hardbox(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
     return cli.hardbox(*args, timeout=300, **feed)
 
 
+def docker_config_credentials(host: str) -> None:
+    """USER and PASSWORD for ``host`` in Docker's config ($DOCKER_CONFIG/config.json): the
+    fallback hardbox reads, as Podman does, when the auth file holds none."""
+    docker = Path(os.environ["DOCKER_CONFIG"])
+    docker.mkdir(parents=True, exist_ok=True)
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (docker / "config.json").write_text(json.dumps({"auths": {host: {"auth": token}}}))
+
+
 def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
 
@@ -66,8 +75,6 @@ class Registry:
     host: str                  # 127.0.0.1:PORT
     proc: subprocess.Popen[bytes]
     log: Path
-    ca: Path | None = None     # PEM of the CA that signed its certificate
-    issuer: TokenIssuer | None = None
 
     def ref(self, path: str) -> str:
         return f"{self.host}/{path}"

@@ -1,5 +1,6 @@
 """Fixtures the registry tests share (pull, push, the registry sources of every command,
-hostile registries): the client's files isolated per test, and a plain-HTTP registry.
+hostile registries): the client's files isolated per test, a plain-HTTP registry and one
+with token auth.
 
 Fixtures live here rather than in helpers/registry.py because a fixture imported into a test
 module reads as an unused import; the builders they call stay in helpers.
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import need_tool
-from helpers.registry import Registry, start_registry
+from helpers.registry import Registry, TokenIssuer, start_registry, token_auth, token_issuer
 
 
 @pytest.fixture
@@ -33,3 +34,13 @@ def plain(tmp_path: Path) -> Iterator[Registry]:
     need_tool("docker-registry", "skopeo")
     with start_registry(tmp_path / "reg") as registry:
         yield registry
+
+
+@pytest.fixture
+def token_registry(tmp_path: Path) -> Iterator[tuple[Registry, TokenIssuer]]:
+    """docker-registry with ``auth: token`` on loopback, and the token issuer it trusts
+    (which grants USER, with PASSWORD, every scope asked for and counts what it issued)."""
+    need_tool("docker-registry", "skopeo")
+    with token_issuer(tmp_path / "issuer") as issuer, \
+            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
+        yield registry, issuer

@@ -19,14 +19,14 @@ from helpers.registry import (
     USER,
     OciLayout,
     Registry,
+    TokenIssuer,
+    docker_config_credentials,
     hardbox,
     htpasswd,
     make_ca_and_server_cert,
     run,
     skopeo_push,
     start_registry,
-    token_auth,
-    token_issuer,
 )
 from helpers.terminal import stderr_on_a_terminal
 
@@ -135,33 +135,28 @@ def test_tls_with_certs_d_ca_and_htpasswd_login(
 
 
 def test_token_auth_with_a_real_bearer_flow(
-        tmp_path: Path, busybox_layout: OciLayout) -> None:
-    need_tool("docker-registry", "skopeo")
-    with token_issuer(tmp_path / "issuer") as issuer, \
-            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
-        ref = registry.ref("tok/bb:1")
-        skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false",
-                    f"--dest-creds={USER}:{PASSWORD}")
-        refused = hardbox("pull", ref)
-        assert refused.returncode == 2 and "refused anonymous access" in refused.stderr
-        # Credentials from Docker's config (the fallback) are used as Podman uses them.
-        docker = Path(os.environ["DOCKER_CONFIG"])
-        docker.mkdir()
-        token = __import__("base64").b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        (docker / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-        before = len(issuer.issued)
-        done = hardbox("pull", "--json", ref)
-        assert done.returncode == 0, done.stderr
-        # One token for the repository's pull scope, reused for manifest, config and layer.
-        assert issuer.issued[before:] == ["repository:tok/bb:pull"]
-        assert json.loads(done.stdout)[0]["id"] == skopeo_config_digest(
-            ref, "--tls-verify=false", f"--creds={USER}:{PASSWORD}")
-        # login goes through the same token flow (a token for no scope, as docker login).
-        bad = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin="wrong\n")
-        assert bad.returncode == 2 and "refused the credentials" in bad.stderr
-        good = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin=PASSWORD + "\n")
-        assert good.returncode == 0, good.stderr
-        assert registry.host in json.loads(Path(os.environ["REGISTRY_AUTH_FILE"]).read_text())["auths"]
+        token_registry: tuple[Registry, TokenIssuer], busybox_layout: OciLayout) -> None:
+    registry, issuer = token_registry
+    ref = registry.ref("tok/bb:1")
+    skopeo_push(f"oci:{busybox_layout.ref}", ref, "--dest-tls-verify=false",
+                f"--dest-creds={USER}:{PASSWORD}")
+    refused = hardbox("pull", ref)
+    assert refused.returncode == 2 and "refused anonymous access" in refused.stderr
+    # Credentials from Docker's config (the fallback) are used as Podman uses them.
+    docker_config_credentials(registry.host)
+    before = len(issuer.issued)
+    done = hardbox("pull", "--json", ref)
+    assert done.returncode == 0, done.stderr
+    # One token for the repository's pull scope, reused for manifest, config and layer.
+    assert issuer.issued[before:] == ["repository:tok/bb:pull"]
+    assert json.loads(done.stdout)[0]["id"] == skopeo_config_digest(
+        ref, "--tls-verify=false", f"--creds={USER}:{PASSWORD}")
+    # login goes through the same token flow (a token for no scope, as docker login).
+    bad = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin="wrong\n")
+    assert bad.returncode == 2 and "refused the credentials" in bad.stderr
+    good = hardbox("login", registry.host, "-u", USER, "--password-stdin", stdin=PASSWORD + "\n")
+    assert good.returncode == 0, good.stderr
+    assert registry.host in json.loads(Path(os.environ["REGISTRY_AUTH_FILE"]).read_text())["auths"]
 
 
 def test_progress_on_a_terminal(plain: Registry, busybox_layout: OciLayout) -> None:

@@ -6,7 +6,6 @@ no blob; a push to another repository of the same registry mounts instead of upl
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -21,10 +20,9 @@ from helpers.registry import (
     USER,
     OciLayout,
     Registry,
+    TokenIssuer,
+    docker_config_credentials,
     hardbox,
-    start_registry,
-    token_auth,
-    token_issuer,
 )
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.usefixtures("registry_client")]
@@ -141,30 +139,25 @@ def test_chunked_upload_of_a_large_blob(plain: Registry, busybox_layout: OciLayo
 
 
 def test_push_with_token_auth_and_a_cross_repository_mount(
-        tmp_path: Path, busybox_layout: OciLayout) -> None:
-    need_tool("docker-registry", "skopeo")
-    with token_issuer(tmp_path / "issuer") as issuer, \
-            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
-        first = registry.ref("tok/a:1")
-        imported(f"oci:{busybox_layout.ref}", first)
-        refused = hardbox("push", first)
-        assert refused.returncode == 2 and "refused anonymous access" in refused.stderr
-        docker = Path(os.environ["DOCKER_CONFIG"])
-        docker.mkdir()
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        (docker / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-        one = pushed(first)
-        assert one["uploaded"]
-        assert "repository:tok/a:pull,push" in issuer.issued
-        two = pushed(first, registry.ref("tok/b:1"))
-        assert sorted(two["mounted"]) == sorted(one["uploaded"]) and two["uploaded"] == []
-        # The mount's token names pull on the source repository as well.
-        # The mount's challenge names two scopes; each went to the issuer as its own
-        # `scope` parameter (the issuer joins them with ","), so one token grants both.
-        assert any("repository:tok/a:pull" in s and "repository:tok/b:" in s and "push" in s
-                   for s in issuer.issued)
-        raw = skopeo_manifest(registry.ref("tok/b:1"), f"--creds={USER}:{PASSWORD}")
-        assert "sha256:" + hashlib.sha256(raw).hexdigest() == two["digest"]
+        token_registry: tuple[Registry, TokenIssuer], busybox_layout: OciLayout) -> None:
+    registry, issuer = token_registry
+    first = registry.ref("tok/a:1")
+    imported(f"oci:{busybox_layout.ref}", first)
+    refused = hardbox("push", first)
+    assert refused.returncode == 2 and "refused anonymous access" in refused.stderr
+    docker_config_credentials(registry.host)
+    one = pushed(first)
+    assert one["uploaded"]
+    assert "repository:tok/a:pull,push" in issuer.issued
+    two = pushed(first, registry.ref("tok/b:1"))
+    assert sorted(two["mounted"]) == sorted(one["uploaded"]) and two["uploaded"] == []
+    # The mount's token names pull on the source repository as well.
+    # The mount's challenge names two scopes; each went to the issuer as its own
+    # `scope` parameter (the issuer joins them with ","), so one token grants both.
+    assert any("repository:tok/a:pull" in s and "repository:tok/b:" in s and "push" in s
+               for s in issuer.issued)
+    raw = skopeo_manifest(registry.ref("tok/b:1"), f"--creds={USER}:{PASSWORD}")
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == two["digest"]
 
 
 def test_push_refuses_an_image_without_a_name_to_push_to(
@@ -175,44 +168,40 @@ def test_push_refuses_an_image_without_a_name_to_push_to(
     assert len(done.stderr.strip().splitlines()) <= 2
 
 
-def test_a_token_push_costs_one_challenge(tmp_path: Path, busybox_layout: OciLayout) -> None:
+def test_a_token_push_costs_one_challenge(
+        token_registry: tuple[Registry, TokenIssuer], busybox_layout: OciLayout) -> None:
     """A cached token whose scopes cover a request's is reused: a whole push asks the token
     service once per scope set and meets the registry's 401 once, on its first request,
     not once per blob (the token for `pull` from a HEAD's challenge is asked for with the
     `push` the push will need)."""
-    need_tool("docker-registry", "skopeo")
-    with token_issuer(tmp_path / "issuer") as issuer, \
-            start_registry(tmp_path / "reg", auth=token_auth(issuer)) as registry:
-        docker = Path(os.environ["DOCKER_CONFIG"])
-        docker.mkdir()
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        (docker / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-        first = registry.ref("tok/a:1")
-        imported(f"oci:{busybox_layout.ref}", first)
+    registry, issuer = token_registry
+    docker_config_credentials(registry.host)
+    first = registry.ref("tok/a:1")
+    imported(f"oci:{busybox_layout.ref}", first)
 
-        def challenges() -> int:
-            return sum(1 for line in registry.access_log().splitlines() if '" 401 ' in line)
+    def challenges() -> int:
+        return sum(1 for line in registry.access_log().splitlines() if '" 401 ' in line)
 
-        def requests() -> int:
-            return sum(1 for line in registry.access_log().splitlines()
-                       if "HTTP/1.1\" " in line)
+    def requests() -> int:
+        return sum(1 for line in registry.access_log().splitlines()
+                   if "HTTP/1.1\" " in line)
 
-        one = pushed(first)
-        assert one["uploaded"]
-        assert (challenges(), len(issuer.issued)) == (1, 1), issuer.issued
-        # Again: every blob exists (HEAD). One 401, one token, and one request per blob
-        # plus the manifest and the challenged first request repeated (the loopback
-        # registry's scheme is found by a TLS hello it answers in plain HTTP: no request).
-        before = requests()
-        again = pushed(first)
-        assert len(again["existing"]) == len(one["uploaded"])
-        assert (challenges(), len(issuer.issued)) == (2, 2), issuer.issued
-        assert requests() - before == len(again["existing"]) + 1 + 1
-        # A mount into another repository: one token more (pull on the source too), asked
-        # before the request, so still no 401 beyond the first.
-        two = pushed(first, registry.ref("tok/b:1"))
-        assert two["mounted"]
-        assert challenges() == 3 and len(issuer.issued) == 4, issuer.issued
+    one = pushed(first)
+    assert one["uploaded"]
+    assert (challenges(), len(issuer.issued)) == (1, 1), issuer.issued
+    # Again: every blob exists (HEAD). One 401, one token, and one request per blob
+    # plus the manifest and the challenged first request repeated (the loopback
+    # registry's scheme is found by a TLS hello it answers in plain HTTP: no request).
+    before = requests()
+    again = pushed(first)
+    assert len(again["existing"]) == len(one["uploaded"])
+    assert (challenges(), len(issuer.issued)) == (2, 2), issuer.issued
+    assert requests() - before == len(again["existing"]) + 1 + 1
+    # A mount into another repository: one token more (pull on the source too), asked
+    # before the request, so still no 401 beyond the first.
+    two = pushed(first, registry.ref("tok/b:1"))
+    assert two["mounted"]
+    assert challenges() == 3 and len(issuer.issued) == 4, issuer.issued
 
 
 def test_push_then_podman_pulls_and_runs_the_same_digests(
