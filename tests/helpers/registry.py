@@ -47,8 +47,9 @@ class OciLayout(Protocol):
 def hardbox(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real CLI, as the registry tests run it: ``stdin`` is what it reads (a password),
     else nothing; bounded, so a pull that hangs fails its test instead of the run."""
-    feed: dict[str, object] = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
-    return cli.hardbox(*args, timeout=300, **feed)
+    if stdin is not None:
+        return cli.hardbox(*args, timeout=300, input=stdin)
+    return cli.hardbox(*args, timeout=300, stdin=subprocess.DEVNULL)
 
 
 def docker_config_credentials(host: str) -> None:
