@@ -77,7 +77,7 @@ class ComponentFacts:
 TOOL = ComponentFacts("application", "hardbox", "tool:hardbox", version=__version__)
 
 
-def root_component(image: ImageIdentity, result: CatalogResult) -> ComponentFacts:
+def _root_component(image: ImageIdentity, result: CatalogResult) -> ComponentFacts:
     """The image itself (``metadata.component``)."""
     return ComponentFacts(
         "container",
@@ -90,7 +90,7 @@ def root_component(image: ImageIdentity, result: CatalogResult) -> ComponentFact
     )
 
 
-def os_component(result: CatalogResult) -> ComponentFacts | None:
+def _os_component(result: CatalogResult) -> ComponentFacts | None:
     """The operating system os-release describes, None without one."""
     os_release = result.os
     if os_release is None:
@@ -106,7 +106,7 @@ def os_component(result: CatalogResult) -> ComponentFacts | None:
     )
 
 
-def package_components(result: CatalogResult, with_files: bool) -> dict[Package, ComponentFacts]:
+def _package_components(result: CatalogResult, with_files: bool) -> dict[Package, ComponentFacts]:
     """One ``library`` component per package, in the catalog's order."""
     refs = package_refs(result.packages)
     components = {}
@@ -143,11 +143,13 @@ class SbomFacts:
 
 
 def sbom_facts(image: ImageIdentity, result: CatalogResult, with_files: bool) -> SbomFacts:
-    root = root_component(image, result)
-    packages = package_components(result, with_files)
+    """The SBOM of ``image`` with ``result``'s packages (``with_files``: every file each
+    package owns as evidence too)."""
+    root = _root_component(image, result)
+    packages = _package_components(result, with_files)
     depends: dict[str, tuple[str, ...]] = {facts.ref: () for facts in packages.values()}
     components = list(packages.values())
-    system = os_component(result)
+    system = _os_component(result)
     if system is not None:
         components.insert(0, system)
         depends[system.ref] = tuple(packages[pkg].ref for pkg in result.packages if is_os(pkg.ecosystem))
