@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hardbox.scan.coverage import Coverage, EcosystemCoverage
 from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.package import Package
 from hardbox.scan.versions import InvalidVersion, scheme_for
-from hardbox.scan.vulndb.ecosystems import NoEcosystem, OSInfo, query_for
+from hardbox.scan.vulndb.ecosystems import NoEcosystem, query_for
 from hardbox.scan.vulndb.index import VulnIndex
+
+if TYPE_CHECKING:
+    # For the annotations only (ecosystems.py says why).
+    from hardbox.scan.catalog.os_release import OSRelease
 
 
 def update_hint(ecosystem: str) -> str:
@@ -26,7 +31,7 @@ def update_hint(ecosystem: str) -> str:
     return f"hardbox db update --ecosystem {top}" if top else ""
 
 
-def without_database(packages: Sequence[Package], os_info: OSInfo | None) -> Coverage:
+def without_database(packages: Sequence[Package], os_info: OSRelease | None) -> Coverage:
     """Coverage when there is no database at all: every ecosystem a gap, named as a
     database would have filed it (``Debian:12``, ``PyPI``), with the command that fetches it."""
     found: dict[str, int] = defaultdict(int)
@@ -43,7 +48,7 @@ def without_database(packages: Sequence[Package], os_info: OSInfo | None) -> Cov
         for label, n in sorted(found.items())))
 
 
-def coverage(packages: Sequence[Package], os_info: OSInfo | None, db: VulnIndex,
+def coverage(packages: Sequence[Package], os_info: OSRelease | None, db: VulnIndex,
              max_age_seconds: int | None = None) -> Coverage:
     loaded = db.loaded_ecosystems()
     found: dict[str, int] = defaultdict(int)

@@ -18,21 +18,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from hardbox.scan.ecosystems import BY_NAME
 from hardbox.scan.package import Package
 
-
-class OSInfo(Protocol):
-    """What matching needs of the image's OS (``hardbox.scan.catalog.os_release.OSRelease``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def version_id(self) -> str: ...
-    @property
-    def osv_ecosystem(self) -> str | None: ...
+if TYPE_CHECKING:
+    # For the annotations only: importing the cataloger package at run time would load
+    # every cataloger into `hardbox db`, which never catalogs.
+    from hardbox.scan.catalog.os_release import OSRelease
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ class NoEcosystem(LookupError):
     is not named as advisories name it."""
 
 
-def query_for(package: Package, os_info: OSInfo | None) -> Query:
+def query_for(package: Package, os_info: OSRelease | None) -> Query:
     row = BY_NAME[package.ecosystem]  # a Package's ecosystem is always a row
     if not row.os:
         if package.get_property("hardbox:maven:coordinates") == "unknown":
@@ -93,7 +87,7 @@ def _source_version(package: Package) -> str:
     return version
 
 
-def _os_ecosystems(os_info: OSInfo | None) -> tuple[str, tuple[str, ...], str]:
+def _os_ecosystems(os_info: OSRelease | None) -> tuple[str, tuple[str, ...], str]:
     """(label, exact ecosystems, prefix) for the image's OS release."""
     if os_info is not None and os_info.id == "rhel" and os_info.version_id:
         # Red Hat files advisories per product stream, a CPE without its "cpe:/o:redhat:"

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hardbox.findings import Finding, Kind, VulnerabilityDetail
 from hardbox.scan.package import Package
 from hardbox.scan.versions import SEMVER, Comparable, InvalidVersion, VersionScheme, scheme_for
-from hardbox.scan.vulndb.ecosystems import NoEcosystem, OSInfo, Query, query_for
+from hardbox.scan.vulndb.ecosystems import NoEcosystem, Query, query_for
 from hardbox.scan.vulndb.index import VulnIndex, normalise_name
 from hardbox.scan.vulndb.osv import Advisory, Affected, Range
 from hardbox.scan.vulndb.severity import rate
+
+if TYPE_CHECKING:
+    # For the annotations only (ecosystems.py says why).
+    from hardbox.scan.catalog.os_release import OSRelease
 
 _MAX_REFERENCES = 20
 _MAX_DETAIL = 8000
@@ -65,7 +70,7 @@ class _Hit:
     fixed: str | None
 
 
-def match(packages: Sequence[Package], os_info: OSInfo | None, db: VulnIndex) -> MatchResult:
+def match(packages: Sequence[Package], os_info: OSRelease | None, db: VulnIndex) -> MatchResult:
     """Every (advisory, package) pair where the installed version is affected, as findings
     sorted worst first."""
     result = MatchResult()
