@@ -95,7 +95,7 @@ def _is_windows(w: Workload) -> bool:
 
 
 def host_process(w: Workload) -> list[Violation]:
-    return _each_context(w, ("windowsOptions", "hostProcess"), bool, bool,
+    return _each_context(w, ("windowsOptions", "hostProcess"), bool, lambda host: host is True,
                          "runs a Windows HostProcess container")
 
 
@@ -105,7 +105,8 @@ def host_namespaces(w: Workload) -> list[Violation]:
 
 
 def privileged(w: Workload) -> list[Violation]:
-    return _each_context(w, ("privileged",), bool, bool, "runs a privileged container", pod=False)
+    return _each_context(w, ("privileged",), bool, lambda on: on is True,
+                         "runs a privileged container", pod=False)
 
 
 def _added(w: Workload, at: Keys) -> list[str]:
