@@ -22,9 +22,8 @@ import os
 import pwd
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from hardbox import errors
 from hardbox.errors import HardboxError, StoreError
@@ -33,21 +32,27 @@ CLONE_NEWUSER = 0x10000000
 _CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
-class Extent:
-    """One line of a uid_map: ``inside`` .. ``inside+count-1`` -> ``outside`` .. ."""
-
+# NamedTuples, not dataclasses: `hardbox run` builds its id map from these, and defining
+# them must not load dataclasses and inspect on its start-up path (bench/RESULTS.md).
+class _Extent(NamedTuple):
     inside: int
     outside: int
-    count: int
-
-    def __post_init__(self) -> None:
-        if self.count <= 0 or self.inside < 0 or self.outside < 0:
-            raise ValueError(f"bad id map extent {self}")
+    # uid_map's own column name (user_namespaces(7)); it hides tuple.count, which no one calls.
+    count: int  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
-class ShiftMap:
+class Extent(_Extent):
+    """One line of a uid_map: ``inside`` .. ``inside+count-1`` -> ``outside`` .. ."""
+
+    __slots__ = ()
+
+    def __new__(cls, inside: int, outside: int, count: int) -> Extent:
+        if count <= 0 or inside < 0 or outside < 0:
+            raise ValueError(f"bad id map extent ({inside}, {outside}, {count})")
+        return super().__new__(cls, inside, outside, count)
+
+
+class ShiftMap(NamedTuple):
     """The uid and gid maps a rootless store's layers were unpacked with."""
 
     uids: tuple[Extent, ...]

@@ -36,7 +36,6 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -248,7 +247,7 @@ class Container:
                                          req.hostname or state_id[:12], profile_name=req.profile.name,
                                          egress=req.profile.egress)
         binds = etcfiles.write(base, self.netplan, req.volumes)
-        self.request = replace(req, volumes=req.volumes + binds)
+        self.request = req._replace(volumes=req.volumes + binds)
         assert self.state_dir is not None
         self.state_dir.update(ports=self.netplan.to_state())
 
@@ -299,7 +298,7 @@ class Container:
         if host_has_selinux():
             label = allocate_label(self.store.root, state_id, settings.type, settings.file_type)
             if settings.level:
-                label = replace(label, level=settings.level)
+                label = label._replace(level=settings.level)
             return label
         if settings.mode == "required":
             raise ContainerError("selinux: required by the profile but unavailable on this host")

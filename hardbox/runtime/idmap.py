@@ -18,8 +18,8 @@ store unpacked with another.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from hardbox.errors import ContainerError
 from hardbox.image.userns import (
@@ -38,8 +38,7 @@ __all__ = ["DEFAULT_RANGE", "Extent", "IdMap", "for_invoking_user", "read_subid"
 DEFAULT_RANGE = (100000, 65536)
 
 
-@dataclass(frozen=True)
-class IdMap:
+class IdMap(NamedTuple):
     uids: tuple[Extent, ...]
     gids: tuple[Extent, ...]
     rootless: bool

@@ -25,7 +25,7 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
 from hardbox.runtime import syscalls
@@ -49,8 +49,7 @@ HOST_SYSFS_MASKS: tuple[str, ...] = ("/sys/fs/cgroup", "/sys/kernel/debug", "/sy
 VOLUME_OPTIONS = ("ro", "rw", "idmap", "U")
 
 
-@dataclass(frozen=True)
-class Volume:
+class Volume(NamedTuple):
     """``-v SRC:DST[:OPTION[,OPTION]]`` after parsing; ``source`` is an absolute host path.
 
     Options: ``ro``/``rw``; ``idmap``, an idmapped bind mount (host ids shown as the same
@@ -200,8 +199,7 @@ def _mount_dev(root: str, host_tty: bool) -> None:
     )
 
 
-@dataclass(frozen=True)
-class MountPlan:
+class MountPlan(NamedTuple):
     """What ``setup_container_mounts`` mounts; built from the profile and the options."""
 
     root: str  # an empty directory in the state dir where the root gets attached

@@ -10,13 +10,12 @@ children of the unsharing process, which is why the container's PID 1 is a secon
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hardbox.runtime import syscalls
 
 
-@dataclass(frozen=True)
-class NamespaceSet:
+class NamespaceSet(NamedTuple):
     user: bool
     network: bool  # False: the host's network namespace (--network host)
 

@@ -16,14 +16,13 @@ import contextlib
 import errno
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 KMSG = "/dev/kmsg"
 _KILL = re.compile(r"oom-kill:.*\boom_memcg=(?P<memcg>[^,]*),.*\btask=(?P<task>[^,]*),pid=(?P<pid>\d+)")
 
 
-@dataclass(frozen=True)
-class Victim:
+class Victim(NamedTuple):
     task: str  # the process name the kernel prints (comm)
     pid: int  # the host pid
 

@@ -10,9 +10,8 @@ the spec).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, mounts, namespaces, network
@@ -33,8 +32,7 @@ def error_for(code: int, message: str) -> ContainerError:
     return _ERROR_CLASSES.get(code, ContainerError)(message)
 
 
-@dataclass(frozen=True)
-class ImageInput:
+class ImageInput(NamedTuple):
     """What the runtime needs of a stored image (image/store/store.py's StoredImage)."""
 
     ref: str
@@ -49,8 +47,7 @@ class ImageInput:
     exposed_ports: tuple[str, ...] = ()  # the config's ExposedPorts keys (-P publishes them)
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(NamedTuple):
     image: ImageInput
     profile: ProfileSpec
     command: tuple[str, ...] = ()
@@ -65,8 +62,8 @@ class RunRequest:
     interactive: bool = False
     init: bool = False
     auto_remove: bool = False
-    network: NetworkOptions = field(default_factory=NetworkOptions)  # -p, -P, --dns, --add-host
-    skipped: tuple[str, ...] = field(default=())  # notes from the caller (e.g. --explain-only)
+    network: NetworkOptions = NetworkOptions()  # -p, -P, --dns, --add-host
+    skipped: tuple[str, ...] = ()  # notes from the caller (e.g. --explain-only)
 
     def argv(self) -> tuple[str, ...]:
         """Docker's rule: --entrypoint replaces Entrypoint and drops the image's Cmd."""
@@ -82,8 +79,7 @@ class RunRequest:
         return argv
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Everything PID 1 needs, computed in hardbox before the fork."""
 
     argv: tuple[str, ...]

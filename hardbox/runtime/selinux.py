@@ -17,9 +17,8 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hardbox.errors import ContainerError, StoreError
 
@@ -31,8 +30,7 @@ _ALLOCATIONS = "selinux-mcs.json"
 _LEVEL = re.compile(r"^s0:c(\d+),c(\d+)$")
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     """A process label and the matching file label for its rootfs."""
 
     user: str

@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from hardbox.errors import ContainerError
 
@@ -52,8 +51,7 @@ class DevicesUnavailable(CgroupUnavailable):
     )
 
 
-@dataclass(frozen=True)
-class CgroupLimits:
+class CgroupLimits(NamedTuple):
     """What to enforce; ``None`` = no limit. ``memory`` bytes, ``cpus`` as docker --cpus,
     ``devices`` the allow-list (``devices.ALLOWED_DEVICES``), everything else denied."""
 
@@ -114,8 +112,7 @@ class CgroupManager(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     path: Path  # where the hierarchy is mounted
     root: str  # which part of the hierarchy the mount shows (mountinfo field 4)
     fstype: str  # cgroup | cgroup2

@@ -22,9 +22,8 @@ from __future__ import annotations
 import functools
 import os
 import struct
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from hardbox.runtime import syscalls
 from hardbox.runtime.cgroups.base import DevicesUnavailable
@@ -32,8 +31,7 @@ from hardbox.runtime.cgroups.base import DevicesUnavailable
 ANY = None  # a wildcard major or minor (``*``)
 
 
-@dataclass(frozen=True)
-class DeviceRule:
+class DeviceRule(NamedTuple):
     """One allow rule: ``kind`` c (char) or b (block), major and minor (``ANY`` = ``*``),
     ``access`` a subset of ``rwm`` (read, write, mknod)."""
 
@@ -43,7 +41,8 @@ class DeviceRule:
     access: str
     what: str
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Refuse a malformed rule (the list below is checked when this module loads)."""
         if self.kind not in ("c", "b") or not self.access or set(self.access) - set("rwm"):
             raise ValueError(f"device rule {self}: kind must be c or b, access a subset of rwm")
 
@@ -74,6 +73,8 @@ ALLOWED_DEVICES: tuple[DeviceRule, ...] = (
     #   (opencontainers/runc#3468), then re-added it only because users relied on it
     #   (#4555); hardbox has no such users to keep working.
 )
+for _rule in ALLOWED_DEVICES:
+    _rule.check()
 
 
 def v1_lines(rules: tuple[DeviceRule, ...]) -> list[str]:
@@ -115,8 +116,7 @@ LICENSE = "Apache-2.0"  # hardbox's; the program calls no GPL-only helper
 PROG_NAME = "hardbox_devices"
 
 
-@dataclass(frozen=True)
-class Insn:
+class Insn(NamedTuple):
     """One ``struct bpf_insn``: opcode, dst and src registers, offset, immediate."""
 
     code: int
@@ -179,7 +179,7 @@ def _rule_block(rule: DeviceRule) -> list[Insn]:
         block.append(jne_imm(R5, rule.minor))
     block += [mov64_imm(R0, 1), exit_insn()]  # matched: allow
     # A jump's offset counts the instructions it skips: from the one after it to the block's end.
-    return [replace(insn, off=len(block) - i - 1) if insn.off == NEXT_RULE else insn for i, insn in enumerate(block)]
+    return [insn._replace(off=len(block) - i - 1) if insn.off == NEXT_RULE else insn for i, insn in enumerate(block)]
 
 
 def bpf_instructions(rules: tuple[DeviceRule, ...]) -> list[Insn]:

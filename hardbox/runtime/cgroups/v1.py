@@ -15,8 +15,8 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
@@ -38,8 +38,7 @@ from hardbox.runtime.cgroups.devices import apply_v1
 CONTROLLERS = ("memory", "pids", "cpu", "devices")
 
 
-@dataclass(frozen=True)
-class V1Cgroup:
+class V1Cgroup(NamedTuple):
     name: str
     dirs: dict[str, Path]  # controller -> directory
 
@@ -113,10 +112,12 @@ class V1Cgroup:
             rmdir_released(path)
 
 
-@dataclass(frozen=True)
-class V1Manager:
-    version = 1
+class V1Manager(NamedTuple):
     parents: dict[str, Path]  # controller -> our own cgroup directory in that hierarchy
+
+    @property
+    def version(self) -> int:
+        return 1
 
     @classmethod
     def discover(cls, all_mounts: list[Mount] | None = None) -> V1Manager:

@@ -23,8 +23,8 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
@@ -57,8 +57,7 @@ def read_keyed(path: Path) -> dict[str, int]:
     return out
 
 
-@dataclass(frozen=True)
-class V2Cgroup:
+class V2Cgroup(NamedTuple):
     name: str
     path: Path
 
@@ -107,11 +106,13 @@ class V2Cgroup:
 SUPERVISOR = "hardbox-supervisor"  # the leaf hardbox moves itself into (see above)
 
 
-@dataclass(frozen=True)
-class V2Manager:
-    version = 2
+class V2Manager(NamedTuple):
     parent: Path  # our own cgroup directory (the parent of hardbox-supervisor, if we are in it)
     root: Path  # where the hierarchy is mounted: the one cgroup exempt from the rule
+
+    @property
+    def version(self) -> int:
+        return 2
 
     @classmethod
     def discover(cls, mounts: list[Mount] | None = None) -> V2Manager:

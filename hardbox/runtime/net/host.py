@@ -14,16 +14,15 @@ import os
 import shutil
 import socket
 import struct
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from hardbox.errors import ContainerError
 
 RESOLV_CONF = Path("/etc/resolv.conf")
 
 
-@dataclass(frozen=True)
-class DefaultRoute:
+class DefaultRoute(NamedTuple):
     interface: str
     gateway: str
     address: str  # the host's (and so the container's) address on that interface
@@ -53,8 +52,7 @@ def default_route(route_table: Path = Path("/proc/net/route")) -> DefaultRoute:
     return DefaultRoute(best[1], gateway, address)
 
 
-@dataclass(frozen=True)
-class ResolvConf:
+class ResolvConf(NamedTuple):
     nameservers: tuple[str, ...]
     search: tuple[str, ...]
     options: tuple[str, ...]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hardbox.errors import UsageError
 
@@ -20,8 +20,7 @@ PROTOS = ("tcp", "udp")
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
-@dataclass(frozen=True)
-class PublishedPort:
+class PublishedPort(NamedTuple):
     """One ``-p``: ``host_port`` 0 means "a free port, chosen at start"."""
 
     host_ip: str
@@ -83,8 +82,7 @@ def _address(text: str, what: str) -> str:
         raise UsageError(f"{what}: {text!r} is not an IP address") from None
 
 
-@dataclass(frozen=True)
-class HostEntry:
+class HostEntry(NamedTuple):
     """One ``--add-host NAME:IP`` (``address`` may be ``host-gateway``)."""
 
     name: str
@@ -119,8 +117,7 @@ def exposed_port(value: str) -> tuple[int, str]:
     return int(port), proto
 
 
-@dataclass(frozen=True)
-class NetworkOptions:
+class NetworkOptions(NamedTuple):
     """The run's network options after parsing (cli/run.py builds it)."""
 
     publish: tuple[PublishedPort, ...] = ()

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import ContainerError, UsageError
 from hardbox.runtime.net import host
@@ -43,8 +42,7 @@ TUN = "/dev/net/tun"
 DNS_FORWARD = "169.254.1.1"
 
 
-@dataclass(frozen=True)
-class NetworkPlan:
+class NetworkPlan(NamedTuple):
     mode: str  # none | private | host
     hostname: str
     ports: tuple[PublishedPort, ...] = ()  # every host port chosen (never 0)
