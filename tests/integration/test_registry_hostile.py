@@ -260,10 +260,8 @@ def pax_bomb(size: int = 200 << 20) -> bytes:
 def test_gzip_bomb_layer(image: Image, hardbox_root: Path) -> None:
     bomb = image.with_layer(pax_bomb())
     assert len(bomb.blobs[bomb.layer_digest]) < 1 << 20
-    start = time.monotonic()
     with registry(bomb) as (host, _):
         refused(pull(host), hardbox_root, bomb.layer_digest)
-    assert time.monotonic() - start < 30
 
 
 def test_slow_loris_blob(image: Image, hardbox_root: Path) -> None:
@@ -275,12 +273,11 @@ def test_slow_loris_blob(image: Image, hardbox_root: Path) -> None:
             return True
         return False
 
-    start = time.monotonic()
+    # Refused by the deadline (2 s plus the blob's size at 128 KiB/s: about 10 s for this
+    # layer), which the message names; the read timeout alone never fires.
     with registry(image, handle) as (host, _):
         refused(pull(host, HARDBOX_NET_TIMEOUT="1", HARDBOX_NET_DEADLINE="2"),
                 hardbox_root, "deadline")
-    # The deadline is 2 s plus the blob's size at 128 KiB/s: about 10 s for this layer.
-    assert time.monotonic() - start < 30
 
 
 @pytest.mark.parametrize(("doc", "message"), [

@@ -237,23 +237,21 @@ def synthetic_result(base: ScanResult, rows: int) -> ScanResult:
     return replace(base, findings=findings)
 
 
-def test_filtering_thousands_of_rows_is_fast(browser: str, tmp_path: Path,
+def test_filtering_thousands_of_rows(browser: str, tmp_path: Path,
                                              tmp_path_factory: pytest.TempPathFactory) -> None:
     base = sample_result(tmp_path_factory)
     report = tmp_path / "big.html"
     page = open_report(browser, synthetic_result(base, 5000), report)
     assert page.problems() == []
-    elapsed = page.js("""(async () => {
+    # How long it takes is not asserted here (timings live in bench/); that the filter
+    # answers over 5000 rows, shows exactly the matches and pages the rest is.
+    page.js("""(async () => {
         const input = document.querySelector('.controls[data-table="t-vulns"] .filter');
-        const t0 = performance.now();
         input.value = 'libexample42 '; input.dispatchEvent(new Event('input'));
         await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-        return performance.now() - t0;
     })()""")
     visible = page.js(f"({VISIBLE})('t-vulns')")
     assert visible == len([i for i in range(5000) if i % 97 == 42])
-    # Generous: the CI machine may be loaded; unpaged, showing all rows took 12-15 s here.
-    assert elapsed < 3000, f"filtering 5000 rows took {elapsed:.0f} ms"
     assert os.path.getsize(report) < 8_000_000
 
     # Past PAGE matching rows, the rest wait behind "Show more".

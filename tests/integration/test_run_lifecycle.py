@@ -33,14 +33,21 @@ def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyp
         time.sleep(0.05)
 
 
-def test_rm_leaves_nothing_behind(store):
-    run = store.popen("run", "--rm", "--name", "ephemeral", "bbtest", "sleep", "2",
+def test_rm_leaves_nothing_behind(store, tmp_path):
+    # The container runs until the test lets it go (a file in a volume), not for a fixed
+    # time: on a loaded machine a short sleep could end before ps ever saw it.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    os.chmod(gate, 0o777)
+    run = store.popen("run", "--rm", "--name", "ephemeral", "-v", f"{gate}:/gate:ro", "bbtest",
+                      "sh", "-c", "while [ ! -e /gate/go ]; do sleep 0.1; done",
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: any(s["name"] == "ephemeral" for s in ps(store)))
+    wait_for(lambda: any(s["name"] == "ephemeral" for s in ps(store)), timeout=120)
     [state] = [s for s in ps(store) if s["name"] == "ephemeral"]
     mine = f"hardbox-{str(state['id'])[:12]}"
     assert [p for p in hardbox_cgroups() if p.name == mine]  # the default profile's pids limit
-    assert run.wait(timeout=30) == 0
+    (gate / "go").touch()
+    assert run.wait(timeout=120) == 0
     assert str(state["id"]) not in store.containers()
     assert [p for p in hardbox_cgroups() if p.name == mine] == []
 
@@ -64,11 +71,11 @@ def test_detached_ps_logs_stop_rm(store):
     running = store.hardbox("ps")
     assert cid[:12] in running.stdout and "running" in running.stdout
     wait_for(lambda: "hello" in store.hardbox("logs", "bg").stdout)
-    t0 = time.monotonic()
     stopped = store.hardbox("stop", "bg")
     assert stopped.returncode == 0 and stopped.stdout.strip() == cid[:12]
-    assert time.monotonic() - t0 < 8  # --init forwarded SIGTERM; no 10 s SIGKILL wait
     [state] = [s for s in ps(store) if s["id"] == cid]
+    # 143, not 137: --init forwarded SIGTERM and the shell ended on it; the SIGKILL that
+    # follows an ignored SIGTERM after the grace period would have given 137.
     assert state["status"] == "exited" and state["exit_code"] == 143
     assert store.hardbox("rm", cid[:12]).returncode == 0
     assert cid not in store.containers()
