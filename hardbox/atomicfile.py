@@ -3,8 +3,9 @@
 The block writes a temporary file beside the target (same directory, so the rename stays on
 one filesystem), which is flushed to disk and renamed over the target when the block ends;
 if the block raises (a download cut off, a size limit hit, Ctrl-C), the temporary file is
-removed and the target is left as it was. Shared by every writer below the CLI that must
-not leave a torn file: the registry auth file, HTTP downloads.
+removed and the target is left as it was. Shared by every writer that must not leave a torn
+file: the registry auth file, HTTP downloads, the vulnerability database's state, and the
+reports every command writes (cli/output.py).
 """
 
 from __future__ import annotations

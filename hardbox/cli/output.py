@@ -13,11 +13,11 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hardbox.atomicfile import atomic_write
 from hardbox.errors import InputError, UsageError
 
 
@@ -47,15 +47,8 @@ def write_output(target: str, text: str) -> None:
             fh.write(text)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, mode=0o644) as fh:
+        fh.write(text.encode("utf-8"))
 
 
 def add_report_arguments(parser: argparse.ArgumentParser, helps: Mapping[str, str]) -> None:
