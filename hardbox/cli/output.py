@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hardbox.atomicfile import atomic_write
 from hardbox.errors import InputError, UsageError
 
 
@@ -46,6 +45,8 @@ def write_output(target: str, text: str) -> None:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return
+    from hardbox.atomicfile import atomic_write  # building the parser loads no library code
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, mode=0o644) as fh:
         fh.write(text.encode("utf-8"))
