@@ -142,8 +142,8 @@ def write_maps_as_root(pid: int, shift: ShiftMap, error: type[HardboxError]) -> 
         text = "".join(f"{e.inside} {e.outside} {e.count}\n" for e in extents)
         path = f"/proc/{pid}/{name}"
         try:
-            with open(path, "w", encoding="ascii") as fh:
-                fh.write(text)
+            with open(path, "wb") as fh:  # one write(2), as the kernel wants; digits need no codec
+                fh.write(text.encode())
         except OSError as err:
             raise error(f"write to `{path}`: {err.strerror}") from err
 

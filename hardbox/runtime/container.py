@@ -30,11 +30,11 @@ Steps the profile marks ``if-available`` are skipped with a note in ``state.skip
 
 from __future__ import annotations
 
+import _socket  # the C socket type (forked.socketpair): socket.py is not loaded for a run
 import contextlib
 import importlib
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,7 +89,7 @@ class Container:
         self.relay: Relay | None = None
         self.skipped: list[str] = list(request.skipped)
         self._file_label: str | None = None
-        self._lifeline: socket.socket | None = None
+        self._lifeline: _socket.socket | None = None
         self.stdio: StdioRelay | None = None
         self._oom: OomWatch | None = None
         self.netplan: NetworkPlan | None = None  # runtime/net: ports, resolvers, host gateway
@@ -143,7 +143,7 @@ class Container:
 
         # Exec-status pipe: PID 1 writes "code\tmessage" on failure; exec closes it (CLOEXEC).
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent_sock, child_sock = forked.socketpair()
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         cgroup_join = tuple(str(f) for f in self.cgroup.join_files()) if self.cgroup else ()
         _load_for_pid1(plan)
@@ -189,7 +189,7 @@ class Container:
             mounts=mounts.describe(plan.mount_template),
         )
 
-    def _handshake(self, child: int, sock: socket.socket, ids: idmap.IdMap | None) -> None:
+    def _handshake(self, child: int, sock: _socket.socket, ids: idmap.IdMap | None) -> None:
         assert self.state_dir is not None
         base = self.state_dir.path
         layers = tuple(reversed(self.request.image.layers))  # overlay wants the newest first
@@ -211,7 +211,7 @@ class Container:
             finally:
                 if userns_fd is not None:
                     os.close(userns_fd)
-        socket.send_fds(sock, [b"M"], rootfs_fds)
+        forked.send_fds(sock, b"M", rootfs_fds)
         for fd in rootfs_fds:
             os.close(fd)
         reply = sock.recv(32)
@@ -370,7 +370,7 @@ class Container:
 
 
 def _child_main(
-    plan: Plan, sock: socket.socket, status_w: int, ids: idmap.IdMap | None, cgroup_join: tuple[str, ...],
+    plan: Plan, sock: _socket.socket, status_w: int, ids: idmap.IdMap | None, cgroup_join: tuple[str, ...],
     stdio: StdioRelay | None,
 ) -> None:
     """The first child: joins the cgroup, enters the user namespace, then the rest, then
@@ -387,7 +387,7 @@ def _child_main(
             namespaces.unshare_user()
             sock.send(b"U")
         idmapped = sum(1 for v in plan.mount_template.volumes if v.idmap)
-        _, fds, _, _ = socket.recv_fds(sock, 1, 1 + idmapped)
+        _, fds = forked.recv_fds(sock, 1, 1 + idmapped)
         # Still host uid 0 here (the map makes it unmapped, not root): the only moment the
         # 0700 state dir and the volume sources can be reached. Namespaces first, then the
         # root attached, the volumes cloned, and only then become the container's root.
@@ -416,7 +416,7 @@ def _container_pid1(
     plan: Plan,
     rootfs_fd: int,
     volume_fds: list[tuple[int, mounts.Volume]],
-    sock: socket.socket,
+    sock: _socket.socket,
     status_w: int,
 ) -> None:
     """PID 1 of the new pid namespace: the hardening sequence, in order, then exec."""

@@ -48,7 +48,7 @@ import importlib
 import os
 import resource
 import signal
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.runtime import capabilities, forked, process, syscalls
@@ -58,8 +58,6 @@ from hardbox.runtime.state import ContainerState, StateDir, StateStore, process_
 from hardbox.runtime.stdio import StdioRelay, relayed_fds
 
 if TYPE_CHECKING:
-    import socket
-
     from hardbox.runtime.tty import Relay
 
 # In the order they are joined: the user namespace first, so that every other one (owned
@@ -245,7 +243,7 @@ def _run(plan: ExecPlan) -> int:
             if plan.tty:
                 from hardbox.runtime import tty
 
-                master = tty.receive_master(cast("socket.socket", parent_sock))  # recvmsg only
+                master = tty.receive_master(parent_sock)
                 relay = tty.Relay.attach(master) if master is not None else None
         failure = forked.read_all(status_r)
         if failure or not pid:
@@ -326,7 +324,7 @@ def _exec_process(plan: ExecPlan, sock: _socket.socket, status_w: int) -> None:
         if plan.tty:
             from hardbox.runtime import tty
 
-            tty.send_master(cast("socket.socket", sock), tty.open_container_pty())  # sendmsg only
+            tty.send_master(sock, tty.open_container_pty())
         elif not plan.interactive:
             fd = os.open("/dev/null", os.O_RDONLY)  # the container's /dev/null
             os.dup2(fd, 0)

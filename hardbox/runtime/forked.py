@@ -10,6 +10,7 @@ message naming the file. Small and import-light: `exec`'s start-up path imports 
 from __future__ import annotations
 
 import _socket  # the socket type itself: `hardbox exec` does not load socket.py (exec.py)
+import array
 import os
 import signal
 
@@ -59,3 +60,24 @@ def read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def socketpair() -> tuple[_socket.socket, _socket.socket]:
+    """The setup channel between hardbox and its forked children: the C socket type, as
+    exec.py's. socket.py's enums and selectors are ~3 ms of a run's start-up (bench/RESULTS.md)."""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+
+
+def send_fds(sock: _socket.socket, data: bytes, fds: list[int]) -> None:
+    """socket.send_fds (SCM_RIGHTS), on the C socket type."""
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else [])
+
+
+def recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """socket.recv_fds: the message and the descriptors that came with it."""
+    fds = array.array("i")
+    msg, ancdata, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * fds.itemsize))
+    for level, kind, cmsg_data in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(cmsg_data[: len(cmsg_data) - (len(cmsg_data) % fds.itemsize)])
+    return msg, list(fds)

@@ -9,8 +9,8 @@ so 127.0.0.1 works inside, without running any binary from the image or the host
 
 from __future__ import annotations
 
+import _socket  # the C socket type: socket.py is not loaded for a run (forked.socketpair)
 import fcntl
-import socket
 import struct
 
 SIOCGIFFLAGS = 0x8913
@@ -26,10 +26,13 @@ def needs_namespace(mode: str) -> bool:
 def bring_up_loopback() -> None:
     """Set IFF_UP on ``lo`` in the calling process's network namespace (needs CAP_NET_ADMIN
     there, which the container's root has in its own user namespace)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         req = struct.pack(_IFREQ, b"lo", 0)
         flags = struct.unpack(_IFREQ, fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, req))[1]
         fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | IFF_UP))
+    finally:
+        sock.close()
 
 
 def describe(mode: str) -> str:

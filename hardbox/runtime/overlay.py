@@ -31,14 +31,14 @@ idmapping) mount inside the user namespace with the layer paths as they are.
 
 from __future__ import annotations
 
+import _socket  # the C socket type (forked.socketpair): socket.py is not loaded for a run
 import errno
 import os
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 
 from hardbox.errors import ContainerError
-from hardbox.runtime import syscalls
+from hardbox.runtime import forked, syscalls
 from hardbox.runtime.syscalls import KernelError
 
 MODES = ("auto", "fd", "paths")
@@ -187,14 +187,14 @@ def _build_in_helper(layers: Sequence[Path], options: list[tuple[str, str | None
     """The ``paths`` route with idmapped layers, in a helper with a private mount namespace."""
     staging = upper.parent / "lower"
     staging.mkdir(mode=0o700, exist_ok=True)
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent, child = forked.socketpair()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the forked helper reports through the socket
         parent.close()
         _helper(layers, options, userns_fd, upper, staging, child)
     child.close()
     try:
-        msg, fds, _, _ = socket.recv_fds(parent, 4096, 1)
+        msg, fds = forked.recv_fds(parent, 4096, 1)
     finally:
         parent.close()
         os.waitpid(pid, 0)
@@ -211,7 +211,7 @@ def _build_in_helper(layers: Sequence[Path], options: list[tuple[str, str | None
 
 
 def _helper(layers: Sequence[Path], options: list[tuple[str, str | None]], userns_fd: int, upper: Path,
-            staging: Path, sock: socket.socket) -> None:
+            staging: Path, sock: _socket.socket) -> None:
     """Never returns. Everything it attaches lives in its own mount namespace."""
     try:
         syscalls.unshare(syscalls.CLONE_NEWNS)
@@ -228,7 +228,7 @@ def _helper(layers: Sequence[Path], options: list[tuple[str, str | None]], usern
                 os.close(fd)
             paths.append(target)
         mnt = _mount(_lowerdir_option(paths), options, upper)
-        socket.send_fds(sock, [b"ok"], [mnt])
+        forked.send_fds(sock, b"ok", [mnt])
     except KernelError as err:
         sock.send(f"kernel\t{err.errno}\t{err.operation}\t{err.path or ''}".encode())
     except ContainerError as err:

@@ -83,19 +83,14 @@ def save(key: str, spec: ProfileSpec, image: ImageInput, files: Iterable[str]) -
         "format": _FORMAT, "key": key, "files": [[f, _identity(f)] for f in dict.fromkeys(files)],
         "profile": spec.to_json(), "image": _image_to_json(image),
     }).encode()
-    import tempfile  # lazy: only a miss writes an entry
+    # Lazy: only a miss writes an entry.
+    from hardbox.atomicfile import atomic_write
 
-    entry = _entry_path(key)
+    entry = Path(_entry_path(key))
     try:
-        os.makedirs(os.path.dirname(entry), mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(entry), prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(body)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with atomic_write(entry) as out:
+            out.write(body)
     except OSError:
         return  # a read-only or foreign store root: the run goes on uncached
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,14 +170,9 @@ def ops_arg(pyseccomp: object, ops: dict[str, int], arg: ArgFilter) -> object:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    import tempfile  # only on a cache miss; not on `hardbox run`'s usual path
+    # Only on a cache miss; not on `hardbox run`'s usual path.
+    from hardbox.atomicfile import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(data)

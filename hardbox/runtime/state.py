@@ -96,7 +96,7 @@ def new_id() -> str:
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat, or None when the pid does not exist."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:  # utf-8: its codec is loaded already
             data = fh.read()
     except (FileNotFoundError, ProcessLookupError):
         return None

@@ -14,17 +14,19 @@ the pty follows the caller's window size: hardbox copies it at start and on ever
 
 from __future__ import annotations
 
+import _socket
 import errno
 import fcntl
 import os
 import select
 import signal
-import socket
 import sys
 import termios
 import tty
 from dataclasses import dataclass
 from typing import Any
+
+from hardbox.runtime import forked
 
 TIOCSPTLCK = 0x40045431
 TIOCGPTPEER = 0x5441
@@ -44,14 +46,14 @@ def open_container_pty() -> int:
     return master
 
 
-def send_master(sock: socket.socket, master: int) -> None:
-    socket.send_fds(sock, [b"T"], [master])
+def send_master(sock: _socket.socket, master: int) -> None:
+    forked.send_fds(sock, b"T", [master])
     os.close(master)
 
 
-def receive_master(sock: socket.socket) -> int | None:
+def receive_master(sock: _socket.socket) -> int | None:
     """The master PID 1 sent, or None when PID 1 failed before sending it."""
-    msg, fds, _, _ = socket.recv_fds(sock, 1, 1)
+    msg, fds = forked.recv_fds(sock, 1, 1)
     return fds[0] if msg == b"T" and fds else None
 
 

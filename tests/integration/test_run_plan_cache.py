@@ -23,8 +23,9 @@ pytestmark = pytest.mark.root
 # Loaded by resolving a plan the slow way; never by a run whose plan is cached.
 RESOLVING = ("hardbox.runtime.profile.model", "hardbox.runtime.profile.load", "hardbox.runtime.seccomp",
              "hardbox.image.store.store", "hardbox.image.formats.config", "hardbox.image.reference")
-# Nor, on a hit, these libraries (the profile's YAML and schema, OpenSSL for digests).
-HEAVY = ("yaml", "jsonschema", "hashlib", "_hashlib")
+# Nor, on a hit, these libraries (the profile's YAML and schema, OpenSSL for digests, and
+# dataclasses with inspect: the run path's records are NamedTuples, bench/RESULTS.md).
+HEAVY = ("yaml", "jsonschema", "hashlib", "_hashlib", "dataclasses", "inspect")
 STATUS = "grep -E '^(Seccomp|NoNewPrivs|Cap[A-Za-z]+):' /proc/self/status; cat /proc/self/uid_map /proc/self/gid_map"
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
-import socket
 import struct
 from pathlib import Path
 from typing import NamedTuple
@@ -30,8 +28,10 @@ class DefaultRoute(NamedTuple):
 
 def default_route(route_table: Path = Path("/proc/net/route")) -> DefaultRoute:
     """The host's IPv4 default route; a host without one gets no uplink (exit 125)."""
+    import socket  # only --network private asks for a route: other runs do not load socket.py
+
     try:
-        lines = route_table.read_text(encoding="ascii", errors="replace").splitlines()[1:]
+        lines = route_table.read_text(encoding="utf-8", errors="replace").splitlines()[1:]
     except OSError as err:
         raise ContainerError(f"read {route_table}: {err.strerror}") from err
     best: tuple[int, str, str] | None = None
@@ -86,6 +86,8 @@ def read_resolv_conf(path: Path | None = None) -> ResolvConf:
 
 def find_pasta() -> str | None:
     """The pasta command (Debian's passt package), or None."""
+    import shutil  # only --network private looks for pasta
+
     return shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
 
 

@@ -17,7 +17,6 @@ decides: all of them, some, or none).
 from __future__ import annotations
 
 import os
-import socket
 from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import ContainerError, UsageError
@@ -138,6 +137,8 @@ def _wanted_ports(options: NetworkOptions, exposed: tuple[str, ...]) -> list[Pub
 def _choose_ports(wanted: list[PublishedPort]) -> tuple[PublishedPort, ...]:
     """A free host port for each one asked as 0: the kernel's pick for that address. pasta
     binds it a moment later; a port taken in between fails the start by name."""
+    import socket  # only -p and -P choose ports: a run without them does not load socket.py
+
     out = []
     for p in wanted:
         if p.host_port == 0:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -101,18 +100,13 @@ def save(key: str, profile: Profile, files: Iterable[Path], cache_dir: Path | No
          "profile": profile.to_json()},
         sort_keys=True,
     ).encode()
-    import tempfile  # lazy for start-up speed: only a miss writes an entry
+    # Lazy for start-up speed: only a miss writes an entry.
+    from hardbox.atomicfile import atomic_write
 
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(body)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_write(entry) as out:
+            out.write(body)
     except OSError:
         # Read-only or foreign store root: the profile is valid, just not cached.
         return
