@@ -204,7 +204,10 @@ class Finding:
         image-config finding) adds the build step and config key it names, so two exposed
         ports or two ENV secrets stay two alerts; a finding about a field of a structured
         file (a Kubernetes manifest: ``extra["object"]`` and ``["field"]``) adds both, not the
-        line, so two containers of one manifest are two alerts and an edit above moves neither."""
+        line, so two containers of one manifest are two alerts and an edit above moves neither.
+        An image's finding moved onto the manifest that runs the image (``gate --k8s
+        --images``) adds its own fingerprint in the image (``extra["image_fingerprint"]``), so
+        two setuid files of one image stay two alerts at that container."""
         parts = [self.id, self.package or "", self.version or "", self.path or "",
                  "" if self.layer is None else str(self.layer.index)]
         if self.path is None:
@@ -212,6 +215,8 @@ class Finding:
                       (self.secret.key or "") if self.secret else "", str(self.extra.get("port", ""))]
         if "field" in self.extra:
             parts += [str(self.extra.get("object", "")), str(self.extra["field"])]
+        if "image_fingerprint" in self.extra:
+            parts.append(str(self.extra["image_fingerprint"]))
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     def extra_dict(self) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardbox.cli.inputs import add_db_argument, add_pull_arguments
@@ -49,11 +48,14 @@ examples:
   hardbox gate myapp:1.4 --dockerfile Dockerfile --markdown "$GITHUB_STEP_SUMMARY"
   hardbox gate myapp:1.4 --profile strict --probe '/app --self-test'
   hardbox gate --k8s deploy/app.yaml --sarif k8s.sarif   Kubernetes manifests (docs/kubernetes.md)
+  hardbox gate --k8s deploy/app.yaml --images --pull missing   ... and every image they run
 
 exit codes: 0 the image passes; 1 it fails the policy (every failed rule is printed with the
 findings behind it); 2 an input is unusable (image, policy, exceptions, VEX, Dockerfile,
-profile) or an option is wrong. Without a vulnerability database a policy with a
-vulnerabilities rule fails (import one with `hardbox db import`)."""
+profile, manifest) or an option is wrong. With --k8s --images, 1 also when any image fails or
+cannot be obtained (HB-GATE-013: pulling it failed, or it is not stored under --pull never).
+Without a vulnerability database a policy with a vulnerabilities rule fails (import one with
+`hardbox db import`)."""
 
 
 def register(subparsers: Any) -> None:
@@ -65,6 +67,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--k8s", metavar="MANIFEST", help="check the workloads of a Kubernetes manifest (Pod, Deployment, "
                    "StatefulSet, DaemonSet, Job, CronJob; multi-document YAML) instead of an image: Pod Security "
                    "Standards and the policy's kubernetes section (docs/kubernetes.md)")
+    p.add_argument("--images", action="store_true", help="with --k8s: also gate every image the workloads' "
+                   "containers run, once each, as `gate IMAGE` would (the same policy, exceptions, --db, --vex; "
+                   "pulled per --pull into a temporary store); an image that cannot be obtained fails")
     p.add_argument("--policy", metavar="FILE", help="gate policy YAML (default: the shipped policies/gate/default.yaml)")
     p.add_argument("--exceptions", metavar="FILE", help="exceptions YAML: reviewed waivers with expiry dates")
     p.add_argument("--vex", metavar="FILE", action="append", default=[],
@@ -85,17 +90,17 @@ def handler(args: argparse.Namespace) -> int:
     from hardbox.dockerfile.lint import lint_file
     from hardbox.errors import UsageError
     from hardbox.gate import junit, markdown, sarif
-    from hardbox.gate.evaluate import evaluate
     from hardbox.gate.exceptions import load_exceptions
+    from hardbox.gate.image_gate import ImageGate
     from hardbox.gate.policy import load_policy
     from hardbox.gate.profile_check import profile_rules
-    from hardbox.gate.rules import GateRule, build_rules
-    from hardbox.gate.subject import Subject
+    from hardbox.gate.rules import GateRule
     from hardbox.gate.vex import load_vex
     from hardbox.image.source import parse_source
     from hardbox.image.store.store import Store
-    from hardbox.scan.scanner import ScanOptions, scan
 
+    if args.images and args.k8s is None:
+        raise UsageError("--images gates the images of a manifest: it goes with --k8s MANIFEST")
     if args.k8s is not None:
         from hardbox.cli.gate_k8s import handle_k8s
 
@@ -117,15 +122,10 @@ def handler(args: argparse.Namespace) -> int:
     extra_rules: list[GateRule] = []
     if profile_name or probe:
         extra_rules = profile_rules(profile_name or "default", probe, source.name)
-    db = vuln_db(args.db, required=False)
 
+    gate = ImageGate(policy, tuple(exceptions), vex, lint, tuple(extra_rules), vuln_db(args.db, required=False))
     # A probe runs the image from the store, so an image pulled for one is kept there.
-    with source.open(Store.open(), pull=pull_options(args, keep=bool(probe))) as image:
-        result = scan(image, db, ScanOptions(name=source.name))
-        subject = Subject.from_scan(result, image.config)
-    rules = [*build_rules(policy, lint, vuln_db=result.vuln_db is not None,
-                          db_problem=_empty_db(result.vuln_db)), *extra_rules]
-    decision = evaluate(subject, policy, rules, exceptions, vex, notes=result.notes)
+    decision = gate.judge(source, Store.open(), pull_options(args, keep=bool(probe)))
 
     to_stdout = write_reports(targets, {
         "json": lambda: json.dumps(decision.to_dict(), indent=2, sort_keys=True) + "\n",
@@ -135,19 +135,6 @@ def handler(args: argparse.Namespace) -> int:
     })
     (sys.stderr if to_stdout else sys.stdout).write(summary(decision))
     return 0 if decision.passed else 1
-
-
-def _empty_db(path: str | None) -> str | None:
-    """Why the scan's vulnerability database cannot clear an image: it holds no advisory
-    (issue 16: an empty index must fail HB-GATE-011 like a missing one)."""
-    from hardbox.scan.vulndb import open_db
-
-    if path is None:
-        return None
-    with open_db(Path(path)) as index:
-        if index.live_advisories() == 0:
-            return f"the vulnerability database {path} holds no advisories"
-    return None
 
 
 def summary(decision: GateResult) -> str:
