@@ -82,10 +82,17 @@ def _image_gate(args: argparse.Namespace, policy: Policy, exceptions: tuple[Gate
     from hardbox.cli.inputs import pull_policy, vuln_db
     from hardbox.gate.image_gate import ImageGate
     from hardbox.gate.vex import load_vex
+    from hardbox.scan.vulndb import open_db
 
     pull_policy(args)  # a bad $HARDBOX_PULL is exit 2 before any image is opened
     vex = tuple(s for path in args.vex for s in load_vex(path))
-    return ImageGate(policy, exceptions, vex, db=vuln_db(args.db, required=False))
+    db = vuln_db(args.db, required=False)
+    if db is not None:
+        # Opened once here: an index that is no database is exit 2, as for `gate IMAGE`,
+        # not a reason each image could not be checked.
+        with open_db(db):
+            pass
+    return ImageGate(policy, exceptions, vex, db=db)
 
 
 def _with_images(decision: GateResult, manifests: Manifests, gate: ImageGate,

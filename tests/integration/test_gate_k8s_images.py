@@ -190,10 +190,13 @@ def test_a_registry_image_named_twice_is_pulled_and_scanned_once(
     (["--k8s", "{m}", "--db", "x.sqlite"], "--db cannot go with it"),
     (["--k8s", "{m}", "--images", "--dockerfile", "Dockerfile"], "--dockerfile cannot go with it"),
     (["--k8s", "{bad}", "--images"], "expected a string"),
+    (["--k8s", "{m}", "--images", "--db", "{garbage}"], "not a hardbox vulnerability database"),
 ])
 def test_unusable_input_is_exit_2(args: list[str], message: str, tmp_path: Path, hardbox_root: Path) -> None:
     (tmp_path / "m.yaml").write_text(pod([("app", "bbtest")]))
     (tmp_path / "bad.yaml").write_text(pod([("app", "bbtest")]).replace("image: bbtest", "image: 5"))
-    proc = hardbox("gate", *(a.format(m=tmp_path / "m.yaml", bad=tmp_path / "bad.yaml") for a in args))
+    (tmp_path / "garbage.sqlite").write_bytes(bytes(range(256)) * 16)  # no database: refused before any image
+    files = {"m": tmp_path / "m.yaml", "bad": tmp_path / "bad.yaml", "garbage": tmp_path / "garbage.sqlite"}
+    proc = hardbox("gate", *(a.format(**files) for a in args))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert message in proc.stderr.splitlines()[0], proc.stderr
