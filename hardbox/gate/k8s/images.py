@@ -115,15 +115,15 @@ def judge_images(images: tuple[ManifestImage, ...], judge: Callable[[StoredSourc
     rules: list[RuleResult] = []
     notes: list[str] = []
     for image in images:
-        why = image.problem
+        why, fix = image.problem, _NOT_A_REFERENCE
         decision = None
         if not why:
             try:
                 decision = judge(image.source())
             except HardboxError as err:
-                why = err.message
+                why, fix = err.message, err.hint or _NOT_OBTAINED
         if decision is None:
-            decision = evaluate(Subject(name=image.name, id=""), policy, [_unchecked(image, why)], exceptions)
+            decision = evaluate(Subject(name=image.name, id=""), policy, [_unchecked(why, fix)], exceptions)
             notes.append(f"not checked: image {image.name or '(none)'} of "
                          f"{', '.join(u.describe() for u in image.uses)}: {why}")
         else:
@@ -140,14 +140,15 @@ def _count(uses: tuple[ImageUse, ...]) -> str:
     return "1 container" if len(uses) == 1 else f"{len(uses)} containers"
 
 
-def _unchecked(image: ManifestImage, why: str) -> Callback:
-    """The rule an image that could not be checked fails: never a silent pass."""
-    finding = gate_finding(
-        UNCHECKED_ID, f"not checked: {why}",
-        "make the image available: pull it (`hardbox pull REF`) or allow pulling (--pull missing), "
-        "check the registry and its credentials, or fix the container's image field",
-        Severity.HIGH,
-    )  # fmt: skip
+_NOT_A_REFERENCE = "name the image by a registry reference: [REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST]"
+_NOT_OBTAINED = "make the image available (`hardbox pull REF`, or --pull missing) and check the registry"
+
+
+def _unchecked(why: str, fix: str) -> Callback:
+    """The rule an image that could not be checked fails: never a silent pass. ``fix`` is
+    the hint of the error that stopped it (what to do about --pull never, a registry's
+    refusal), or what to do about the image field."""
+    finding = gate_finding(UNCHECKED_ID, f"not checked: {why}", fix, Severity.HIGH)
     return Callback("checked", "could be obtained and scanned", lambda _subject: [finding])
 
 
