@@ -1,8 +1,9 @@
 """``hardbox gate IMAGE``: the pre-deploy decision in CI — scan, judge by a policy, exit.
 
 Thin: read every input the user named first (policy, exceptions, VEX, Dockerfile, profile),
-so a bad one fails with exit 2 before any work; then open and scan the image, build the
-policy's rules, evaluate, render each requested report and print what failed and why.
+so a bad one fails with exit 2 before any work; then judge the image through the one image
+gate (``gate/image_gate.ImageGate``: open, scan, the policy's rules, evaluate), render each
+requested report and print what failed and why.
 """
 
 from __future__ import annotations
