@@ -169,9 +169,10 @@ def _resolve(args: argparse.Namespace, network: NetworkOptions) -> tuple[Profile
     if found is not None:
         network.check_mode(found[0].network, found[0].name)
         return found
+    since = plan_cache.read_started()
     spec, image, files = _resolve_uncached(args, network)
     if cacheable and spec.egress is None:  # an egress policy is a model object: not serialized
-        plan_cache.save(key, spec, image, files)
+        plan_cache.save(key, spec, image, files, read_since=since)
     return spec, image
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 # Bump when an entry's shape changes: older entries are then misses.
 _FORMAT = 1
+# How long before the reading began a file must have changed for its stat identity to be
+# trusted: file times come from the kernel's coarse clock, one tick behind at most (<= 10 ms
+# with HZ >= 100); twice that for margin.
+_SETTLE_NS = 20_000_000
 
 
 def key_for(profile: str, options: Iterable[object], image: str) -> str:
@@ -75,13 +80,24 @@ def lookup(key: str) -> tuple[ProfileSpec, ImageInput] | None:
         return None
 
 
-def save(key: str, spec: ProfileSpec, image: ImageInput, files: Iterable[str]) -> None:
-    """Record the plan of ``key`` as read from ``files`` (stat'ed now: a file changed since
-    it was read only makes the next lookup a miss). Best effort: an unwritable store root
-    costs the next run the slow path, nothing else."""
+def read_started() -> int:
+    """The time to pass to ``save``: take it before reading anything the plan comes from."""
+    return time.time_ns()
+
+
+def save(key: str, spec: ProfileSpec, image: ImageInput, files: Iterable[str], *, read_since: int) -> None:
+    """Record the plan of ``key`` as read from ``files`` since ``read_since`` (read_started).
+    Best effort: an unwritable store root costs the next run the slow path, nothing else."""
+    deps = {f: _identity(f) for f in files}
+    # The identities are taken after the reading: a file changed since the reading began
+    # (or just before it: the kernel's file times are coarse, and a change within the same
+    # tick keeps them) could hold other bytes than those read. Such a plan is not cached,
+    # as git treats "racily clean" index entries; the next run caches it.
+    settled = read_since - _SETTLE_NS
+    if any(i is not None and max(i[3:], default=0) > settled for i in deps.values()):
+        return
     body = json.dumps({
-        "format": _FORMAT, "key": key, "files": [[f, _identity(f)] for f in dict.fromkeys(files)],
-        "profile": spec.to_json(), "image": _image_to_json(image),
+        "format": _FORMAT, "key": key, "files": [[f, i] for f, i in deps.items()], "profile": spec.to_json(), "image": _image_to_json(image),
     }).encode()
     # Lazy: only a miss writes an entry.
     from hardbox.atomicfile import atomic_write

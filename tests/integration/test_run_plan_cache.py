@@ -9,9 +9,11 @@ real, and one started from a cached plan must be hardened exactly as one started
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,22 @@ def test_a_changed_profile_file_is_a_miss(store: RunStore, tmp_path: Path) -> No
     prof.write_text("extends: strict\nnetwork: sideways\n")  # invalid now: validated, refused
     bad = store.hardbox("run", *args)
     assert bad.returncode == 125 and "mine.yaml:2: network" in bad.stderr
+
+
+def test_a_file_changed_while_the_plan_was_read_is_not_cached(store: RunStore, tmp_path: Path) -> None:
+    """A change during the read (its time after the read began; set here into the future)
+    could hold other bytes than those read, with the same coarse timestamps: no entry."""
+    prof = tmp_path / "racy.yaml"
+    prof.write_text("extends: strict\ndescription: racy\n")
+    future = time.time() + 3600
+    os.utime(prof, (future, future))
+    args = ("--rm", "--profile", str(prof), "bbtest", "/bin/true")
+    assert not was_hit(run(store, *args)[1])
+    assert not was_hit(run(store, *args)[1])
+    os.utime(prof, (future - 7200, future - 7200))  # settled: ctime is now, but the next run starts later
+    time.sleep(0.2)
+    assert not was_hit(run(store, *args)[1])
+    assert was_hit(run(store, *args)[1])
 
 
 def test_a_profile_named_by_a_moved_symlink_is_a_miss(store: RunStore, tmp_path: Path) -> None:
