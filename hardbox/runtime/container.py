@@ -439,12 +439,8 @@ def _container_pid1(
             tty.send_master(sock, tty.open_container_pty())
         elif not plan.interactive:
             _stdin_from_dev_null()  # as docker run without -i
-        process.close_fds(keep=(0, 1, 2, status_w, sock.fileno()))
-        user = process.resolve_user(plan.user)
-        env = process.build_env(plan.env, plan.extra_env, plan.hostname, user.home)
-        if plan.no_new_privs:
-            capabilities.set_no_new_privs()
-        process.switch_user(user)
+        env = process.become(plan.user, plan.env, plan.extra_env, plan.hostname,
+                              no_new_privs=plan.no_new_privs, keep_fds=(0, 1, 2, status_w, sock.fileno()))
         capabilities.apply(plan.capabilities, last=plan.last_cap,
                            inheritable=plan.capabilities_inheritable, ambient=plan.capabilities_ambient)
         forked.arm_parent_death(sock)

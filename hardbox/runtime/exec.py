@@ -329,12 +329,8 @@ def _exec_process(plan: ExecPlan, sock: _socket.socket, status_w: int) -> None:
             fd = os.open("/dev/null", os.O_RDONLY)  # the container's /dev/null
             os.dup2(fd, 0)
             os.close(fd)
-        process.close_fds(keep=(0, 1, 2, status_w, sock.fileno()))
-        user = process.resolve_user(plan.user)
-        env = process.build_env(plan.env, plan.extra_env, plan.hostname, user.home)
-        if plan.no_new_privs:
-            capabilities.set_no_new_privs()
-        process.switch_user(user)
+        env = process.become(plan.user, plan.env, plan.extra_env, plan.hostname,
+                              no_new_privs=plan.no_new_privs, keep_fds=(0, 1, 2, status_w, sock.fileno()))
         _non_dumpable()  # the uid change reset it; it holds until execve
         # Inheritable and ambient as PID 1 got them: empty unless the profile names
         # capabilities for them; root's come from the bounding set at execve (capabilities.py).

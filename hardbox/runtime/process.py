@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, UsageError
-from hardbox.runtime import syscalls
+from hardbox.runtime import capabilities, syscalls
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -155,6 +155,21 @@ def switch_user(user: User) -> None:
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
     syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 0)
+
+
+def become(user: str, image_env: Sequence[str], extra_env: Sequence[str], hostname: str, *,
+           no_new_privs: bool, keep_fds: Sequence[int]) -> dict[str, str]:
+    """The process's identity, in the order a container's PID 1 and an exec'd process both
+    need: close the inherited descriptors, resolve the user and environment from the image's
+    files (still as container root), no_new_privs, then switch to the user. Returns the
+    environment; the caller sets the capabilities right after (capabilities.apply)."""
+    close_fds(keep=keep_fds)
+    who = resolve_user(user)
+    env = build_env(image_env, extra_env, hostname, who.home)
+    if no_new_privs:
+        capabilities.set_no_new_privs()
+    switch_user(who)
+    return env
 
 
 def enter_workdir(workdir: str) -> None:
