@@ -89,8 +89,13 @@ def compile_policy(
     except FileNotFoundError:
         pass
     bpf, skipped = _build(policy, policy.resolve(capabilities, target), target)
-    _atomic_write(skipped_note, " ".join(skipped).encode())
-    _atomic_write(cache, bpf)
+    try:
+        _atomic_write(skipped_note, " ".join(skipped).encode())
+        _atomic_write(cache, bpf)
+    except OSError:
+        # A cache is only a shortcut: a full or read-only store root leaves the filter
+        # compiled, not cached, and whatever must be written next fails naming its own file.
+        pass
     return CompiledFilter(bpf, digest, skipped, cached=False)
 
 
