@@ -188,13 +188,18 @@ def _open_namespaces(pid: int) -> tuple[tuple[int, int], ...]:
     return tuple(opened)
 
 
-def _read_env(state_dir: StateDir) -> tuple[str, ...]:
-    path = os.path.join(state_dir.dir, ENV_FILE)
+def _read_beside_state(state_dir: StateDir, name: str, what: str = "") -> tuple[str, bytes]:
+    """A file the run wrote beside the container's state (its path and bytes), or one line."""
+    path = os.path.join(state_dir.dir, name)
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return path, fh.read()
     except OSError as err:
-        raise ContainerError(f"read `{path}`: {err.strerror}") from err
+        raise ContainerError(f"read {what}`{path}`: {err.strerror}") from err
+
+
+def _read_env(state_dir: StateDir) -> tuple[str, ...]:
+    _, data = _read_beside_state(state_dir, ENV_FILE)
     return tuple(item.decode("utf-8", errors="surrogateescape") for item in data.split(b"\0") if item)
 
 
@@ -202,12 +207,7 @@ def _read_seccomp(state_dir: StateDir, state: ContainerState) -> bytes | None:
     """The filter PID 1 installed, byte for byte; a file that changed since is refused."""
     if not state.seccomp:
         return None
-    path = os.path.join(state_dir.dir, SECCOMP_FILE)
-    try:
-        with open(path, "rb") as fh:
-            bpf = fh.read()
-    except OSError as err:
-        raise ContainerError(f"read the container's seccomp filter `{path}`: {err.strerror}") from err
+    path, bpf = _read_beside_state(state_dir, SECCOMP_FILE, "the container's seccomp filter ")
     if sha256_hex(bpf) != state.seccomp:
         raise ContainerError(f"the container's seccomp filter `{path}` does not match its recorded sha256")
     return bpf
