@@ -16,7 +16,6 @@ Goal (issue 14): `hardbox exec` <= 1.5x `runc exec`. Needs root, runc and umoci.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -29,12 +28,7 @@ import startup  # (install, bundle, timer and table: shared with bench_run.py)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--before", metavar="COMMIT", help="also time this commit of hardbox")
-    args = parser.parse_args()
-    startup.check_peers()
+    args = startup.options(__doc__, default_rounds=20)
     runc_id = f"hardbox-bench-exec-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="hardbox-bench-") as tmp:
         setup = startup.install(Path(tmp))

@@ -20,7 +20,6 @@ The per-syscall cost of strict's filter against Docker's default is measured by
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -32,12 +31,7 @@ import startup  # (install, bundle, timer and table: shared with bench_exec.py)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--before", metavar="COMMIT", help="also time this commit of hardbox")
-    args = parser.parse_args()
-    startup.check_peers()
+    args = startup.options(__doc__, default_rounds=20)
     with tempfile.TemporaryDirectory(prefix="hardbox-bench-") as tmp:
         setup = startup.install(Path(tmp))
         bundle = setup.strict_bundle(Path(tmp) / "bundle", "/bin/true")

@@ -21,6 +21,7 @@ bench/run.py runs those.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -41,6 +42,18 @@ IMAGE = "hardbox-bench-image"
 
 # A command line, or one made per round (runc run needs a new container id each time).
 Command = list[str] | Callable[[int], list[str]]
+
+
+def options(doc: str | None, default_rounds: int) -> argparse.Namespace:
+    """The start-up benches' command line (--rounds, --json, --before COMMIT), after checking
+    that root, runc and umoci are there."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=default_rounds)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--before", metavar="COMMIT", help="also time this commit of hardbox")
+    args = parser.parse_args()
+    check_peers()
+    return args
 
 
 def check_peers() -> None:
