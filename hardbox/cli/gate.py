@@ -17,6 +17,8 @@ from hardbox.cli.options import add_command
 from hardbox.cli.output import add_report_arguments
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from hardbox.gate.evaluate import GateResult
 
 # The reports gate writes, each a --FORMAT FILE option.
@@ -84,13 +86,10 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    import json
-
     from hardbox.cli.inputs import pull_options, vuln_db
-    from hardbox.cli.output import report_targets, write_reports
+    from hardbox.cli.output import report_targets
     from hardbox.dockerfile.lint import lint_file
     from hardbox.errors import UsageError
-    from hardbox.gate import junit, markdown, sarif
     from hardbox.gate.exceptions import load_exceptions
     from hardbox.gate.image_gate import ImageGate
     from hardbox.gate.policy import load_policy
@@ -105,7 +104,7 @@ def handler(args: argparse.Namespace) -> int:
     if args.k8s is not None:
         from hardbox.cli.gate_k8s import handle_k8s
 
-        return handle_k8s(args, REPORTS, summary)
+        return handle_k8s(args, REPORTS, publish)
     if args.image is None:
         raise UsageError("gate needs an IMAGE or --k8s MANIFEST")
     targets = report_targets(args, REPORTS)
@@ -127,6 +126,18 @@ def handler(args: argparse.Namespace) -> int:
     gate = ImageGate(policy, tuple(exceptions), vex, lint, tuple(extra_rules), vuln_db(args.db, required=False))
     # A probe runs the image from the store, so an image pulled for one is kept there.
     decision = gate.judge(source, Store.open(), pull_options(args, keep=bool(probe)))
+
+    return publish(targets, decision)
+
+
+def publish(targets: Mapping[str, str], decision: GateResult) -> int:
+    """Write every report of ``decision`` to its target, print what failed (to stderr when a
+    report went to stdout), and give the exit status: 0 passed, 1 failed. `gate IMAGE` and
+    `gate --k8s` both end here, so they write the same reports and the same CI log."""
+    import json
+
+    from hardbox.cli.output import write_reports
+    from hardbox.gate import junit, markdown, sarif
 
     to_stdout = write_reports(targets, {
         "json": lambda: json.dumps(decision.to_dict(), indent=2, sort_keys=True) + "\n",

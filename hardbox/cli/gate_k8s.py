@@ -13,7 +13,6 @@ the one decision.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -31,14 +30,12 @@ _IMAGE_OPTIONS = (("image", "IMAGE"), ("dockerfile", "--dockerfile"), ("profile"
 _IMAGES_OPTIONS = (("db", "--db"), ("vex", "--vex"))
 
 
-def handle_k8s(args: argparse.Namespace, reports: Mapping[str, str], summary: Callable[[GateResult], str]) -> int:
-    """``gate``'s handler for ``--k8s``; ``reports`` and ``summary`` are ``gate``'s own, so
+def handle_k8s(args: argparse.Namespace, reports: Mapping[str, str],
+               publish: Callable[[Mapping[str, str], GateResult], int]) -> int:
+    """``gate``'s handler for ``--k8s``; ``reports`` and ``publish`` are ``gate``'s own, so
     both paths write the same reports and the same CI log."""
-    import json
-
-    from hardbox.cli.output import report_targets, write_reports
+    from hardbox.cli.output import report_targets
     from hardbox.errors import UsageError
-    from hardbox.gate import junit, markdown, sarif
     from hardbox.gate.evaluate import evaluate
     from hardbox.gate.exceptions import load_exceptions
     from hardbox.gate.k8s.manifests import load_manifests
@@ -66,14 +63,7 @@ def handle_k8s(args: argparse.Namespace, reports: Mapping[str, str], summary: Ca
     if gate is not None:
         decision = _with_images(decision, manifests, gate, args)
 
-    to_stdout = write_reports(targets, {
-        "json": lambda: json.dumps(decision.to_dict(), indent=2, sort_keys=True) + "\n",
-        "sarif": lambda: sarif.render(decision),
-        "junit": lambda: junit.render(decision),
-        "markdown": lambda: markdown.render(decision),
-    })  # fmt: skip
-    (sys.stderr if to_stdout else sys.stdout).write(summary(decision))
-    return 0 if decision.passed else 1
+    return publish(targets, decision)
 
 
 def _image_gate(args: argparse.Namespace, policy: Policy, exceptions: tuple[GateException, ...]) -> ImageGate:
