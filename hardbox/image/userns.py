@@ -23,10 +23,13 @@ import pwd
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
 
 from hardbox import errors
 from hardbox.errors import HardboxError, StoreError
+from hardbox.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 CLONE_NEWUSER = 0x10000000
 _CHUNK = 1 << 16

@@ -48,9 +48,9 @@ import importlib
 import os
 import resource
 import signal
-from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime import capabilities, forked, process, syscalls
 from hardbox.runtime.digest import sha256_hex
 from hardbox.runtime.init import exit_status

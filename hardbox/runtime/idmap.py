@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 from hardbox.errors import ContainerError
 from hardbox.image.userns import (
@@ -31,6 +30,7 @@ from hardbox.image.userns import (
     write_maps_as_root,
     write_maps_by_helpers,
 )
+from hardbox.records import NamedTuple
 
 __all__ = ["DEFAULT_RANGE", "Extent", "IdMap", "for_invoking_user", "read_subid", "write_maps"]
 

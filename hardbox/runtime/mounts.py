@@ -25,9 +25,9 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
+from hardbox.records import NamedTuple
 from hardbox.runtime import syscalls
 from hardbox.runtime.overlay import build_rootfs as build_rootfs
 from hardbox.runtime.syscalls import KernelError

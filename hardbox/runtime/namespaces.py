@@ -10,8 +10,7 @@ children of the unsharing process, which is why the container's PID 1 is a secon
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from hardbox.records import NamedTuple
 from hardbox.runtime import syscalls
 
 

@@ -16,7 +16,8 @@ import contextlib
 import errno
 import os
 import re
-from typing import NamedTuple
+
+from hardbox.records import NamedTuple
 
 KMSG = "/dev/kmsg"
 _KILL = re.compile(r"oom-kill:.*\boom_memcg=(?P<memcg>[^,]*),.*\btask=(?P<task>[^,]*),pid=(?P<pid>\d+)")

@@ -16,9 +16,9 @@ import os
 import resource
 import stat
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, UsageError
+from hardbox.records import NamedTuple
 from hardbox.runtime import capabilities, syscalls
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime import capabilities, mounts, namespaces, network
 from hardbox.runtime.net.options import NetworkOptions
 

@@ -18,9 +18,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from hardbox.errors import ContainerError, StoreError
+from hardbox.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Label", "allocate_label", "apply_exec_label", "host_has_selinux", "policy_cil", "release_label"]
 

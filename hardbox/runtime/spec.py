@@ -11,9 +11,11 @@ compiler. ``from_json`` is strict: a missing, unknown or mistyped field raises V
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from hardbox.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from hardbox.runtime.profile.model import Egress, Profile
 
 

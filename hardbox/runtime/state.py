@@ -23,13 +23,14 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.root import root_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 
 class ContainerState(NamedTuple):

@@ -20,12 +20,17 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from hardbox.errors import ContainerError
+from hardbox.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hardbox.runtime.cgroups.devices import DeviceRule
+
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the protocols are for mypy; typing stays off the run path (hardbox/records.py)
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 SELF_CGROUP = Path("/proc/self/cgroup")

@@ -23,10 +23,13 @@ import functools
 import os
 import struct
 from pathlib import Path
-from typing import Literal, NamedTuple
 
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime import syscalls
 from hardbox.runtime.cgroups.base import DevicesUnavailable
+
+if TYPE_CHECKING:
+    from typing import Literal
 
 ANY = None  # a wildcard major or minor (``*``)
 

@@ -16,8 +16,8 @@ import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
+from hardbox.records import NamedTuple
 from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
     CgroupLimits,

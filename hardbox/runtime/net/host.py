@@ -13,9 +13,9 @@ import ipaddress
 import os
 import struct
 from pathlib import Path
-from typing import NamedTuple
 
 from hardbox.errors import ContainerError
+from hardbox.records import NamedTuple
 
 RESOLV_CONF = Path("/etc/resolv.conf")
 

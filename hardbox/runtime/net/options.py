@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import NamedTuple
 
 from hardbox.errors import UsageError
+from hardbox.records import NamedTuple
 
 DEFAULT_HOST_IP = "127.0.0.1"
 HOST_GATEWAY = "host-gateway"

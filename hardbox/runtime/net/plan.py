@@ -17,9 +17,9 @@ decides: all of them, some, or none).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple
 
 from hardbox.errors import ContainerError, UsageError
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime.net import host
 from hardbox.runtime.net.options import (
     DEFAULT_HOST_IP,
