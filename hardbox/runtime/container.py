@@ -132,7 +132,7 @@ class Container:
         if self.cgroup is not None and profile.limits.memory is not None:
             from hardbox.runtime.oom import OomWatch  # only where a memory limit can kill
 
-            self._oom = OomWatch(self.cgroup.paths()[0].name)
+            self._oom = OomWatch(os.path.basename(self.cgroup.paths()[0]))
         label = self._selinux_label(state_id)
         self._file_label = label.file_label if label is not None else None
         self._plan_network(state_id, base)

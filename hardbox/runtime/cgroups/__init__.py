@@ -7,8 +7,7 @@ allow-list in ``devices``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from hardbox.records import TYPE_CHECKING
 from hardbox.runtime.cgroups.base import CgroupUnavailable, cgroup_mounts, detect_version
 
 if TYPE_CHECKING:

@@ -19,10 +19,8 @@ container root with CAP_MKNOD.
 
 from __future__ import annotations
 
-import functools
 import os
 import struct
-from pathlib import Path
 
 from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime import syscalls
@@ -84,18 +82,22 @@ def v1_lines(rules: tuple[DeviceRule, ...]) -> list[str]:
     return [rule.v1_line() for rule in rules]
 
 
-def apply_v1(directory: Path, rules: tuple[DeviceRule, ...]) -> None:
+def apply_v1(directory: str | os.PathLike[str], rules: tuple[DeviceRule, ...]) -> None:
     """Deny everything, then allow ``rules``, in a v1 devices cgroup (before any task joins)."""
-    _write(directory / "devices.deny", "a")
-    for line in v1_lines(rules):
-        _write(directory / "devices.allow", line)  # the kernel parses one rule per write
+    directory = os.fspath(directory)
+    _write(f"{directory}/devices.deny", ["a"])
+    # The kernel parses one rule per write(2); the writes may share one open file.
+    _write(f"{directory}/devices.allow", v1_lines(rules))
 
 
-def _write(path: Path, value: str) -> None:
+def _write(path: str, values: list[str]) -> None:
+    """Each of ``values`` in a write(2) of its own to ``path``, opened once."""
+    value = ""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
-            os.write(fd, value.encode())
+            for value in values:
+                os.write(fd, value.encode())
         finally:
             os.close(fd)
     except OSError as err:
@@ -202,13 +204,18 @@ def bpf_instructions(rules: tuple[DeviceRule, ...]) -> list[Insn]:
     return prog
 
 
-@functools.cache
+_PROGRAMS: dict[tuple[DeviceRule, ...], bytes] = {}
+
+
 def bpf_program(rules: tuple[DeviceRule, ...]) -> bytes:
-    """The program's bytes, built once per process."""
-    return b"".join(insn.encode() for insn in bpf_instructions(rules))
+    """The program's bytes, built once per process (functools.cache without functools)."""
+    program = _PROGRAMS.get(rules)
+    if program is None:
+        program = _PROGRAMS[rules] = b"".join(insn.encode() for insn in bpf_instructions(rules))
+    return program
 
 
-def attach_program(cgroup_dir: Path, rules: tuple[DeviceRule, ...]) -> None:
+def attach_program(cgroup_dir: str | os.PathLike[str], rules: tuple[DeviceRule, ...]) -> None:
     """Load the list's program and attach it to ``cgroup_dir`` (before any task joins).
 
     BPF_F_ALLOW_MULTI, as runc: programs an ancestor attached with it (systemd's) run too,
@@ -228,7 +235,7 @@ def attach_program(cgroup_dir: Path, rules: tuple[DeviceRule, ...]) -> None:
         )
         try:
             syscalls.bpf_prog_attach(
-                dir_fd, prog_fd, syscalls.BPF_CGROUP_DEVICE, syscalls.BPF_F_ALLOW_MULTI, str(cgroup_dir)
+                dir_fd, prog_fd, syscalls.BPF_CGROUP_DEVICE, syscalls.BPF_F_ALLOW_MULTI, os.fspath(cgroup_dir)
             )
         finally:
             os.close(prog_fd)

@@ -12,14 +12,12 @@ in get a directory.
 from __future__ import annotations
 
 import os
-import signal
 import time
-from collections.abc import Sequence
-from pathlib import Path
 
-from hardbox.records import NamedTuple
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
+    SIGKILL,
     CgroupLimits,
     CgroupUnavailable,
     DevicesUnavailable,
@@ -28,41 +26,49 @@ from hardbox.runtime.cgroups.base import (
     cgroup_mounts,
     check_name,
     cpu_quota,
+    join,
+    normpath,
     own_cgroups,
+    read_pids,
+    read_text,
     recorded_path_ok,
     rmdir_released,
     write,
 )
 from hardbox.runtime.cgroups.devices import apply_v1
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 CONTROLLERS = ("memory", "pids", "cpu", "devices")
 
 
 class V1Cgroup(NamedTuple):
     name: str
-    dirs: dict[str, Path]  # controller -> directory
+    dirs: dict[str, str]  # controller -> directory
 
-    def paths(self) -> tuple[Path, ...]:
+    def paths(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.dirs.values()))
 
     def add(self, pid: int) -> None:
         for path in self.paths():
-            write(path / "cgroup.procs", str(pid))
+            write(f"{path}/cgroup.procs", str(pid))
 
-    def join_files(self) -> tuple[Path, ...]:
+    def join_files(self) -> tuple[str, ...]:
         # ``tasks``, not ``cgroup.procs``: a thread moving itself skips the global
         # threadgroup lock, whose write side waits out an RCU grace period (10-20 ms here;
         # kernel/cgroup/cgroup.c, cgroup_procs_write_start). A single-threaded process
         # moving its one thread has moved itself whole.
-        return tuple(path / "tasks" for path in self.paths())
+        return tuple(f"{path}/tasks" for path in self.paths())
 
     def pids(self) -> tuple[int, ...]:
+        return self._pids(self.paths())
+
+    @staticmethod
+    def _pids(paths: tuple[str, ...]) -> tuple[int, ...]:
         found: set[int] = set()
-        for path in self.paths():
-            try:
-                found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
-            except FileNotFoundError:
-                continue
+        for path in paths:
+            found.update(read_pids(f"{path}/cgroup.procs"))
         return tuple(sorted(found))
 
     def _oom_control(self) -> dict[str, int]:
@@ -70,7 +76,7 @@ class V1Cgroup(NamedTuple):
         if path is None:
             return {}
         try:
-            lines = (path / "memory.oom_control").read_text().splitlines()
+            lines = read_text(f"{path}/memory.oom_control").splitlines()
         except FileNotFoundError:
             return {}
         return {k: int(v) for k, v in (line.split() for line in lines if len(line.split()) == 2)}
@@ -82,7 +88,7 @@ class V1Cgroup(NamedTuple):
         if "oom_kill" in control:
             return control["oom_kill"] > 0
         path = self.dirs.get("memory")
-        return bool(path and int((path / "memory.failcnt").read_text()) > 0)
+        return bool(path and int(read_text(f"{path}/memory.failcnt")) > 0)
 
     def pids_limit_hit(self) -> int:
         """How often a fork failed at pids.max (v1 has no pids.events counter per-se)."""
@@ -90,30 +96,50 @@ class V1Cgroup(NamedTuple):
         if path is None:
             return 0
         try:
-            text = (path / "pids.events").read_text()
+            text = read_text(f"{path}/pids.events")
         except FileNotFoundError:
             return 0
         fields = dict(line.split() for line in text.splitlines() if line.strip())
         return int(fields.get("max", 0))
 
     def destroy(self) -> None:
-        """Kill what is left inside (only processes of this cgroup), then remove it."""
+        """Kill what is left inside (only processes of this cgroup), then remove it.
+
+        Each directory is removed first: rmdir succeeds only on a cgroup that holds no task
+        (EBUSY while one, even a zombie, is there), so after a container's normal end the
+        cgroup.procs files need no reading. Only the directories that are still busy go
+        through the kill-and-wait below."""
+        busy = tuple(path for path in self.paths() if not _removed(path))
+        if not busy:
+            return
         deadline = time.monotonic() + 10
-        while pids := self.pids():
+        while pids := self._pids(busy):
             for pid in pids:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, SIGKILL)
                 except ProcessLookupError:
                     continue
             if time.monotonic() > deadline:
                 raise CgroupUnavailable(f"cgroup {self.name}: processes {pids} did not exit after SIGKILL")
             time.sleep(0.02)
-        for path in self.paths():
+        for path in busy:
             rmdir_released(path)
 
 
+def _removed(path: str) -> bool:
+    """rmdir ``path`` if the kernel lets it go now; False while it is busy (or cannot be
+    removed for another reason: the caller's ``rmdir_released`` names that)."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 class V1Manager(NamedTuple):
-    parents: dict[str, Path]  # controller -> our own cgroup directory in that hierarchy
+    parents: dict[str, str]  # controller -> our own cgroup directory in that hierarchy
 
     @property
     def version(self) -> int:
@@ -122,7 +148,7 @@ class V1Manager(NamedTuple):
     @classmethod
     def discover(cls, all_mounts: list[Mount] | None = None) -> V1Manager:
         own = own_cgroups()
-        parents: dict[str, Path] = {}
+        parents: dict[str, str] = {}
         mounts = [m for m in (cgroup_mounts() if all_mounts is None else all_mounts) if m.fstype == "cgroup"]
         for controller in CONTROLLERS:
             mount = next((m for m in mounts if controller in m.options), None)
@@ -133,8 +159,9 @@ class V1Manager(NamedTuple):
             raise CgroupUnavailable("cgroup v1: none of memory, pids, cpu, devices is mounted")
         return cls(parents)
 
-    def _dirs(self, name: str) -> dict[str, Path]:
-        return {c: p / f"hardbox-{check_name(name)}" for c, p in self.parents.items()}
+    def _dirs(self, name: str) -> dict[str, str]:
+        leaf = f"hardbox-{check_name(name)}"
+        return {c: join(p, leaf) for c, p in self.parents.items()}
 
     def create(self, name: str, limits: CgroupLimits) -> V1Cgroup:
         needed = {
@@ -151,12 +178,12 @@ class V1Manager(NamedTuple):
             needed["devices"] = True
         dirs = self._dirs(name)
         cgroup = V1Cgroup(name, {c: dirs[c] for c, want in needed.items() if want})
-        created: list[Path] = []
+        created: list[str] = []
         try:
             for controller, path in cgroup.dirs.items():
                 error = DevicesUnavailable if controller == "devices" else CgroupUnavailable
                 try:
-                    path.mkdir(mode=0o755)
+                    os.mkdir(path, 0o755)
                 except FileExistsError as err:
                     raise error(f"mkdir {path}: a cgroup of that name exists") from err
                 except OSError as err:
@@ -170,20 +197,20 @@ class V1Manager(NamedTuple):
         return cgroup
 
     def open(self, name: str) -> V1Cgroup:
-        dirs = {c: p for c, p in self._dirs(name).items() if p.is_dir()}
+        dirs = {c: p for c, p in self._dirs(name).items() if os.path.isdir(p)}
         return V1Cgroup(name, dirs)
 
-    def open_recorded(self, name: str, paths: Sequence[Path]) -> V1Cgroup:
+    def open_recorded(self, name: str, paths: Sequence[str | os.PathLike[str]]) -> V1Cgroup:
         """The directories a container recorded (``hardbox rm`` may run in other cgroups
         than the ``hardbox run`` that made them), each in the hierarchy of its controller."""
-        dirs: dict[str, Path] = {}
+        dirs: dict[str, str] = {}
         for mount in cgroup_mounts():
             controller = next((c for c in CONTROLLERS if c in mount.options), None)
             if mount.fstype != "cgroup" or controller is None:
                 continue
             for path in paths:
-                if recorded_path_ok(path, name, mount.path) and path.is_dir():
-                    dirs[controller] = path
+                if recorded_path_ok(path, name, mount.path) and os.path.isdir(path):
+                    dirs[controller] = normpath(path)
         return V1Cgroup(name, dirs) if dirs else self.open(name)
 
 
@@ -192,15 +219,18 @@ def _apply(cgroup: V1Cgroup, limits: CgroupLimits) -> None:
         apply_v1(cgroup.dirs["devices"], limits.devices)
     if limits.memory is not None:
         memory = cgroup.dirs["memory"]
-        write(memory / "memory.limit_in_bytes", str(limits.memory))
-        # memsw must be >= the memory limit, so it is written second.
-        if (memory / "memory.memsw.limit_in_bytes").exists():
-            write(memory / "memory.memsw.limit_in_bytes", str(limits.memory))
-        else:
-            write(memory / "memory.swappiness", "0")
+        write(f"{memory}/memory.limit_in_bytes", str(limits.memory))
+        # memsw must be >= the memory limit, so it is written second. It exists where the
+        # kernel accounts swap; elsewhere (ENOENT: cgroupfs creates no files) swappiness 0.
+        try:
+            write(f"{memory}/memory.memsw.limit_in_bytes", str(limits.memory))
+        except CgroupUnavailable as err:
+            if not isinstance(err.__cause__, FileNotFoundError):
+                raise
+            write(f"{memory}/memory.swappiness", "0")
     if limits.pids is not None:
-        write(cgroup.dirs["pids"] / "pids.max", str(limits.pids))
+        write(f"{cgroup.dirs['pids']}/pids.max", str(limits.pids))
     if limits.cpus is not None:
         cpu = cgroup.dirs["cpu"]
-        write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
-        write(cpu / "cpu.cfs_quota_us", str(cpu_quota(limits.cpus)))
+        write(f"{cpu}/cpu.cfs_period_us", str(CPU_PERIOD_US))
+        write(f"{cpu}/cpu.cfs_quota_us", str(cpu_quota(limits.cpus)))

@@ -20,14 +20,12 @@ every process inside at once, else each is killed by pid.
 from __future__ import annotations
 
 import os
-import signal
 import time
-from collections.abc import Sequence
-from pathlib import Path
 
-from hardbox.records import NamedTuple
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime.cgroups.base import (
     CPU_PERIOD_US,
+    SIGKILL,
     CgroupLimits,
     CgroupUnavailable,
     Mount,
@@ -35,18 +33,25 @@ from hardbox.runtime.cgroups.base import (
     cgroup_mounts,
     check_name,
     cpu_quota,
+    join,
+    normpath,
     own_cgroups,
+    read_pids,
+    read_text,
     recorded_path_ok,
     rmdir_released,
     write,
 )
 from hardbox.runtime.cgroups.devices import attach_program
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def read_keyed(path: Path) -> dict[str, int]:
+
+def read_keyed(path: str | os.PathLike[str]) -> dict[str, int]:
     """A flat-keyed file (memory.events, pids.events, cpu.stat): ``key value`` per line."""
     try:
-        text = path.read_text()
+        text = read_text(path)
     except FileNotFoundError:
         return {}
     out: dict[str, int] = {}
@@ -59,42 +64,49 @@ def read_keyed(path: Path) -> dict[str, int]:
 
 class V2Cgroup(NamedTuple):
     name: str
-    path: Path
+    path: str
 
-    def paths(self) -> tuple[Path, ...]:
+    def paths(self) -> tuple[str, ...]:
         return (self.path,)
 
     def add(self, pid: int) -> None:
-        write(self.path / "cgroup.procs", str(pid))
+        write(f"{self.path}/cgroup.procs", str(pid))
 
-    def join_files(self) -> tuple[Path, ...]:
+    def join_files(self) -> tuple[str, ...]:
         # v2 has no per-thread move outside threaded subtrees; "0" names the writer.
-        return (self.path / "cgroup.procs",)
+        return (f"{self.path}/cgroup.procs",)
 
     def pids(self) -> tuple[int, ...]:
-        try:
-            return tuple(sorted(int(p) for p in (self.path / "cgroup.procs").read_text().split()))
-        except FileNotFoundError:
-            return ()
+        return tuple(sorted(read_pids(f"{self.path}/cgroup.procs")))
 
     def oom_killed(self) -> bool:
-        return read_keyed(self.path / "memory.events").get("oom_kill", 0) > 0
+        return read_keyed(f"{self.path}/memory.events").get("oom_kill", 0) > 0
 
     def pids_limit_hit(self) -> int:
-        return read_keyed(self.path / "pids.events").get("max", 0)
+        return read_keyed(f"{self.path}/pids.events").get("max", 0)
 
     def destroy(self) -> None:
-        if not self.path.is_dir():
+        # rmdir first: it succeeds only on a cgroup without tasks (EBUSY while one, even a
+        # zombie, is inside), so after a container's normal end nothing more is read.
+        try:
+            os.rmdir(self.path)
             return
-        kill_file = self.path / "cgroup.kill"
-        if kill_file.exists() and self.pids():
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass
+        if not os.path.isdir(self.path):
+            return
+        kill_file = f"{self.path}/cgroup.kill"
+        has_kill = os.path.exists(kill_file)
+        if has_kill and self.pids():
             write(kill_file, "1")
         deadline = time.monotonic() + 10
         while pids := self.pids():
-            if not kill_file.exists():
+            if not has_kill:
                 for pid in pids:
                     try:
-                        os.kill(pid, signal.SIGKILL)
+                        os.kill(pid, SIGKILL)
                     except ProcessLookupError:
                         continue
             if time.monotonic() > deadline:
@@ -107,8 +119,8 @@ SUPERVISOR = "hardbox-supervisor"  # the leaf hardbox moves itself into (see abo
 
 
 class V2Manager(NamedTuple):
-    parent: Path  # our own cgroup directory (the parent of hardbox-supervisor, if we are in it)
-    root: Path  # where the hierarchy is mounted: the one cgroup exempt from the rule
+    parent: str  # our own cgroup directory (the parent of hardbox-supervisor, if we are in it)
+    root: str  # where the hierarchy is mounted: the one cgroup exempt from the rule
 
     @property
     def version(self) -> int:
@@ -121,25 +133,29 @@ class V2Manager(NamedTuple):
         if mount is None or own is None:
             raise CgroupUnavailable("cgroup v2: the unified hierarchy is not mounted")
         parent = beneath(mount, own)
-        if parent.name == SUPERVISOR:
-            parent = parent.parent
+        if os.path.basename(parent) == SUPERVISOR:
+            parent = os.path.dirname(parent)
         return cls(parent, mount.path)
 
+    def _file(self, name: str) -> str:
+        return join(self.parent, name)
+
     def available(self) -> frozenset[str]:
+        controllers = self._file("cgroup.controllers")
         try:
-            return frozenset((self.parent / "cgroup.controllers").read_text().split())
+            return frozenset(read_text(controllers).split())
         except OSError as err:
-            raise CgroupUnavailable(f"read {self.parent / 'cgroup.controllers'}: {err.strerror}") from err
+            raise CgroupUnavailable(f"read {controllers}: {err.strerror}") from err
 
     def _enable(self, needed: set[str]) -> None:
         missing = needed - self.available()
         if missing:
             raise CgroupUnavailable(
                 f"cgroup v2: controller(s) {', '.join(sorted(missing))} not available in "
-                f"{self.parent / 'cgroup.controllers'}"
+                f"{self._file('cgroup.controllers')}"
             )
-        control = self.parent / "cgroup.subtree_control"
-        enabled = set(control.read_text().split())
+        control = self._file("cgroup.subtree_control")
+        enabled = set(read_text(control).split())
         if needed - enabled:
             self._empty_own_cgroup()
             write(control, " ".join(f"+{c}" for c in sorted(needed - enabled)))
@@ -148,9 +164,9 @@ class V2Manager(NamedTuple):
         """Leave our own cgroup for the leaf beside the containers' (see the module doc)."""
         if self.parent == self.root:
             return
-        procs = self.parent / "cgroup.procs"
+        procs = self._file("cgroup.procs")
         try:
-            inside = {int(p) for p in procs.read_text().split()}
+            inside = {int(p) for p in read_text(procs).split()}
         except OSError as err:
             raise CgroupUnavailable(f"read {procs}: {err.strerror}") from err
         others = inside - {os.getpid()}
@@ -164,12 +180,14 @@ class V2Manager(NamedTuple):
             )
         if not inside:
             return  # we are already in the supervisor leaf
-        leaf = self.parent / SUPERVISOR
+        leaf = self._file(SUPERVISOR)
         try:
-            leaf.mkdir(mode=0o755, exist_ok=True)
+            os.mkdir(leaf, 0o755)
+        except FileExistsError:
+            pass
         except OSError as err:
             raise CgroupUnavailable(f"mkdir {leaf}: {err.strerror}") from err
-        write(leaf / "cgroup.procs", "0")
+        write(f"{leaf}/cgroup.procs", "0")
 
     def create(self, name: str, limits: CgroupLimits) -> V2Cgroup:
         needed = {
@@ -179,9 +197,9 @@ class V2Manager(NamedTuple):
         }
         if needed:
             self._enable(needed)
-        path = self.parent / f"hardbox-{check_name(name)}"
+        path = self._file(f"hardbox-{check_name(name)}")
         try:
-            path.mkdir(mode=0o755)
+            os.mkdir(path, 0o755)
         except FileExistsError as err:
             raise CgroupUnavailable(f"mkdir {path}: a cgroup of that name exists") from err
         except OSError as err:
@@ -197,23 +215,23 @@ class V2Manager(NamedTuple):
         return cgroup
 
     def open(self, name: str) -> V2Cgroup:
-        return V2Cgroup(name, self.parent / f"hardbox-{check_name(name)}")
+        return V2Cgroup(name, self._file(f"hardbox-{check_name(name)}"))
 
-    def open_recorded(self, name: str, paths: Sequence[Path]) -> V2Cgroup:
+    def open_recorded(self, name: str, paths: Sequence[str | os.PathLike[str]]) -> V2Cgroup:
         """The cgroup a container recorded (``hardbox rm`` may run from another cgroup than
         the one that started it); only a ``hardbox-<name>`` directory of this hierarchy."""
         for path in paths:
             if recorded_path_ok(path, name, self.root):
-                return V2Cgroup(name, path)
+                return V2Cgroup(name, normpath(path))
         return self.open(name)
 
 
-def apply_limits(path: Path, limits: CgroupLimits) -> None:
+def apply_limits(path: str, limits: CgroupLimits) -> None:
     if limits.memory is not None:
-        write(path / "memory.max", str(limits.memory))
-        if (path / "memory.swap.max").exists():
-            write(path / "memory.swap.max", "0")
+        write(f"{path}/memory.max", str(limits.memory))
+        if os.path.exists(f"{path}/memory.swap.max"):
+            write(f"{path}/memory.swap.max", "0")
     if limits.pids is not None:
-        write(path / "pids.max", str(limits.pids))
+        write(f"{path}/pids.max", str(limits.pids))
     if limits.cpus is not None:
-        write(path / "cpu.max", f"{cpu_quota(limits.cpus)} {CPU_PERIOD_US}")
+        write(f"{path}/cpu.max", f"{cpu_quota(limits.cpus)} {CPU_PERIOD_US}")
