@@ -12,15 +12,14 @@ a rootless caller), the report says a process was killed without naming it.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import re
 
 from hardbox.records import NamedTuple
 
 KMSG = "/dev/kmsg"
-_KILL = re.compile(r"oom-kill:.*\boom_memcg=(?P<memcg>[^,]*),.*\btask=(?P<task>[^,]*),pid=(?P<pid>\d+)")
+# Compiled by ``victims`` (only after the cgroup reported a kill): a run loads no ``re``.
+KILL_PATTERN = r"oom-kill:.*\boom_memcg=(?P<memcg>[^,]*),.*\btask=(?P<task>[^,]*),pid=(?P<pid>\d+)"
 
 
 class Victim(NamedTuple):
@@ -34,15 +33,24 @@ class OomWatch:
     def __init__(self, cgroup_dir_name: str) -> None:
         self.cgroup_dir_name = cgroup_dir_name
         self._fd: int | None = None
-        with contextlib.suppress(OSError):
+        try:
             fd = os.open(KMSG, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return  # no log to read: the report will not name the process
+        try:
             os.lseek(fd, 0, os.SEEK_END)  # only what the container's life adds
-            self._fd = fd
+        except OSError:
+            os.close(fd)
+            return
+        self._fd = fd
 
     def victims(self) -> list[Victim]:
         """The kills recorded in this container's cgroup since the watch began."""
         if self._fd is None:
             return []
+        import re
+
+        kill = re.compile(KILL_PATTERN)
         found: list[Victim] = []
         while True:
             try:
@@ -56,7 +64,7 @@ class OomWatch:
             if not record:
                 break
             text = record.decode(errors="replace")
-            match = _KILL.search(text)
+            match = kill.search(text)
             if match and match["memcg"].rstrip("/").rsplit("/", 1)[-1] == self.cgroup_dir_name:
                 found.append(Victim(match["task"], int(match["pid"])))
         return found

@@ -9,20 +9,20 @@ the workload cannot rewrite them. A ``-v`` onto one of the same paths wins.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from hardbox.errors import ContainerError, naming_os_errors
+from hardbox.errors import ContainerError, write_failed
 from hardbox.runtime.mounts import Volume
 from hardbox.runtime.net.plan import NetworkPlan
 
-_HOST_HOSTS = Path("/etc/hosts")
+_HOST_HOSTS = "/etc/hosts"
 
 
 def hosts_text(plan: NetworkPlan) -> str:
     if plan.mode == "host":
         # The host's network, so the host's names (Docker copies the file the same way).
         try:
-            base = _HOST_HOSTS.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n"
+            with open(_HOST_HOSTS, encoding="utf-8", errors="replace") as fh:
+                base = fh.read().rstrip("\n") + "\n"
         except OSError:
             base = "127.0.0.1\tlocalhost\n"
     else:
@@ -43,19 +43,35 @@ def resolv_conf_text(plan: NetworkPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(state_dir: Path, plan: NetworkPlan, user_volumes: tuple[Volume, ...]) -> tuple[Volume, ...]:
+def write(state_dir: str | os.PathLike[str], plan: NetworkPlan,
+          user_volumes: tuple[Volume, ...]) -> tuple[Volume, ...]:
     """Write the three files into the state dir and return the read-only binds for the ones
     no ``-v`` already covers."""
     contents = {"/etc/hostname": plan.hostname + "\n", "/etc/hosts": hosts_text(plan),
                 "/etc/resolv.conf": resolv_conf_text(plan)}
     taken = {os.path.normpath(v.destination) for v in user_volumes}
-    with naming_os_errors("write", state_dir, ContainerError):
-        volumes = []
+    directory = os.fspath(state_dir)
+    volumes = []
+    try:
         for target, text in contents.items():
             if target in taken:
                 continue
-            path = state_dir / os.path.basename(target)
-            path.write_text(text, encoding="utf-8")
-            path.chmod(0o644)  # readable by every user of the container, writable by none
-            volumes.append(Volume(str(path), target, read_only=True))
+            path = os.path.join(directory, os.path.basename(target))
+            _write_file(path, text.encode("utf-8"))
+            volumes.append(Volume(path, target, read_only=True))
+    except OSError as err:
+        raise write_failed("write", state_dir, err, ContainerError) from err
     return tuple(volumes)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    # Mode 0644 set on the open file: readable by every user of the container, writable by
+    # none, whatever the umask. O_NOFOLLOW: the state dir is hardbox's own, never a link's.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.fchmod(fd, 0o644)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)

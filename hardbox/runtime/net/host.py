@@ -9,15 +9,15 @@ container (``--config-net``), so the container's address in /etc/hosts and the
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import struct
-from pathlib import Path
 
 from hardbox.errors import ContainerError
 from hardbox.records import NamedTuple
+from hardbox.runtime.net.address import ip_address_text
+from hardbox.runtime.net.address import is_loopback as is_loopback
 
-RESOLV_CONF = Path("/etc/resolv.conf")
+RESOLV_CONF = "/etc/resolv.conf"
 
 
 class DefaultRoute(NamedTuple):
@@ -26,12 +26,12 @@ class DefaultRoute(NamedTuple):
     address: str  # the host's (and so the container's) address on that interface
 
 
-def default_route(route_table: Path = Path("/proc/net/route")) -> DefaultRoute:
+def default_route(route_table: str | os.PathLike[str] = "/proc/net/route") -> DefaultRoute:
     """The host's IPv4 default route; a host without one gets no uplink (exit 125)."""
     import socket  # only --network private asks for a route: other runs do not load socket.py
 
     try:
-        lines = route_table.read_text(encoding="utf-8", errors="replace").splitlines()[1:]
+        lines = _read(route_table).splitlines()[1:]
     except OSError as err:
         raise ContainerError(f"read {route_table}: {err.strerror}") from err
     best: tuple[int, str, str] | None = None
@@ -58,11 +58,16 @@ class ResolvConf(NamedTuple):
     options: tuple[str, ...]
 
 
-def read_resolv_conf(path: Path | None = None) -> ResolvConf:
+def _read(path: str | os.PathLike[str]) -> str:
+    """A text file, undecodable bytes replaced (as ``read_text(errors="replace")``)."""
+    with open(path, "rb") as fh:
+        return fh.read().decode("utf-8", errors="replace")
+
+
+def read_resolv_conf(path: str | os.PathLike[str] | None = None) -> ResolvConf:
     """The host's resolvers, search list and options (a missing file is an empty one)."""
-    path = path or RESOLV_CONF
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _read(path or RESOLV_CONF)
     except OSError:
         text = ""
     servers: list[str] = []
@@ -74,7 +79,7 @@ def read_resolv_conf(path: Path | None = None) -> ResolvConf:
             continue
         if words[0] == "nameserver":
             try:
-                servers.append(str(ipaddress.ip_address(words[1].split("%", 1)[0])))
+                servers.append(ip_address_text(words[1].split("%", 1)[0]))
             except ValueError:
                 continue
         elif words[0] in ("search", "domain"):
@@ -90,6 +95,3 @@ def find_pasta() -> str | None:
 
     return shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
 
-
-def is_loopback(address: str) -> bool:
-    return ipaddress.ip_address(address).is_loopback

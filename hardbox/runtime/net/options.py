@@ -7,17 +7,24 @@ opening a port to the network must be written out (``-p 0.0.0.0:8080:80``).
 
 from __future__ import annotations
 
-import ipaddress
-import re
-
 from hardbox.errors import UsageError
 from hardbox.records import NamedTuple
+from hardbox.runtime.net.address import ip_address_text
 
 DEFAULT_HOST_IP = "127.0.0.1"
 HOST_GATEWAY = "host-gateway"
 PROTOS = ("tcp", "udp")
-# RFC 1123 host names, dotted; the same rule as --hostname (sethostname(2) allows 64 bytes).
-_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+# RFC 1123 host names, dotted; the same rule as --hostname (sethostname(2) allows 64 bytes):
+# what the regex [A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])? matched whole, in str methods
+# (no ``re`` on the run path).
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_HOST_CHARS = _ALNUM | frozenset(".-")
+
+
+def is_host_name(name: str) -> bool:
+    """1-253 of letters, digits, '.' and '-' (ASCII), starting and ending with a letter or digit."""
+    return (0 < len(name) <= 253 and name[0] in _ALNUM and name[-1] in _ALNUM
+            and _HOST_CHARS.issuperset(name))
 
 
 class PublishedPort(NamedTuple):
@@ -77,7 +84,7 @@ def _port(text: str, spec: str, *, allow_empty: bool = False) -> int:
 
 def _address(text: str, what: str) -> str:
     try:
-        return str(ipaddress.ip_address(text))
+        return ip_address_text(text)
     except ValueError:
         raise UsageError(f"{what}: {text!r} is not an IP address") from None
 
@@ -95,7 +102,7 @@ class HostEntry(NamedTuple):
         name, found, address = spec.partition(sep)
         if not found or not name or not address:
             raise UsageError(f"--add-host {spec!r}: expected NAME:IP or NAME:host-gateway")
-        if not _HOST_NAME.fullmatch(name):
+        if not is_host_name(name):
             raise UsageError(f"--add-host {spec!r}: {name!r} is not a host name")
         if address != HOST_GATEWAY:
             address = _address(address.strip("[]"), f"--add-host {spec!r}")
