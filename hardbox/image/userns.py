@@ -17,19 +17,21 @@ image package sits below the runtime and must not import it.
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
 from hardbox import errors
 from hardbox.errors import HardboxError, StoreError
 from hardbox.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, BinaryIO
+
+# What `hardbox run` uses of this module (Extent, ShiftMap, read_subid, rootless_map,
+# write_maps_*) loads no json, pathlib or typing: paths are strings, and json is imported by
+# the unpacking child's reply alone (bench/RESULTS.md, issue 14).
 
 CLONE_NEWUSER = 0x10000000
 _CHUNK = 1 << 16
@@ -81,10 +83,11 @@ class ShiftMap(NamedTuple):
         return f"uids {fmt(self.uids)}; gids {fmt(self.gids)}"
 
 
-def read_subid(path: Path, user: str, uid: int) -> tuple[int, int] | None:
+def read_subid(path: str | os.PathLike[str], user: str, uid: int) -> tuple[int, int] | None:
     """The first ``start:count`` range of ``user`` (by name or uid) in a subuid/subgid file."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
     except FileNotFoundError:
         return None
     except OSError as err:
@@ -109,12 +112,12 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-def rootless_map(etc: Path = Path("/etc")) -> ShiftMap | None:
+def rootless_map(etc: str | os.PathLike[str] = "/etc") -> ShiftMap | None:
     """The map of a rootless container of the invoking user, or None without subids."""
     uid, gid = os.getuid(), os.getgid()
     user = user_name(uid)
-    subuid = read_subid(etc / "subuid", user, uid)
-    subgid = read_subid(etc / "subgid", user, uid)
+    subuid = read_subid(f"{os.fspath(etc)}/subuid", user, uid)
+    subgid = read_subid(f"{os.fspath(etc)}/subgid", user, uid)
     if subuid is None or subgid is None:
         return None
     # Container root is the invoking user; 1..N are the subordinate range.
@@ -316,6 +319,8 @@ def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
         reply = {"error": "StoreError", "message": f"unpacking in a user namespace failed: "
                  f"{''.join(traceback.format_exception_only(exc)).strip()}", "hint": ""}
     try:
+        import json  # the unpacking child's reply only
+
         data = json.dumps(reply).encode()
         view = memoryview(data)
         while view:
@@ -325,6 +330,8 @@ def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
 
 
 def _outcome(data: bytes, status: int) -> dict[str, object]:
+    import json  # the unpacking child's reply only
+
     try:
         reply = json.loads(data)
     except json.JSONDecodeError:
@@ -343,7 +350,7 @@ def _status(status: int) -> str:
     return f"exit {os.waitstatus_to_exitcode(status)}"
 
 
-def remove_shifted(path: Path, fix: Callable[[Callable[..., Any], str, object], None]) -> bool:
+def remove_shifted(path: str | os.PathLike[str], fix: Callable[[Callable[..., Any], str, object], None]) -> bool:
     """Remove a tree the invoking user may not (it holds files of its subordinate ids)
     from inside a user namespace with the user's map; False when there is no such map."""
     shift = rootless_map() if os.geteuid() != 0 else None

@@ -19,10 +19,12 @@ kernel only accepts an ambient capability that is already permitted and inherita
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from hardbox.errors import UsageError
+from hardbox.records import TYPE_CHECKING
 from hardbox.runtime import syscalls
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable  # annotations only: exec and run load no collections
 
 # include/uapi/linux/capability.h, in number order.
 CAPABILITIES: tuple[str, ...] = (

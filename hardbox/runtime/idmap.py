@@ -18,7 +18,6 @@ store unpacked with another.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hardbox.errors import ContainerError
 from hardbox.image.userns import (
@@ -67,7 +66,8 @@ def _to_host(extents: tuple[Extent, ...], inside: int) -> int:
     raise ContainerError(f"id {inside} is not mapped into the container's user namespace")
 
 
-def for_invoking_user(etc: Path = Path("/etc")) -> IdMap:
+def for_invoking_user(etc: str | os.PathLike[str] = "/etc") -> IdMap:
+    etc = os.fspath(etc)  # a string path: a run loads no pathlib (bench/RESULTS.md)
     uid = os.getuid()
     user = user_name(uid)
     if uid != 0:
@@ -80,8 +80,8 @@ def for_invoking_user(etc: Path = Path("/etc")) -> IdMap:
         # The same map a rootless store unpacks its layers with (image/userns.py).
         return IdMap(uids=shift.uids, gids=shift.gids, rootless=True,
                      source=f"rootless: {etc}/subuid and {etc}/subgid of {user}")
-    subuid = read_subid(etc / "subuid", user, uid)
-    subgid = read_subid(etc / "subgid", user, uid)
+    subuid = read_subid(f"{etc}/subuid", user, uid)
+    subgid = read_subid(f"{etc}/subgid", user, uid)
     if subuid is not None and subgid is not None:
         source = f"{etc}/subuid and {etc}/subgid of {user}"
     else:
