@@ -66,7 +66,7 @@ def hardbox_cgroups(name_part: str = "hardbox-") -> list[Path]:
     for mount in cgroup_mounts():
         for ctrl in mount.options:
             if ctrl in own:
-                base = beneath(mount, own[ctrl])
+                base = Path(beneath(mount, own[ctrl]))
                 if base.is_dir():
                     found += [p for p in base.iterdir() if p.is_dir() and p.name.startswith(name_part)]
     return sorted(set(found))
