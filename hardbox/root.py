@@ -8,8 +8,8 @@ path that loads no pathlib (bench/RESULTS.md).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it as True)
 if TYPE_CHECKING:
     from pathlib import Path
 

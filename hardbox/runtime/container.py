@@ -30,14 +30,10 @@ Steps the profile marks ``if-available`` are skipped with a note in ``state.skip
 
 from __future__ import annotations
 
+import _signal  # the C module: signal.py's enums are ~1-2 ms of a run's start-up
 import _socket  # the C socket type (forked.socketpair): socket.py is not loaded for a run
-import contextlib
-import importlib
 import os
-import signal
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hardbox.errors import (
     CommandNotExecutable,
@@ -46,6 +42,7 @@ from hardbox.errors import (
     HardboxError,
     naming_os_errors,
 )
+from hardbox.records import TYPE_CHECKING
 from hardbox.runtime import (
     capabilities,
     forked,
@@ -72,6 +69,7 @@ if TYPE_CHECKING:
     from hardbox.runtime.net.pasta import Uplink
     from hardbox.runtime.net.plan import NetworkPlan
     from hardbox.runtime.oom import OomWatch
+    from hardbox.runtime.overlay import StrPath
     from hardbox.runtime.selinux import Label
     from hardbox.runtime.spec import ProfileSpec
     from hardbox.runtime.tty import Relay
@@ -120,14 +118,15 @@ class Container:
     def _start(self, state_id: str) -> None:
         req, profile = self.request, self.request.profile
         assert self.state_dir is not None
-        base = self.state_dir.path
+        base = self.state_dir.dir
+        upper = os.path.join(base, "upper")
         for d in ("upper", "work", "rootfs"):
-            (base / d).mkdir(mode=0o700)
+            os.mkdir(os.path.join(base, d), 0o700)
         ids = idmap.for_invoking_user() if profile.user_namespace else None
         idmap.check_store_shift(req.image.shift, ids)
         mounts.prepare_volumes(req.volumes, (ids.host_uid(0), ids.host_gid(0)) if ids else (0, 0),
                                can_idmap=ids is not None and not ids.rootless)
-        _own_upper_like_image(base / "upper", req.image.layers, ids)
+        _own_upper_like_image(upper, req.image.layers, ids)
         self.cgroup = self._create_cgroup(state_id)
         if self.cgroup is not None and profile.limits.memory is not None:
             from hardbox.runtime.oom import OomWatch  # only where a memory limit can kill
@@ -135,10 +134,12 @@ class Container:
             self._oom = OomWatch(os.path.basename(self.cgroup.paths()[0]))
         label = self._selinux_label(state_id)
         self._file_label = label.file_label if label is not None else None
-        self._plan_network(state_id, base)
+        ports = self._plan_network(state_id, base)
         plan = make_plan(self.request, state_id, base, label)
         self._egress_rules = _egress_rules(profile, base)  # built now: a bad one stops the start early
-        self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup),
+        # One save for everything decided before the fork (the ports, the cgroup `rm` must
+        # find after a crash, what `exec` needs): nobody reads a state between these steps.
+        self.state_dir.update(skipped=self.skipped, cgroup=_cgroup_path(self.cgroup), ports=ports,
                               **_exec_record(plan, base, self.cgroup))
 
         # Exec-status pipe: PID 1 writes "code\tmessage" on failure; exec closes it (CLOEXEC).
@@ -191,7 +192,7 @@ class Container:
 
     def _handshake(self, child: int, sock: _socket.socket, ids: idmap.IdMap | None) -> None:
         assert self.state_dir is not None
-        base = self.state_dir.path
+        base = self.state_dir.dir
         layers = tuple(reversed(self.request.image.layers))  # overlay wants the newest first
         if ids is not None:
             if sock.recv(1) != b"U":
@@ -203,7 +204,8 @@ class Container:
             try:
                 rootfs_fds.append(
                     mounts.build_rootfs(
-                        layers, base / "upper", base / "work", userns_fd, context=self._file_label
+                        layers, os.path.join(base, "upper"), os.path.join(base, "work"), userns_fd,
+                        context=self._file_label,
                     )
                 )
                 # -v SRC:DST:idmap, idmapped here: only host root may (mounts.clone_volume).
@@ -223,9 +225,11 @@ class Container:
         # initial user namespace, which the container never has (prlimit(2)).
         self.skipped += process.set_rlimits(self.pid, self.request.profile.rlimits)
         if self.netplan is not None and self.netplan.uplink:
+            from pathlib import Path  # an uplink only
+
             from hardbox.runtime.net import pasta
 
-            self.uplink = pasta.start(self.netplan, self.pid, base)
+            self.uplink = pasta.start(self.netplan, self.pid, Path(base))
             self.state_dir.update(uplink_pid=self.uplink.pid, uplink_start=self.uplink.start)
         if self._egress_rules is not None:
             from hardbox.runtime import egress  # only runs with an egress policy load it
@@ -234,9 +238,10 @@ class Container:
             egress.install(self.pid, self._egress_rules)
         sock.send(b"G")
 
-    def _plan_network(self, state_id: str, base: Path) -> None:
+    def _plan_network(self, state_id: str, base: str) -> list[str]:
         """The run's network (runtime/net): ports chosen, /etc/hosts, /etc/hostname and
-        /etc/resolv.conf written into the state dir and added as read-only binds."""
+        /etc/resolv.conf written into the state dir and added as read-only binds; the ports
+        as the state records them."""
         from hardbox.runtime.net import etcfiles
         from hardbox.runtime.net.plan import make_network_plan, uplink_mode
 
@@ -248,8 +253,7 @@ class Container:
                                          egress=req.profile.egress)
         binds = etcfiles.write(base, self.netplan, req.volumes)
         self.request = req._replace(volumes=req.volumes + binds)
-        assert self.state_dir is not None
-        self.state_dir.update(ports=self.netplan.to_state())
+        return list(self.netplan.to_state())
 
     def _create_cgroup(self, state_id: str) -> Cgroup | None:
         """The container's cgroup: the profile's limits and, for every run as root, the
@@ -296,7 +300,7 @@ class Container:
             return None
 
         if host_has_selinux():
-            label = allocate_label(self.store.root, state_id, settings.type, settings.file_type)
+            label = allocate_label(self.store.dir, state_id, settings.type, settings.file_type)
             if settings.level:
                 label = label._replace(level=settings.level)
             return label
@@ -311,10 +315,12 @@ class Container:
         pid = self.pid
 
         def forward(signum: int, _frame: object) -> None:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(pid, signum)
+            except ProcessLookupError:
+                return  # it exited meanwhile; waitpid below reaps it
 
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+        previous = {s: _signal.signal(s, forward) for s in _FORWARDED}
         try:
             if self.relay is not None:
                 self.relay.pump(interactive=self.request.interactive)
@@ -323,7 +329,7 @@ class Container:
                 self.stdio.finish()
         finally:
             for s, handler in previous.items():
-                signal.signal(s, handler)
+                _signal.signal(s, handler)
             if self.relay is not None:
                 self.relay.close()
         code = exit_status(status)
@@ -362,7 +368,7 @@ class Container:
         if self.cgroup is not None:
             self.cgroup.destroy()
             self.cgroup = None
-        if remove_state and self.state_dir is not None and self.state_dir.path.exists():
+        if remove_state and self.state_dir is not None and os.path.exists(self.state_dir.dir):
             self.state_dir.remove()
 
 
@@ -468,7 +474,7 @@ def _load_for_pid1(plan: Plan) -> None:
     wanted = {"tty": plan.tty, "selinux": plan.selinux_label is not None, "seccomp_install": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:
-            importlib.import_module(f"hardbox.runtime.{name}")
+            __import__(f"hardbox.runtime.{name}")  # importlib itself is not loaded for a run
 
 
 
@@ -500,15 +506,21 @@ def _fail_from_child(child: int) -> None:
 
 
 def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):  # already reaped
+    try:
         os.waitpid(pid, 0)
+    except ChildProcessError:
+        return  # already reaped
 
 
 class _ChildFailed(Exception):
     pass
 
 
-def _own_upper_like_image(upper: Path, layers: tuple[Path, ...], ids: idmap.IdMap | None) -> None:
+# The signals hardbox passes on to PID 1 while it waits (as docker run's proxy does).
+_FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
+
+
+def _own_upper_like_image(upper: str, layers: tuple[StrPath, ...], ids: idmap.IdMap | None) -> None:
     """The merged root directory takes the upper dir's owner and mode: make them those of
     the image's root directory (owner shifted into the container's range). Rootless, the
     invoking user already is container root and cannot chown; the mode is what matters."""
@@ -519,7 +531,7 @@ def _own_upper_like_image(upper: Path, layers: tuple[Path, ...], ids: idmap.IdMa
     os.chmod(upper, mode)
 
 
-def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, object]:
+def _exec_record(plan: Plan, base: str, cgroup: Cgroup | None) -> dict[str, object]:
     """What `hardbox exec` needs to give a new process this container's hardening
     (runtime/exec.py): state fields, and two 0600 files beside the state: the BPF PID 1
     installs (exec loads these bytes, checked against the recorded sha256) and the
@@ -531,10 +543,10 @@ def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, obj
             env.append(item)
         elif key in os.environ:
             env.append(f"{key}={os.environ[key]}")
-    _write_private(base / "process.env", b"".join(e.encode(errors="surrogateescape") + b"\0" for e in env))
+    _write_private(os.path.join(base, "process.env"), b"".join(e.encode(errors="surrogateescape") + b"\0" for e in env))
     digest = ""
     if plan.seccomp_bpf is not None:
-        _write_private(base / "seccomp.bpf", plan.seccomp_bpf)
+        _write_private(os.path.join(base, "seccomp.bpf"), plan.seccomp_bpf)
         digest = sha256_hex(plan.seccomp_bpf)
     return {
         "process_user": plan.user, "process_workdir": plan.workdir, "hostname": plan.hostname,
@@ -547,7 +559,7 @@ def _exec_record(plan: Plan, base: Path, cgroup: Cgroup | None) -> dict[str, obj
     }
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _write_private(path: str, data: bytes) -> None:
     with naming_os_errors("write", path, ContainerError):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -556,14 +568,16 @@ def _write_private(path: Path, data: bytes) -> None:
             os.close(fd)
 
 
-def _egress_rules(profile: ProfileSpec, base: Path) -> dict[str, object] | None:
+def _egress_rules(profile: ProfileSpec, base: str) -> dict[str, object] | None:
     """The nftables ruleset of the profile's egress policy (runtime/egress.py), or None."""
     if profile.network != "private" or profile.egress is None or not profile.egress.restricts:
         return None  # the common case, decided without importing the egress module
+    from pathlib import Path  # egress policies only
+
     from hardbox.runtime import egress
 
     # base/resolv.conf: the resolv.conf the container is given (runtime/net writes it there).
-    return egress.rules_for_run(profile.egress, profile.network, resolv_conf=base / "resolv.conf")
+    return egress.rules_for_run(profile.egress, profile.network, resolv_conf=Path(base, "resolv.conf"))
 
 
 def cgroup_name(state_id: str) -> str:

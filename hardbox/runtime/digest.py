@@ -7,16 +7,19 @@ hashlib itself falls back to; hashlib first loads OpenSSL's libcrypto and its pr
 
 from __future__ import annotations
 
-import importlib
+try:
+    from _sha2 import sha256 as _builtin_sha256  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    try:
+        from _sha256 import sha256 as _builtin_sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:  # an interpreter built without them: hashlib, when asked
+        _builtin_sha256 = None
 
 
 def sha256_hex(data: bytes) -> str:
     """The hex SHA-256 of ``data``."""
-    for name in ("_sha2", "_sha256"):
-        try:
-            return str(importlib.import_module(name).sha256(data).hexdigest())
-        except ImportError:
-            continue
-    import hashlib  # an interpreter built without them
+    if _builtin_sha256 is not None:
+        return str(_builtin_sha256(data).hexdigest())
+    import hashlib
 
     return hashlib.sha256(data).hexdigest()

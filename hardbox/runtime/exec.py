@@ -42,12 +42,10 @@ hardbox's own. ``/proc/self/exe`` is the container's program: the process execs 
 
 from __future__ import annotations
 
+import _signal  # the C module: exec loads no signal.py (its enums), nor contextlib or importlib
 import _socket
-import contextlib
-import importlib
 import os
 import resource
-import signal
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.records import TYPE_CHECKING, NamedTuple
@@ -236,8 +234,7 @@ def _run(plan: ExecPlan) -> int:
             stdio.start()
         reply = parent_sock.recv(32)
         pid = int(reply[1:]) if reply.startswith(b"P") else 0
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(child, 0)
+        _reap(child)
         if pid:
             parent_sock.send(b"G")
             if plan.tty:
@@ -248,8 +245,7 @@ def _run(plan: ExecPlan) -> int:
         failure = forked.read_all(status_r)
         if failure or not pid:
             if pid:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+                _reap(pid)
             code, _, message = failure.decode(errors="replace").partition("\t")
             cls = {126: CommandNotExecutable, 127: CommandNotFound}.get(int(code) if code.isdigit() else 125,
                                                                          ContainerError)
@@ -264,12 +260,22 @@ def _run(plan: ExecPlan) -> int:
             stdio.close()
 
 
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        return  # already reaped
+
+
 def _wait(pid: int, relay: Relay | None, stdio: StdioRelay | None, interactive: bool) -> int:
     def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(pid, signum)
+        except ProcessLookupError:
+            return  # it exited meanwhile; waitpid below reaps it
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    previous = {s: _signal.signal(s, forward) for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP,
+                                                         _signal.SIGQUIT)}
     try:
         if relay is not None:
             relay.pump(interactive=interactive)
@@ -278,7 +284,7 @@ def _wait(pid: int, relay: Relay | None, stdio: StdioRelay | None, interactive: 
             stdio.finish()
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            _signal.signal(s, handler)
     return exit_status(status)
 
 
@@ -372,7 +378,7 @@ def _load_for_exec(plan: ExecPlan) -> None:
     wanted = {"tty": plan.tty, "selinux": bool(plan.selinux_label), "seccomp_install": plan.seccomp_bpf is not None}
     for name, needed in wanted.items():
         if needed:
-            importlib.import_module(f"hardbox.runtime.{name}")
+            __import__(f"hardbox.runtime.{name}")
 
 
 def _set_rlimits(rlimits: tuple[tuple[int, int, int], ...]) -> None:

@@ -9,10 +9,10 @@ message naming the file. Small and import-light: `exec`'s start-up path imports 
 
 from __future__ import annotations
 
+import _signal  # the C module: signal.py's enums are not loaded for run or exec
 import _socket  # the socket type itself: `hardbox exec` does not load socket.py (exec.py)
 import array
 import os
-import signal
 
 from hardbox.errors import ContainerError, HardboxError
 from hardbox.runtime import syscalls
@@ -36,7 +36,7 @@ def report_and_exit(status_w: int, err: BaseException) -> None:
 
 def arm_parent_death(sock: _socket.socket) -> None:
     """SIGKILL when hardbox dies; the lifeline tells whether it died before this was armed."""
-    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, _signal.SIGKILL)
     try:
         if sock.recv(1, _socket.MSG_DONTWAIT) == b"":
             os._exit(137)  # as if the SIGKILL had come

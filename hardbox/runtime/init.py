@@ -11,17 +11,22 @@ workload's status (128+N for a signal, as a shell reports it), like tini or dock
 
 from __future__ import annotations
 
-import contextlib
+import _signal  # the C module: run and exec load no signal.py (its enums: bench/RESULTS.md)
 import os
-import signal
-from collections.abc import Callable
 
+from hardbox.records import TYPE_CHECKING
 from hardbox.runtime import syscalls
 
-# Every signal a process may catch, except SIGCHLD which the loop itself waits on.
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# The signals with a name (signal.Signals' members: SIGHUP..SIGSYS, SIGRTMIN, SIGRTMAX)...
+_NAMED = {value for name, value in vars(_signal).items()
+          if name.startswith("SIG") and not name.startswith("SIG_") and type(value) is int}
+# ...that a process may catch, except SIGCHLD which the loop itself waits on.
 FORWARDED = tuple(
-    s for s in signal.valid_signals()
-    if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD) and isinstance(s, signal.Signals)
+    s for s in sorted(_signal.valid_signals())
+    if s not in (_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGCHLD) and s in _NAMED
 )
 
 
@@ -73,19 +78,21 @@ def run_as_init(start_workload: Callable[[], None], close_in_init: tuple[int, ..
     workload = os.fork()
     if workload == 0:
         for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)
         start_workload()
         os._exit(127)  # start_workload execs or exits itself
     for fd in close_in_init:
         os.close(fd)
 
     def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):  # it just exited; reaped below
+        try:
             os.kill(workload, signum)
+        except ProcessLookupError:
+            return  # it just exited; reaped below
 
     for sig in FORWARDED:
         try:
-            signal.signal(sig, forward)
+            _signal.signal(sig, forward)
         except (OSError, ValueError):
             continue  # a few (SIGRTMIN-based) may be reserved by the C library
     while True:

@@ -11,15 +11,14 @@ own mount namespace and died with it; any stray one under the state dir is detac
 
 from __future__ import annotations
 
+import _signal  # the C module: a run's start-up loads no signal.py (bench/RESULTS.md)
 import fcntl
 import os
-import signal
 import sys
 import time
-from pathlib import Path
 
 from hardbox.errors import ContainerError, HardboxError, UsageError, naming_os_errors
-from hardbox.root import default_root
+from hardbox.root import root_dir
 from hardbox.runtime import syscalls
 from hardbox.runtime.cgroups import open_manager
 from hardbox.runtime.cgroups.base import CgroupUnavailable
@@ -71,12 +70,12 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
     """The detached supervisor; never returns."""
     code = 125
     try:
-        log = default_root() / "containers" / f"{state_id}.log.tmp"
+        log = os.path.join(root_dir(), "containers", f"{state_id}.log.tmp")
         try:
             # A full disk here used to end the monitor silently ("the monitor exited before
             # starting the container"): the caller is told what could not be written.
             with naming_os_errors("create container log", log, ContainerError):
-                log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
             # The flock is held while the monitor or the container (which inherits the log)
             # lives: a start that dies leaves an unlocked log.tmp, which the next start removes
             # (state.py). Made under the state lock, so that cleaner never sees it unlocked.
@@ -97,17 +96,17 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
         try:
             container.start(state_id)
         except HardboxError as err:
-            log.unlink(missing_ok=True)
+            _unlink_missing_ok(log)
             os.write(report_w, f"{err.exit_code}\t{err.message}".encode())
             os._exit(err.exit_code)
         except OSError as err:  # a full disk, say: the caller gets the reason, not silence
-            log.unlink(missing_ok=True)
+            _unlink_missing_ok(log)
             os.write(report_w, f"125\t{err}".encode())
             os._exit(125)
         assert container.state_dir is not None
-        final = container.state_dir.path / "container.log"
+        final = os.path.join(container.state_dir.dir, "container.log")
         os.replace(log, final)
-        container.state_dir.update(log=str(final))
+        container.state_dir.update(log=final)
         os.write(report_w, ("0\t" + "\n".join(container.skipped)).encode())
         os.close(report_w)
         code = container.wait()
@@ -122,9 +121,9 @@ def stop(key: str, timeout: float = 10.0) -> str:
     state = d.live_status()
     if state.status != "running":
         return state.id
-    os.kill(state.pid, signal.SIGTERM)
+    os.kill(state.pid, _signal.SIGTERM)
     if not _wait_gone(d, timeout):
-        os.kill(state.pid, signal.SIGKILL)
+        os.kill(state.pid, _signal.SIGKILL)
         _wait_gone(d, 5.0)
     _wait_monitor(d, 5.0)
     return state.id
@@ -143,7 +142,7 @@ def _wait_gone(d: StateDir, timeout: float) -> bool:
 def _wait_monitor(d: StateDir, timeout: float) -> None:
     """Let the monitor record the exit status before we return."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and d.path.exists():
+    while time.monotonic() < deadline and os.path.exists(d.dir):
         if d.load().status != "running":
             return
         time.sleep(0.05)
@@ -155,12 +154,12 @@ def remove(key: str, *, force: bool = False) -> str:
     if state.status == "running":
         if not force:
             raise UsageError(f"container {state.id[:12]} is running", "stop it first, or use rm -f")
-        os.kill(state.pid, signal.SIGKILL)
+        os.kill(state.pid, _signal.SIGKILL)
         _wait_gone(d, 5.0)
         _wait_monitor(d, 5.0)
-        if not d.path.exists():
+        if not os.path.exists(d.dir):
             return state.id  # it was --rm: its monitor removed it
-    _detach_stray_mounts(str(d.path))
+    _detach_stray_mounts(d.dir)
     if state.uplink_pid:
         from hardbox.runtime.net.pasta import end_recorded
 
@@ -175,7 +174,7 @@ def remove(key: str, *, force: bool = False) -> str:
     if manager is not None:
         # The paths the container recorded: this process may sit in other cgroups than the
         # hardbox that started it (another shell, a v2 supervisor leaf).
-        recorded = [Path(p) for p in state.cgroup.split(",") if p]
+        recorded = [p for p in state.cgroup.split(",") if p]
         manager.open_recorded(cgroup_name(state.id), recorded).destroy()  # a no-op when already gone
     d.remove()
     return state.id
@@ -186,3 +185,10 @@ def _detach_stray_mounts(prefix: str) -> None:
         points = [line.split()[4] for line in fh]
     for point in sorted((p for p in points if p.startswith(prefix + "/")), reverse=True):
         syscalls.umount2(point, syscalls.MNT_DETACH)
+
+
+def _unlink_missing_ok(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return

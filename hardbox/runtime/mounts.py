@@ -24,13 +24,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
 
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
-from hardbox.records import NamedTuple
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime import syscalls
 from hardbox.runtime.overlay import build_rootfs as build_rootfs
 from hardbox.runtime.syscalls import KernelError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Volumes never land in the kernel's own trees: a volume over /proc/sys/kernel hid the real
 # cap_last_cap (issue 18), and runc refuses /proc destinations for the same reason.

@@ -31,15 +31,20 @@ idmapping) mount inside the user namespace with the layer paths as they are.
 
 from __future__ import annotations
 
-import _socket  # the C socket type (forked.socketpair): socket.py is not loaded for a run
 import errno
 import os
-from collections.abc import Sequence
-from pathlib import Path
 
 from hardbox.errors import ContainerError
+from hardbox.records import TYPE_CHECKING
 from hardbox.runtime import forked, syscalls
 from hardbox.runtime.syscalls import KernelError
+
+if TYPE_CHECKING:
+    import _socket
+    from collections.abc import Sequence
+
+    # Paths are strings here (a run's start-up loads no pathlib); a Path still works.
+    StrPath = str | os.PathLike[str]
 
 MODES = ("auto", "fd", "paths")
 MODE_ENV = "HARDBOX_OVERLAY_MODE"
@@ -54,9 +59,9 @@ def overlay_mode() -> str:
 
 
 def build_rootfs(
-    layers: Sequence[Path],
-    upper: Path,
-    work: Path,
+    layers: Sequence[StrPath],
+    upper: StrPath,
+    work: StrPath,
     userns_fd: int | None,
     *,
     userxattr: bool = False,
@@ -93,8 +98,8 @@ class _NoLowerdirPlus(Exception):
 _NO_LOWERDIR_PLUS = (errno.EINVAL, errno.EOPNOTSUPP)
 
 
-def _options(upper: Path, work: Path, userxattr: bool, context: str | None) -> list[tuple[str, str | None]]:
-    options: list[tuple[str, str | None]] = [("upperdir", str(upper)), ("workdir", str(work))]
+def _options(upper: StrPath, work: StrPath, userxattr: bool, context: str | None) -> list[tuple[str, str | None]]:
+    options: list[tuple[str, str | None]] = [("upperdir", os.fspath(upper)), ("workdir", os.fspath(work))]
     # The upper dir dies with the container, so skip overlayfs' syncs of the upper
     # filesystem: without "volatile" every unmount syncs it (~300 ms on ext4 here).
     # overlayfs.rst, "Volatile mount"; the upper is never mounted again after a crash.
@@ -108,19 +113,19 @@ def _options(upper: Path, work: Path, userxattr: bool, context: str | None) -> l
     return options
 
 
-def _clone_layer(layer: Path, userns_fd: int | None) -> int:
+def _clone_layer(layer: StrPath, userns_fd: int | None) -> int:
     fd = syscalls.open_tree(layer, syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC)
     if userns_fd is not None:
         try:
-            syscalls.mount_setattr(fd, syscalls.MOUNT_ATTR_IDMAP, userns_fd=userns_fd, what=str(layer))
+            syscalls.mount_setattr(fd, syscalls.MOUNT_ATTR_IDMAP, userns_fd=userns_fd, what=os.fspath(layer))
         except BaseException:
             os.close(fd)
             raise
     return fd
 
 
-def _build_by_fd(layers: Sequence[Path], options: list[tuple[str, str | None]], userns_fd: int | None,
-                 upper: Path) -> int:
+def _build_by_fd(layers: Sequence[StrPath], options: list[tuple[str, str | None]], userns_fd: int | None,
+                 upper: StrPath) -> int:
     lower_fds: list[int] = []
     fs_fd = -1
     try:
@@ -129,7 +134,7 @@ def _build_by_fd(layers: Sequence[Path], options: list[tuple[str, str | None]], 
         fs_fd = syscalls.fsopen("overlay")
         for fd, layer in zip(lower_fds, layers, strict=True):
             try:
-                syscalls.fsconfig_fd(fs_fd, "lowerdir+", fd, str(layer))
+                syscalls.fsconfig_fd(fs_fd, "lowerdir+", fd, os.fspath(layer))
             except KernelError as err:
                 if err.errno in _NO_LOWERDIR_PLUS and fd == lower_fds[0]:
                     raise _NoLowerdirPlus from err
@@ -141,13 +146,13 @@ def _build_by_fd(layers: Sequence[Path], options: list[tuple[str, str | None]], 
                 os.close(fd)
 
 
-def _lowerdir_option(paths: Sequence[Path]) -> str:
+def _lowerdir_option(paths: Sequence[StrPath]) -> str:
     # overlayfs splits lowerdir on ':' and honours '\' escapes (overlayfs.rst, "Multiple
     # lower layers"); a store path with a colon must not become two layers.
-    return ":".join(str(p).replace("\\", "\\\\").replace(":", "\\:") for p in paths)
+    return ":".join(os.fspath(p).replace("\\", "\\\\").replace(":", "\\:") for p in paths)
 
 
-def _mount(lowerdir: str, options: list[tuple[str, str | None]], upper: Path) -> int:
+def _mount(lowerdir: str, options: list[tuple[str, str | None]], upper: StrPath) -> int:
     fs_fd = syscalls.fsopen("overlay")
     try:
         syscalls.fsconfig_string(fs_fd, "lowerdir", lowerdir)
@@ -156,7 +161,7 @@ def _mount(lowerdir: str, options: list[tuple[str, str | None]], upper: Path) ->
         os.close(fs_fd)
 
 
-def _create(fs_fd: int, options: list[tuple[str, str | None]], upper: Path) -> int:
+def _create(fs_fd: int, options: list[tuple[str, str | None]], upper: StrPath) -> int:
     for key, value in options:
         syscalls.fsconfig_string(fs_fd, key, value)
     try:
@@ -168,7 +173,7 @@ def _create(fs_fd: int, options: list[tuple[str, str | None]], upper: Path) -> i
                 f"(needs Linux {'.'.join(map(str, IDMAPPED_LOWER_KERNEL))}+)",
                 hint="upgrade the kernel, or run hardbox as an unprivileged user (rootless, no idmapping)",
             ) from err
-        raise KernelError(err.errno or errno.EIO, "mount overlay on", str(upper)) from err
+        raise KernelError(err.errno or errno.EIO, "mount overlay on", os.fspath(upper)) from err
     # nodev: a device node in the image (or one the container makes in its upper dir) is
     # never a working device; only hardbox's own /dev holds devices. Without it an image
     # shipping `b 7:0` reached a host loop device from a strict container (issue 18).
@@ -182,11 +187,11 @@ def _kernel() -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _build_in_helper(layers: Sequence[Path], options: list[tuple[str, str | None]], userns_fd: int,
-                     upper: Path) -> int:
+def _build_in_helper(layers: Sequence[StrPath], options: list[tuple[str, str | None]], userns_fd: int,
+                     upper: StrPath) -> int:
     """The ``paths`` route with idmapped layers, in a helper with a private mount namespace."""
-    staging = upper.parent / "lower"
-    staging.mkdir(mode=0o700, exist_ok=True)
+    staging = os.path.join(os.path.dirname(os.fspath(upper)), "lower")
+    _mkdir_exist_ok(staging)
     parent, child = forked.socketpair()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the forked helper reports through the socket
@@ -210,17 +215,17 @@ def _build_in_helper(layers: Sequence[Path], options: list[tuple[str, str | None
     raise ContainerError(message or "overlay helper exited without an answer", hint=hint or None)
 
 
-def _helper(layers: Sequence[Path], options: list[tuple[str, str | None]], userns_fd: int, upper: Path,
-            staging: Path, sock: _socket.socket) -> None:
+def _helper(layers: Sequence[StrPath], options: list[tuple[str, str | None]], userns_fd: int, upper: StrPath,
+            staging: str, sock: _socket.socket) -> None:
     """Never returns. Everything it attaches lives in its own mount namespace."""
     try:
         syscalls.unshare(syscalls.CLONE_NEWNS)
         # Private first, or the staging mounts would propagate back to the host (shared /).
         syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
-        paths: list[Path] = []
+        paths: list[str] = []
         for i, layer in enumerate(layers):
-            target = staging / str(i)
-            target.mkdir(mode=0o700, exist_ok=True)
+            target = os.path.join(staging, str(i))
+            _mkdir_exist_ok(target)
             fd = _clone_layer(layer, userns_fd)
             try:
                 syscalls.move_mount(fd, target)
@@ -237,3 +242,12 @@ def _helper(layers: Sequence[Path], options: list[tuple[str, str | None]], usern
         sock.send(f"error\toverlay helper: {err!r}".encode())
     finally:
         os._exit(0)
+
+
+def _mkdir_exist_ok(path: str) -> None:
+    """Path.mkdir(mode=0o700, exist_ok=True): an existing directory is fine, a file is not."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise

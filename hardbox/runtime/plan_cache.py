@@ -25,13 +25,11 @@ caches do: whoever can write them can already write the layers and the cached fi
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from hardbox import __version__
+from hardbox import __version__, jsontext
+from hardbox.records import TYPE_CHECKING
 from hardbox.root import root_dir
 from hardbox.runtime.digest import sha256_hex
 from hardbox.runtime.request import ImageInput
@@ -39,6 +37,7 @@ from hardbox.runtime.spec import ProfileSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Any
 
 # Bump when an entry's shape changes: older entries are then misses.
 _FORMAT = 1
@@ -56,7 +55,7 @@ def key_for(profile: str, options: Iterable[object], image: str) -> str:
 
     where = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the install: its policies
     located = "" if is_shipped_name(profile) else os.path.realpath(profile)
-    return json.dumps([_FORMAT, __version__, where, os.uname().machine, root_dir(),
+    return jsontext.dumps([_FORMAT, __version__, where, os.uname().machine, root_dir(),
                        profile, located, list(options), image], default=repr)
 
 
@@ -64,7 +63,7 @@ def lookup(key: str) -> tuple[ProfileSpec, ImageInput] | None:
     """The cached spec and image of ``key``, or None (no entry, a file changed, damaged)."""
     try:
         with open(_entry_path(key), "rb") as fh:
-            raw = json.loads(fh.read())
+            raw = jsontext.loads(fh.read())
     except (OSError, ValueError):  # missing, unreadable or not JSON: a miss
         return None
     try:
@@ -96,16 +95,18 @@ def save(key: str, spec: ProfileSpec, image: ImageInput, files: Iterable[str], *
     settled = read_since - _SETTLE_NS
     if any(i is not None and max(i[3:], default=0) > settled for i in deps.values()):
         return
-    body = json.dumps({
+    body = jsontext.dumps({
         "format": _FORMAT, "key": key, "files": [[f, i] for f, i in deps.items()], "profile": spec.to_json(), "image": _image_to_json(image),
     }).encode()
     # Lazy: only a miss writes an entry.
+    from pathlib import Path
+
     from hardbox.atomicfile import atomic_write
 
-    entry = Path(_entry_path(key))
+    entry = _entry_path(key)
     try:
-        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with atomic_write(entry) as out:
+        os.makedirs(os.path.dirname(entry), mode=0o700, exist_ok=True)
+        with atomic_write(Path(entry)) as out:
             out.write(body)
     except OSError:
         return  # a read-only or foreign store root: the run goes on uncached
@@ -163,7 +164,7 @@ def _image_from_json(raw: object) -> ImageInput:
         except StoreError as err:
             raise ValueError(err.message) from None
     return ImageInput(
-        ref=strs["ref"], id=strs["id"], layers=tuple(Path(p) for p in lists["layers"]), user=strs["user"],
+        ref=strs["ref"], id=strs["id"], layers=tuple(lists["layers"]), user=strs["user"],
         env=tuple(lists["env"]), entrypoint=tuple(lists["entrypoint"]), cmd=tuple(lists["cmd"]),
         working_dir=strs["working_dir"], shift=shift, exposed_ports=tuple(lists["exposed_ports"]),
     )

@@ -11,15 +11,16 @@ the pivot, never through a descriptor that could point at the host (CVE-2024-216
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import stat
-from collections.abc import Sequence
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError, UsageError
-from hardbox.records import NamedTuple
+from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.runtime import capabilities, syscalls
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -176,8 +177,10 @@ def enter_workdir(workdir: str) -> None:
     """chdir by path, after the pivot: a relative or escaping path cannot reach the host."""
     if not workdir.startswith("/"):
         raise ContainerError(f"working directory {workdir!r} must be an absolute path")
-    with contextlib.suppress(OSError):  # a read-only root: chdir below says if it exists
+    try:  # noqa: SIM105 - contextlib is not loaded for a run or an exec
         os.makedirs(workdir, exist_ok=True)
+    except OSError:
+        pass  # a read-only root: chdir below says whether it exists
     try:
         os.chdir(workdir)
     except OSError as err:

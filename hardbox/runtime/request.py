@@ -10,7 +10,6 @@ the spec).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hardbox.errors import CommandNotExecutable, CommandNotFound, ContainerError
 from hardbox.records import TYPE_CHECKING, NamedTuple
@@ -19,6 +18,7 @@ from hardbox.runtime.net.options import NetworkOptions
 
 if TYPE_CHECKING:
     from hardbox.image.userns import ShiftMap
+    from hardbox.runtime.overlay import StrPath
     from hardbox.runtime.selinux import Label
     from hardbox.runtime.spec import ProfileSpec
 
@@ -37,7 +37,7 @@ class ImageInput(NamedTuple):
 
     ref: str
     id: str
-    layers: tuple[Path, ...]  # unpacked layer dirs, oldest first
+    layers: tuple[StrPath, ...]  # unpacked layer dirs, oldest first (strings from the plan cache)
     user: str = ""
     env: tuple[str, ...] = ()
     entrypoint: tuple[str, ...] = ()
@@ -96,9 +96,9 @@ class Plan(NamedTuple):
     tty: bool
     interactive: bool
     init: bool
-    layers: tuple[Path, ...]  # newest first, for the rootless overlay
-    upper: Path
-    work: Path
+    layers: tuple[StrPath, ...]  # newest first, for the rootless overlay
+    upper: str
+    work: str
     mount_template: mounts.MountPlan
     last_cap: int  # /proc/sys/kernel/cap_last_cap, read before the image is mounted
     # Empty unless the profile names them (capabilities.py: root needs neither).
@@ -107,10 +107,11 @@ class Plan(NamedTuple):
 
 
 
-def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -> Plan:
+def make_plan(req: RunRequest, state_id: str, base: StrPath, label: Label | None) -> Plan:
     """What PID 1 will do, decided in hardbox before the fork (paths fixed), so the forked
     side only carries it out."""
     profile = req.profile
+    base = os.fspath(base)
     refuse_unlockable_masks(profile)
     nsset = namespaces.NamespaceSet(
         user=profile.user_namespace, network=network.needs_namespace(profile.network)
@@ -136,10 +137,10 @@ def make_plan(req: RunRequest, state_id: str, base: Path, label: Label | None) -
         interactive=req.interactive,
         init=req.init,
         layers=tuple(reversed(req.image.layers)),
-        upper=base / "upper",
-        work=base / "work",
+        upper=os.path.join(base, "upper"),
+        work=os.path.join(base, "work"),
         mount_template=mounts.MountPlan(
-            root=str(base / "rootfs"),
+            root=os.path.join(base, "rootfs"),
             read_only_root=profile.read_only_root,
             tmpfs_noexec=profile.tmpfs_noexec,
             masked_paths=profile.masked_paths,

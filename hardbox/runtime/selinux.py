@@ -12,25 +12,24 @@ The policy module generator lives in ``profile.selinux_cil``; ``policy_cil`` is 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
+from hardbox import jsontext
 from hardbox.errors import ContainerError, StoreError
 from hardbox.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from typing import Any
 
+    StrPath = str | os.PathLike[str]
+
 __all__ = ["Label", "allocate_label", "apply_exec_label", "host_has_selinux", "policy_cil", "release_label"]
 
-SELINUXFS = Path("/sys/fs/selinux")
+# Every `hardbox run` imports this module (host_has_selinux): string paths, no pathlib.
+SELINUXFS = "/sys/fs/selinux"
 CATEGORIES = 1024  # c0..c1023, as container-selinux's MCS policy declares
 _ALLOCATIONS = "selinux-mcs.json"
-_LEVEL = re.compile(r"^s0:c(\d+),c(\d+)$")
+_LEVEL = r"^s0:c(\d+),c(\d+)$"  # compiled by release_label only: a run loads no re
 
 
 class Label(NamedTuple):
@@ -59,7 +58,7 @@ def policy_cil(*args: Any, **kwargs: Any) -> str:
 
 def host_has_selinux() -> bool:
     """True when the kernel has SELinux enabled (libselinux if installed, else selinuxfs)."""
-    if not (SELINUXFS / "enforce").exists():
+    if not os.path.exists(f"{SELINUXFS}/enforce"):
         # No selinuxfs: SELinux is off, and libselinux would only say so more slowly
         # (importing its bindings is on every `hardbox run`'s start-up path).
         return False
@@ -68,24 +67,30 @@ def host_has_selinux() -> bool:
 
         return bool(selinux.is_selinux_enabled())
     except ImportError:
-        return (SELINUXFS / "enforce").exists()
+        return os.path.exists(f"{SELINUXFS}/enforce")
 
 
 def _pair_key(a: int, b: int) -> str:
     return f"c{a},c{b}"
 
 
-@contextmanager
-def _locked(state_dir: Path) -> Iterator[Path]:
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(state_dir / ".selinux-mcs.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield state_dir / _ALLOCATIONS
-
-
-def _read(path: Path) -> dict[str, str]:
+def _lock(state_dir: str) -> int:
+    """Take the allocation lock (flock, held until the descriptor is closed)."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(state_dir, ".selinux-mcs.lock"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                 0o666)
     try:
-        data = json.loads(path.read_text())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read(path: str) -> dict[str, str]:
+    try:
+        with open(path) as fh:
+            data = jsontext.loads(fh.read())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
@@ -95,14 +100,16 @@ def _read(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def _write(path: Path, data: dict[str, str]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+def _write(path: str, data: dict[str, str]) -> None:
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(jsontext.dumps(data, indent=1, sort_keys=True))
     os.replace(tmp, path)
 
 
 def allocate_label(
-    state_dir: Path,
+    state_dir: StrPath,
     container_id: str,
     type_: str = "container_t",
     file_type: str = "container_file_t",
@@ -112,8 +119,12 @@ def allocate_label(
     ``state_dir`` is the store's containers directory; a container is live while
     ``state_dir/<id>`` exists, so stale allocations from a killed hardbox free themselves.
     """
-    with _locked(state_dir) as record:
-        taken = {k: v for k, v in _read(record).items() if (state_dir / v).is_dir() or v == container_id}
+    state_dir = os.fspath(state_dir)
+    record = os.path.join(state_dir, _ALLOCATIONS)
+    lock = _lock(state_dir)
+    try:
+        taken = {k: v for k, v in _read(record).items()
+                 if os.path.isdir(os.path.join(state_dir, v)) or v == container_id}
         pairs_total = CATEGORIES * (CATEGORIES - 1) // 2
         if len(taken) >= pairs_total:
             raise ContainerError("selinux: every MCS category pair is in use")
@@ -126,23 +137,32 @@ def allocate_label(
                 break
         taken[key] = container_id
         _write(record, taken)
+    finally:
+        os.close(lock)
     return Label("system_u", "system_r", type_, f"s0:{key}", file_type)
 
 
-def release_label(state_dir: Path, label: Label) -> None:
+def release_label(state_dir: StrPath, label: Label) -> None:
     """Free a container's category pair (also happens by itself once its state dir is gone)."""
-    match = _LEVEL.match(label.level)
+    import re
+
+    match = re.match(_LEVEL, label.level)
     if not match:
         return
-    with _locked(state_dir) as record:
+    state_dir = os.fspath(state_dir)
+    record = os.path.join(state_dir, _ALLOCATIONS)
+    lock = _lock(state_dir)
+    try:
         taken = _read(record)
         taken.pop(_pair_key(int(match.group(1)), int(match.group(2))), None)
         _write(record, taken)
+    finally:
+        os.close(lock)
 
 
 def apply_exec_label(label: Label | str) -> None:
     """Make the next execve(2) of this thread run as ``label`` (proc(5): attr/exec)."""
-    path = Path("/proc/thread-self/attr/exec")
+    path = "/proc/thread-self/attr/exec"
     try:
         with open(path, "w") as fh:
             fh.write(str(label))

@@ -18,18 +18,19 @@ removed at the next start, as the image store cleans ``tmp/``; a live one never 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
 
+from hardbox import jsontext
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
 from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.root import root_dir
+from hardbox.runtime.rmtree import remove_tree
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
+    from types import TracebackType
     from typing import Any
 
 
@@ -106,16 +107,21 @@ def process_start_time(pid: int) -> int | None:
 
 
 class StateDir:
-    """The directory of one container. Held as a string and read with ``os``: finding and
-    loading a state is `hardbox exec`'s way in, whose start-up loads no pathlib
-    (bench/RESULTS.md); ``path`` is the same directory as a ``Path``."""
+    """The directory of one container. Held as a string and read and written with ``os``
+    (``hardbox run`` and ``hardbox exec`` load neither pathlib nor json: bench/RESULTS.md);
+    ``path`` is the same directory as a ``Path``, for the commands that want one.
+
+    The container's own hardbox process is the only writer of its state (the foreground
+    run, or the detached monitor), so the record it saved last is kept and ``update``
+    changes that one instead of reading the file back."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.dir = os.fspath(path)
+        self._saved: ContainerState | None = None
 
     @property
     def path(self) -> Path:
-        from pathlib import Path  # loaded already wherever a Path is asked for (run, rm)
+        from pathlib import Path  # for the commands that want one; run and exec use .dir
 
         return Path(self.dir)
 
@@ -127,25 +133,39 @@ class StateDir:
         file = os.path.join(self.dir, "state.json")
         try:
             with open(file, encoding="utf-8") as fh:
-                raw = json.load(fh)
-            return ContainerState(**raw)
+                raw = jsontext.loads(fh.read())
+            self._saved = ContainerState(**raw)  # type: ignore[arg-type]
+            return self._saved
         except FileNotFoundError as err:
             raise ContainerError(f"container state `{file}` is missing") from err
         except (ValueError, TypeError) as err:
             raise ContainerError(f"container state `{file}` is damaged: {err}") from err
 
     def save(self, state: ContainerState) -> ContainerState:
-        tmp = self.file.with_suffix(".tmp")
+        file = os.path.join(self.dir, "state.json")
+        tmp = os.path.join(self.dir, "state.tmp")
+        data = jsontext.dumps(state.to_dict(), indent=2, sort_keys=True).encode()
         try:
-            with naming_os_errors("write container state", self.file, ContainerError):
-                tmp.write_text(json.dumps(state.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
-                os.replace(tmp, self.file)
-        finally:
-            tmp.unlink(missing_ok=True)  # a full disk must not leave a half-written state.tmp
+            with naming_os_errors("write container state", file, ContainerError):
+                # No fsync, as before: a state torn by a crash of the machine belongs to a
+                # container that died with it; the rename keeps readers from a half file.
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                finally:
+                    os.close(fd)
+                os.replace(tmp, file)
+        except BaseException:
+            _unlink_missing_ok(tmp)  # a full disk must not leave a half-written state.tmp
+            raise
+        self._saved = state
         return state
 
     def update(self, **changes: Any) -> ContainerState:
-        return self.save(self.load()._replace(**changes))
+        current = self._saved if self._saved is not None else self.load()
+        return self.save(current._replace(**changes))
 
     def live_status(self) -> ContainerState:
         """The state with ``running`` checked against the kernel."""
@@ -158,16 +178,9 @@ class StateDir:
         return state
 
     def remove(self) -> None:
-        # overlayfs leaves work/work with mode 000; a rootless owner (no CAP_DAC_OVERRIDE)
-        # must open the directories up before it can delete what is inside.
-        for dirpath, dirnames, _ in os.walk(self.path):
-            for name in dirnames:
-                child = os.path.join(dirpath, name)
-                if not os.path.islink(child):
-                    os.chmod(child, 0o700)
-        import shutil
-
-        shutil.rmtree(self.path)
+        """The directory and everything in it, symlinks never followed (runtime/rmtree.py:
+        overlayfs's mode-000 ``work/work`` included, for a rootless owner too)."""
+        remove_tree(self.dir)
 
 
 def is_alive(state: ContainerState) -> bool:
@@ -182,7 +195,7 @@ class StateStore:
 
     @property
     def root(self) -> Path:
-        from pathlib import Path  # loaded already wherever a Path is asked for (run, rm)
+        from pathlib import Path  # for the commands that want one; run and exec use .dir
 
         return Path(self.dir)
 
@@ -190,16 +203,9 @@ class StateStore:
     def default(cls) -> StateStore:
         return cls(os.path.join(root_dir(), "containers"))
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the state lock (``containers/.lock``) for the block."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def locked(self) -> _StateLock:
+        """Hold the state lock (``containers/.lock``) for a ``with`` block."""
+        return _StateLock(self.dir)
 
     def create(self, state: ContainerState) -> StateDir:
         """The new container's directory with its first state, the name reserved: checked and
@@ -209,8 +215,8 @@ class StateStore:
             if state.name and any(s.name == state.name for s in self.all()):
                 raise UsageError(f"container name {state.name!r} is already in use",
                                  "remove it with `hardbox rm`, or choose another --name")
-            path = self.root / state.id
-            path.mkdir(mode=0o711)
+            path = os.path.join(self.dir, state.id)
+            os.mkdir(path, 0o711)
             d = StateDir(path)
             try:
                 d.save(state)
@@ -219,24 +225,26 @@ class StateStore:
                 if isinstance(err, ContainerError):
                     raise
                 raise ContainerError(
-                    f"write container state `{d.file}`: {err.strerror or err}") from None
+                    f"write container state `{os.path.join(path, 'state.json')}`: {err.strerror or err}") from None
             return d
 
     def clean_stale(self) -> list[str]:
         """Remove what dead starts left (see the module docstring); the names removed.
         Caller holds ``locked()``."""
         removed = []
-        for entry in sorted(self.root.iterdir()):
+        with os.scandir(self.dir) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries:
             if entry.name.endswith(".log.tmp") and entry.is_file():
-                if _unlocked(entry):  # its monitor (and every holder of the log) is gone
-                    entry.unlink(missing_ok=True)
+                if _unlocked(entry.path):  # its monitor (and every holder of the log) is gone
+                    _unlink_missing_ok(entry.path)
                     removed.append(entry.name)
-            elif entry.is_dir() and not entry.is_symlink():
-                if not (entry / "state.json").exists():
-                    _remove_tree(entry)  # created under the lock, never saved: died there
+            elif entry.is_dir(follow_symlinks=False):
+                if not os.path.exists(os.path.join(entry.path, "state.json")):
+                    _remove_tree(entry.path)  # created under the lock, never saved: died there
                     removed.append(entry.name)
-                elif (entry / "state.tmp").exists() and _dead(StateDir(entry)):
-                    (entry / "state.tmp").unlink(missing_ok=True)
+                elif os.path.exists(tmp := os.path.join(entry.path, "state.tmp")) and _dead(StateDir(entry.path)):
+                    _unlink_missing_ok(tmp)
                     removed.append(f"{entry.name}/state.tmp")
         return removed
 
@@ -269,7 +277,42 @@ class StateStore:
         return matches[0]
 
 
-def _unlocked(path: Path) -> bool:
+class _StateLock:
+    """``containers/.lock`` held (flock) for a ``with`` block; the directory made 0700 first.
+    A class, not contextlib's decorator: run's start-up loads no contextlib."""
+
+    __slots__ = ("dir", "fd")
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(self.dir, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        os.close(self.fd)
+        self.fd = -1
+
+
+def _unlink_missing_ok(path: str) -> bool:
+    """Whether ``path`` was there to unlink."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _unlocked(path: str) -> bool:
     """Nobody holds the flock of ``path`` (the detached monitor holds its log's)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -294,9 +337,11 @@ def _dead(d: StateDir) -> bool:
     return not is_alive(state) and not monitor
 
 
-def _remove_tree(path: Path) -> None:
-    with suppress(FileNotFoundError):  # removed meanwhile by whoever else cleans
-        StateDir(path).remove()
+def _remove_tree(path: str) -> None:
+    try:
+        remove_tree(path)
+    except FileNotFoundError:
+        return  # removed meanwhile by whoever else cleans
 
 
 def _name_of(d: StateDir) -> str:
