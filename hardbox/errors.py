@@ -9,8 +9,10 @@ is a bug and shows its traceback.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
-from contextlib import contextmanager
+
+TYPE_CHECKING = False  # typing's own name would load typing: imported by every command
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 class HardboxError(Exception):
@@ -92,15 +94,31 @@ def write_failed(operation: str, path: object, err: OSError,
     return cls(f"{operation} `{path}`: {err.strerror or err}", hint)
 
 
-@contextmanager
-def naming_os_errors(operation: str, path: object, cls: type[HardboxError] = StoreError, *,
-                     write_failures_only: bool = False) -> Iterator[None]:
+class naming_os_errors:  # lower case: a context manager, named as the function it replaced
     """Turn an ``OSError`` inside the block into one line naming ``operation`` and ``path``
     (only a full, over-quota or read-only file system with ``write_failures_only``: a block
-    that also reads leaves its read errors to their own handlers)."""
-    try:
-        yield
-    except OSError as err:
-        if write_failures_only and not is_write_failure(err):
-            raise
-        raise write_failed(operation, path, err, cls) from err
+    that also reads leaves its read errors to their own handlers).
+
+    A class rather than ``contextlib.contextmanager``: every command imports this module,
+    and contextlib (with functools and collections) is a few milliseconds of ``hardbox
+    run``'s start-up (bench/RESULTS.md, issue 14)."""
+
+    __slots__ = ("cls", "operation", "path", "write_failures_only")
+
+    def __init__(self, operation: str, path: object, cls: type[HardboxError] = StoreError, *,
+                 write_failures_only: bool = False) -> None:
+        self.operation = operation
+        self.path = path
+        self.cls = cls
+        self.write_failures_only = write_failures_only
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if not isinstance(err, OSError):
+            return  # nothing, or not an OSError: it goes on as it was
+        if self.write_failures_only and not is_write_failure(err):
+            return
+        raise write_failed(self.operation, self.path, err, self.cls) from err
