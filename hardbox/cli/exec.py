@@ -6,8 +6,12 @@ command inside a running container with that container's own hardening.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from hardbox.cli.optable import APPEND, STORE_TRUE, Option, Positional
+
+TYPE_CHECKING = False  # typing's own name would load typing (start-up, issue 14)
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 DESCRIPTION = """\
 Run CMD inside the running container CONTAINER (an id prefix or --name), and pass its exit
@@ -29,21 +33,29 @@ stopped container, a bad option), 126 the command is not executable, 127 not fou
 """
 
 
+# exec's command line, declared once: cli/optable.py builds the argparse parser from it and
+# cli/quickparse.py reads a well-formed line from it without argparse (start-up, issue 14).
+OPTIONS = (
+    Option(("-i", "--interactive"), STORE_TRUE, help="keep stdin open"),
+    Option(("-t", "--tty"), STORE_TRUE, help="allocate a new pty for the process"),
+    Option(("-u", "--user"), help="name|uid[:group|gid], from the container's /etc/passwd"),
+    Option(("-e", "--env"), APPEND, metavar="NAME[=VALUE]",
+           help="set an environment variable (NAME alone takes it from hardbox's environment)"),
+    Option(("-w", "--workdir"), help="working directory inside the container"),
+    Positional("container", "CONTAINER"),
+    Positional("command", "CMD [ARG...]", remainder=True),
+)
+
+
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "exec", help="run a command in a running container", description=DESCRIPTION,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    p.add_argument("-t", "--tty", action="store_true", help="allocate a new pty for the process")
-    p.add_argument("-u", "--user", help="name|uid[:group|gid], from the container's /etc/passwd")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="NAME[=VALUE]",
-                   help="set an environment variable (NAME alone takes it from hardbox's environment)")
-    p.add_argument("-w", "--workdir", help="working directory inside the container")
-    p.add_argument("container", metavar="CONTAINER")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
-    p.set_defaults(func=handle, _parser=p, quick_exit=True)
-    p.usage_exit_code = 125  # passes the command's status through, as run does
+    from hardbox.cli.optable import add_arguments
+    from hardbox.cli.options import add_command
+
+    # usage_exit_code 125: exec passes the command's status through, as run does.
+    p = add_command(subparsers, "exec", None, help="run a command in a running container",
+                    description=DESCRIPTION, epilog=EPILOG, usage_exit_code=125)
+    add_arguments(p, OPTIONS)
+    p.set_defaults(_parser=p, **DEFAULTS)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -71,3 +83,8 @@ def handle(args: argparse.Namespace) -> int:
         if err.exit_code not in (125, 126, 127):
             err.exit_code = 125
         raise
+
+
+# What an exec line sets besides its options (argparse's set_defaults; cli/main.py's quick
+# reader too): the handler, and os._exit once it returns (see run() in cli/main.py).
+DEFAULTS = {"func": handle, "quick_exit": True}

@@ -1,31 +1,35 @@
-"""The ``hardbox`` entry point: builds the parser from the registered subcommands and turns
-``HardboxError`` into a one-line message and the exit code of the shared conventions.
+"""The ``hardbox`` entry point: reads the command line and turns ``HardboxError`` into a
+one-line message and the exit code of the shared conventions.
 
-Each subcommand module exposes ``register(subparsers)``; it adds its parser and sets
-``func`` to a handler ``(args) -> int``. ``COMMAND_MODULES`` says which module registers
-which command, so a command line loads only the module of the command it names (`hardbox
-pull` loads cli/registry.py, nothing else of the CLI); all of them are loaded only for
-`hardbox --help`, a mistyped command, or completing a command's name. Command modules import
-the library lazily, inside their handlers, so that ``hardbox run`` loads only what starting a
-container needs: its start-up is measured against runc's (bench/bench_run.py).
-
-hardbox's own options (``--debug``, ``--no-color``, ``-q/--quiet``) are accepted before and
-after the subcommand, as in `hardbox --debug run ...` and `hardbox run --debug ...`; a usage
-error is reported by the deepest parser the line reached, with that parser's usage line.
+The command line is argparse's (cli/parser.py, built from the registered subcommands), but
+for the commands that start a container: a well-formed `hardbox run`/`exec` line is read by
+cli/quickparse.py from the same option table, into the namespace argparse would make, and
+argparse is not even loaded (a fifth of the start-up measured against runc's,
+bench/bench_run.py). Any line that reader is not sure of goes to argparse, so help, usage
+errors and completion are argparse's. ``COMMAND_MODULES`` says which module registers which
+command, so a command line loads only the module of the command it names (`hardbox pull`
+loads cli/registry.py, nothing else of the CLI); all of them are loaded only for `hardbox
+--help`, a mistyped command, or completing a command's name. Command modules import the
+library lazily, inside their handlers, so that ``hardbox run`` loads only what starting a
+container needs.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
-import importlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
 
-from hardbox import __version__
 from hardbox.cli import terminal
 from hardbox.errors import HardboxError
+
+TYPE_CHECKING = False  # typing's own name would load typing (start-up, issue 14)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from types import SimpleNamespace
+else:
+    SimpleNamespace = type(sys.implementation)  # types.SimpleNamespace, without importing types
 
 # Subcommand -> the module of hardbox/cli that registers it, in the order `hardbox --help`
 # lists them. tests/unit/test_cli_frame.py checks that each module registers exactly these.
@@ -55,131 +59,45 @@ COMMAND_MODULES: dict[str, str] = {
 COMMANDS: tuple[str, ...] = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line + hint, exiting ``usage_exit_code``: 2, except for
-    ``hardbox run``, which passes the container's status through and so, like ``docker
-    run``, reports its own failures as 125."""
-
-    usage_exit_code = 2
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        label = terminal.paint("hardbox: error:", "error", sys.stderr)
-        sys.stderr.write(f"{label} {message}\n  hint: see `{self.prog} --help`\n")
-        raise SystemExit(self.usage_exit_code)
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse makes a formatter for every add_argument (to check the metavar) and, left
-        # to itself, imports shutil (and with it zlib, bz2, lzma) to size it: seven modules
-        # on every start for a help text that is rarely printed.
-        return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
+# Commands whose well-formed lines are read without argparse (cli/quickparse.py, from the
+# option table their module declares as OPTIONS): the ones that start a container, whose
+# start-up is measured against runc's.
+QUICK_COMMANDS = ("run", "exec")
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; given the command line, only the module of the command it names is
-    registered."""
-    parser = _Parser(
-        prog="hardbox",
-        description=(
-            "Container hardening and scanning for Linux: run images locked down, "
-            "minimize them, scan them, and gate them in CI."
-        ),
-        epilog=(
-            "Images are named as Docker names them (bbtest = docker.io/library/bbtest:latest), "
-            "by id prefix, or by transport: docker-archive:PATH, oci:DIR[:REF], "
-            "oci-archive:PATH, dir:PATH. The store is $HARDBOX_ROOT, else /var/lib/hardbox "
-            "as root, else ~/.local/share/hardbox. Exit codes: 0 ok, 1 policy failed, "
-            "2 usage or unusable input; `run` passes the container's status through. "
-            "Colour only on a terminal, never with NO_COLOR set or --no-color. "
-            "Shell completion: `hardbox completion bash|zsh`."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"hardbox {__version__}")
-    _add_own_options(parser, default=False)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _modules_for(argv):
-        importlib.import_module(f"hardbox.cli.{name}").register(subparsers)
-    for sub in subcommand_parsers(parser):
-        _add_own_options(sub, default=argparse.SUPPRESS)
-        # The deepest parser a line reaches reports its unrecognized arguments (main()).
-        sub.set_defaults(_parser=sub)
-    return parser
+    """The argparse parser (cli/parser.py); given the command line, only the module of the
+    command it names is registered."""
+    from hardbox.cli.parser import build_parser as build
+
+    return build(argv, COMMAND_MODULES)
 
 
-_width: list[int] = []
+def parse_quickly(argv: Sequence[str]) -> SimpleNamespace | None:
+    """The namespace argparse would make of a `hardbox run`/`exec` line, without loading
+    argparse; None when the line is one argparse must read (an error, --help, hardbox's own
+    options, completion, an abbreviation: cli/quickparse.py says which)."""
+    if not argv or argv[0] not in QUICK_COMMANDS or "_ARGCOMPLETE" in os.environ:
+        return None
+    from hardbox.cli import quickparse
+
+    module = __import__(f"hardbox.cli.{argv[0]}", fromlist=["OPTIONS"])
+    values = quickparse.parse(module.OPTIONS, argv[1:])
+    if values is None:
+        return None
+    # The top-level parser's defaults, then the subcommand's (its register()'s set_defaults,
+    # but _parser: no argparse parser exists, and only a usage error would want one).
+    namespace: dict[str, object] = {"debug": False, "no_color": False, "quiet": False, "command": argv[0]}
+    namespace.update(values)  # the subcommand's values replace the top level's, as in argparse
+    namespace.update(module.DEFAULTS)
+    return SimpleNamespace(**namespace)
 
 
-def _help_width() -> int:
-    """What argparse asks shutil.get_terminal_size for: $COLUMNS, else the terminal on
-    stdout, else 80; less 2, as argparse does."""
-    if not _width:
-        try:
-            columns = int(os.environ.get("COLUMNS", "0"))
-        except ValueError:
-            columns = 0
-        if columns <= 0:
-            try:
-                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
-            except (OSError, ValueError):
-                columns = 0
-        _width.append((columns or 80) - 2)
-    return _width[0]
-
-
-def _add_own_options(parser: argparse.ArgumentParser, *, default: object) -> None:
-    """hardbox's own options; on a subcommand their default is SUPPRESS, so that leaving
-    them out there does not undo `hardbox --debug CMD`. A subcommand's own ``-q`` (scan's)
-    keeps its help and takes the same treatment."""
-    top = default is not argparse.SUPPRESS  # a subcommand's --help lists only its -q
-    parser.add_argument("--debug", action="store_true", default=default,
-                        help="show tracebacks for errors" if top else argparse.SUPPRESS)
-    parser.add_argument("--no-color", action="store_true", default=default,
-                        help="no colour, even on a terminal (also: NO_COLOR=1)" if top else argparse.SUPPRESS)
-    own_quiet = parser._option_string_actions.get("-q")
-    if own_quiet is not None:
-        own_quiet.default = default
-    else:
-        parser.add_argument("-q", "--quiet", action="store_true", default=default,
-                            help="no progress lines on stderr")
-
-
-def subcommand_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
-    """Every subcommand's parser below ``parser``, parents before children."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
-                yield sub
-                yield from subcommand_parsers(sub)
-
-
-def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
-    """The module of the subcommand the line names (after hardbox's own options), else all."""
-    words = list(argv or ())
-    if "_ARGCOMPLETE" in os.environ:
-        words = _completion_words()
-    for word in words:
-        if word in ("-h", "--help"):
-            break
-        if not word.startswith("-"):
-            return (COMMAND_MODULES[word],) if word in COMMAND_MODULES else COMMANDS
-    return COMMANDS
-
-
-def _completion_words() -> list[str]:
-    """The finished words of the line being completed (argcomplete's COMP_LINE up to the
-    cursor, the command itself and the word under the cursor left out), so that completing
-    `hardbox run bb<TAB>` loads only cli/run.py while `hardbox r<TAB>` loads every command."""
-    line = os.environ.get("COMP_LINE", "")
-    point = int(os.environ.get("COMP_POINT", len(line)) or len(line))
-    words = line[:point].split()
-    if not line[:point].endswith((" ", "\t")):
-        words = words[:-1]
-    return words[1:]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:
-        argv = sys.argv[1:]
+def _parse(argv: Sequence[str]) -> SimpleNamespace | argparse.Namespace:
+    args = parse_quickly(argv)
+    if args is not None:
+        terminal.configure(quiet=False, no_color=False)
+        return args
     # Usage errors are printed while parsing: --no-color must already hold for them.
     terminal.configure(no_color="--no-color" in argv)
     parser = build_parser(argv)
@@ -187,21 +105,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hardbox.cli.completion import complete
 
         complete(parser)  # answers the shell and exits
-    args, extras = parser.parse_known_args(argv)
-    terminal.configure(quiet=args.quiet, no_color=args.no_color)
+    parsed, extras = parser.parse_known_args(argv)
+    terminal.configure(quiet=parsed.quiet, no_color=parsed.no_color)
     if extras:
         # Reported by the subcommand's parser, so its usage line and exit code apply.
-        target = getattr(args, "_parser", None) or parser
+        target = getattr(parsed, "_parser", None) or parser
         target.error(f"unrecognized arguments: {' '.join(extras)}")
+    if not getattr(parsed, "func", None):
+        # `hardbox` alone, or `hardbox image` alone: teach rather than fail.
+        getattr(parsed, "_parser", parser).print_help()
+    return parsed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _parse(argv)
     global _quick_exit
     _quick_exit = bool(getattr(args, "quick_exit", False))
     if not _quick_exit:
         gc.enable()  # see run(): only a quick-exit command keeps the collector off
     if not getattr(args, "func", None):
-        # `hardbox` alone, or `hardbox image` alone: teach rather than fail.
-        target = getattr(args, "_parser", parser)
-        target.print_help()
-        return 0
+        return 0  # the help was printed
     debug = args.debug or bool(os.environ.get("HARDBOX_DEBUG"))
     try:
         return int(args.func(args) or 0)

@@ -8,12 +8,15 @@ the handler.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from typing import TYPE_CHECKING, Any
 
+from hardbox.cli.optable import APPEND, STORE_TRUE, Option, Positional
+
+TYPE_CHECKING = False  # typing's own name would load typing (start-up, issue 14)
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from hardbox.runtime.net.options import NetworkOptions
     from hardbox.runtime.profile.options import RunOptions
     from hardbox.runtime.request import ImageInput
@@ -45,61 +48,67 @@ container's own status), 126 the command is not executable, 127 the command was 
 """
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "run", help="run an image in a hardened container", description=DESCRIPTION,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--profile", default="default", help="profile name or YAML file (default: default)")
-    p.add_argument("--explain", action="store_true", help="print the hardening steps and exit")
-    p.add_argument("--json", action="store_true", help="with --explain: print JSON")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="NAME[=VALUE]",
-                   help="set an environment variable (NAME alone takes it from hardbox's environment)")
-    p.add_argument("-u", "--user", help="name|uid[:group|gid], from the image's /etc/passwd")
-    p.add_argument("-w", "--workdir", help="working directory inside the container")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:OPTS]",
-                   help="bind-mount an absolute host path (read-only by default under strict); OPTS, "
-                   "comma-separated: ro, rw, idmap (container root writes as the host owner), "
-                   "U (chown SRC to container root)")
-    p.add_argument("--entrypoint", help="override the image's entrypoint ('' clears it)")
-    p.add_argument("--name", default="", help="a name for `hardbox ps`/`stop`/`rm`")
-    p.add_argument("--hostname", help="the container's hostname (default: short id)")
-    p.add_argument("--read-only", action="store_true", help="mount the root read-only")
-    p.add_argument("--network", choices=("none", "private", "host"),
-                   help="none: own namespace, only lo; private: own namespace with a pasta uplink "
-                   "(default profile); host: the host's (refused by strict)")
-    p.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOSTPORT:PORT[/udp]",
-                   help="publish a container port; without IP it binds 127.0.0.1 only, safer than "
-                   "Docker's all interfaces (write 0.0.0.0: for those)")
-    p.add_argument("-P", "--publish-all", action="store_true",
-                   help="publish every EXPOSEd port of the image on a free port of 127.0.0.1")
-    p.add_argument("--dns", action="append", default=[], metavar="IP",
-                   help="a resolver for the container's /etc/resolv.conf (default: the host's)")
-    p.add_argument("--add-host", action="append", default=[], metavar="NAME:IP",
-                   help="add NAME to /etc/hosts; NAME:host-gateway reaches the host's loopback")
-    p.add_argument("--memory", help="memory limit, e.g. 256m")
-    p.add_argument("--pids-limit", type=int, help="maximum number of tasks")
-    p.add_argument("--cpus", type=float, help="CPU quota, e.g. 0.5")
-    p.add_argument("--cap-add", action="append", default=[], help="add a capability (refused by strict)")
-    p.add_argument("--cap-drop", action="append", default=[], help="drop a capability (ALL for all)")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background; print the id")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    p.add_argument("-t", "--tty", action="store_true", help="allocate a new pty for the container")
-    p.add_argument("--init", action="store_true", help="run a reaping PID 1 that forwards signals")
+# run's command line, declared once: cli/optable.py builds the argparse parser from it and
+# cli/quickparse.py reads a well-formed line from it without argparse (start-up, issue 14).
+OPTIONS = (
+    Option(("--profile",), default="default", help="profile name or YAML file (default: default)"),
+    Option(("--explain",), STORE_TRUE, help="print the hardening steps and exit"),
+    Option(("--json",), STORE_TRUE, help="with --explain: print JSON"),
+    Option(("-e", "--env"), APPEND, metavar="NAME[=VALUE]",
+           help="set an environment variable (NAME alone takes it from hardbox's environment)"),
+    Option(("-u", "--user"), help="name|uid[:group|gid], from the image's /etc/passwd"),
+    Option(("-w", "--workdir"), help="working directory inside the container"),
+    Option(("-v", "--volume"), APPEND, metavar="SRC:DST[:OPTS]",
+           help="bind-mount an absolute host path (read-only by default under strict); OPTS, "
+           "comma-separated: ro, rw, idmap (container root writes as the host owner), "
+           "U (chown SRC to container root)"),
+    Option(("--entrypoint",), help="override the image's entrypoint ('' clears it)"),
+    Option(("--name",), default="", help="a name for `hardbox ps`/`stop`/`rm`"),
+    Option(("--hostname",), help="the container's hostname (default: short id)"),
+    Option(("--read-only",), STORE_TRUE, help="mount the root read-only"),
+    Option(("--network",), choices=("none", "private", "host"),
+           help="none: own namespace, only lo; private: own namespace with a pasta uplink "
+           "(default profile); host: the host's (refused by strict)"),
+    Option(("-p", "--publish"), APPEND, metavar="[IP:]HOSTPORT:PORT[/udp]",
+           help="publish a container port; without IP it binds 127.0.0.1 only, safer than "
+           "Docker's all interfaces (write 0.0.0.0: for those)"),
+    Option(("-P", "--publish-all"), STORE_TRUE,
+           help="publish every EXPOSEd port of the image on a free port of 127.0.0.1"),
+    Option(("--dns",), APPEND, metavar="IP",
+           help="a resolver for the container's /etc/resolv.conf (default: the host's)"),
+    Option(("--add-host",), APPEND, metavar="NAME:IP",
+           help="add NAME to /etc/hosts; NAME:host-gateway reaches the host's loopback"),
+    Option(("--memory",), help="memory limit, e.g. 256m"),
+    Option(("--pids-limit",), type=int, help="maximum number of tasks"),
+    Option(("--cpus",), type=float, help="CPU quota, e.g. 0.5"),
+    Option(("--cap-add",), APPEND, help="add a capability (refused by strict)"),
+    Option(("--cap-drop",), APPEND, help="drop a capability (ALL for all)"),
+    Option(("--rm",), STORE_TRUE, help="remove the container when it exits"),
+    Option(("-d", "--detach"), STORE_TRUE, help="run in the background; print the id"),
+    Option(("-i", "--interactive"), STORE_TRUE, help="keep stdin open"),
+    Option(("-t", "--tty"), STORE_TRUE, help="allocate a new pty for the container"),
+    Option(("--init",), STORE_TRUE, help="run a reaping PID 1 that forwards signals"),
     # As cli/inputs.add_pull_arguments declares them; spelled out here so that building
     # run's parser loads no other module (start-up time, tests/unit/test_cli_frame.py).
-    p.add_argument("--pull", choices=("missing", "always", "never"),
-                   default=os.environ.get("HARDBOX_PULL") or "missing",
-                   help="pull a registry image when it is not stored (missing, the default), "
-                   "every time (always), or never; $HARDBOX_PULL sets the default")
-    p.add_argument("--tls-verify", choices=("true", "false"), default="true",
-                   help="verify the registry's TLS certificate (default true)")
-    p.add_argument("image", metavar="IMAGE", help="a stored image, or docker://REF (a registry "
-                   "image; so is a name the store lacks), pulled into the store per --pull")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARG...]")
-    p.set_defaults(func=handle, _parser=p, quick_exit=True)  # see run() in cli/main.py
-    p.usage_exit_code = 125  # see _Parser in cli/main.py
+    Option(("--pull",), choices=("missing", "always", "never"), default="missing", env="HARDBOX_PULL",
+           help="pull a registry image when it is not stored (missing, the default), "
+           "every time (always), or never; $HARDBOX_PULL sets the default"),
+    Option(("--tls-verify",), choices=("true", "false"), default="true",
+           help="verify the registry's TLS certificate (default true)"),
+    Positional("image", "IMAGE", help="a stored image, or docker://REF (a registry "
+               "image; so is a name the store lacks), pulled into the store per --pull"),
+    Positional("command", "CMD [ARG...]", remainder=True),
+)
+
+
+def register(subparsers: Any) -> None:
+    from hardbox.cli.optable import add_arguments
+    from hardbox.cli.options import add_command
+
+    p = add_command(subparsers, "run", None, help="run an image in a hardened container",
+                    description=DESCRIPTION, epilog=EPILOG, usage_exit_code=125)  # see Parser in cli/parser.py
+    add_arguments(p, OPTIONS)
+    p.set_defaults(_parser=p, **DEFAULTS)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -112,6 +121,11 @@ def handle(args: argparse.Namespace) -> int:
         if err.exit_code not in (125, 126, 127):
             err.exit_code = 125
         raise
+
+
+# What a run line sets besides its options (argparse's set_defaults; cli/main.py's quick
+# reader too): the handler, and os._exit once it returns (see run() in cli/main.py).
+DEFAULTS = {"func": handle, "quick_exit": True}
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -234,20 +248,37 @@ def _network_options(args: argparse.Namespace) -> NetworkOptions:
 
 def _check_options(args: argparse.Namespace) -> None:
     """What can be judged before anything starts: fail with exit 2, not 125 later."""
-    import re
-
     from hardbox.errors import UsageError
 
     for item in args.env:
         if not item.partition("=")[0]:
             raise UsageError(f"--env {item!r}: empty variable name")
-    # RFC 1123 host name, at most 64 bytes (sethostname(2), HOST_NAME_MAX).
-    if args.hostname is not None and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?", args.hostname):
+    if args.hostname is not None and not valid_hostname(args.hostname):
         raise UsageError(f"--hostname {args.hostname!r}: not a valid host name (letters, digits, '-', '.'; at most 64)")
-    if args.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", args.name):
+    if args.name and not valid_name(args.name):
         raise UsageError(f"--name {args.name!r}: use letters, digits, '_', '.', '-'")
     if args.workdir is not None and not args.workdir.startswith("/"):
         raise UsageError(f"--workdir {args.workdir!r}: must be an absolute path")
+
+
+# ASCII only, as the regular expressions these rules were first written in ([A-Za-z0-9]):
+# str.isalnum() would let any Unicode letter or digit through. Checked without `re`, which
+# a run does not otherwise load (start-up, issue 14).
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_HOST_CHARS = _ALNUM | frozenset(".-")
+_NAME_CHARS = _ALNUM | frozenset("_.-")
+
+
+def valid_hostname(name: str) -> bool:
+    """An RFC 1123 host name of at most 64 bytes (sethostname(2), HOST_NAME_MAX): letters,
+    digits, '-' and '.', beginning and ending with a letter or digit."""
+    return (0 < len(name) <= 64 and name[0] in _ALNUM and name[-1] in _ALNUM
+            and all(c in _HOST_CHARS for c in name))
+
+
+def valid_name(name: str) -> bool:
+    """A container name: a letter or digit, then up to 127 letters, digits, '_', '.', '-'."""
+    return 0 < len(name) <= 128 and name[0] in _ALNUM and all(c in _NAME_CHARS for c in name)
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -15,13 +15,14 @@ import pytest
 from hardbox.cli import main as cli_main
 from hardbox.cli.inputs import add_db_argument
 from hardbox.cli.options import add_command, add_group, add_json_flag
+from hardbox.cli.parser import Parser
 
 _LONG = " ".join(["word"] * 60)
 
 
 def _top() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
-    parser = cli_main._Parser(prog="hb")
-    return parser, parser.add_subparsers(dest="command", parser_class=cli_main._Parser)
+    parser = Parser(prog="hb")
+    return parser, parser.add_subparsers(dest="command", parser_class=Parser)
 
 
 def _handler(args: argparse.Namespace) -> int:
