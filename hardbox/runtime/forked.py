@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import _signal  # the C module: signal.py's enums are not loaded for run or exec
 import _socket  # the socket type itself: `hardbox exec` does not load socket.py (exec.py)
-import array
 import os
+import sys
 
 from hardbox.errors import ContainerError, HardboxError
 from hardbox.runtime import syscalls
@@ -68,16 +68,24 @@ def socketpair() -> tuple[_socket.socket, _socket.socket]:
     return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
 
 
+# SCM_RIGHTS carries C ints. Packed by hand rather than with array.array("i"): importing
+# `array` imports collections.abc (to register the type), ~4 ms of run's and exec's start-up.
+_INT_SIZE = 4
+
+
 def send_fds(sock: _socket.socket, data: bytes, fds: list[int]) -> None:
     """socket.send_fds (SCM_RIGHTS), on the C socket type."""
-    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else [])
+    packed = b"".join(fd.to_bytes(_INT_SIZE, sys.byteorder, signed=True) for fd in fds)
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)] if fds else [])
 
 
 def recv_fds(sock: _socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
     """socket.recv_fds: the message and the descriptors that came with it."""
-    fds = array.array("i")
-    msg, ancdata, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * fds.itemsize))
+    fds: list[int] = []
+    msg, ancdata, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * _INT_SIZE))
     for level, kind, cmsg_data in ancdata:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds.frombytes(cmsg_data[: len(cmsg_data) - (len(cmsg_data) % fds.itemsize)])
-    return msg, list(fds)
+            whole = len(cmsg_data) - len(cmsg_data) % _INT_SIZE
+            fds += [int.from_bytes(cmsg_data[i:i + _INT_SIZE], sys.byteorder, signed=True)
+                    for i in range(0, whole, _INT_SIZE)]
+    return msg, fds
