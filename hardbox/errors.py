@@ -116,7 +116,7 @@ class naming_os_errors:  # lower case: a context manager, named as the function 
         return None
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
-                 tb: TracebackType | None) -> None:
+                 _tb: TracebackType | None) -> None:
         if not isinstance(err, OSError):
             return  # nothing, or not an OSError: it goes on as it was
         if self.write_failures_only and not is_write_failure(err):

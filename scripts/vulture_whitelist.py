@@ -55,7 +55,7 @@ __le__
 __eq__
 
 # Read by libraries, not by hardbox: argcomplete reads an action's `completer`
-# (cli/completion.py); argparse calls `_get_formatter` (cli/main.py, sized without shutil).
+# (cli/completion.py); argparse calls `_get_formatter` (cli/parser.py, sized without shutil).
 _.completer
 _._get_formatter
 

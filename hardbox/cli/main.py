@@ -70,7 +70,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     command it names is registered."""
     from hardbox.cli.parser import build_parser as build
 
-    return build(argv, COMMAND_MODULES)
+    return build(argv, COMMAND_MODULES, COMMANDS)
 
 
 def parse_quickly(argv: Sequence[str]) -> SimpleNamespace | None:

@@ -46,9 +46,11 @@ class Parser(argparse.ArgumentParser):
         return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
 
 
-def build_parser(argv: Sequence[str] | None, command_modules: Mapping[str, str]) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None, command_modules: Mapping[str, str],
+                 every: tuple[str, ...]) -> argparse.ArgumentParser:
     """The parser; given the command line, only the module of the command it names (by
-    ``command_modules``: command -> module of hardbox/cli) is registered."""
+    ``command_modules``: command -> module of hardbox/cli) is registered, else ``every``
+    module."""
     parser = Parser(
         prog="hardbox",
         description=(
@@ -68,7 +70,7 @@ def build_parser(argv: Sequence[str] | None, command_modules: Mapping[str, str])
     parser.add_argument("--version", action="version", version=f"hardbox {__version__}")
     _add_own_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in _modules_for(argv, command_modules):
+    for name in _modules_for(argv, command_modules, every):
         importlib.import_module(f"hardbox.cli.{name}").register(subparsers)
     for sub in subcommand_parsers(parser):
         _add_own_options(sub, default=argparse.SUPPRESS)
@@ -123,9 +125,9 @@ def subcommand_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.Arg
                 yield from subcommand_parsers(sub)
 
 
-def _modules_for(argv: Sequence[str] | None, command_modules: Mapping[str, str]) -> tuple[str, ...]:
+def _modules_for(argv: Sequence[str] | None, command_modules: Mapping[str, str],
+                 every: tuple[str, ...]) -> tuple[str, ...]:
     """The module of the subcommand the line names (after hardbox's own options), else all."""
-    every = tuple(dict.fromkeys(command_modules.values()))
     words = list(argv or ())
     if "_ARGCOMPLETE" in os.environ:
         words = _completion_words()
