@@ -43,8 +43,10 @@ class Option(NamedTuple):
 
     @property
     def dest(self) -> str:
-        long = next((f for f in self.flags if f.startswith("--")), self.flags[0])
-        return long.lstrip("-").replace("-", "_")
+        for flag in self.flags:
+            if flag.startswith("--"):
+                return flag[2:].replace("-", "_")
+        return self.flags[0][1:]
 
     @property
     def takes_value(self) -> bool:
