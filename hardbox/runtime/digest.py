@@ -7,11 +7,15 @@ hashlib itself falls back to; hashlib first loads OpenSSL's libcrypto and its pr
 
 from __future__ import annotations
 
+import sys
+
+# The module this interpreter has, asked first: a failed import costs a search of sys.path.
+_NAMES = ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2")
 try:
-    from _sha2 import sha256 as _builtin_sha256  # type: ignore[import-not-found,unused-ignore]
+    _builtin_sha256 = __import__(_NAMES[0]).sha256
 except ImportError:
     try:
-        from _sha256 import sha256 as _builtin_sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        _builtin_sha256 = __import__(_NAMES[1]).sha256
     except ImportError:  # an interpreter built without them: hashlib, when asked
         _builtin_sha256 = None
 

@@ -20,14 +20,25 @@ import pytest
 from helpers import imagebuild
 from helpers.hbrun import RunStore, make_store
 
+import hardbox
+
 pytestmark = pytest.mark.root
 
 # Loaded by resolving a plan the slow way; never by a run whose plan is cached.
 RESOLVING = ("hardbox.runtime.profile.model", "hardbox.runtime.profile.load", "hardbox.runtime.seccomp",
              "hardbox.image.store.store", "hardbox.image.formats.config", "hardbox.image.reference")
 # Nor, on a hit, these libraries (the profile's YAML and schema, OpenSSL for digests, and
-# dataclasses with inspect: the run path's records are NamedTuples, bench/RESULTS.md).
+# dataclasses with inspect: the run path's records are NamedTuples, bench/RESULTS.md), nor
+# (STDLIB_UNUSED) the standard library a container's start needs none of: the state and the plan entry are
+# read and written by hardbox.jsontext (no json, whose decoder loads re), paths are strings
+# (no pathlib), --rm removes the state by runtime/rmtree (no shutil, bz2, lzma), signals go
+# through _signal, the fds through int.to_bytes (no array, which loads collections.abc), the
+# command line through cli/quickparse (no argparse), and no record needs typing.
 HEAVY = ("yaml", "jsonschema", "hashlib", "_hashlib", "dataclasses", "inspect")
+STDLIB_UNUSED = ("json", "json.decoder", "re", "enum", "typing", "functools", "collections", "contextlib",
+                 "pathlib", "urllib.parse", "fnmatch", "shutil", "bz2", "lzma", "zlib", "signal", "array",
+                 "argparse", "gettext", "locale", "ipaddress", "threading", "socket", "selectors", "importlib",
+                 "tempfile", "warnings")
 STATUS = "grep -E '^(Seccomp|NoNewPrivs|Cap[A-Za-z]+):' /proc/self/status; cat /proc/self/uid_map /proc/self/gid_map"
 
 
@@ -47,6 +58,21 @@ def run(store: RunStore, *args: str) -> tuple[subprocess.CompletedProcess[str], 
     return proc, modules
 
 
+def run_bare(store: RunStore, *args: str) -> set[str]:
+    """The modules `hardbox run ARGS` imports itself: started as the `hardbox` script starts
+    it (not `-m`, whose runpy imports importlib.util, contextlib and functools first), with
+    ``-S`` (the development venv's editable-install finder loads pathlib and re at start-up)
+    and the source on PYTHONPATH, so only the standard library and hardbox are reachable."""
+    env = {**store.env(), "PYTHONPATH": str(Path(hardbox.__file__).parent.parent)}
+    proc = subprocess.run([sys.executable, "-S", "-X", "importtime", "-c", "from hardbox.cli.main import run; run()",
+                           "run", *args], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    assert "hardbox.runtime.container" in modules and "hardbox.cli.main" in modules  # the probe saw the run
+    return modules
+
+
 def was_hit(modules: set[str]) -> bool:
     resolved = {m for m in RESOLVING if m in modules}
     assert resolved in (set(), set(RESOLVING)), sorted(resolved)  # all or nothing
@@ -62,6 +88,9 @@ def test_a_repeated_run_is_a_hit_and_loads_no_model(store: RunStore) -> None:
     assert not was_hit(first) and was_hit(second) and was_hit(third)
     assert sorted(m for m in HEAVY if m in second) == []
     assert not [m for m in second if m.startswith(("hardbox.image.store", "hardbox.image.formats"))]
+    bare = run_bare(store, *args)
+    assert was_hit(bare)
+    assert sorted(m for m in (*HEAVY, *STDLIB_UNUSED) if m in bare) == []
 
 
 def test_a_changed_profile_file_is_a_miss(store: RunStore, tmp_path: Path) -> None:
