@@ -48,6 +48,10 @@ def test_wheel_install_ships_policies_and_templates(tmp_path: Path) -> None:
     }
     assert expected, "policies/ and templates/ hold no files"
     assert expected <= installed, sorted(expected - installed)
-    # The console script is installed and runs.
+    # The console script is installed and runs: hardbox's own (scripts/hardbox, run by the
+    # venv's interpreter), not pip's entry-point wrapper, which imports re first (issue 14).
     version = subprocess.run([venv / "bin" / "hardbox", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("hardbox ")
+    shebang, body = (venv / "bin" / "hardbox").read_text().split("\n", 1)
+    assert shebang.startswith(f"#!{venv}/bin/python"), shebang
+    assert body == (REPO / "scripts" / "hardbox").read_text().split("\n", 1)[1]
