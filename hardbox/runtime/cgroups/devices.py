@@ -23,7 +23,6 @@ import os
 import struct
 
 from hardbox.records import TYPE_CHECKING, NamedTuple
-from hardbox.runtime import syscalls
 from hardbox.runtime.cgroups.base import DevicesUnavailable
 
 if TYPE_CHECKING:
@@ -224,19 +223,19 @@ def attach_program(cgroup_dir: str | os.PathLike[str], rules: tuple[DeviceRule, 
     detaches and frees it.
     """
 
+    from hardbox.runtime import bpf  # cgroup v2 only: a v1 host's run does not load it
+
     try:
         dir_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as err:
         raise DevicesUnavailable(f"open {cgroup_dir}: {err.strerror}") from err
     try:
-        prog_fd = syscalls.bpf_prog_load(
-            syscalls.BPF_PROG_TYPE_CGROUP_DEVICE, bpf_program(rules), name=PROG_NAME, license_name=LICENSE,
-            expected_attach_type=syscalls.BPF_CGROUP_DEVICE,
+        prog_fd = bpf.bpf_prog_load(
+            bpf.BPF_PROG_TYPE_CGROUP_DEVICE, bpf_program(rules), name=PROG_NAME, license_name=LICENSE,
+            expected_attach_type=bpf.BPF_CGROUP_DEVICE,
         )
         try:
-            syscalls.bpf_prog_attach(
-                dir_fd, prog_fd, syscalls.BPF_CGROUP_DEVICE, syscalls.BPF_F_ALLOW_MULTI, os.fspath(cgroup_dir)
-            )
+            bpf.bpf_prog_attach(dir_fd, prog_fd, bpf.BPF_CGROUP_DEVICE, bpf.BPF_F_ALLOW_MULTI, os.fspath(cgroup_dir))
         finally:
             os.close(prog_fd)
     except OSError as err:  # KernelError: names the bpf command and the cgroup

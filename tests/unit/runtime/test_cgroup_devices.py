@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hardbox.runtime import mounts, syscalls
+from hardbox.runtime import bpf, mounts
 from hardbox.runtime.cgroups.base import (
     CgroupLimits,
     CgroupUnavailable,
@@ -143,16 +143,16 @@ def test_the_program_is_one_block_per_rule_ending_in_deny() -> None:
 
 def test_the_kernel_verifier_accepts_the_program() -> None:
     need_root()
-    fd = syscalls.bpf_prog_load(
-        syscalls.BPF_PROG_TYPE_CGROUP_DEVICE, bpf_program(ALLOWED_DEVICES), name="hb_test",
-        license_name=LICENSE, expected_attach_type=syscalls.BPF_CGROUP_DEVICE,
+    fd = bpf.bpf_prog_load(
+        bpf.BPF_PROG_TYPE_CGROUP_DEVICE, bpf_program(ALLOWED_DEVICES), name="hb_test",
+        license_name=LICENSE, expected_attach_type=bpf.BPF_CGROUP_DEVICE,
     )
     os.close(fd)
     # And a broken one is refused with the verifier's reason in the message (the last
     # instruction, the exit, cut off: the program falls off its end).
     with pytest.raises(OSError, match="verifier"):
-        syscalls.bpf_prog_load(syscalls.BPF_PROG_TYPE_CGROUP_DEVICE, bpf_program(ALLOWED_DEVICES)[:-8],
-                               name="hb_broken", license_name=LICENSE)
+        bpf.bpf_prog_load(bpf.BPF_PROG_TYPE_CGROUP_DEVICE, bpf_program(ALLOWED_DEVICES)[:-8],
+                          name="hb_broken", license_name=LICENSE)
 
 
 @pytest.mark.root
@@ -213,7 +213,7 @@ def test_v2_program_is_attached_once_and_freed_with_the_cgroup() -> None:
         assert sorted(os.listdir("/proc/self/fd")) == fds_before
         dir_fd = os.open(cgroup.path, os.O_RDONLY | os.O_DIRECTORY)  # type: ignore[union-attr]
         try:
-            [prog_id] = syscalls.bpf_prog_query(dir_fd, syscalls.BPF_CGROUP_DEVICE, str(cgroup.path))  # type: ignore[union-attr]
+            [prog_id] = bpf.bpf_prog_query(dir_fd, bpf.BPF_CGROUP_DEVICE, str(cgroup.path))  # type: ignore[union-attr]
         finally:
             os.close(dir_fd)
     finally:
@@ -221,7 +221,7 @@ def test_v2_program_is_attached_once_and_freed_with_the_cgroup() -> None:
     deadline = time.monotonic() + 10  # the kernel frees a detached program after a grace period
     while True:
         try:
-            os.close(syscalls.bpf_prog_get_fd_by_id(prog_id))
+            os.close(bpf.bpf_prog_get_fd_by_id(prog_id))
         except OSError as err:
             assert err.errno == errno.ENOENT, err
             break
