@@ -14,19 +14,21 @@ the pty follows the caller's window size: hardbox copies it at start and on ever
 
 from __future__ import annotations
 
-import _socket
+import _signal  # the C module: -t loads no signal.py, dataclasses or typing (start-up budget)
 import errno
 import fcntl
 import os
 import select
-import signal
 import sys
 import termios
 import tty
-from dataclasses import dataclass
-from typing import Any
 
+from hardbox.records import TYPE_CHECKING
 from hardbox.runtime import forked
+
+if TYPE_CHECKING:
+    import _socket
+    from typing import Any
 
 TIOCSPTLCK = 0x40045431
 TIOCGPTPEER = 0x5441
@@ -68,11 +70,13 @@ def terminal_env() -> str:
     return f"TERM={os.environ.get('TERM') or 'xterm'}"
 
 
-@dataclass
 class Relay:
-    master: int
-    saved_mode: list[Any] | None = None
-    _previous_winch: Any = None
+    """The caller's terminal relayed to the container's pty master."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.saved_mode: list[Any] | None = None  # the caller's terminal modes, restored by close
+        self._previous_winch: Any = None
 
     @classmethod
     def attach(cls, master: int) -> Relay:
@@ -96,7 +100,7 @@ class Relay:
     def _forward_resizes(self) -> None:
         """SIGWINCH on hardbox (the caller's terminal was resized) -> TIOCSWINSZ on the
         container's pty. The handler runs between select() calls (PEP 475 retries them)."""
-        self._previous_winch = signal.signal(signal.SIGWINCH, lambda _s, _f: self.copy_window_size())
+        self._previous_winch = _signal.signal(_signal.SIGWINCH, lambda _s, _f: self.copy_window_size())
 
     def pump(self, *, interactive: bool) -> None:
         """Copy caller stdin -> master (with -i) and master -> caller stdout until the
@@ -133,7 +137,7 @@ class Relay:
 
     def close(self) -> None:
         if self._previous_winch is not None:
-            signal.signal(signal.SIGWINCH, self._previous_winch)
+            _signal.signal(_signal.SIGWINCH, self._previous_winch)
             self._previous_winch = None
         if self.saved_mode is not None:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved_mode)
