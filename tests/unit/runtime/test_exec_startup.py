@@ -48,3 +48,10 @@ def test_installing_a_filter_needs_neither_libseccomp_nor_the_profile_model() ->
     loaded = loaded_by("hardbox.runtime.seccomp_install")
     assert "seccomp" not in loaded and "pyseccomp" not in loaded
     assert not [m for m in loaded if m.startswith("hardbox.runtime.profile")]
+
+
+def test_a_terminal_adds_no_heavy_module() -> None:
+    """`exec -t` (and `run -t`) load tty.py too: its relay is a plain class on _signal."""
+    loaded = loaded_by("hardbox.cli.exec", "hardbox.runtime.exec", "hardbox.runtime.tty")
+    assert "hardbox.runtime.tty" in loaded and "termios" in loaded
+    assert sorted(m for m in HEAVY if m in loaded) == []
