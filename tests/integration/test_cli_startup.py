@@ -4,6 +4,9 @@ installs (scripts/hardbox), read their lines without argparse (cli/quickparse.py
 none of argparse's modules; the script itself loads nothing before hardbox.
 
 Modules are read from ``-X importtime``, with stdout and stderr pipes as the benches have them.
+The rest of the standard library a start must not load (re, typing, json, ...) is guarded by
+test_run_plan_cache.py and unit/runtime/test_exec_startup.py, which run without site: a
+development venv's .pth files load re before any of hardbox.
 """
 
 from __future__ import annotations
