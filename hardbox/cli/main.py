@@ -145,13 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         # A refusal of the system no layer turned into a message of its own (a permission, a
         # full disk, a mount the kernel refused): one line as for every error; --debug shows
-        # where. `run` keeps 125 for its own failures.
+        # where. `run` and `exec` keep 125 for their own failures (their status is the
+        # workload's), which they say in their defaults (``failure_exit_code``).
         if debug:
             import traceback
 
             traceback.print_exc()
         _say_error(one_line(_describe(err)), "")
-        return 125 if getattr(args, "command", None) == "run" else 2
+        return int(getattr(args, "failure_exit_code", 2))
 
 
 # Set by main() for a command that asked for it (``quick_exit`` in its parser defaults).

@@ -124,8 +124,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 # What a run line sets besides its options (argparse's set_defaults; cli/main.py's quick
-# reader too): the handler, and os._exit once it returns (see run() in cli/main.py).
-DEFAULTS = {"func": handle, "quick_exit": True}
+# reader too): the handler, os._exit once it returns (see run() in cli/main.py), and 125
+# for a failure of the system's that no layer explained (main(): 2 is a workload's status).
+DEFAULTS = {"func": handle, "quick_exit": True, "failure_exit_code": 125}
 
 
 def _handle(args: argparse.Namespace) -> int:
