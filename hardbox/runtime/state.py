@@ -25,7 +25,6 @@ from hardbox import jsontext
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
 from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.root import root_dir
-from hardbox.runtime.rmtree import remove_tree
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -180,6 +179,8 @@ class StateDir:
     def remove(self) -> None:
         """The directory and everything in it, symlinks never followed (runtime/rmtree.py:
         overlayfs's mode-000 ``work/work`` included, for a rootless owner too)."""
+        from hardbox.runtime.rmtree import remove_tree  # --rm and `hardbox rm` only: not exec's
+
         remove_tree(self.dir)
 
 
@@ -339,7 +340,7 @@ def _dead(d: StateDir) -> bool:
 
 def _remove_tree(path: str) -> None:
     try:
-        remove_tree(path)
+        StateDir(path).remove()
     except FileNotFoundError:
         return  # removed meanwhile by whoever else cleans
 
