@@ -20,6 +20,9 @@ with its fd-based walk; this is the same walk without importing ``shutil`` (and 
   (``fchmod`` refuses ``O_PATH`` descriptors). Root needs no change of mode.
 
 An entry that is gone when its turn comes was removed by someone else; that is not an error.
+The walk keeps its own stack (a container can nest directories deeper than Python's
+recursion limit, which stopped ``shutil.rmtree`` of 3.11 with a RecursionError, and than the
+descriptor limit): see ``_empty``.
 """
 
 from __future__ import annotations
@@ -39,40 +42,17 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
     parent, name = os.path.split(os.path.abspath(path))
     parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _remove_entry(parent_fd, name, top=True)
+        try:
+            fd = _open_dir(parent_fd, name)
+        except OSError as err:
+            if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            os.unlink(name, dir_fd=parent_fd)  # a file or a symlink: the name itself goes
+            return
+        _empty(fd)
+        os.rmdir(name, dir_fd=parent_fd)
     finally:
         os.close(parent_fd)
-
-
-def _remove_entry(parent_fd: int, name: str, *, top: bool = False) -> None:
-    """Remove ``name`` in the directory ``parent_fd``: a directory with its contents, any
-    other entry (a symlink included) by unlink."""
-    try:
-        fd = _open_dir(parent_fd, name)
-    except OSError as err:
-        if err.errno in (errno.ENOTDIR, errno.ELOOP):  # a file or a symlink: unlink the name itself
-            _unlink(parent_fd, name, top)
-            return
-        if err.errno == errno.ENOENT and not top:
-            return  # removed meanwhile
-        raise
-    try:
-        _empty(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.rmdir(name, dir_fd=parent_fd)
-    except FileNotFoundError:
-        if top:
-            raise
-
-
-def _unlink(parent_fd: int, name: str, top: bool) -> None:
-    try:
-        os.unlink(name, dir_fd=parent_fd)
-    except FileNotFoundError:
-        if top:
-            raise
 
 
 def _open_dir(parent_fd: int, name: str) -> int:
@@ -96,16 +76,107 @@ def _make_owner_rwx(parent_fd: int, name: str) -> None:
         os.close(handle)
 
 
-def _empty(dir_fd: int) -> None:
-    with os.scandir(dir_fd) as entries:
-        children = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
-    for name, is_dir in children:
-        if is_dir:
-            _remove_entry(dir_fd, name)
-        else:
+class _Level:
+    """One directory of the walk: its descriptor (-1 while closed to spare descriptors),
+    its identity, its name in its parent, and the entries still to remove."""
+
+    __slots__ = ("fd", "identity", "name", "pending")
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.identity = (0, 0)
+        self.name = name
+        with os.scandir(fd) as entries:  # scandir reads a duplicate: fd stays open
+            self.pending = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        self.pending.reverse()  # popped from the end, in listing order
+
+
+def _empty(top_fd: int) -> None:
+    """Remove everything below the directory ``top_fd``, which is closed on return.
+
+    Iterative, not recursive: a workload can nest directories deeper than Python's
+    recursion limit or the descriptor limit. At most ``_OPEN_LEVELS`` directories are held
+    open; an ancestor closed meanwhile is reopened as ``..`` of its child (never a
+    symlink) and used only if it is the very directory it was (device and inode)."""
+    stack = [_Level(top_fd, "")]
+    try:
+        while stack:
+            level = stack[-1]
+            if level.pending:
+                name, is_dir = level.pending.pop()
+                child = _remove_or_open(level.fd, name, is_dir)
+                if child >= 0:
+                    try:
+                        stack.append(_Level(child, name))
+                    except BaseException:
+                        os.close(child)
+                        raise
+                    _spare_descriptors(stack)
+                continue
+            stack.pop()
+            if not stack:
+                os.close(level.fd)
+                level.fd = -1
+                break
+            parent = stack[-1]
+            if parent.fd < 0:
+                parent.fd = _reopen_parent(level.fd, parent.identity)
+            os.close(level.fd)
+            level.fd = -1
             try:
-                os.unlink(name, dir_fd=dir_fd)
+                os.rmdir(level.name, dir_fd=parent.fd)
             except FileNotFoundError:
                 continue  # removed meanwhile
-            except IsADirectoryError:  # a directory swapped in after the listing
-                _remove_entry(dir_fd, name)
+    finally:
+        for level in stack:
+            if level.fd >= 0:
+                os.close(level.fd)
+
+
+def _remove_or_open(dir_fd: int, name: str, is_dir: bool) -> int:
+    """Unlink ``name`` (a file, a symlink) and return -1, or open it as a directory to be
+    emptied and return its descriptor."""
+    if not is_dir:
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+            return -1
+        except FileNotFoundError:
+            return -1  # removed meanwhile
+        except IsADirectoryError:
+            pass  # a directory swapped in after the listing: emptied below
+    try:
+        return _open_dir(dir_fd, name)
+    except FileNotFoundError:
+        return -1
+    except OSError as err:
+        if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+    try:  # a file or a symlink (swapped in or not): the name goes, never what it points to
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return -1  # removed meanwhile
+    return -1
+
+
+_OPEN_LEVELS = 64
+
+
+def _spare_descriptors(stack: list[_Level]) -> None:
+    """Close the descriptor of the level ``_OPEN_LEVELS`` above the newest, noting its
+    identity so that it can be reopened and recognised on the way back up."""
+    if len(stack) > _OPEN_LEVELS:
+        level = stack[-1 - _OPEN_LEVELS]
+        if level.fd >= 0:
+            st = os.fstat(level.fd)
+            level.identity = (st.st_dev, st.st_ino)
+            os.close(level.fd)
+            level.fd = -1
+
+
+def _reopen_parent(child_fd: int, identity: tuple[int, int]) -> int:
+    fd = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=child_fd)
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != identity:
+        os.close(fd)
+        raise OSError(errno.ESTALE, "a directory being removed was moved during the removal")
+    return fd

@@ -5,7 +5,9 @@ images leave them)."""
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -128,3 +130,63 @@ def test_an_unprivileged_owner_removes_mode_000_and_read_only_dirs():
         _survives(outside, secret)
     finally:
         shutil.rmtree(base)
+
+
+def test_a_tree_deeper_than_the_recursion_and_descriptor_limits(tmp_path):
+    """A workload can nest directories as deep as it likes; the removal still ends, holding
+    a bounded number of descriptors (RLIMIT_NOFILE is lowered below the depth here)."""
+    outside, secret = _outside(str(tmp_path))
+    top = tmp_path / "state"
+    top.mkdir()
+    depth = sys.getrecursionlimit() + 500
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(depth):  # relative to the last level: no path grows past PATH_MAX
+        os.mkdir("d", dir_fd=fd)
+        if i % 100 == 0:
+            os.symlink(outside, "link", dir_fd=fd)
+        nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+    os.close(fd)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+            remove_tree(top)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not top.exists()
+    _survives(outside, secret)
+
+
+def test_an_ancestor_moved_while_its_descriptor_was_spared_stops_the_removal(tmp_path, monkeypatch):
+    """A closed ancestor is reopened as `..` only if it is the same directory: one moved
+    meanwhile (so `..` is now elsewhere) stops the walk instead of emptying the wrong place."""
+    top = tmp_path / "state"
+    deep = top
+    for _ in range(5):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(rmtree, "_OPEN_LEVELS", 2)
+    real_reopen = rmtree._reopen_parent
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("x")
+
+    def move_then_reopen(child_fd: int, identity: tuple[int, int]) -> int:
+        # Move an ancestor whose descriptor was spared (state/d/d) under another parent:
+        # going back up from it, `..` is `elsewhere`, not the state/d it was in.
+        os.rename(top / "d" / "d", elsewhere / "moved")
+        monkeypatch.setattr(rmtree, "_reopen_parent", real_reopen)
+        return real_reopen(child_fd, identity)
+
+    monkeypatch.setattr(rmtree, "_reopen_parent", move_then_reopen)
+    with pytest.raises(OSError, match="moved during the removal"):
+        remove_tree(top)
+    assert (elsewhere / "keep").read_text() == "x"  # the walk did not go on in the new place
+    assert (top / "d").is_dir()
