@@ -225,11 +225,9 @@ class Container:
         # initial user namespace, which the container never has (prlimit(2)).
         self.skipped += process.set_rlimits(self.pid, self.request.profile.rlimits)
         if self.netplan is not None and self.netplan.uplink:
-            from pathlib import Path  # an uplink only
-
             from hardbox.runtime.net import pasta
 
-            self.uplink = pasta.start(self.netplan, self.pid, Path(base))
+            self.uplink = pasta.start(self.netplan, self.pid, base)
             self.state_dir.update(uplink_pid=self.uplink.pid, uplink_start=self.uplink.start)
         if self._egress_rules is not None:
             from hardbox.runtime import egress  # only runs with an egress policy load it

@@ -9,6 +9,7 @@ container (``--config-net``), so the container's address in /etc/hosts and the
 
 from __future__ import annotations
 
+import _socket  # the C socket type (see default_route)
 import os
 import struct
 
@@ -28,7 +29,6 @@ class DefaultRoute(NamedTuple):
 
 def default_route(route_table: str | os.PathLike[str] = "/proc/net/route") -> DefaultRoute:
     """The host's IPv4 default route; a host without one gets no uplink (exit 125)."""
-    import socket  # only --network private asks for a route: other runs do not load socket.py
 
     try:
         lines = _read(route_table).splitlines()[1:]
@@ -45,10 +45,14 @@ def default_route(route_table: str | os.PathLike[str] = "/proc/net/route") -> De
     if best is None:
         raise ContainerError("network private: the host has no IPv4 default route for pasta to copy",
                              "run with --network none, or give the host a default route")
-    gateway = socket.inet_ntoa(struct.pack("<I", int(best[2], 16)))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    gateway = _socket.inet_ntoa(struct.pack("<I", int(best[2], 16)))
+    # The C socket type: socket.py's enums and selectors are ms of start-up (bench/RESULTS.md).
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         probe.connect((gateway, 9))  # picks the route and source address; sends nothing
         address = probe.getsockname()[0]
+    finally:
+        probe.close()
     return DefaultRoute(best[1], gateway, address)
 
 
@@ -91,7 +95,28 @@ def read_resolv_conf(path: str | os.PathLike[str] | None = None) -> ResolvConf:
 
 def find_pasta() -> str | None:
     """The pasta command (Debian's passt package), or None."""
-    import shutil  # only --network private looks for pasta
+    return which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
 
-    return shutil.which("pasta") or next((p for p in ("/usr/bin/pasta", "/usr/sbin/pasta") if os.access(p, os.X_OK)), None)
+
+def which(command: str) -> str | None:
+    """``shutil.which(command)`` for a bare name on POSIX, without loading shutil (and the
+    bz2, lzma and zlib it imports): the first PATH entry (CS_PATH when PATH is unset, an
+    empty entry being the current directory) holding an executable non-directory."""
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        name = os.path.join(directory, command)
+        if os.path.exists(name) and os.access(name, os.X_OK) and not os.path.isdir(name):
+            return name
+    return None
 

@@ -21,16 +21,13 @@ files then fails the ptrace access check.
 
 from __future__ import annotations
 
-import contextlib
+import _signal  # the C module: signal.py's enums are ms of start-up (bench/RESULTS.md)
 import os
 import select
-import signal
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 from hardbox.errors import ContainerError
+from hardbox.records import NamedTuple
 from hardbox.runtime import process, syscalls
 from hardbox.runtime.net.host import find_pasta
 from hardbox.runtime.net.options import PublishedPort
@@ -41,8 +38,7 @@ _NETNS_FD = 3  # where the helper puts the namespace descriptor for pasta
 _READY_TIMEOUT = 15.0
 
 
-@dataclass(frozen=True)
-class Uplink:
+class Uplink(NamedTuple):
     pid: int  # pasta's host pid
     start: int  # its start time (/proc/PID/stat field 22), so a recycled pid is never killed
     helper: int  # our child that waits for pasta
@@ -53,10 +49,10 @@ def port_spec(port: PublishedPort) -> str:
     return f"{port.host_ip}/{port.host_port}:{port.container_port}"
 
 
-def pasta_args(plan: NetworkPlan, pidfile: Path) -> list[str]:
+def pasta_args(plan: NetworkPlan, pidfile: str | os.PathLike[str]) -> list[str]:
     """pasta's options for a plan (docs/networking.md says why each is there)."""
     # --no-map-gw: the gateway address stays the gateway's, not the host's loopback.
-    args = ["-f", "-q", "--config-net", "-P", str(pidfile), "--runas", "0", "--no-map-gw"]
+    args = ["-f", "-q", "--config-net", "-P", os.fspath(pidfile), "--runas", "0", "--no-map-gw"]
     for proto, flag in (("tcp", "-t"), ("udp", "-u")):
         specs = [port_spec(p) for p in plan.ports if p.proto == proto] or ["none"]
         for spec in specs:
@@ -79,13 +75,14 @@ def pasta_args(plan: NetworkPlan, pidfile: Path) -> list[str]:
     return args
 
 
-def start(plan: NetworkPlan, pid1: int, state_dir: Path) -> Uplink:
+def start(plan: NetworkPlan, pid1: int, state_dir: str | os.PathLike[str]) -> Uplink:
     """Start pasta on PID 1's network namespace and wait until it has configured it."""
     binary = find_pasta()
     if binary is None:
         raise ContainerError("network private: the pasta command is not installed",
                              "install it (Debian: apt-get install passt), or run with --network none")
-    pidfile, log = state_dir / "pasta.pid", state_dir / "pasta.log"
+    # String paths, read with os: a private run loads no pathlib (bench/RESULTS.md).
+    pidfile, log = os.path.join(state_dir, "pasta.pid"), os.path.join(state_dir, "pasta.log")
     argv = ["pasta", *pasta_args(plan, pidfile)]
     rootless = os.geteuid() != 0
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
@@ -108,7 +105,7 @@ def start(plan: NetworkPlan, pid1: int, state_dir: Path) -> Uplink:
     return uplink
 
 
-def _helper(binary: str, argv: list[str], pid1: int, log: Path, report_w: int, rootless: bool) -> None:
+def _helper(binary: str, argv: list[str], pid1: int, log: str, report_w: int, rootless: bool) -> None:
     """The forked helper: join the namespaces, start pasta, wait for it; never returns."""
     code = 125
     try:
@@ -122,10 +119,8 @@ def _helper(binary: str, argv: list[str], pid1: int, log: Path, report_w: int, r
         # PID 1 from seeing hardbox die, a copy of a pipe end would hold up its reader.
         process.close_fds(keep=(0, 1, 2, report_w, netns, logfd))
         if rootless:  # the user namespace owns the pid namespace; we are its owner
-            with _open(f"/proc/{pid1}/ns/user") as fd:
-                syscalls.setns(fd, syscalls.CLONE_NEWUSER)
-        with _open(f"/proc/{pid1}/ns/pid") as fd:
-            syscalls.setns(fd, syscalls.CLONE_NEWPID)  # for our children: pasta
+            _setns(f"/proc/{pid1}/ns/user", syscalls.CLONE_NEWUSER)
+        _setns(f"/proc/{pid1}/ns/pid", syscalls.CLONE_NEWPID)  # for our children: pasta
         pasta = os.fork()
         if pasta == 0:
             _exec_pasta(binary, argv, netns, logfd)
@@ -136,8 +131,10 @@ def _helper(binary: str, argv: list[str], pid1: int, log: Path, report_w: int, r
         code = os.waitstatus_to_exitcode(status)
         code = code if code >= 0 else 128 - code
     except BaseException as err:  # the caller reads the reason from the pipe
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib is not loaded for a run
             os.write(report_w, str(err).encode(errors="replace"))
+        except OSError:
+            pass
     finally:
         os._exit(code)
 
@@ -150,31 +147,37 @@ def _exec_pasta(binary: str, argv: list[str], netns: int, logfd: int) -> None:
         os.closerange(_NETNS_FD + 1, 1 << 16)
         # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
         # exec; pasta refuses to start with its signal handlers not installable.
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+            _signal.signal(sig, _signal.SIG_DFL)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
         os.execv(binary, argv)
     finally:
         os._exit(127)
 
 
-@contextlib.contextmanager
-def _open(path: str) -> Iterator[int]:
+def _setns(path: str, nstype: int) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        yield fd
+        syscalls.setns(fd, nstype)
     finally:
         os.close(fd)
 
 
-def _wait_ready(uplink: Uplink, pidfile: Path, log: Path, plan: NetworkPlan) -> None:
+def _read(path: str, errors: str = "strict") -> str:
+    with open(path, encoding="utf-8", errors=errors) as fh:
+        return fh.read()
+
+
+def _wait_ready(uplink: Uplink, pidfile: str, log: str, plan: NetworkPlan) -> None:
     """pasta writes its pid file once the namespace is configured and the ports are bound
     (in the foreground, after setup); it exits with a message when it cannot."""
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if pidfile.read_text().strip():
+        try:
+            if _read(pidfile).strip():
                 return
+        except OSError:
+            pass
         done, _ = os.waitpid(uplink.helper, os.WNOHANG)
         if done:
             raise _failure(log, plan)
@@ -183,9 +186,9 @@ def _wait_ready(uplink: Uplink, pidfile: Path, log: Path, plan: NetworkPlan) -> 
                          f"see {log}")
 
 
-def _failure(log: Path, plan: NetworkPlan) -> ContainerError:
+def _failure(log: str, plan: NetworkPlan) -> ContainerError:
     try:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        lines = [line for line in _read(log, errors="replace").splitlines() if line.strip()]
     except OSError:
         lines = []
     message = lines[-1].strip() if lines else "pasta exited"
@@ -207,16 +210,22 @@ def end_recorded(pid: int, start: int) -> None:
     """End a recorded pasta if that very process still runs (its start time matches)."""
     if pid <= 0 or start <= 0 or process_start_time(pid) != start:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    try:  # noqa: SIM105 - contextlib is not loaded for a run
+        os.kill(pid, _signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline and process_start_time(pid) == start:
         time.sleep(0.01)
     if process_start_time(pid) == start:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        try:  # noqa: SIM105 - contextlib is not loaded for a run
+            os.kill(pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
+    try:  # noqa: SIM105 - contextlib is not loaded for a run
         os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

@@ -9,6 +9,7 @@ import ipaddress
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,27 @@ def test_an_ipv4_resolv_conf_loads_no_ipaddress(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_which_finds_what_shutil_which_finds(tmp_path, monkeypatch) -> None:
+    """find_pasta's PATH search (host.which) against shutil.which, on PATHs made to trip it:
+    a non-executable file first, a directory of that name, empty entries (the current
+    directory), duplicates, PATH empty and unset."""
+    plain, exe, dirs, cwd = (tmp_path / n for n in ("plain", "exe", "dirs", "cwd"))
+    for d in (plain, exe, dirs, cwd):
+        d.mkdir()
+    (plain / "pasta").write_text("#!/bin/sh\n")
+    (plain / "pasta").chmod(0o644)
+    (exe / "pasta").write_text("#!/bin/sh\n")
+    (exe / "pasta").chmod(0o755)
+    (dirs / "pasta").mkdir()
+    (cwd / "pasta").write_text("#!/bin/sh\n")
+    (cwd / "pasta").chmod(0o755)
+    monkeypatch.chdir(cwd)
+    paths = [f"{plain}:{dirs}:{exe}", f"{plain}:{dirs}", f"{dirs}::{exe}", f"{plain}:{plain}:{exe}", "", ":",
+             f"{tmp_path}/missing:{exe}", str(cwd)]
+    for path in paths:
+        monkeypatch.setenv("PATH", path)
+        assert host.which("pasta") == shutil.which("pasta"), path
+    monkeypatch.delenv("PATH")
+    assert host.which("pasta") == shutil.which("pasta") and host.which("sh") == shutil.which("sh")

@@ -76,3 +76,18 @@ def test_a_strict_runs_network_plan_and_etc_files_load_no_ipaddress(tmp_path: Pa
     assert (state / "resolv.conf").read_text().splitlines()[1:] == [
         "nameserver 10.0.0.53", "nameserver 192.168.1.1", "search example.org"]
     assert oct((state / "hosts").stat().st_mode & 0o777) == "0o644"
+
+
+def test_the_uplink_of_a_private_run_loads_no_heavy_module() -> None:
+    """--network private: pasta's module, finding the pasta command and reading the default
+    route bring none of them either (no pathlib, dataclasses, shutil, socket.py, signal.py)."""
+    code = ("import sys\nimport hardbox.runtime.mounts, hardbox.runtime.state, hardbox.runtime.process\n"
+            "from hardbox.errors import ContainerError\nbefore = set(sys.modules)\n"
+            "from hardbox.runtime.net import host, pasta\nhost.find_pasta()\n"
+            "try:\n    host.default_route()\nexcept ContainerError:\n    pass  # a host without a default route\n"
+            "print(' '.join(set(sys.modules) - before))\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(hardbox.__file__).parent.parent)}
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=True)
+    added = set(out.stdout.split())
+    assert "hardbox.runtime.net.pasta" in added
+    assert sorted(m for m in (*HEAVY, "dataclasses", "selectors") if m in added) == []
