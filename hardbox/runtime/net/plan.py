@@ -16,6 +16,7 @@ decides: all of them, some, or none).
 
 from __future__ import annotations
 
+import _socket  # the C socket type, for choosing free ports (see _choose_ports)
 import os
 
 from hardbox.errors import ContainerError, UsageError
@@ -137,19 +138,21 @@ def _wanted_ports(options: NetworkOptions, exposed: tuple[str, ...]) -> list[Pub
 def _choose_ports(wanted: list[PublishedPort]) -> tuple[PublishedPort, ...]:
     """A free host port for each one asked as 0: the kernel's pick for that address. pasta
     binds it a moment later; a port taken in between fails the start by name."""
-    import socket  # only -p and -P choose ports: a run without them does not load socket.py
-
     out = []
     for p in wanted:
         if p.host_port == 0:
-            family = socket.AF_INET6 if ":" in p.host_ip else socket.AF_INET
-            kind = socket.SOCK_STREAM if p.proto == "tcp" else socket.SOCK_DGRAM
-            with socket.socket(family, kind) as probe:
+            family = _socket.AF_INET6 if ":" in p.host_ip else _socket.AF_INET
+            kind = _socket.SOCK_STREAM if p.proto == "tcp" else _socket.SOCK_DGRAM
+            # The C socket type: socket.py's enums and selectors are ms of start-up.
+            probe = _socket.socket(family, kind)
+            try:
                 try:
                     probe.bind((p.host_ip, 0))
                 except OSError as err:
                     raise UsageError(f"-p {p.host_ip}::{p.container_port}: cannot bind {p.host_ip}: "
                                      f"{err.strerror}") from err
                 p = PublishedPort(p.host_ip, probe.getsockname()[1], p.container_port, p.proto)
+            finally:
+                probe.close()
         out.append(p)
     return tuple(out)

@@ -79,12 +79,16 @@ def test_a_strict_runs_network_plan_and_etc_files_load_no_ipaddress(tmp_path: Pa
 
 
 def test_the_uplink_of_a_private_run_loads_no_heavy_module() -> None:
-    """--network private: pasta's module, finding the pasta command and reading the default
-    route bring none of them either (no pathlib, dataclasses, shutil, socket.py, signal.py)."""
+    """--network private: pasta's module, finding the pasta command, reading the default
+    route and choosing free ports for -p bring none of them either (no pathlib, dataclasses,
+    shutil, socket.py, signal.py)."""
     code = ("import sys\nimport hardbox.runtime.mounts, hardbox.runtime.state, hardbox.runtime.process\n"
             "from hardbox.errors import ContainerError\nbefore = set(sys.modules)\n"
-            "from hardbox.runtime.net import host, pasta\nhost.find_pasta()\n"
-            "try:\n    host.default_route()\nexcept ContainerError:\n    pass  # a host without a default route\n"
+            "from hardbox.runtime.net import host, options, pasta, plan\nhost.find_pasta()\n"
+            "wanted = options.NetworkOptions.parse(['127.0.0.1::80', '127.0.0.1::53/udp'], False, [], [])\n"
+            "try:\n    chosen = plan.make_network_plan('private', wanted, (), 'c1').ports\n"
+            "    assert all(p.host_port for p in chosen) and len(chosen) == 2, chosen\n"
+            "except ContainerError:\n    pass  # a host without a default route\n"
             "print(' '.join(set(sys.modules) - before))\n")
     env = {**os.environ, "PYTHONPATH": str(Path(hardbox.__file__).parent.parent)}
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=True)
