@@ -214,7 +214,7 @@ def _resolve_uncached(args: argparse.Namespace, network: NetworkOptions) -> tupl
     stored = stored_image(store, args.image, args)
     cfg = stored.config
     image = ImageInput(
-        ref=args.image, id=stored.id, layers=tuple(layer.path for layer in stored.layers),
+        ref=args.image, id=stored.id, layers=tuple(str(layer.path) for layer in stored.layers),
         user=cfg.user, env=cfg.env, entrypoint=cfg.entrypoint, cmd=cfg.cmd,
         working_dir=cfg.working_dir, shift=recorded_map(store), exposed_ports=cfg.exposed_ports,
     )

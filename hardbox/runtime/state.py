@@ -267,6 +267,8 @@ class StateStore:
         return sorted(out, key=lambda s: s.created)
 
     def find(self, key: str) -> StateDir:
+        if not key:  # every id starts with "": `exec ""` must not pick the only container
+            raise UsageError("no such container: '' (an empty id or name)", "list containers with `hardbox ps -a`")
         matches = [
             d for d in self.dirs()
             if os.path.basename(d.dir).startswith(key) or _name_of(d) == key

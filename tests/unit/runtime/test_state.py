@@ -40,7 +40,19 @@ def test_ambiguous_prefix(tmp_path):
     store = StateStore(tmp_path / "containers")
     for _ in range(20):
         store.create(_state())
+    # 20 ids over 16 hex digits: at least two share their first one (pigeonhole).
+    firsts = [d.path.name[0] for d in store.dirs()]
+    shared = max(set(firsts), key=firsts.count)
     with pytest.raises(UsageError, match="ambiguous"):
+        store.find(shared)
+
+
+def test_empty_key_names_no_container(tmp_path):
+    """`hardbox exec "" ...` once ran in the only container there was (every id starts with
+    ""): an empty id or name is refused, as Docker refuses it."""
+    store = StateStore(tmp_path / "containers")
+    store.create(_state("web"))
+    with pytest.raises(UsageError, match="no such container"):
         store.find("")
 
 
