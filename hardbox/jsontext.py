@@ -129,18 +129,12 @@ def _scalar(value: object) -> str | None:
 
 def _key(key: object) -> str:
     if isinstance(key, str):
-        return key
-    if isinstance(key, float):
-        return _float(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return int.__repr__(key)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
+        return key  # escaped with the rest of the text
+    # None, bools, ints and floats are written as their values are (json's own rule).
+    text = _scalar(key) if key is None or isinstance(key, (int, float)) else None
+    if text is None:
+        raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
+    return text
 
 
 def _encode(value: object, out: list[str], newline: str, step: str, sort_keys: bool,

@@ -165,3 +165,13 @@ def test_importing_it_loads_no_json_nor_re() -> None:
             "print(sorted(m for m in ('json', 'json.decoder', 're', 'typing') if m in set(sys.modules) - before))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_non_string_keys_are_written_as_json_writes_them(indent: int | None) -> None:
+    value = {7: 1, 2.5: 2, True: 3, None: 4, "a": 5, False: 6, -1.5: 7, float("inf"): 8, 10**30: 9}
+    assert jsontext.dumps(value, indent=indent) == json.dumps(value, indent=indent)
+    with pytest.raises(TypeError):
+        json.dumps({(1,): 2})
+    with pytest.raises(TypeError, match="keys must be"):
+        jsontext.dumps({(1,): 2})

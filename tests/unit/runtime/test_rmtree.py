@@ -9,6 +9,7 @@ import resource
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 
 import pytest
 
@@ -53,6 +54,20 @@ def _survives(outside: str, secret: str) -> None:
         assert fh.read() == "x"
     with open(secret) as fh:
         assert fh.read() == "y"
+
+
+def _in_child(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked child (its credentials and limits stay there); it must succeed."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_removes_the_tree_and_nothing_its_symlinks_point_at(tmp_path):
@@ -113,19 +128,14 @@ def test_an_unprivileged_owner_removes_mode_000_and_read_only_dirs():
             for name in (*dirnames, *filenames):
                 os.chown(os.path.join(dirpath, name), 65534, 65534, follow_symlinks=False)
         os.chown(base, 65534, 65534)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.setgroups([])
-                os.setresgid(65534, 65534, 65534)
-                os.setresuid(65534, 65534, 65534)
-                remove_tree(top)
-                code = 0
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+
+        def as_nobody() -> None:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            remove_tree(top)
+
+        _in_child(as_nobody)
         assert not os.path.lexists(top)
         _survives(outside, secret)
     finally:
@@ -149,17 +159,12 @@ def test_a_tree_deeper_than_the_recursion_and_descriptor_limits(tmp_path):
         fd = nxt
     os.close(fd)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
-            remove_tree(top)
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def with_few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        remove_tree(top)
+
+    _in_child(with_few_descriptors)
     assert not top.exists()
     _survives(outside, secret)
 
