@@ -62,3 +62,18 @@ _._get_formatter
 # Fields of a record read from the kernel, kept as the kernel gives them (runtime/net/host.py
 # DefaultRoute: /proc/net/route's interface column, shown in debugging and tests).
 _.interface
+
+# A module's own __getattr__ (PEP 562), which Python calls for a name the module lacks:
+# runtime/profile's NAME regex is compiled on first use (a cached run loads no re).
+__getattr__  # runtime/profile/__init__.py
+
+# The attributes CPython's C scanner reads from its context object (_json.make_scanner):
+# jsontext.py's _Context is json.JSONDecoder's defaults.
+_.object_hook  # jsontext.py
+_.object_pairs_hook  # jsontext.py
+_.parse_float  # jsontext.py
+_.parse_int  # jsontext.py
+_.parse_constant  # jsontext.py
+
+# typing.NamedTuple's API, which hardbox/records.py keeps whole (tests/unit/test_records.py).
+_._make  # records.py

@@ -301,7 +301,7 @@ class _StateLock:
         self.fd = fd
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
-                 tb: TracebackType | None) -> None:
+                 _tb: TracebackType | None) -> None:
         os.close(self.fd)
         self.fd = -1
 
