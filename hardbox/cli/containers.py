@@ -89,6 +89,7 @@ def _tail_lines(value: str) -> int | None:
 
 def _logs(args: argparse.Namespace) -> int:
     from hardbox.errors import UsageError
+    from hardbox.fileio import write_all
     from hardbox.runtime.logs import copy_log, tail_offset
     from hardbox.runtime.state import StateStore
 
@@ -103,16 +104,10 @@ def _logs(args: argparse.Namespace) -> int:
         os.lseek(fd, tail_offset(fd, args.tail), os.SEEK_SET)
         sys.stdout.flush()
         out = sys.stdout.fileno()
-        copy_log(fd, lambda chunk: _write_all(out, chunk), follow=args.follow)
+        copy_log(fd, lambda chunk: write_all(out, chunk), follow=args.follow)
     finally:
         os.close(fd)
     return 0
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _stop(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ import sys
 
 from hardbox import errors
 from hardbox.errors import HardboxError, StoreError
+from hardbox.fileio import write_all
 from hardbox.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -219,9 +220,7 @@ def run_in_userns(shift: ShiftMap, work: Callable[[BinaryIO | None], dict[str, o
 def _pump(feed: BinaryIO, fd: int, error: list[BaseException]) -> None:
     try:
         while data := feed.read(_CHUNK):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
     except BrokenPipeError:
         pass  # the child has read all it needs (the tar's end); the caller drains the rest
     except BaseException as exc:  # a read error of the source: re-raised by the caller
@@ -321,10 +320,7 @@ def _child(ready_w: int, go_r: int, result_w: int, feed_r: int,
     try:
         import json  # the unpacking child's reply only
 
-        data = json.dumps(reply).encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(result_w, view):]
+        write_all(result_w, json.dumps(reply).encode())
     finally:
         os._exit(code)
 

@@ -18,6 +18,7 @@ import sys
 import time
 
 from hardbox.errors import ContainerError, HardboxError, UsageError, naming_os_errors
+from hardbox.fileio import unlink_missing_ok
 from hardbox.root import root_dir
 from hardbox.runtime import syscalls
 from hardbox.runtime.cgroups import open_manager
@@ -96,11 +97,11 @@ def _monitor(request: RunRequest, state_id: str, report_w: int) -> None:
         try:
             container.start(state_id)
         except HardboxError as err:
-            _unlink_missing_ok(log)
+            unlink_missing_ok(log)
             os.write(report_w, f"{err.exit_code}\t{err.message}".encode())
             os._exit(err.exit_code)
         except OSError as err:  # a full disk, say: the caller gets the reason, not silence
-            _unlink_missing_ok(log)
+            unlink_missing_ok(log)
             os.write(report_w, f"125\t{err}".encode())
             os._exit(125)
         assert container.state_dir is not None
@@ -185,10 +186,3 @@ def _detach_stray_mounts(prefix: str) -> None:
         points = [line.split()[4] for line in fh]
     for point in sorted((p for p in points if p.startswith(prefix + "/")), reverse=True):
         syscalls.umount2(point, syscalls.MNT_DETACH)
-
-
-def _unlink_missing_ok(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return

@@ -23,6 +23,7 @@ import time
 
 from hardbox import jsontext
 from hardbox.errors import ContainerError, UsageError, naming_os_errors
+from hardbox.fileio import unlink_missing_ok, write_all
 from hardbox.records import TYPE_CHECKING, NamedTuple
 from hardbox.root import root_dir
 
@@ -150,14 +151,12 @@ class StateDir:
                 # container that died with it; the rename keeps readers from a half file.
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
                 try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    write_all(fd, data)
                 finally:
                     os.close(fd)
                 os.replace(tmp, file)
         except BaseException:
-            _unlink_missing_ok(tmp)  # a full disk must not leave a half-written state.tmp
+            unlink_missing_ok(tmp)  # a full disk must not leave a half-written state.tmp
             raise
         self._saved = state
         return state
@@ -238,14 +237,14 @@ class StateStore:
         for entry in entries:
             if entry.name.endswith(".log.tmp") and entry.is_file():
                 if _unlocked(entry.path):  # its monitor (and every holder of the log) is gone
-                    _unlink_missing_ok(entry.path)
+                    unlink_missing_ok(entry.path)
                     removed.append(entry.name)
             elif entry.is_dir(follow_symlinks=False):
                 if not os.path.exists(os.path.join(entry.path, "state.json")):
                     _remove_tree(entry.path)  # created under the lock, never saved: died there
                     removed.append(entry.name)
                 elif os.path.exists(tmp := os.path.join(entry.path, "state.tmp")) and _dead(StateDir(entry.path)):
-                    _unlink_missing_ok(tmp)
+                    unlink_missing_ok(tmp)
                     removed.append(f"{entry.name}/state.tmp")
         return removed
 
@@ -304,15 +303,6 @@ class _StateLock:
                  _tb: TracebackType | None) -> None:
         os.close(self.fd)
         self.fd = -1
-
-
-def _unlink_missing_ok(path: str) -> bool:
-    """Whether ``path`` was there to unlink."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _unlocked(path: str) -> bool:

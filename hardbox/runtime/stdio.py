@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import stat
 
+from hardbox.fileio import write_all
+
 _NULL_RDEV = os.makedev(1, 3)
 _CHUNK = 1 << 16
 
@@ -107,9 +109,7 @@ def _copy(src: int, dst: int, close_dst: bool) -> None:
     EOF so the container sees it, outputs close their pipe end when drained."""
     try:
         while chunk := os.read(src, _CHUNK):
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(dst, view):]
+            write_all(dst, chunk)
     except OSError:
         pass  # the reader went away (EPIPE) or the caller's descriptor failed: stop copying
     finally:

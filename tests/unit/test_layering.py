@@ -28,7 +28,7 @@ RANKS: dict[str, int] = {
 }
 # The shared modules below every stage; ``hardbox`` itself holds only ``__version__``.
 BASE = ("errors", "findings", "root", "resources", "yamldoc", "jsondoc", "named_input", "secrets",
-        "atomicfile", "records", "jsontext")
+        "atomicfile", "records", "jsontext", "fileio")
 
 
 def stage_of(module: str) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 
+from hardbox import fileio
 from hardbox.errors import ContainerError
 from hardbox.records import TYPE_CHECKING, NamedTuple
 
@@ -129,9 +130,9 @@ class Mount(NamedTuple):
 
 def read_text(path: str | os.PathLike[str]) -> str:
     """A /proc or cgroupfs file, whole. Bytes decoded as the file system's names are
-    (``os.fsdecode``): a mount point whose name is not UTF-8 is still read, not a traceback."""
-    with open(path, "rb") as fh:
-        return os.fsdecode(fh.read())
+    (``os.fsdecode``: UTF-8, surrogateescape): a mount point whose name is not UTF-8 is still
+    read, not a traceback."""
+    return fileio.read_text(path, errors="surrogateescape")
 
 
 def cgroup_mounts(mountinfo: str | os.PathLike[str] = MOUNTINFO) -> list[Mount]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from hardbox.errors import ContainerError, write_failed
+from hardbox.fileio import write_all
 from hardbox.runtime.mounts import Volume
 from hardbox.runtime.net.plan import NetworkPlan
 
@@ -70,8 +71,6 @@ def _write_file(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         os.fchmod(fd, 0o644)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)

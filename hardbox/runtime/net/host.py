@@ -14,6 +14,7 @@ import os
 import struct
 
 from hardbox.errors import ContainerError
+from hardbox.fileio import read_text
 from hardbox.records import NamedTuple
 from hardbox.runtime.net.address import ip_address_text
 from hardbox.runtime.net.address import is_loopback as is_loopback
@@ -31,7 +32,7 @@ def default_route(route_table: str | os.PathLike[str] = "/proc/net/route") -> De
     """The host's IPv4 default route; a host without one gets no uplink (exit 125)."""
 
     try:
-        lines = _read(route_table).splitlines()[1:]
+        lines = read_text(route_table, errors="replace").splitlines()[1:]
     except OSError as err:
         raise ContainerError(f"read {route_table}: {err.strerror}") from err
     best: tuple[int, str, str] | None = None
@@ -62,16 +63,10 @@ class ResolvConf(NamedTuple):
     options: tuple[str, ...]
 
 
-def _read(path: str | os.PathLike[str]) -> str:
-    """A text file, undecodable bytes replaced (as ``read_text(errors="replace")``)."""
-    with open(path, "rb") as fh:
-        return fh.read().decode("utf-8", errors="replace")
-
-
 def read_resolv_conf(path: str | os.PathLike[str] | None = None) -> ResolvConf:
     """The host's resolvers, search list and options (a missing file is an empty one)."""
     try:
-        text = _read(path or RESOLV_CONF)
+        text = read_text(path or RESOLV_CONF, errors="replace")
     except OSError:
         text = ""
     servers: list[str] = []

@@ -27,6 +27,7 @@ import select
 import time
 
 from hardbox.errors import ContainerError
+from hardbox.fileio import read_text
 from hardbox.records import NamedTuple
 from hardbox.runtime import process, syscalls
 from hardbox.runtime.net.host import find_pasta
@@ -163,18 +164,13 @@ def _setns(path: str, nstype: int) -> None:
         os.close(fd)
 
 
-def _read(path: str, errors: str = "strict") -> str:
-    with open(path, encoding="utf-8", errors=errors) as fh:
-        return fh.read()
-
-
 def _wait_ready(uplink: Uplink, pidfile: str, log: str, plan: NetworkPlan) -> None:
     """pasta writes its pid file once the namespace is configured and the ports are bound
     (in the foreground, after setup); it exits with a message when it cannot."""
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
         try:
-            if _read(pidfile).strip():
+            if read_text(pidfile).strip():
                 return
         except OSError:
             pass
@@ -188,7 +184,7 @@ def _wait_ready(uplink: Uplink, pidfile: str, log: str, plan: NetworkPlan) -> No
 
 def _failure(log: str, plan: NetworkPlan) -> ContainerError:
     try:
-        lines = [line for line in _read(log, errors="replace").splitlines() if line.strip()]
+        lines = [line for line in read_text(log, errors="replace").splitlines() if line.strip()]
     except OSError:
         lines = []
     message = lines[-1].strip() if lines else "pasta exited"
